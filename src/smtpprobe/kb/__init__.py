@@ -1,0 +1,338 @@
+"""The knowledge base: reply codes, enhanced codes, per-command readings, as data files.
+
+Files live in ``kb/data`` (schema: ``docs/kb-schema.md``): language-neutral facts at the top,
+human text under ``en/`` and ``id/``. Each file is parsed on first use and validated once
+into frozen dataclasses; codes without an entry get one built from their digits.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from smtpprobe.codes import reply_category, reply_class
+
+__all__ = [
+    "LANGUAGES",
+    "ClassInfo",
+    "CommandRule",
+    "ContextEntry",
+    "KBEntry",
+    "KnowledgeBase",
+    "PatternEntry",
+    "load",
+]
+
+LANGUAGES = ("en", "id")
+Lang = Literal["en", "id"]
+_TEXT_FIELDS = ("title", "description", "when", "fix", "fix_operator")
+
+
+@dataclass(frozen=True, slots=True)
+class KBEntry:
+    """What one basic code (``"252"``) or enhanced key (``"X.1.1"``) means."""
+
+    key: str
+    title: str
+    description: str
+    when: str
+    fix: str
+    fix_operator: str
+    references: tuple[str, ...]
+    related: tuple[str, ...]
+    basic: tuple[int, ...] = ()
+    synthesized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContextEntry:
+    """What a code means as the reply to one command (key ``"252@VRFY"``)."""
+
+    code: int
+    command: str
+    meaning: str
+    fix: str
+    tone: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassInfo:
+    """Name and meaning of a class, category or subject digit."""
+
+    name: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRule:
+    """Which codes RFC 5321 §4.3.2 (and extensions) allow as a reply to a command."""
+
+    command: str
+    success: frozenset[int]
+    intermediate: frozenset[int]
+    error: frozenset[int]
+    references: tuple[str, ...]
+
+    @property
+    def allowed(self) -> frozenset[int]:
+        return self.success | self.intermediate | self.error
+
+
+@dataclass(frozen=True, slots=True)
+class PatternEntry:
+    """A vendor- or situation-specific reading recognised by the reply's text."""
+
+    id: str
+    regex: re.Pattern[str]
+    code: int | None
+    enhanced: str | None
+    vendor: str
+    meaning: str
+    fix: str
+
+
+@functools.cache
+def _read(relative: str) -> dict[str, Any]:
+    path = resources.files("smtpprobe.kb").joinpath("data", *relative.split("/"))
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+
+
+def _entry(key: str, facts: dict[str, Any], text: dict[str, Any]) -> KBEntry:
+    missing = [name for name in _TEXT_FIELDS if name not in text]
+    if missing:
+        raise ValueError(f"knowledge base entry {key} lacks {', '.join(missing)}")
+    return KBEntry(
+        key=key,
+        title=text["title"],
+        description=text["description"],
+        when=text["when"],
+        fix=text["fix"],
+        fix_operator=text["fix_operator"],
+        references=tuple(facts.get("references", ())),
+        related=tuple(str(r) for r in facts.get("related", ())),
+        basic=tuple(int(b) for b in facts.get("basic", ())),
+    )
+
+
+class KnowledgeBase:
+    """All knowledge in one language; get one through `load`."""
+
+    def __init__(self, lang: Lang) -> None:
+        self.lang: Lang = lang
+
+    # -- basic and enhanced codes ---------------------------------------------------------
+
+    @functools.cached_property
+    def _basic(self) -> dict[str, KBEntry]:
+        facts, text = _read("basic.toml"), _read(f"{self.lang}/basic.toml")
+        return {key: _entry(key, facts.get(key, {}), value) for key, value in text.items()}
+
+    @functools.cached_property
+    def _enhanced(self) -> dict[str, KBEntry]:
+        facts, text = _read("enhanced.toml"), _read(f"{self.lang}/enhanced.toml")
+        return {key: _entry(key, facts.get(key, {}), value) for key, value in text.items()}
+
+    def basic_entries(self) -> list[KBEntry]:
+        """Every basic code with an entry of its own, in code order."""
+        return sorted(self._basic.values(), key=lambda entry: entry.key)
+
+    def enhanced_entries(self) -> list[KBEntry]:
+        """Every enhanced key of the IANA registry, in subject/detail order."""
+        def order(entry: KBEntry) -> tuple[int, int]:
+            _x, subject, detail = entry.key.split(".")
+            return int(subject), int(detail)
+
+        return sorted(self._enhanced.values(), key=order)
+
+    def has_basic(self, code: int) -> bool:
+        return f"{code:03d}" in self._basic
+
+    def has_enhanced(self, key: str) -> bool:
+        return key in self._enhanced
+
+    def basic(self, code: int) -> KBEntry:
+        """The entry for *code*; one built from its digits (``synthesized``) when none exists."""
+        found = self._basic.get(f"{code:03d}")
+        return found if found is not None else self._synthesize_basic(code)
+
+    def enhanced(self, key: str) -> KBEntry:
+        """The entry for an enhanced key such as ``X.1.1``; built from digits when unknown."""
+        found = self._enhanced.get(key)
+        return found if found is not None else self._synthesize_enhanced(key)
+
+    def _synthesize_basic(self, code: int) -> KBEntry:
+        klass = self.basic_class(reply_class(code))
+        category = self.basic_category(reply_category(code))
+        paired = [e.key for e in self._enhanced.values() if code in e.basic]
+        description = self.ui("synth_basic_description").format(
+            code=code, klass=klass.name, category=category.name, meaning=klass.meaning
+        )
+        if paired:
+            description += " " + self.ui("synth_basic_registry").format(
+                code=code,
+                keys=", ".join(f"{k} ({self._enhanced[k].title})" for k in paired),
+            )
+        return KBEntry(
+            key=f"{code:03d}",
+            title=self.ui("synth_basic_title").format(klass=klass.name, category=category.name),
+            description=description,
+            when=self.ui("synth_when"),
+            fix=klass.meaning,
+            fix_operator="",
+            references=("RFC 5321 §4.2.1",) + (("RFC 5248",) if paired else ()),
+            related=tuple(paired),
+            synthesized=True,
+        )
+
+    def _synthesize_enhanced(self, key: str) -> KBEntry:
+        subject = int(key.split(".")[1])
+        info = self.enhanced_subject(subject)
+        return KBEntry(
+            key=key,
+            title=self.ui("synth_enhanced_title").format(subject=info.name),
+            description=self.ui("synth_enhanced_description").format(
+                key=key, subject=info.name, meaning=info.meaning
+            ),
+            when=self.ui("synth_when"),
+            fix=info.meaning,
+            fix_operator="",
+            references=("RFC 3463 §3",),
+            related=(),
+            synthesized=True,
+        )
+
+    # -- digits ---------------------------------------------------------------------------
+
+    def _class_info(self, table: str, digit: int) -> ClassInfo:
+        found = _read(f"{self.lang}/classes.toml").get(table, {}).get(str(digit))
+        if found is None:
+            return ClassInfo(self.ui("unknown_digit").format(digit=digit), "")
+        return ClassInfo(found["name"], found["meaning"])
+
+    def basic_class(self, digit: int) -> ClassInfo:
+        return self._class_info("basic_class", digit)
+
+    def basic_category(self, digit: int) -> ClassInfo:
+        return self._class_info("basic_category", digit)
+
+    def enhanced_class(self, digit: int) -> ClassInfo:
+        return self._class_info("enhanced_class", digit)
+
+    def enhanced_subject(self, digit: int) -> ClassInfo:
+        return self._class_info("enhanced_subject", digit)
+
+    # -- per command ----------------------------------------------------------------------
+
+    @functools.cached_property
+    def _contexts(self) -> dict[str, ContextEntry]:
+        contexts: dict[str, ContextEntry] = {}
+        for key, value in _read(f"{self.lang}/context.toml").items():
+            code, _, command = key.partition("@")
+            contexts[key] = ContextEntry(
+                code=int(code),
+                command=command,
+                meaning=value["meaning"],
+                fix=value.get("fix", ""),
+                tone=value.get("tone", "note"),
+            )
+        return contexts
+
+    def context_entries(self) -> list[ContextEntry]:
+        return list(self._contexts.values())
+
+    def context(self, code: int, command: str) -> ContextEntry | None:
+        """The reading of *code* as the reply to *command* (exact, then ``CODE@*``)."""
+        command = command.upper()
+        return self._contexts.get(f"{code:03d}@{command}") or self._contexts.get(f"{code:03d}@*")
+
+    @functools.cached_property
+    def _commands(self) -> tuple[dict[str, CommandRule], frozenset[int]]:
+        data = _read("commands.toml")
+        any_command = frozenset(int(c) for c in data.get("any_command", ()))
+        rules = {
+            name: CommandRule(
+                command=name,
+                success=frozenset(value.get("success", ())),
+                intermediate=frozenset(value.get("intermediate", ())),
+                error=frozenset(value.get("error", ())),
+                references=tuple(value.get("references", ())),
+            )
+            for name, value in data.items()
+            if isinstance(value, dict)
+        }
+        return rules, any_command
+
+    def command_rule(self, command: str) -> CommandRule | None:
+        return self._commands[0].get(command.upper())
+
+    def reply_allowed(self, code: int, command: str) -> bool | None:
+        """Whether *code* is a reply the RFCs allow to *command*; None for unknown commands."""
+        rule = self.command_rule(command)
+        if rule is None:
+            return None
+        return code in rule.allowed or code in self._commands[1]
+
+    # -- vendor patterns ------------------------------------------------------------------
+
+    @functools.cached_property
+    def _patterns(self) -> tuple[PatternEntry, ...]:
+        text = _read(f"{self.lang}/patterns.toml")
+        patterns = []
+        for item in _read("patterns.toml").get("pattern", ()):
+            words = text.get(item["id"], {})
+            patterns.append(
+                PatternEntry(
+                    id=item["id"],
+                    regex=re.compile(item["match"], re.IGNORECASE),
+                    code=item.get("code"),
+                    enhanced=item.get("enhanced"),
+                    vendor=item.get("vendor", ""),
+                    meaning=words.get("meaning", ""),
+                    fix=words.get("fix", ""),
+                )
+            )
+        return tuple(patterns)
+
+    def patterns_for(self, code: int, text: str) -> tuple[PatternEntry, ...]:
+        """Specific readings whose regex matches *text* and whose code (if any) is *code*."""
+        return tuple(
+            p
+            for p in self._patterns
+            if (p.code is None or p.code == code) and p.regex.search(text)
+        )
+
+    # -- interface text -------------------------------------------------------------------
+
+    def ui(self, key: str) -> str:
+        """A heading or label of the user interface, in this language (English fallback)."""
+        text = _ui_table(self.lang).get(key)
+        if text is None:
+            text = _ui_table("en").get(key, key)
+        return str(text)
+
+
+@functools.cache
+def _ui_table(lang: str) -> dict[str, str]:
+    """Every ``{lang}/ui*.toml`` merged: one file per area of the interface."""
+    folder = resources.files("smtpprobe.kb").joinpath("data", lang)
+    merged: dict[str, str] = {}
+    for name in sorted(item.name for item in folder.iterdir()):
+        if name.startswith("ui") and name.endswith(".toml"):
+            merged.update(_read(f"{lang}/{name}"))
+    return merged
+
+
+@functools.cache
+def load(lang: str = "en") -> KnowledgeBase:
+    """The knowledge base in *lang* (``en`` or ``id``); cheap, files are read on first use."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+    return KnowledgeBase(lang)  # type: ignore[arg-type]

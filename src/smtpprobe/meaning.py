@@ -1,0 +1,84 @@
+"""What one reply means: the knowledge base applied to a `Reply`, optionally after a command.
+
+Shared by ``explain``, ``annotate`` and the live probe, so a reply reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from smtpprobe.codes import reply_category, reply_class
+from smtpprobe.kb import ClassInfo, ContextEntry, KBEntry, KnowledgeBase, PatternEntry
+from smtpprobe.reply import Reply, ReplyDefect
+
+__all__ = ["Annotation", "Tone", "annotate_reply", "tone_of_class"]
+
+
+class Tone(str, Enum):
+    """How a reader should feel about a reply: fine, worth knowing, worth fixing, failed."""
+
+    OK = "ok"
+    NOTE = "note"
+    WARN = "warn"
+    BAD = "bad"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def tone_of_class(code: int) -> Tone:
+    """The tone a reply has before any per-command knowledge: by its first digit."""
+    return {2: Tone.OK, 3: Tone.NOTE, 4: Tone.WARN}.get(reply_class(code), Tone.BAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """A reply with everything the knowledge base says about it."""
+
+    reply: Reply
+    command: str | None
+    basic: KBEntry
+    klass: ClassInfo
+    category: ClassInfo
+    enhanced: KBEntry | None
+    enhanced_class: ClassInfo | None
+    enhanced_subject: ClassInfo | None
+    context: ContextEntry | None
+    patterns: tuple[PatternEntry, ...]
+    allowed: bool | None
+    tone: Tone
+
+    @property
+    def deviates(self) -> bool:
+        """True when RFC 5321 §4.3.2 (or an extension) does not list this reply for the command."""
+        return self.allowed is False
+
+    @property
+    def defects(self) -> tuple[ReplyDefect, ...]:
+        return self.reply.defects
+
+
+def annotate_reply(reply: Reply, kb: KnowledgeBase, command: str | None = None) -> Annotation:
+    """Explain *reply*; *command* is the verb it answers (``VRFY``) or ``CONNECT`` for a banner."""
+    verb = command.split()[0].upper() if command else None
+    context = kb.context(reply.code, verb) if verb else None
+    allowed = kb.reply_allowed(reply.code, verb) if verb else None
+    enhanced = reply.enhanced
+    tone = Tone(context.tone) if context is not None else tone_of_class(reply.code)
+    if (allowed is False or reply.defects) and tone is Tone.OK:
+        tone = Tone.NOTE
+    return Annotation(
+        reply=reply,
+        command=verb,
+        basic=kb.basic(reply.code),
+        klass=kb.basic_class(reply_class(reply.code)),
+        category=kb.basic_category(reply_category(reply.code)),
+        enhanced=kb.enhanced(enhanced.key) if enhanced else None,
+        enhanced_class=kb.enhanced_class(enhanced.klass) if enhanced else None,
+        enhanced_subject=kb.enhanced_subject(enhanced.subject) if enhanced else None,
+        context=context,
+        patterns=kb.patterns_for(reply.code, reply.message),
+        allowed=allowed,
+        tone=tone,
+    )
