@@ -78,7 +78,9 @@ def annotate_reply(reply: Reply, kb: KnowledgeBase, command: str | None = None) 
         enhanced_class=kb.enhanced_class(enhanced.klass) if enhanced else None,
         enhanced_subject=kb.enhanced_subject(enhanced.subject) if enhanced else None,
         context=context,
-        patterns=kb.patterns_for(reply.code, reply.message),
+        patterns=kb.patterns_for(
+            reply.code, "\n".join(reply.lines), str(enhanced) if enhanced else None
+        ),
         allowed=allowed,
         tone=tone,
     )

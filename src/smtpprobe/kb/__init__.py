@@ -301,12 +301,17 @@ class KnowledgeBase:
             )
         return tuple(patterns)
 
-    def patterns_for(self, code: int, text: str) -> tuple[PatternEntry, ...]:
-        """Specific readings whose regex matches *text* and whose code (if any) is *code*."""
+    def patterns_for(
+        self, code: int, text: str, enhanced: str | None = None
+    ) -> tuple[PatternEntry, ...]:
+        """Specific readings whose regex matches *text*; a pattern's code and enhanced code,
+        where it names them, must be the reply's too."""
         return tuple(
             p
             for p in self._patterns
-            if (p.code is None or p.code == code) and p.regex.search(text)
+            if (p.code is None or p.code == code)
+            and (p.enhanced is None or p.enhanced == enhanced)
+            and p.regex.search(text)
         )
 
     # -- interface text -------------------------------------------------------------------
