@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Create .venv (once) and install smtpprobe into it; with "test", also the test tools and,
+# when we are root on Debian, a real Postfix for the integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PY" -m venv .venv 2>/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+            rm -rf .venv && "$PY" -m venv .venv
+        else
+            echo "setup: '$PY -m venv' failed; install python3-venv (Debian) and retry" >&2
+            exit 1
+        fi
+    fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "${1:-}" = "test" ]; then
+    .venv/bin/python -m pip install -q -e ".[test]"
+    if ! command -v postfix >/dev/null && ! [ -x /usr/sbin/postfix ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "setup: installing Postfix and swaks from Debian for the integration tests" >&2
+            (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+                --no-install-recommends postfix swaks) >/dev/null \
+                || echo "setup: could not install Postfix; its tests will be skipped" >&2
+        else
+            echo "setup: not root; Postfix integration tests will be skipped" >&2
+        fi
+    fi
+else
+    .venv/bin/python -m pip install -q -e .
+fi
