@@ -79,7 +79,7 @@ def parse_code_query(text: str) -> CodeQuery | None:
             enhanced_key=f"X.{int(enhanced['subject'])}.{int(enhanced['detail'])}",
             enhanced_class=None if klass in "xX" else int(klass),
         )
-    if re.fullmatch(r"[0-9]{1,4}", stripped):
+    if re.fullmatch(r"[0-9]+", stripped):
         raise UnknownCodeError(
             f"{stripped!r} is not an SMTP reply code",
             hint="a reply code has three digits and starts with 2, 3, 4 or 5, e.g. 252 or 550",

@@ -90,9 +90,16 @@ class ProbeTimeoutError(RemoteError, TimeoutError):
 
 
 class ServerDisconnectedError(RemoteError, ConnectionError):
-    """The server closed the connection before its reply was complete."""
+    """The server closed the connection before its reply was complete.
+
+    :param raw: the bytes of the unfinished reply (bounded), kept as evidence.
+    """
 
     kind = "disconnected"
+
+    def __init__(self, message: str, *, raw: bytes = b"", phase: str = "", hint: str = "") -> None:
+        super().__init__(message, phase=phase, hint=hint)
+        self.raw = raw
 
 
 class ProbeTLSError(RemoteError):

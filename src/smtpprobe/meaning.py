@@ -61,7 +61,8 @@ class Annotation:
 
 def annotate_reply(reply: Reply, kb: KnowledgeBase, command: str | None = None) -> Annotation:
     """Explain *reply*; *command* is the verb it answers (``VRFY``) or ``CONNECT`` for a banner."""
-    verb = command.split()[0].upper() if command else None
+    words = command.split() if command else []
+    verb = words[0].upper() if words else None
     context = kb.context(reply.code, verb) if verb else None
     allowed = kb.reply_allowed(reply.code, verb) if verb else None
     enhanced = reply.enhanced

@@ -43,6 +43,8 @@ MAX_REPLY_OCTETS: Final = 32768
 # "999" is evidence rather than a crash; two digits or letters ("25", "2l4") are not a reply.
 _LINE = re.compile(rb"(?P<code>[0-9]{3})(?P<sep>[ -]?)(?P<text>.*)", re.DOTALL)
 _REPLY_CODE = re.compile(r"[2-5][0-5][0-9]")
+# A continuation line ("250-") announces that more lines of the same reply follow.
+_CONTINUATION = re.compile(rb"[0-9]{3}-")
 
 # RFC 3463 §2:  status-code = class "." subject "." detail
 #               class = "2" / "4" / "5" ;  subject = 1*3digit ;  detail = 1*3digit
@@ -139,6 +141,8 @@ class Reply:
             raise ValueError(f"reply code must have three digits, not {self.code}")
         if not self.lines:
             raise ValueError("a reply has at least one line (its text may be empty)")
+        if any("\n" in line for line in self.lines):
+            raise ValueError("a reply line's text cannot hold a line ending")
 
     @property
     def klass(self) -> int:
@@ -147,6 +151,7 @@ class Reply:
 
     @property
     def is_multiline(self) -> bool:
+        """True for a reply of more than one line (``250-`` … ``250 ``)."""
         return len(self.lines) > 1
 
     @property
@@ -154,11 +159,7 @@ class Reply:
         """The text of all lines joined by newlines, without a leading enhanced code."""
         if self.enhanced is None:
             return "\n".join(self.lines)
-        prefix = str(self.enhanced)
-        return "\n".join(
-            line[len(prefix):].lstrip(" \t") if line.startswith(prefix) else line
-            for line in self.lines
-        )
+        return "\n".join(_strip_enhanced(line, self.enhanced) for line in self.lines)
 
     def wire_lines(self) -> tuple[str, ...]:
         """The reply as canonical wire lines, without line endings: ``250-a``, ``250 b``."""
@@ -170,6 +171,14 @@ class Reply:
 
     def __str__(self) -> str:
         return "\n".join(self.wire_lines())
+
+
+def _strip_enhanced(line: str, enhanced: EnhancedCode) -> str:
+    # Only the same code as a whole token: "5.1.10 x" is not "5.1.1" followed by "0 x".
+    match = _ENHANCED_PREFIX.match(line)
+    if match is None or parse_enhanced_code(match["code"]) != enhanced:
+        return line
+    return line[match.end():].lstrip(" \t")
 
 
 def _decode(data: bytes) -> tuple[str, bool]:
@@ -195,7 +204,9 @@ class ReplyParser:
 
     Feed bytes with `receive_data` (``b""`` for EOF), then call `next_reply` until it
     returns `NEED_DATA`. A line that is not a reply line raises `MalformedReplyError`;
-    that line is consumed, so the caller may log it and go on reading.
+    that line is consumed, so the caller may log it and go on reading. An error inside a
+    multi-line reply also drops the rest of that reply (up to its final line), so that
+    the next reply returned is a whole one and not the tail of a broken one.
 
     :param strict_line_endings: flag ``BARE_LF`` (True for bytes off the wire).
     """
@@ -207,6 +218,10 @@ class ReplyParser:
         # A reply in progress: its lines' (code, sep, text bytes, raw line) tuples.
         self._pending: list[tuple[int, bytes, bytes, bytes]] = []
         self._pending_octets = 0
+        # After an error: drop bytes up to the next newline (the rest of an overlong
+        # line) and lines up to the end of the broken reply.
+        self._skip_line = False
+        self._skip_reply = False
 
     @property
     def pending(self) -> bytes:
@@ -215,6 +230,7 @@ class ReplyParser:
 
     @property
     def at_eof(self) -> bool:
+        """True once ``receive_data(b"")`` has marked the end of the stream."""
         return self._eof
 
     def receive_data(self, data: bytes) -> None:
@@ -236,6 +252,7 @@ class ReplyParser:
         self._buffer.clear()
         self._pending.clear()
         self._pending_octets = 0
+        self._skip_line = self._skip_reply = False
         return dropped
 
     def next_reply(self) -> Reply | _Sentinel:
@@ -247,46 +264,54 @@ class ReplyParser:
         """
         while True:
             newline = self._buffer.find(b"\n")
+            if self._skip_line and self._buffer:
+                del self._buffer[: newline + 1 if newline >= 0 else len(self._buffer)]
+                self._skip_line = newline < 0
+                continue
             if newline < 0:
                 if len(self._buffer) > MAX_LINE_OCTETS:
                     head = bytes(self._buffer[:200])
                     self._buffer.clear()
-                    raise MalformedReplyError(
-                        f"reply line longer than {MAX_LINE_OCTETS} octets", raw=head
-                    )
+                    self._skip_line = True
+                    raise self._fail(f"reply line longer than {MAX_LINE_OCTETS} octets", head)
                 if self._eof and (self._buffer or self._pending):
                     evidence = self.discard_buffered()
                     raise ServerDisconnectedError(
                         "the server closed the connection in the middle of a reply",
-                        hint=repr(evidence[:200]),
+                        raw=evidence[:200],
                     )
                 return CLOSED if self._eof else NEED_DATA
             raw_line = bytes(self._buffer[: newline + 1])
             del self._buffer[: newline + 1]
             if len(raw_line) > MAX_LINE_OCTETS:
-                raise MalformedReplyError(
-                    f"reply line longer than {MAX_LINE_OCTETS} octets", raw=raw_line[:200]
-                )
+                raise self._fail(f"reply line longer than {MAX_LINE_OCTETS} octets", raw_line)
             reply = self._take_line(raw_line)
             if reply is not None:
                 return reply
 
+    def _fail(self, message: str, line: bytes) -> MalformedReplyError:
+        """Forget the reply in progress; skip its rest unless *line* was its last line."""
+        if _CONTINUATION.match(line):
+            self._skip_reply = True
+        elif _LINE.match(line):
+            self._skip_reply = False
+        else:
+            self._skip_reply = bool(self._pending)
+        self._pending.clear()
+        self._pending_octets = 0
+        return MalformedReplyError(message, raw=line[:200])
+
     def _take_line(self, raw_line: bytes) -> Reply | None:
+        if self._skip_reply:
+            self._skip_reply = _CONTINUATION.match(raw_line) is not None
+            return None
         body = raw_line[:-2] if raw_line.endswith(b"\r\n") else raw_line[:-1]
         match = _LINE.fullmatch(body)
         if match is None:
-            self._pending.clear()
-            self._pending_octets = 0
-            raise MalformedReplyError(
-                "line does not start with a three-digit reply code", raw=raw_line[:200]
-            )
+            raise self._fail("line does not start with a three-digit reply code", raw_line)
         self._pending_octets += len(raw_line)
         if self._pending_octets > MAX_REPLY_OCTETS:
-            self._pending.clear()
-            self._pending_octets = 0
-            raise MalformedReplyError(
-                f"multi-line reply longer than {MAX_REPLY_OCTETS} octets", raw=raw_line[:200]
-            )
+            raise self._fail(f"multi-line reply longer than {MAX_REPLY_OCTETS} octets", raw_line)
         self._pending.append((int(match["code"]), match["sep"], match["text"], raw_line))
         if match["sep"] == b"-":
             return None
@@ -338,24 +363,36 @@ def parse_reply(text: str | bytes) -> Reply:
     :raises MalformedReplyError: not a reply, or more than one reply.
     """
     strict = isinstance(text, bytes)
-    data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
-    data = data.strip(b"\r\n")
-    if not data:
+    data = text if isinstance(text, bytes) else _encode(text)
+    leading = data.lstrip(b"\r\n")
+    body = leading.rstrip(b"\r\n")
+    if not body:
         raise MalformedReplyError("empty input is not a reply")
-    if not data.endswith(b"\n"):
-        data += b"\r\n" if strict else b"\n"
+    # Keep the evidence of how the last line ended (bare LF); supply CRLF when it did not.
+    bare_lf = strict and leading[len(body):].startswith(b"\n")
+    data = body + (b"\n" if bare_lf or not strict else b"\r\n")
     parser = ReplyParser(strict_line_endings=strict)
     parser.receive_data(data)
     parser.receive_data(b"")
     try:
         first = parser.next_reply()
+        after = parser.next_reply()
     except ServerDisconnectedError:
         raise MalformedReplyError(
             "input ends before the reply's final line (a line with a space after the code)",
             raw=data[:200],
         ) from None
-    if not isinstance(first, Reply):
-        raise MalformedReplyError("input ends before the reply is complete", raw=data[:200])
-    if parser.next_reply() is not CLOSED:
+    # The input ends in a newline and EOF is set: a first event that is no Reply raised above.
+    assert isinstance(first, Reply)
+    if after is not CLOSED:
         raise MalformedReplyError("input holds more than one reply", raw=data[:200])
     return first
+
+
+def _encode(text: str) -> bytes:
+    # surrogateescape gives back the bytes behind undecodable argv/stdin input; any other
+    # lone surrogate cannot be encoded and is shown as \udNNN text instead of failing.
+    try:
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="backslashreplace")
