@@ -22,6 +22,8 @@ __all__ = [
     "CertificateInfo",
     "Exchange",
     "Finding",
+    "ProbeEvent",
+    "ProbeEventKind",
     "ProbeOptions",
     "ProbeReport",
     "Session",
@@ -127,8 +129,13 @@ class Target:
 class Exchange:
     """One command and its reply. The banner is an exchange with an empty command.
 
-    ``started`` is seconds since the session began; ``elapsed`` runs from sending the
-    command to the end of the reply. ``error`` is set when no complete reply came.
+    ``phase`` is the command verb (``EHLO``, ``VRFY`` …) or ``banner``; ``command`` the
+    exact bytes sent, without CRLF. ``started`` is seconds since the session began;
+    ``elapsed`` runs from sending the command to the end of the reply (for the banner:
+    from the connection being ready to the end of the greeting). ``argument`` is the
+    address or topic the command carried, as sent (``postmaster@mx.example``, ``VRFY``).
+    ``error`` is set when no complete reply came; ``partial`` then holds the bytes of the
+    unfinished reply.
     """
 
     phase: str
@@ -137,10 +144,17 @@ class Exchange:
     started: float
     elapsed: float
     error: SMTPProbeError | None = None
+    argument: str = ""
+    partial: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
 class CertificateInfo:
+    """The server's leaf certificate: subject CN, issuer (RFC 4514), names, expiry (UTC).
+
+    ``days_left`` is negative for an expired certificate.
+    """
+
     subject: str
     issuer: str
     sans: tuple[str, ...]
@@ -158,15 +172,25 @@ class TlsInfo:
     certificate: CertificateInfo | None
     verified: bool
     verify_error: str = ""
+    handshake_elapsed: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
     """Everything the probe recorded; no judgement yet.
 
-    ``complete`` is False when the deadline or an error cut the session short; ``error``
-    then says why and in which phase. ``stray`` holds bytes the server sent where none
-    were allowed (after ``220 Ready to start TLS``), discarded and kept as evidence.
+    ``complete`` is False when the session did not run every requested step. ``error``
+    then says why and in which phase (``error.phase``); ``complete`` False with ``error``
+    None means the server ended the session itself (a ``421`` reply, or a greeting other
+    than 220), which the last exchange shows. ``stray`` holds bytes the server sent where
+    none were allowed (after ``220 Ready to start TLS``), discarded and kept as evidence.
+
+    Addresses: ``options.users`` and ``control_address`` are kept as given;
+    ``qualified_users`` maps an address to the form with a domain that was sent instead
+    (VRFY after the server asked for a domain with a 501, RCPT always). Use
+    `exchanges_for` to find the exchanges of one address; the last one is the answer.
+    When ``--insecure`` made the probe reconnect after a failed verification, only the
+    second connection's exchanges are kept (``tls.verify_error`` says why).
     """
 
     target: Target
@@ -182,6 +206,38 @@ class Session:
     stray: bytes = b""
     control_address: str = ""
     qualified_users: Mapping[str, str] = field(default_factory=dict)
+
+    def exchanges_for(self, phase: str, address: str) -> tuple[Exchange, ...]:
+        """The exchanges of *phase* (``VRFY``, ``EXPN``, ``RCPT``) that carried *address*,
+        as given or in its qualified form, in the order they happened."""
+        forms = {address, self.qualified_users.get(address, address)}
+        return tuple(e for e in self.exchanges if e.phase == phase and e.argument in forms)
+
+
+class ProbeEventKind(str, Enum):
+    """What a `ProbeEvent` reports: a step starting, or one exchange recorded."""
+
+    PHASE = "phase"
+    EXCHANGE = "exchange"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEvent:
+    """Progress from a running probe, for a live view (``-v``); the probe never prints.
+
+    ``phase`` names the step (``resolve``, ``connect``, ``tls``, ``reconnect``, ``banner``
+    or a command verb); ``detail`` is a short fact for PHASE events (the address and port,
+    the command line about to be sent, the reason for a reconnect);
+    ``exchange`` is set for EXCHANGE events, including ones that ended in an error.
+    """
+
+    kind: ProbeEventKind
+    phase: str
+    exchange: Exchange | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

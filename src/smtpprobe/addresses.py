@@ -1,0 +1,71 @@
+"""The addresses a probe asks about: the real ones, a random control one, their qualified forms.
+
+The enumeration verdict compares a real address with one that cannot exist, so both must
+be asked the same way: when the server wants ``user@domain``, both get the same domain.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from smtpprobe.reply import Reply
+
+__all__ = ["Addresses", "control_address"]
+
+_HOSTNAME = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9-]*[A-Za-z0-9]")
+# Servers that want user@domain for VRFY: Postfix "501 5.1.3 Bad recipient address syntax",
+# "504 5.5.2 <u>: Recipient address rejected: need fully-qualified address", and kin.
+_WANTS_DOMAIN = re.compile(r"domain|fully[- ]qualified|fqdn|address syntax", re.IGNORECASE)
+
+
+def control_address(users: tuple[str, ...]) -> str:
+    """A random address that cannot exist, in the domain of the first real one that has one."""
+    local = f"smtpprobe-{secrets.token_hex(6)}"
+    domain = next((user.rpartition("@")[2] for user in users if "@" in user), None)
+    return f"{local}@{domain}" if domain else local
+
+
+class Addresses:
+    """Real and control addresses, and the domain-qualified forms actually sent.
+
+    :param domain: the domain to qualify with (``--domain``); learned from the server's
+        greeting when None.
+    """
+
+    def __init__(self, users: tuple[str, ...], control: str, domain: str | None) -> None:
+        self.users = users
+        self.control = control
+        self.domain = domain
+        self.qualified: dict[str, str] = {}
+        self.wants_domain = False
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """The real addresses, then the control one: the order they are asked in."""
+        return (*self.users, self.control)
+
+    def learn_domain(self, reply: Reply) -> None:
+        """Take the server's name (first word of a greeting or EHLO reply) as the domain."""
+        words = reply.lines[0].split()[:1]
+        if self.domain is None and words and _HOSTNAME.fullmatch(words[0]):
+            self.domain = words[0]
+
+    def qualify(self, address: str) -> str:
+        """*address* with the domain added when it has none (and the mapping recorded)."""
+        if "@" in address or self.domain is None:
+            return address
+        self.qualified[address] = f"{address}@{self.domain}"
+        return self.qualified[address]
+
+    def for_vrfy(self, address: str) -> str:
+        """The form to ask VRFY about: bare, until the server has asked for a domain."""
+        return self.qualify(address) if self.wants_domain else address
+
+    def asks_for_domain(self, reply: Reply, sent: str) -> bool:
+        """Whether *reply* to a bare *sent* address asks for ``user@domain`` (remembered)."""
+        if "@" in sent or reply.code not in (501, 504, 553):
+            return False
+        wants = str(reply.enhanced) == "5.1.3" or bool(_WANTS_DOMAIN.search(reply.message))
+        self.wants_domain = self.wants_domain or wants
+        return wants

@@ -1,0 +1,322 @@
+"""The live probe: one SMTP session against a real server, every exchange recorded.
+
+Resolve, connect, read the greeting, then the steps of `smtpprobe.report.STEPS` that the
+options select, under one deadline. The probe records and never prints; progress goes to
+the caller's ``on_event``. Never sends DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable
+from datetime import datetime, timezone
+from time import perf_counter
+
+from smtpprobe.addresses import Addresses, control_address
+from smtpprobe.errors import ProbeTimeoutError, ProbeTLSError, ResolveError, SMTPProbeError
+from smtpprobe.recorder import Recorder, ServerEnded
+from smtpprobe.reply import Reply
+from smtpprobe.report import (
+    Finding,
+    ProbeEvent,
+    ProbeOptions,
+    ProbeReport,
+    Session,
+    Target,
+    TlsInfo,
+    TlsMode,
+)
+from smtpprobe.tls import client_context
+from smtpprobe.validate import check_options
+
+__all__ = ["QUIT_TIMEOUT", "ProbeEvent", "ProbeOptions", "ProbeReport", "probe"]
+
+# QUIT is a courtesy: never wait long for its 221.
+QUIT_TIMEOUT = 1.0
+
+
+async def probe(
+    host: str,
+    /,
+    *,
+    options: ProbeOptions = ProbeOptions(),
+    on_event: Callable[[ProbeEvent], None] | None = None,
+) -> ProbeReport:
+    """Probe *host* once and return what it said, with the interpreter's findings.
+
+    Only bad input and an unresolvable name raise, and both before anything is sent.
+    Everything that goes wrong once resolution succeeded (refused connection, timeout,
+    disconnect, malformed reply, TLS or certificate failure) is recorded instead:
+    ``report.session.complete`` is False and ``report.session.error`` holds the
+    `RemoteError` with ``phase`` set (``connect``, ``tls``, ``banner``, ``EHLO`` …).
+    Exceptions raised by *on_event* and task cancellation propagate unchanged.
+
+    :raises UsageError: invalid options (a user, list, HELO name or host with spaces or
+        control characters, an unknown step, a CA file that cannot be read …).
+    :raises ResolveError: *host* does not resolve (or not within the deadline).
+    """
+    host = check_options(host, options)
+    run = _Run(host, options, on_event)
+    session = await run.execute()
+    return ProbeReport(session, _interpret(session, options.lang))
+
+
+def _interpret(session: Session, lang: str) -> tuple[Finding, ...]:
+    from smtpprobe import kb
+    from smtpprobe.interpret import interpret
+
+    return interpret(session, kb.load(lang))
+
+
+class _Run:
+    """The flow of one probe run; `execute` turns what the recorder kept into a `Session`."""
+
+    def __init__(
+        self, host: str, options: ProbeOptions, on_event: Callable[[ProbeEvent], None] | None
+    ) -> None:
+        self.host, self.options = host, options
+        self.port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
+        self.implicit = options.tls is TlsMode.IMPLICIT or (
+            options.tls is TlsMode.AUTO and self.port == 465
+        )
+        self.verify_ctx: ssl.SSLContext | None = None
+        self.insecure_ctx: ssl.SSLContext | None = None
+        if options.tls is not TlsMode.NONE:
+            self.verify_ctx = client_context(cafile=options.cafile, verify=True)
+            if options.insecure:
+                self.insecure_ctx = client_context(cafile=None, verify=False)
+        self.control = options.control_address or control_address(options.users)
+        self.rec = Recorder(
+            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event
+        )
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rec.exchanges = []
+        self.addresses = Addresses(self.options.users, self.control, self.options.domain)
+        self.greeting: Reply | None = None
+        self.ehlo_before_tls: Reply | None = None
+        self.tls: TlsInfo | None = None
+        self.verify_error = ""
+        self.address: str | None = None
+
+    async def execute(self) -> Session:
+        started_at = datetime.now(timezone.utc)
+        rec = self.rec
+        rec.t0 = perf_counter()
+        rec.deadline = asyncio.get_running_loop().time() + self.options.deadline
+        addresses = await self._resolve()
+        error: SMTPProbeError | None = None
+        ended = False
+        try:
+            async with asyncio.timeout_at(rec.deadline):
+                await self._converse(addresses)
+            await self._quit()
+        except ServerEnded as end:
+            ended = True
+            if end.polite:
+                await self._quit()
+        except SMTPProbeError as exc:
+            error = exc
+            error.phase = error.phase or rec.phase
+        except TimeoutError:
+            error = ProbeTimeoutError(
+                f"the session deadline of {self.options.deadline:g} s ran out", phase=rec.phase
+            )
+        finally:
+            rec.wire.close()
+            await rec.wire.wait_closed()
+        return Session(
+            target=Target(self.host, self.port, self.address, self.options.tls),
+            options=self.options,
+            exchanges=tuple(rec.exchanges),
+            started_at=started_at,
+            elapsed=perf_counter() - rec.t0,
+            connect_elapsed=rec.wire.connect_elapsed,
+            tls=self.tls,
+            ehlo_before_tls=self.ehlo_before_tls,
+            complete=error is None and not ended,
+            error=error,
+            stray=rec.wire.stray,
+            control_address=self.control,
+            qualified_users=dict(self.addresses.qualified),
+        )
+
+    async def _resolve(self) -> list[tuple[int, str]]:
+        self.rec.enter("resolve", self.host)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(self.rec.deadline):
+                infos = await loop.getaddrinfo(
+                    self.host, self.port, family=self.options.family, type=socket.SOCK_STREAM
+                )
+        except TimeoutError:
+            raise ResolveError(f"{self.host} did not resolve in time", phase="resolve") from None
+        except (OSError, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ResolveError(
+                f"{self.host} does not resolve: {reason}",
+                phase="resolve",
+                hint="check the spelling; -4/-6 limit the address family",
+            ) from exc
+        return list(dict.fromkeys((family, str(addr[0])) for family, _, _, _, addr in infos))
+
+    async def _converse(self, addresses: list[tuple[int, str]]) -> None:
+        try:
+            await self._open(addresses, self.verify_ctx)
+        except ProbeTLSError as exc:
+            reason = _verify_reason(exc)
+            if not reason or self.insecure_ctx is None:
+                raise
+            # The failed handshake killed the connection. OpenSSL's own check gave the
+            # verdict and its reason; now look anyway over a new, unverified connection
+            # (rather than re-implementing chain and name checks after an unverified one).
+            self.rec.enter("reconnect", reason)
+            self._reset()
+            self.verify_error = reason
+            await self._open(addresses, self.insecure_ctx)
+        steps = {
+            "help": self._help,
+            "vrfy": self._vrfy,
+            "expn": self._expn,
+            "noop": self._noop,
+            "rset": self._rset,
+            "rcpt": self._rcpt,
+        }
+        for name, step in steps.items():
+            if name in self.options.steps:
+                await step()
+
+    async def _open(self, addresses: list[tuple[int, str]], ctx: ssl.SSLContext | None) -> None:
+        """Connect, read the greeting, say EHLO and secure the channel as asked."""
+        await self._connect(addresses, ctx if self.implicit else None)
+        if self.implicit:
+            self._record_tls(TlsMode.IMPLICIT, ctx)
+        banner = await self.rec.exchange("banner", b"")
+        self.addresses.learn_domain(banner)
+        if banner.code != 220:
+            # RFC 5321 §3.1: after a 554 greeting the client should still send QUIT.
+            raise ServerEnded(polite=True)
+        if "ehlo" in self.options.steps:
+            await self._greet()
+        if ctx is not None and self._wants_starttls():
+            await self._starttls(ctx)
+
+    async def _connect(self, addresses: list[tuple[int, str]], ctx: ssl.SSLContext | None) -> None:
+        last: SMTPProbeError | None = None
+        for family, address in addresses:
+            self.rec.enter("connect", f"{address} port {self.port}")
+            wire = self.rec.new_wire()
+            try:
+                await wire.connect(
+                    address,
+                    self.port,
+                    family=family,
+                    ssl_context=ctx,
+                    server_hostname=self.host,
+                    timeout=self.rec.left(),
+                )
+            except ProbeTLSError as exc:
+                exc.phase = "tls"
+                raise
+            except SMTPProbeError as exc:  # refused or timed out: try the next address
+                exc.phase, last = "connect", exc
+                continue
+            self.address = address
+            return
+        if last is None:
+            raise ResolveError(f"{self.host} resolved to no address", phase="resolve")
+        raise last
+
+    async def _greet(self) -> None:
+        helo = self.options.helo.encode()
+        reply = await self.rec.exchange("EHLO", b"EHLO " + helo)
+        if reply.klass == 5:  # RFC 5321 §4.1.4: an old server; fall back to HELO
+            reply = await self.rec.exchange("HELO", b"HELO " + helo)
+        self.greeting = reply
+        self.addresses.learn_domain(reply)
+
+    def _wants_starttls(self) -> bool:
+        if "starttls" not in self.options.steps or self.implicit:
+            return False
+        if self.options.tls is TlsMode.STARTTLS:
+            return True
+        greeting = self.greeting
+        return (
+            greeting is not None
+            and greeting.code == 250
+            and any(line.upper().split()[:1] == ["STARTTLS"] for line in greeting.lines[1:])
+        )
+
+    async def _starttls(self, ctx: ssl.SSLContext) -> None:
+        reply = await self.rec.exchange("STARTTLS", b"STARTTLS")
+        if reply.code != 220:
+            return  # the interpreter judges a refused STARTTLS; the session goes on in clear
+        self.rec.enter("tls", self.host)
+        try:
+            await self.rec.wire.upgrade(ctx, self.host, self.rec.left())
+        except SMTPProbeError as exc:
+            exc.phase = "tls"
+            raise
+        self._record_tls(TlsMode.STARTTLS, ctx)
+        if "ehlo" in self.options.steps:
+            self.ehlo_before_tls = self.greeting
+            await self._greet()
+
+    def _record_tls(self, mode: TlsMode, ctx: ssl.SSLContext | None) -> None:
+        verified = ctx is not None and ctx is self.verify_ctx
+        self.tls = self.rec.wire.tls_info(mode, verified=verified, verify_error=self.verify_error)
+
+    async def _help(self) -> None:
+        await self.rec.exchange("HELP", b"HELP")
+        await self.rec.exchange("HELP", b"HELP VRFY", argument="VRFY")
+
+    async def _vrfy(self) -> None:
+        for address in self.addresses.all:
+            sent = self.addresses.for_vrfy(address)
+            reply = await self.rec.exchange("VRFY", b"VRFY " + sent.encode(), argument=sent)
+            if self.addresses.asks_for_domain(reply, sent):
+                # Postfix and kin want user@domain: ask again; from now on every address
+                # (the control one too) is qualified, so the comparison stays fair.
+                qualified = self.addresses.qualify(address)
+                if qualified != sent:
+                    line = b"VRFY " + qualified.encode()
+                    await self.rec.exchange("VRFY", line, argument=qualified)
+
+    async def _expn(self) -> None:
+        for name in self.options.lists:
+            await self.rec.exchange("EXPN", b"EXPN " + name.encode(), argument=name)
+
+    async def _noop(self) -> None:
+        await self.rec.exchange("NOOP", b"NOOP")
+
+    async def _rset(self) -> None:
+        await self.rec.exchange("RSET", b"RSET")
+
+    async def _rcpt(self) -> None:
+        reply = await self.rec.exchange("MAIL", b"MAIL FROM:<>")
+        if reply.klass == 2:
+            for address in self.addresses.all:
+                sent = self.addresses.qualify(address)
+                line = b"RCPT TO:<" + sent.encode() + b">"
+                await self.rec.exchange("RCPT", line, argument=sent)
+        await self.rec.exchange("RSET", b"RSET")
+
+    async def _quit(self) -> None:
+        left = self.rec.left(QUIT_TIMEOUT)
+        if "quit" not in self.options.steps or left <= 0:
+            return
+        try:
+            await self.rec.exchange("QUIT", b"QUIT", timeout=left)
+        except (SMTPProbeError, ServerEnded):
+            pass  # recorded on the exchange; a missing 221 does not spoil the session
+
+
+def _verify_reason(exc: ProbeTLSError) -> str:
+    """The certificate's fault when that is why the handshake failed, else ``""``."""
+    cause = exc.__cause__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return str(cause.verify_message or cause.reason or "certificate verification failed")
+    return ""

@@ -1,0 +1,71 @@
+"""Validation of probe input at the API boundary, so that no injection reaches the wire.
+
+Every value that ends up inside an SMTP command line (user, list, HELO name, domain,
+control address) must be one token: no spaces, no control characters, no CR/LF.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from smtpprobe.errors import UsageError
+from smtpprobe.kb import LANGUAGES
+from smtpprobe.report import STEPS, ProbeOptions
+
+__all__ = ["check_options", "check_token"]
+
+# Cc controls (CR, LF, NUL, ESC …), Cf format (zero-width, bidi overrides), line and
+# paragraph separators: none of them belongs in a command argument.
+_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
+# "<" and ">" would close the path of ``RCPT TO:<…>`` early (RFC 5321 §4.1.2).
+_BAD_CHARACTERS = frozenset("<>")
+
+
+def check_token(what: str, value: str, *, limit: int = 320) -> None:
+    """Reject *value* unless it is one printable token of at most *limit* characters.
+
+    :raises UsageError: empty, too long, or holding whitespace, a control character or
+        an angle bracket.
+    """
+    if not value:
+        raise UsageError(f"the {what} is empty")
+    if len(value) > limit:
+        raise UsageError(f"the {what} is longer than {limit} characters")
+    for char in value:
+        if char in _BAD_CHARACTERS or char.isspace() or unicodedata.category(char) in _BAD_CATEGORIES:
+            raise UsageError(
+                f"the {what} {value!r} contains {char!r}",
+                hint="give one word: no spaces, control characters or angle brackets",
+            )
+
+
+def check_options(host: str, options: ProbeOptions) -> str:
+    """Validate *host* and *options*; return the host without IPv6 brackets.
+
+    :raises UsageError: the first value that is not acceptable.
+    """
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    check_token("host", host, limit=253)
+    check_token("HELO name", options.helo, limit=255)
+    if not options.helo.isascii():
+        raise UsageError(f"the HELO name {options.helo!r} is not ASCII")
+    for user in options.users:
+        check_token("user", user)
+    for name in options.lists:
+        check_token("list", name)
+    for what, value in (("domain", options.domain), ("control address", options.control_address)):
+        if value is not None:
+            check_token(what, value)
+    if options.port is not None and not 0 < options.port < 65536:
+        raise UsageError(f"port {options.port} is outside 1-65535")
+    if not (options.deadline > 0 and options.command_timeout > 0):
+        raise UsageError("the deadline and the command timeout must be positive")
+    unknown = sorted(set(options.steps) - set(STEPS))
+    if unknown:
+        raise UsageError(
+            f"unknown probe step(s): {', '.join(unknown)}", hint=f"choose from {', '.join(STEPS)}"
+        )
+    if options.lang not in LANGUAGES:
+        raise UsageError(f"unknown language {options.lang!r}", hint=f"choose {' or '.join(LANGUAGES)}")
+    return host

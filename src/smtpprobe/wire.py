@@ -1,0 +1,258 @@
+"""A small asyncio SMTP client that hands every received byte to the sans-IO reply parser.
+
+Nothing the server sends is dropped or reinterpreted: replies come from
+`smtpprobe.reply.ReplyParser`, the same parser ``explain`` and ``annotate`` use, and
+bytes that arrive where none are allowed (after ``220`` to STARTTLS) are kept as evidence.
+Every failure surfaces as an `smtpprobe.errors.RemoteError` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from time import perf_counter
+
+from smtpprobe.errors import (
+    ProbeConnectError,
+    ProbeTimeoutError,
+    ProbeTLSError,
+    ServerDisconnectedError,
+    UsageError,
+)
+from smtpprobe.reply import CLOSED, Reply, ReplyParser
+from smtpprobe.report import TlsInfo, TlsMode
+from smtpprobe.tls import describe
+
+__all__ = ["SMTPWire"]
+
+
+class _ReplyProtocol(asyncio.Protocol):
+    """Feeds the parser from the transport and wakes the reader when bytes or EOF arrive."""
+
+    def __init__(self) -> None:
+        self.parser = ReplyParser()
+        self.lost = asyncio.get_running_loop().create_future()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if not self.parser.at_eof:
+            self.parser.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def _end(self) -> None:
+        if not self.parser.at_eof:
+            self.parser.receive_data(b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait_data(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+
+class SMTPWire:
+    """One SMTP connection: connect, send command lines, read replies, upgrade to TLS.
+
+    Not reusable: make a new one for every connection. Timeouts are per call; the caller
+    owns the overall deadline. ``connect_elapsed``, ``handshake_elapsed`` and ``stray``
+    are filled in as the connection goes.
+    """
+
+    def __init__(self) -> None:
+        self._protocol: _ReplyProtocol | None = None
+        self._transport: asyncio.BaseTransport | None = None
+        self.connect_elapsed: float | None = None
+        self.handshake_elapsed: float | None = None
+        self.stray = b""
+        self.partial = b""
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        *,
+        family: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        timeout: float,
+    ) -> None:
+        """Open TCP to *host*, then run the TLS handshake when *ssl_context* is given.
+
+        The TCP connect and the handshake are timed apart (implicit TLS, port 465).
+
+        :raises ProbeConnectError: refused, unreachable, or any other socket error.
+        :raises ProbeTimeoutError: no connection within *timeout*.
+        :raises ProbeTLSError: the handshake failed or the certificate did not verify.
+        """
+        loop = asyncio.get_running_loop()
+        self._protocol = protocol = _ReplyProtocol()
+        started = perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                self._transport, _ = await loop.create_connection(
+                    lambda: protocol, host, port, family=family
+                )
+        except TimeoutError:
+            raise ProbeTimeoutError(
+                f"no TCP connection to {host} port {port} within {timeout:.1f} s"
+            ) from None
+        except OSError as exc:
+            raise ProbeConnectError(
+                f"cannot connect to {host} port {port}: {exc.strerror or exc}",
+                hint="check the host, the port and any firewall in between",
+            ) from exc
+        self.connect_elapsed = perf_counter() - started
+        if ssl_context is not None:
+            await self.upgrade(ssl_context, server_hostname, timeout)
+
+    async def read_reply(self, timeout: float) -> Reply:
+        """The next complete reply, however it is split across packets.
+
+        :raises ProbeTimeoutError: no complete reply within *timeout*.
+        :raises ServerDisconnectedError: the connection ended before a complete reply.
+        :raises MalformedReplyError: a line that is not a reply line, or one over the caps.
+        """
+        protocol = self._require()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    self.partial = protocol.parser.pending
+                    item = protocol.parser.next_reply()
+                    if isinstance(item, Reply):
+                        self.partial = b""
+                        return item
+                    if item is CLOSED:
+                        raise ServerDisconnectedError("the server closed the connection")
+                    await protocol.wait_data()
+        except TimeoutError:
+            raise ProbeTimeoutError(f"no complete reply within {timeout:.1f} s") from None
+
+    async def command(self, line: bytes, timeout: float) -> Reply:
+        """Send *line* followed by CRLF and return the reply to it.
+
+        :raises UsageError: *line* holds CR or LF (it would smuggle a second command).
+        :raises ProbeTimeoutError, ServerDisconnectedError, MalformedReplyError: as
+            `read_reply`.
+        """
+        if b"\r" in line or b"\n" in line:
+            raise UsageError(f"a command line may not contain CR or LF: {line!r}")
+        transport = self._require_transport()
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(line + b"\r\n")
+        return await self.read_reply(timeout)
+
+    async def starttls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float
+    ) -> Reply:
+        """Send STARTTLS; on ``220`` run the handshake. Returns the STARTTLS reply.
+
+        :raises ProbeTLSError: the handshake failed or the certificate did not verify.
+        :raises ProbeTimeoutError, ServerDisconnectedError, MalformedReplyError: as
+            `read_reply`.
+        """
+        reply = await self.command(b"STARTTLS", timeout)
+        if reply.code == 220:
+            await self.upgrade(ssl_context, server_hostname, timeout)
+        return reply
+
+    async def upgrade(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float
+    ) -> None:
+        """Run the TLS handshake on the open connection (after ``220`` to STARTTLS).
+
+        Bytes already received and not yet read as a reply are discarded first and kept
+        in ``stray``: RFC 3207 §4.2 forbids them, and reading them as replies inside TLS
+        is the CVE-2011-0411 command-injection bug.
+
+        :raises ProbeTLSError: the handshake failed or the certificate did not verify;
+            ``__cause__`` is the `ssl` error (`ssl.SSLCertVerificationError` when the
+            certificate was the reason).
+        :raises ProbeTimeoutError: the handshake took longer than *timeout*.
+        """
+        protocol = self._require()
+        self.stray += protocol.parser.discard_buffered()
+        transport = self._require_transport()
+        assert isinstance(transport, asyncio.WriteTransport)
+        loop = asyncio.get_running_loop()
+        started = perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                tls_transport = await loop.start_tls(
+                    transport,
+                    protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=timeout + 1.0,
+                )
+        except TimeoutError:
+            raise ProbeTimeoutError(f"no TLS handshake within {timeout:.1f} s") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ProbeTLSError(
+                f"the certificate did not verify: {exc.verify_message or exc.reason}",
+                hint="use --cafile for a private CA, or --insecure to look anyway",
+            ) from exc
+        except (ssl.SSLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
+            raise ProbeTLSError(f"the TLS handshake failed: {reason}") from exc
+        if tls_transport is None:  # only when the loop was closed under us
+            raise ProbeTLSError("the TLS handshake did not produce a connection")
+        self._transport = tls_transport
+        self.handshake_elapsed = perf_counter() - started
+
+    def tls_info(self, mode: TlsMode, *, verified: bool, verify_error: str = "") -> TlsInfo | None:
+        """What the handshake negotiated, or None on a plain-text connection."""
+        if self._transport is None:
+            return None
+        ssl_object = self._transport.get_extra_info("ssl_object")
+        if not isinstance(ssl_object, (ssl.SSLObject, ssl.SSLSocket)):
+            return None
+        return describe(
+            ssl_object,
+            mode,
+            verified=verified,
+            verify_error=verify_error,
+            handshake_elapsed=self.handshake_elapsed,
+        )
+
+    def close(self) -> None:
+        """Drop the connection at once; never waits on the network, safe to call twice.
+
+        ``abort()`` rather than ``close()``: a TLS close waits for the peer's close_notify.
+        """
+        if self._transport is not None and not self._transport.is_closing():
+            if isinstance(self._transport, asyncio.WriteTransport):
+                self._transport.abort()
+            else:
+                self._transport.close()
+
+    async def wait_closed(self, timeout: float = 0.2) -> None:
+        """Give the loop a moment to release the socket after `close` (bounded)."""
+        if self._protocol is None or self._transport is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._protocol.lost)
+        except TimeoutError:
+            pass
+
+    def _require(self) -> _ReplyProtocol:
+        if self._protocol is None:
+            raise ServerDisconnectedError("not connected")
+        return self._protocol
+
+    def _require_transport(self) -> asyncio.BaseTransport:
+        if self._transport is None:
+            raise ServerDisconnectedError("not connected")
+        return self._transport

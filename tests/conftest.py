@@ -1,0 +1,201 @@
+"""Shared fixtures: trustme certificates and SMTP personas served on 127.0.0.1.
+
+Two shapes (STYLE.md principle 12): ``smtp_server`` serves a persona in the test's own
+event loop (``create_server(port=0)``, no thread, no port race) for API tests;
+``threaded_smtp_server`` runs an aiosmtpd ``Controller`` in a thread for CLI tests,
+which call ``asyncio.run`` themselves. Both are factories: ``await smtp_server("postfix",
+tls="starttls")`` / ``threaded_smtp_server("exim")`` return the address to probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+
+from tests.servers import DOMAIN, make_persona
+
+TlsKind = Literal["starttls", "implicit"] | None
+CertKind = Literal["valid", "expired", "wrong-name"]
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where a test server listens."""
+
+    host: str
+    port: int
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def cafile(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Path of a PEM file holding the test CA (for ``ProbeOptions(cafile=…)``)."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def server_certs(tls_ca: trustme.CA) -> dict[str, trustme.LeafCert]:
+    """Leaf certificates: valid for localhost and 127.0.0.1, expired, and for another name."""
+    now = datetime.now(timezone.utc)
+    return {
+        "valid": tls_ca.issue_cert("localhost", "127.0.0.1", common_name="localhost"),
+        "expired": tls_ca.issue_cert(
+            "localhost", "127.0.0.1", common_name="localhost", not_before=now - timedelta(days=30),
+            not_after=now - timedelta(days=1),
+        ),
+        "wrong-name": tls_ca.issue_cert("wrong.example", common_name="wrong.example"),
+    }
+
+
+def _server_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(context)
+    return context
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    return _free_port()
+
+
+@pytest.fixture
+async def smtp_server(
+    server_certs: dict[str, trustme.LeafCert],
+) -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]]:
+    """Factory: serve a persona in this test's loop; everything is closed afterwards."""
+    loop = asyncio.get_running_loop()
+    servers: list[asyncio.Server] = []
+    protocols: list[Any] = []
+
+    async def start(
+        persona: str = "hidden", *, tls: TlsKind = None, cert: CertKind = "valid"
+    ) -> ServerAddress:
+        context = _server_context(server_certs[cert]) if tls else None
+
+        def factory() -> asyncio.Protocol:
+            starttls = context if tls == "starttls" else None
+            protocol = make_persona(persona, loop=loop, tls_context=starttls)
+            protocols.append(protocol)
+            return protocol
+
+        server = await loop.create_server(
+            factory, host="127.0.0.1", port=0, family=socket.AF_INET,
+            ssl=context if tls == "implicit" else None,
+        )
+        servers.append(server)
+        return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+
+    yield start
+    for server in servers:
+        server.close()
+    for protocol in protocols:
+        transport = getattr(protocol, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+    for server in servers:
+        await server.wait_closed()
+    # Let aborted transports and cancelled aiosmtpd handler tasks finish.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def scripted_server() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]]:
+    """Factory: a raw server writing each chunk in turn (10 ms apart), for byte-level cases.
+
+    With ``close=True`` it hangs up after the last chunk, else it waits for the client.
+    """
+    writers: list[asyncio.StreamWriter] = []
+    servers: list[asyncio.Server] = []
+
+    async def start(chunks: list[bytes], *, close: bool = False) -> ServerAddress:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            for chunk in chunks:
+                writer.write(chunk)
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            if not close:
+                await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
+        servers.append(server)
+        return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+
+    yield start
+    for writer in writers:
+        writer.transport.abort()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+class PersonaController(Controller):
+    """An aiosmtpd Controller whose connections get a persona's protocol."""
+
+    def __init__(self, persona: str, *, starttls: ssl.SSLContext | None, **kwargs: Any) -> None:
+        super().__init__(None, **kwargs)
+        self.persona = persona
+        self.starttls = starttls
+
+    def factory(self) -> Any:
+        return make_persona(
+            self.persona, loop=self.loop, hostname=DOMAIN, tls_context=self.starttls
+        )
+
+
+@pytest.fixture
+def threaded_smtp_server(
+    server_certs: dict[str, trustme.LeafCert],
+) -> Iterator[Callable[..., ServerAddress]]:
+    """Factory: run a persona in a thread (aiosmtpd Controller) for CLI tests."""
+    controllers: list[PersonaController] = []
+
+    def start(
+        persona: str = "hidden", *, tls: TlsKind = None, cert: CertKind = "valid"
+    ) -> ServerAddress:
+        context = _server_context(server_certs[cert]) if tls else None
+        controller = PersonaController(
+            persona,
+            starttls=context if tls == "starttls" else None,
+            ssl_context=context if tls == "implicit" else None,
+            hostname="127.0.0.1",
+            port=_free_port(),  # aiosmtpd 1.4 cannot use port=0 (aio-libs/aiosmtpd#388)
+            server_hostname=DOMAIN,
+            ready_timeout=5.0,
+        )
+        controllers.append(controller)
+        controller.start()
+        return ServerAddress(controller.hostname, controller.port)
+
+    try:
+        yield start
+    finally:
+        for controller in controllers:
+            controller.stop(no_assert=True)
