@@ -1,0 +1,231 @@
+"""``smtpprobe probe TARGET``: probe one live server, show what every reply means, exit by status.
+
+Also the shared path for ``smtpprobe demo``: `run_probe` probes, renders and returns the
+exit code, so the demo shows exactly what a real probe would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
+from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.render.doc import Doc, visible
+from smtpprobe.render.formats import OutputFormat
+from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
+from smtpprobe.validate import check_token
+
+__all__ = ["HostPort", "output_options", "probe_command", "run_probe"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+# RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain), or an address literal in [].
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
+_ADDRESS_HINT = "give a local part (postmaster) or local@domain, with no spaces or brackets"
+
+
+class HostPort(click.ParamType):  # type: ignore[type-arg]
+    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
+
+    Bad input fails through ``self.fail`` (a click usage error: exit 3 at `cli.main`).
+    """
+
+    name = "host[:port]"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, int | None]:
+        if isinstance(value, tuple):
+            return value
+        text, port = str(value).strip(), None
+        if text.startswith("["):
+            host, closed, rest = text[1:].partition("]")
+            if not closed or (rest and not rest.startswith(":")):
+                self.fail(f"{text!r}: write an IPv6 address as [2001:db8::1]:25", param, ctx)
+            port = self._port(rest[1:], param, ctx) if rest else None
+        elif text.count(":") == 1:
+            host, _, port_text = text.partition(":")
+            port = self._port(port_text, param, ctx)
+        else:
+            host = text  # a name, an IPv4 address, or an IPv6 address without a port
+        if not host:
+            self.fail(f"{text!r} names no host", param, ctx)
+        return host, port
+
+    def _port(self, text: str, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            self.fail(f"{text!r} is not a port number (1-65535)", param, ctx)
+        return int(text)
+
+
+def _check_addresses(ctx: click.Context, param: click.Parameter,
+                     values: tuple[str, ...]) -> tuple[str, ...]:
+    """A local part or local@domain, one token (no space, control character, CR/LF, <>).
+
+    :raises UsageError: the first value that is not such an address, with a hint.
+    """
+    for value in values:
+        check_token(f"--{param.name}", value)
+        local, at, domain = value.partition("@")
+        if not local or (at and not _DOMAIN.fullmatch(domain)) or "@" in domain:
+            raise UsageError(f"--{param.name} {value!r} is not an address", hint=_ADDRESS_HINT)
+    return values
+
+
+def _connection_options(function: F) -> F:
+    for option in reversed((
+        click.option("--port", type=click.IntRange(1, 65535), help="Port (default 25; 465 "
+                     "with --tls implicit). Or give TARGET as host:port."),
+        click.option("--tls", "tls", type=click.Choice([m.value for m in TlsMode]),
+                     default="auto", show_default=True, help="none, STARTTLS (required), "
+                     "implicit TLS (port 465), or auto: STARTTLS when offered."),
+        click.option("--helo", default=DEFAULT_HELO, show_default=True, help="Name sent in "
+                      "EHLO/HELO."),
+        click.option("-4", "ipv4", is_flag=True, help="IPv4 only."),
+        click.option("-6", "ipv6", is_flag=True, help="IPv6 only."),
+        click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0,
+                     show_default=True, help="One deadline in seconds for the whole session."),
+        click.option("--command-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+                     show_default=True, help="Seconds to wait for one reply."),
+        click.option("--cafile", type=click.Path(exists=True, dir_okay=False),
+                     help="PEM file of CA certificates to trust (a private CA)."),
+        click.option("--insecure", is_flag=True, help="Go on when the certificate does not "
+                     "verify (the TLS finding still says why)."),
+    )):
+        function = option(function)
+    return function
+
+
+def _question_options(function: F) -> F:
+    for option in reversed((
+        click.option("--user", "users", multiple=True, default=("postmaster",),
+                     show_default=True, callback=_check_addresses,
+                     help="Real address to test with VRFY and RCPT (repeatable)."),
+        click.option("--list", "lists", multiple=True, default=("postmaster",),
+                     show_default=True, callback=_check_addresses,
+                     help="Mailing list to test with EXPN (repeatable)."),
+        click.option("--domain", help="Domain to qualify bare names with (default: the "
+                     "server's own name)."),
+        click.option("--skip", multiple=True, type=click.Choice(STEPS), help="Leave out a "
+                     "step (repeatable)."),
+        click.option("--only", multiple=True, type=click.Choice(STEPS), help="Run only these "
+                     "steps (repeatable)."),
+        click.option("--rcpt-check", is_flag=True, help="Also compare RCPT TO replies "
+                     "(MAIL FROM:<> then RCPT, never DATA)."),
+    )):
+        function = option(function)
+    return function
+
+
+def output_options(function: F) -> F:
+    """``-v``, ``--format`` and ``--lang``, shared by ``probe`` and ``demo``."""
+    function = lang_option(function)
+    function = click.option("--format", "output_format", default="text", show_default=True,
+                            type=click.Choice([f.value for f in OutputFormat]),
+                            help="text for people, json for programs.")(function)
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Show each exchange live on stderr.")(function)
+
+
+def _steps(skip: tuple[str, ...], only: tuple[str, ...], rcpt_check: bool) -> frozenset[str]:
+    if skip and only:
+        raise UsageError("--skip and --only cannot be combined",
+                         hint="use --only to list the steps to run, or --skip to leave some out")
+    if rcpt_check and "rcpt" in skip:
+        raise UsageError("--rcpt-check asks for the step that --skip rcpt leaves out")
+    steps = frozenset(only) if only else frozenset(STEPS) - {"rcpt"} - set(skip)
+    return steps | {"rcpt"} if rcpt_check else steps
+
+
+def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
+    if params["ipv4"] and params["ipv6"]:
+        raise UsageError("-4 and -6 cannot be combined")
+    if params["domain"] is not None and not _DOMAIN.fullmatch(params["domain"]):
+        raise UsageError(f"--domain {params['domain']!r} is not a domain name")
+    family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
+    return ProbeOptions(
+        port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
+        deadline=params["timeout"], command_timeout=params["command_timeout"],
+        users=params["users"], lists=params["lists"], domain=params["domain"],
+        steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
+        cafile=params["cafile"], insecure=params["insecure"], lang=params["lang"],
+    )
+
+
+def _live(event: ProbeEvent) -> None:
+    """``-v``: a command when it is sent, its reply when it is read; server text made safe."""
+    exchange = event.exchange
+    if exchange is None:
+        if event.phase.isupper():  # a command verb: the command is on its way
+            click.echo("C: " + visible(event.detail), err=True)
+        elif event.phase != "banner":
+            click.echo(visible(f"* {event.phase} {event.detail}".rstrip()), err=True)
+        return
+    if exchange.reply is not None:
+        took = f"  ({exchange.elapsed * 1000:.1f} ms)"
+        wire = exchange.reply.wire_lines()
+        for n, wire_line in enumerate(wire):
+            click.echo("S: " + visible(wire_line) + (took if n == len(wire) - 1 else ""), err=True)
+    if exchange.error is not None:
+        click.echo(visible(f"!  {exchange.error.kind}: {exchange.error.message}"), err=True)
+
+
+def _emit(output: Doc | dict[str, Any]) -> None:
+    if isinstance(output, Doc):
+        emit_doc(output)
+    else:
+        emit_json(output)
+
+
+def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
+              verbose: bool) -> int:
+    """Probe *host*, print the report in *output_format*, return the exit code.
+
+    A name that does not resolve gives UNKNOWN (3): one line on stderr, and for JSON a
+    document with status ``unknown`` and the error.
+
+    :raises UsageError: options the probe rejects before sending anything.
+    """
+    from smtpprobe.probe import probe
+
+    kb: KnowledgeBase = load(options.lang)
+    try:
+        report = asyncio.run(probe(host, options=options, on_event=_live if verbose else None))
+    except ResolveError as exc:
+        if output_format is OutputFormat.JSON:
+            from smtpprobe.render.json_report import error_document
+
+            target = Target(host, options.port or 25, None, options.tls)
+            emit_json(error_document(target, exc, kb))
+        click.secho(f"smtpprobe: error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        return 3
+    _emit(output_format.to_renderer()(report, kb))
+    return report.status.exit_code
+
+
+@click.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", type=HostPort())
+@_connection_options
+@_question_options
+@output_options
+def probe_command(target: tuple[str, int | None], **params: Any) -> int:
+    """Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, EXPN
+    (and RCPT with --rcpt-check), explain every reply and judge whether users leak.
+
+    Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 CRITICAL (no
+    connection, no usable greeting, TLS failure), 3 UNKNOWN (bad arguments, no such name).
+    """
+    host, port = target
+    if port is not None and params["port"] is not None and port != params["port"]:
+        raise UsageError(f"the target says port {port} but --port says {params['port']}")
+    params["lang"] = params["lang"] or lang_from_env()
+    options = _options(params, port or params["port"])
+    return run_probe(host, options, output_format=OutputFormat(params["output_format"]),
+                     verbose=params["verbose"])

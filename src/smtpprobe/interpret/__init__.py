@@ -1,0 +1,51 @@
+"""Turn a recorded `Session` into `Finding`s: pure, no I/O, every human word from the KB.
+
+``interpret(session, kb)`` returns one finding per check, always in the order of `CHECKS`,
+so that renderers and the JSON schema can rely on every check being present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from smtpprobe.interpret.checks import (
+    banner_finding,
+    connection_finding,
+    deviations_finding,
+    help_finding,
+    starttls_finding,
+    tls_finding,
+)
+from smtpprobe.interpret.ehlo import EhloInfo, ehlo_finding, parse_ehlo
+from smtpprobe.interpret.verdict import judge, verdict_finding
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.report import Finding, Session
+
+__all__ = ["CHECKS", "EhloInfo", "interpret", "judge", "parse_ehlo"]
+
+_Check = Callable[[Session, KnowledgeBase], Finding]
+
+
+def _verdict(check: str) -> _Check:
+    return lambda session, kb: verdict_finding(session, kb, check)
+
+
+_BUILDERS: dict[str, _Check] = {
+    "connection": connection_finding,
+    "banner": banner_finding,
+    "ehlo": ehlo_finding,
+    "starttls": starttls_finding,
+    "tls": tls_finding,
+    "help": help_finding,
+    "vrfy": _verdict("vrfy"),
+    "expn": _verdict("expn"),
+    "rcpt": _verdict("rcpt"),
+    "deviations": deviations_finding,
+}
+CHECKS = tuple(_BUILDERS)
+"""Every check `interpret` reports on, in report order."""
+
+
+def interpret(session: Session, kb: KnowledgeBase) -> tuple[Finding, ...]:
+    """The findings for *session*, one per name in `CHECKS`, texts in ``kb``'s language."""
+    return tuple(build(session, kb) for build in _BUILDERS.values())

@@ -1,0 +1,76 @@
+"""Small readers over a recorded transcript: which verb an exchange carries, its argument."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from smtpprobe.report import Exchange, Session
+
+__all__ = [
+    "argument",
+    "banner",
+    "command_text",
+    "exchanges_for",
+    "is_skipped",
+    "milliseconds",
+    "reply_text",
+    "verb",
+]
+
+_RCPT_ARG = re.compile(r"(?:TO|FROM)\s*:\s*<?(?P<address>[^>\s]*)>?", re.IGNORECASE)
+
+
+def command_text(command: bytes) -> str:
+    """The command as sent, decoded byte for byte (latin-1 never fails), line ending removed."""
+    return command.rstrip(b"\r\n").decode("latin-1")
+
+
+def verb(exchange: Exchange) -> str:
+    """The command verb in upper case; ``CONNECT`` for the greeting (an empty command)."""
+    words = command_text(exchange.command).split(None, 1)
+    return words[0].upper() if words else "CONNECT"
+
+
+def argument(exchange: Exchange) -> str:
+    """The address or topic after the verb: ``VRFY x`` → ``x``, ``RCPT TO:<x>`` → ``x``.
+
+    The probe records it as sent (``Exchange.argument``); older transcripts are parsed.
+    """
+    if exchange.argument:
+        return exchange.argument
+    words = command_text(exchange.command).split(None, 1)
+    rest = words[1].strip() if len(words) > 1 else ""
+    if verb(exchange) in ("RCPT", "MAIL"):
+        match = _RCPT_ARG.match(rest)
+        return match["address"] if match else rest
+    if rest.startswith("<") and rest.endswith(">"):
+        return rest[1:-1]
+    return rest
+
+
+def exchanges_for(session: Session, *verbs: str) -> list[Exchange]:
+    """Every exchange whose verb is one of *verbs*, in the order they happened."""
+    return [ex for ex in session.exchanges if verb(ex) in verbs]
+
+
+def banner(session: Session) -> Exchange | None:
+    """The greeting: the first exchange with no command."""
+    return next((ex for ex in session.exchanges if verb(ex) == "CONNECT"), None)
+
+
+def is_skipped(session: Session, step: str) -> bool:
+    """True when the options left *step* out on purpose (``--skip``/``--only``)."""
+    return step not in session.options.steps
+
+
+def milliseconds(seconds: float | None) -> float | None:
+    """Seconds as milliseconds rounded to 0.1 ms, for people and for JSON."""
+    return None if seconds is None else round(seconds * 1000.0, 1)
+
+
+def reply_text(exchanges: Iterable[Exchange]) -> str:
+    """All reply lines of *exchanges*, for recognising a server's software by its words."""
+    return "\n".join(
+        line for ex in exchanges if ex.reply is not None for line in ex.reply.lines
+    )

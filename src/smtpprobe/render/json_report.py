@@ -1,0 +1,125 @@
+"""The probe report as one JSON document (``--format json``), schema_version 1.
+
+Built from explicit dicts, never ``asdict``: the schema is a promise to pipelines. Keys
+and verdict values are English; summaries and advice are in the report's language.
+Errors are read through their fields (kind, phase, message, hint), never ``str(exc)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from smtpprobe.errors import SMTPProbeError
+from smtpprobe.interpret._transcript import command_text, milliseconds, verb
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.meaning import annotate_reply
+from smtpprobe.reply import Reply
+from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Target
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "error_dict",
+    "error_document",
+    "exchange_dict",
+    "finding_dict",
+    "report_document",
+]
+
+SCHEMA_VERSION = 1
+
+
+def error_dict(error: SMTPProbeError | None) -> dict[str, str] | None:
+    """The structured fields of an error, or None."""
+    if error is None:
+        return None
+    return {"kind": error.kind, "phase": error.phase, "message": error.message,
+            "hint": error.hint}
+
+
+def _reply_dict(reply: Reply) -> dict[str, Any]:
+    return {
+        "code": reply.code,
+        "enhanced": str(reply.enhanced) if reply.enhanced is not None else None,
+        "lines": list(reply.lines),
+        "raw": reply.raw.decode("utf-8", errors="backslashreplace"),
+        "defects": [d.value for d in reply.defects],
+    }
+
+
+def _meaning(reply: Reply, command: str, kb: KnowledgeBase) -> dict[str, Any]:
+    annotation = annotate_reply(reply, kb, command)
+    return {
+        "title": annotation.basic.title,
+        "context": annotation.context.meaning if annotation.context is not None else None,
+        "tone": annotation.tone.value,
+        "allowed": annotation.allowed,
+    }
+
+
+def exchange_dict(exchange: Exchange, kb: KnowledgeBase) -> dict[str, Any]:
+    """One exchange: the command as sent, the reply, timing, its meaning, any error."""
+    reply = exchange.reply
+    error = error_dict(exchange.error)
+    if error is not None and exchange.partial:
+        error["partial"] = exchange.partial.decode("latin-1")
+    return {
+        "phase": exchange.phase,
+        "command": command_text(exchange.command),
+        "reply": _reply_dict(reply) if reply is not None else None,
+        "started_ms": milliseconds(exchange.started),
+        "elapsed_ms": milliseconds(exchange.elapsed),
+        "meaning": _meaning(reply, verb(exchange), kb) if reply is not None else None,
+        "error": error,
+    }
+
+
+def finding_dict(finding: Finding, kb: KnowledgeBase) -> dict[str, Any]:
+    """A finding: status, summary, advice, verdict, evidence, and its facts at top level."""
+    base = {
+        "status": finding.status.value,
+        "summary": finding.summary,
+        "advice": finding.advice,
+        "verdict": finding.verdict.value if finding.verdict is not None else None,
+        "evidence": [exchange_dict(ex, kb) for ex in finding.evidence],
+    }
+    return {**dict(finding.data), **base}
+
+
+def _target_dict(target: Target) -> dict[str, Any]:
+    return {"host": target.host, "port": target.port, "address": target.address,
+            "tls": target.tls.value}
+
+
+def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict."""
+    session = report.session
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "target": _target_dict(session.target),
+        "status": report.status.value,
+        "started_at": session.started_at.isoformat(),
+        "elapsed_ms": milliseconds(session.elapsed),
+        "complete": session.complete,
+        "lang": kb.lang,
+        "exchanges": [exchange_dict(ex, kb) for ex in session.exchanges],
+        "findings": {f.check: finding_dict(f, kb) for f in report.findings},
+        "error": error_dict(session.error),
+    }
+
+
+def error_document(target: Target, error: SMTPProbeError, kb: KnowledgeBase,
+                   started_at: datetime | None = None) -> dict[str, Any]:
+    """The document when no session could start at all (the name did not resolve)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "target": _target_dict(target),
+        "status": Status.UNKNOWN.value,
+        "started_at": started_at.isoformat() if started_at is not None else None,
+        "elapsed_ms": 0.0,
+        "complete": False,
+        "lang": kb.lang,
+        "exchanges": [],
+        "findings": {},
+        "error": error_dict(error),
+    }

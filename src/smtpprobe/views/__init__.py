@@ -1,0 +1,1 @@
+"""Views: pure functions from results to a `Doc` (human) or plain dicts (JSON)."""
