@@ -45,10 +45,10 @@ async def test_every_exchange_keeps_the_bytes_sent_and_the_whole_reply(smtp_serv
     session = await run(server, control_address="nobody-here")
     assert commands(session) == [
         b"", b"EHLO smtpprobe.invalid", b"HELP", b"HELP VRFY", b"VRFY postmaster",
-        b"VRFY nobody-here", b"EXPN postmaster", b"NOOP", b"RSET", b"QUIT",
+        b"VRFY nobody-here", b"EXPN postmaster", b"EXPN nobody-here", b"NOOP", b"RSET", b"QUIT",
     ]
     assert [e.phase for e in session.exchanges] == [
-        "banner", "EHLO", "HELP", "HELP", "VRFY", "VRFY", "EXPN", "NOOP", "RSET", "QUIT",
+        "banner", "EHLO", "HELP", "HELP", "VRFY", "VRFY", "EXPN", "EXPN", "NOOP", "RSET", "QUIT",
     ]
     banner, ehlo = session.exchanges[0].reply, session.exchanges[1].reply
     assert banner is not None and banner.raw == b"220 mx.test Python SMTP 1.4.6\r\n"
@@ -146,7 +146,9 @@ async def test_expn_multiline_list_is_kept_whole(smtp_server: Start) -> None:
     staff = reply_of(session, b"EXPN staff").reply
     assert staff is not None and staff.code == 250
     assert staff.raw == b"250-2.1.5 Alice <alice@mx.test>\r\n250 2.1.5 Bob <bob@mx.test>\r\n"
-    assert [e.argument for e in session.exchanges if e.phase == "EXPN"] == ["staff", "nolist"]
+    assert [e.argument for e in session.exchanges if e.phase == "EXPN"] == [
+        "staff", "nolist", session.control_address,
+    ]
 
 
 async def test_rcpt_step_uses_null_sender_qualified_addresses_and_never_data(

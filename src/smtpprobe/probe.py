@@ -286,7 +286,8 @@ class _Run:
                     await self.rec.exchange("VRFY", line, argument=qualified)
 
     async def _expn(self) -> None:
-        for name in self.options.lists:
+        # The control name makes EXPN judged like VRFY: by comparison, not by one reply.
+        for name in (*self.options.lists, self.addresses.control):
             await self.rec.exchange("EXPN", b"EXPN " + name.encode(), argument=name)
 
     async def _noop(self) -> None:
