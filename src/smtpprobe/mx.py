@@ -1,0 +1,438 @@
+"""Which hosts take mail for a domain (MX, RFC 5321 §5.1, RFC 7505), and whether the
+addresses behind one host name behave alike.
+
+`resolve_targets` turns a domain into an `MxPlan`: the hosts to probe, in order, with
+note keys the caller turns into text through ``kb.ui``. `compare_pool` and
+`pool_disagreements` compare the reports of one host's addresses. No printing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
+
+from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.interpret._transcript import banner, exchanges_for
+from smtpprobe.interpret.ehlo import parse_ehlo
+from smtpprobe.report import ProbeReport, Status, Verdict
+from smtpprobe.validate import check_token
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+    import dns.name
+    import dns.resolver
+    from dns.rdtypes.ANY.MX import MX
+    from dns.rdtypes.IN.A import A
+    from dns.rdtypes.IN.AAAA import AAAA
+
+__all__ = [
+    "NOTE_KEYS",
+    "POOL_KEYS",
+    "MxHost",
+    "MxPlan",
+    "PoolDisagreement",
+    "Source",
+    "compare_pool",
+    "pool_disagreements",
+    "resolve_targets",
+]
+
+_T = TypeVar("_T")
+Source = Literal["mx", "fallback-address", "null-mx", "direct"]
+
+# Every note key `resolve_targets` may emit (plan and host notes). Their texts in
+# ui_mx.toml may use {domain}, {host} and {port}.
+NOTE_KEYS = (
+    "mx_null",
+    "mx_null_mixed",
+    "mx_fallback",
+    "mx_port_not_25",
+    "mx_none_usable",
+    "mx_host_no_address",
+    "mx_host_cname",
+)
+_RDTYPES: dict[int, tuple[str, ...]] = {
+    socket.AF_INET: ("A",),
+    socket.AF_INET6: ("AAAA",),
+    socket.AF_UNSPEC: ("A", "AAAA"),
+}
+_BROKEN_DNS_HINT = "the domain's DNS is broken (often DNSSEC); compare with `dig {name} {rdtype}`"
+_SILENT_DNS_HINT = (
+    "no name server answered: check /etc/resolv.conf and the network, then `dig {name} {rdtype}`"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MxHost:
+    """One host to probe. ``preference`` is the MX preference, 0 for the implicit MX of
+    the fallback (RFC 5321 §5.1) and None for a host named directly. ``addresses`` is
+    filled only with ``all_addresses``; ``notes`` are ui keys about this host."""
+
+    name: str
+    preference: int | None
+    addresses: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MxPlan:
+    """Where mail for ``domain`` goes and what to probe, in order; ``notes`` are ui keys."""
+
+    domain: str
+    source: Source
+    hosts: tuple[MxHost, ...]
+    notes: tuple[str, ...] = ()
+    port: int = 25
+    all_addresses: bool = False
+
+    def targets(self) -> tuple[tuple[str, str | None], ...]:
+        """``(host, address)`` pairs to probe in order: every address of every host with
+        ``all_addresses`` (a host without one is only reported), else ``(host, None)``,
+        for the probe to resolve the name itself. Empty for a null MX."""
+        if not self.all_addresses:
+            return tuple((host.name, None) for host in self.hosts)
+        return tuple((host.name, address) for host in self.hosts for address in host.addresses)
+
+
+async def resolve_targets(
+    domain: str,
+    /,
+    *,
+    mx: bool,
+    all_addresses: bool,
+    port: int,
+    family: int,
+    resolver: dns.asyncresolver.Resolver | None = None,
+    timeout: float = 5.0,
+) -> MxPlan:
+    """The hosts that receive mail for *domain* (``mx``) or *domain* itself, in probe order.
+
+    MX hosts are sorted by preference, ties by name (DNS canonical order, RFC 4034 §6.1).
+    RFC 5321 §5.1 lets a sender pick at random among equal preferences to spread load,
+    but a probe is not a sender, and a fixed order gives the same report on every run
+    whatever order the DNS server rotates its answer into. A null MX (RFC 7505) gives
+    source ``null-mx`` and no hosts; an MX query with no answer falls back to the
+    domain's own address records (source ``fallback-address``). Without
+    ``all_addresses`` no address is looked up (except to decide the fallback): the probe
+    resolves each name itself, exactly as for a host named on the command line. Names
+    are queried as absolute names (no search list). ``port`` is carried into the plan,
+    and noted when MX hosts are probed on another port than 25.
+
+    :raises UsageError: a bad family, an unusable name, or ``mx`` with an IP address.
+    :raises ResolveError: NXDOMAIN, no MX and no address, a timeout (within *timeout*
+        seconds), SERVFAIL or no name server to ask; ``hint`` says what to check.
+    """
+    rdtypes = _RDTYPES.get(family)
+    if rdtypes is None:
+        raise UsageError(f"unknown address family {family}",
+                         hint="use AF_INET, AF_INET6 or AF_UNSPEC")
+    name = domain.strip()
+    name = name[1:-1] if name.startswith("[") and name.endswith("]") else name.rstrip(".")
+    check_token("domain", name, limit=253)
+    ask = _Ask(name, port, all_addresses, rdtypes)
+    if _is_address(name):
+        if mx:
+            raise UsageError(f"MX lookup needs a domain name, not the address {name}",
+                             hint="leave out --mx to probe the address itself")
+        return ask.plan("direct", MxHost(name, None, (name,) if all_addresses else ()))
+    if not (mx or all_addresses):
+        return ask.plan("direct", MxHost(name, None))
+    lookup = _Lookup(_resolver(resolver), asyncio.get_running_loop().time() + timeout, timeout)
+    qname = lookup.absolute(name)
+    try:
+        async with asyncio.timeout(timeout):
+            if mx:
+                return await _mx_plan(lookup, qname, ask)
+            addresses, _ = await lookup.addresses(qname, rdtypes, missing_ok=False)
+    except TimeoutError:
+        raise _timed_out(name, "MX" if mx else rdtypes[0], timeout) from None
+    if not addresses:
+        raise ResolveError(f"{name} has no {' or '.join(rdtypes)} record", phase="resolve",
+                           hint="check the name; -4/-6 limit the address family")
+    return ask.plan("direct", MxHost(name, None, addresses))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What was asked for, shared by every plan built for one call."""
+
+    domain: str
+    port: int
+    all_addresses: bool
+    rdtypes: tuple[str, ...]
+
+    def plan(self, source: Source, *hosts: MxHost, notes: Sequence[str] = ()) -> MxPlan:
+        return MxPlan(self.domain, source, hosts, tuple(notes), self.port, self.all_addresses)
+
+
+async def _mx_plan(lookup: _Lookup, qname: dns.name.Name, ask: _Ask) -> MxPlan:
+    import dns.name
+    import dns.resolver
+
+    try:
+        answer = await lookup.query(qname, "MX")
+    except dns.resolver.NXDOMAIN:
+        raise _nxdomain(ask.domain) from None
+    notes = ["mx_port_not_25"] if ask.port != 25 else []
+    if answer is None:
+        # RFC 5321 §5.1: no MX, so the domain itself is the implicit MX, preference 0.
+        addresses, _ = await lookup.addresses(qname, ask.rdtypes, missing_ok=True)
+        if not addresses:
+            raise ResolveError(
+                f"{ask.domain} has no MX record and no {' or '.join(ask.rdtypes)} record",
+                phase="resolve",
+                hint="RFC 5321 §5.1: such a domain receives no mail; check the name and its zone")
+        host = MxHost(ask.domain, 0, addresses if ask.all_addresses else ())
+        return ask.plan("fallback-address", host, notes=["mx_fallback", *notes])
+    records = sorted((r.preference, r.exchange) for r in cast("Iterable[MX]", answer))
+    real = [(pref, exchange) for pref, exchange in records if exchange != dns.name.root]
+    if not real:
+        # RFC 7505 §3: "MX 0 ." says the domain accepts no mail; there is nothing to probe.
+        return ask.plan("null-mx", notes=["mx_null"])
+    if len(real) < len(records):
+        notes.insert(0, "mx_null_mixed")
+    unique: dict[dns.name.Name, int] = {}
+    for pref, exchange in real:
+        unique.setdefault(exchange, pref)  # one host twice: its lowest preference counts
+    if not ask.all_addresses:
+        return ask.plan("mx", *(MxHost(_text(host), pref) for host, pref in unique.items()),
+                        notes=notes)
+    found = await _all(lookup.addresses(host, ask.rdtypes, missing_ok=True) for host in unique)
+    hosts = [
+        MxHost(_text(host), pref, addresses, tuple(host_notes))
+        for (host, pref), (addresses, host_notes) in zip(unique.items(), found, strict=True)
+    ]
+    if not any(host.addresses for host in hosts):
+        notes.append("mx_none_usable")
+    return ask.plan("mx", *hosts, notes=notes)
+
+
+async def _all(awaitables: Iterable[Awaitable[_T]]) -> list[_T]:
+    """Await all at once; let each finish (no task outlives us), then raise the first error."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[_T]", results)
+
+
+class _Lookup:
+    """Queries under one deadline, with dnspython's exceptions turned into ours."""
+
+    def __init__(self, resolver: dns.asyncresolver.Resolver, deadline: float, timeout: float):
+        self.resolver, self.deadline, self.timeout = resolver, deadline, timeout
+
+    @staticmethod
+    def absolute(name: str) -> dns.name.Name:
+        """*name* as an absolute DNS name (IDNA applied).
+
+        :raises UsageError: an empty or over-long label, or a name IDNA rejects.
+        """
+        import dns.exception
+        import dns.name
+
+        try:
+            return dns.name.from_text(name)
+        except (dns.exception.DNSException, UnicodeError) as exc:
+            raise UsageError(f"{name!r} is not a valid domain name: {exc}",
+                             hint="check the spelling of the domain") from None
+
+    async def query(self, qname: dns.name.Name, rdtype: str) -> dns.resolver.Answer | None:
+        """The answer, or None for NODATA.
+
+        :raises dns.resolver.NXDOMAIN: the name does not exist (callers decide).
+        :raises ResolveError: timeout, SERVFAIL, no name server, any other DNS failure.
+        """
+        import dns.exception
+        import dns.resolver
+
+        name = _text(qname)
+        remaining = max(self.deadline - asyncio.get_running_loop().time(), 0.001)
+        try:
+            return await self.resolver.resolve(qname, rdtype, lifetime=remaining, search=False)
+        except dns.resolver.NoAnswer:
+            return None
+        except dns.resolver.NXDOMAIN:
+            raise
+        except dns.exception.Timeout:
+            raise _timed_out(name, rdtype, self.timeout) from None
+        except dns.resolver.NoNameservers:
+            raise ResolveError(f"no name server answered {name} {rdtype} (SERVFAIL or refused)",
+                               phase="resolve",
+                               hint=_BROKEN_DNS_HINT.format(name=name, rdtype=rdtype)) from None
+        except dns.exception.DNSException as exc:
+            raise ResolveError(f"looking up {name} {rdtype} failed: {exc}", phase="resolve",
+                               hint=_BROKEN_DNS_HINT.format(name=name, rdtype=rdtype)) from None
+
+    async def addresses(self, qname: dns.name.Name, rdtypes: tuple[str, ...], *,
+                        missing_ok: bool) -> tuple[tuple[str, ...], list[str]]:
+        """Addresses of *qname* (IPv4 first, each family sorted) and host notes.
+
+        :raises ResolveError: NXDOMAIN unless *missing_ok*; otherwise as `query`.
+        """
+        import dns.resolver
+
+        async def one(rdtype: str) -> dns.resolver.Answer | None:
+            try:
+                return await self.query(qname, rdtype)
+            except dns.resolver.NXDOMAIN:
+                if missing_ok:
+                    return None
+                raise _nxdomain(_text(qname)) from None
+
+        found: list[str] = []
+        notes: list[str] = []
+        for answer in await _all(one(rdtype) for rdtype in rdtypes):
+            if answer is None:
+                continue
+            # RFC 2181 §10.3: the name in an MX record must not be an alias.
+            if answer.canonical_name != qname and "mx_host_cname" not in notes:
+                notes.append("mx_host_cname")
+            records = cast("Iterable[A | AAAA]", answer)
+            found.extend(sorted((str(r.address) for r in records), key=ipaddress.ip_address))
+        if not found:
+            notes.append("mx_host_no_address")
+        return tuple(found), notes
+
+
+def _resolver(given: dns.asyncresolver.Resolver | None) -> dns.asyncresolver.Resolver:
+    import dns.asyncresolver
+    import dns.resolver
+
+    if given is not None:
+        return given
+    try:
+        return dns.asyncresolver.Resolver()
+    except dns.resolver.NoResolverConfiguration:
+        raise ResolveError("no DNS resolver is configured", phase="resolve",
+                           hint="add a nameserver line to /etc/resolv.conf") from None
+
+
+def _text(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True)
+
+
+def _nxdomain(name: str) -> ResolveError:
+    return ResolveError(f"{name} does not exist (NXDOMAIN)", phase="resolve",
+                        hint="check the spelling of the domain")
+
+
+def _timed_out(name: str, rdtype: str, timeout: float) -> ResolveError:
+    return ResolveError(f"no DNS answer for {name} {rdtype} within {timeout:g} s", phase="resolve",
+                        hint=_SILENT_DNS_HINT.format(name=name, rdtype=rdtype))
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+# -- address pools ---------------------------------------------------------------------------
+
+PoolValue = str | bool
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDisagreement:
+    """Members of one address pool that differ in one respect.
+
+    ``key`` is a ui key (text may use {host} and {values}); ``values`` holds each member
+    that has a value, as ``(address, value)``; ``status`` is how much it matters.
+    """
+
+    key: str
+    status: Status
+    values: tuple[tuple[str, PoolValue], ...]
+
+
+def _member(report: ProbeReport) -> str:
+    return report.target.address or report.target.host
+
+
+def _reachable(report: ProbeReport) -> PoolValue | None:
+    found = banner(report.session)
+    return found is not None and found.reply is not None
+
+
+def _banner_reply(report: ProbeReport) -> tuple[int, str] | None:
+    found = banner(report.session)
+    if found is None or found.reply is None:
+        return None
+    words = found.reply.lines[0].split()
+    return found.reply.code, (words[0].lower() if words else "")
+
+
+def _banner_code(report: ProbeReport) -> PoolValue | None:
+    reply = _banner_reply(report)
+    return None if reply is None else str(reply[0])
+
+
+def _banner_domain(report: ProbeReport) -> PoolValue | None:
+    reply = _banner_reply(report)
+    return None if reply is None or reply[0] != 220 else reply[1]
+
+
+def _starttls(report: ProbeReport) -> PoolValue | None:
+    # Before TLS: the EHLO inside TLS never lists STARTTLS (RFC 3207 §4.2).
+    session = report.session
+    replies = [session.ehlo_before_tls] + [ex.reply for ex in exchanges_for(session, "EHLO")]
+    accepted = [r for r in replies if r is not None and r.code == 250]
+    return any(parse_ehlo(r).has("STARTTLS") for r in accepted) if accepted else None
+
+
+def _verified(report: ProbeReport) -> PoolValue | None:
+    tls = report.session.tls
+    return None if tls is None else tls.verified
+
+
+def _certificate(report: ProbeReport) -> PoolValue | None:
+    tls = report.session.tls
+    return None if tls is None or tls.certificate is None else tls.certificate.subject
+
+
+def _verdict(check: str) -> Callable[[ProbeReport], PoolValue | None]:
+    def read(report: ProbeReport) -> PoolValue | None:
+        finding = report.finding(check)
+        if finding is None or finding.verdict in (None, Verdict.NOT_TESTED):
+            return None
+        return str(finding.verdict)
+
+    return read
+
+
+_ASPECTS: tuple[tuple[str, Status, Callable[[ProbeReport], PoolValue | None]], ...] = (
+    ("mx_pool_reachable", Status.WARNING, _reachable),
+    ("mx_pool_banner_code", Status.WARNING, _banner_code),
+    ("mx_pool_banner_domain", Status.OK, _banner_domain),
+    ("mx_pool_starttls", Status.WARNING, _starttls),
+    ("mx_pool_tls_verified", Status.WARNING, _verified),
+    ("mx_pool_certificate", Status.OK, _certificate),
+    ("mx_pool_vrfy", Status.WARNING, _verdict("vrfy")),
+    ("mx_pool_expn", Status.WARNING, _verdict("expn")),
+    ("mx_pool_rcpt", Status.WARNING, _verdict("rcpt")),
+)
+POOL_KEYS = tuple(key for key, _status, _read in _ASPECTS)
+"""Every key `compare_pool` may report, in report order."""
+
+
+def compare_pool(reports: Sequence[ProbeReport]) -> tuple[PoolDisagreement, ...]:
+    """How the reports of one host's addresses differ. Members without a value for an
+    aspect (not reached, not tested, no TLS) are left out of that aspect's comparison."""
+    found: list[PoolDisagreement] = []
+    for key, status, read in _ASPECTS:
+        values = [(_member(r), v) for r in reports if (v := read(r)) is not None]
+        if len({value for _member_name, value in values}) > 1:
+            found.append(PoolDisagreement(key, status, tuple(values)))
+    return tuple(found)
+
+
+def pool_disagreements(reports: Sequence[ProbeReport]) -> list[str]:
+    """The ui keys of `compare_pool`: empty when every member behaves alike."""
+    return [disagreement.key for disagreement in compare_pool(reports)]
