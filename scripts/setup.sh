@@ -18,14 +18,18 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 if [ "${1:-}" = "test" ]; then
     .venv/bin/python -m pip install -q -e ".[test]"
-    if ! command -v postfix >/dev/null && ! [ -x /usr/sbin/postfix ]; then
+    # Postfix for tests/test_postfix.py, swaks for bench/bench_probe.py: install what is missing.
+    missing=()
+    command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
+    command -v swaks >/dev/null || missing+=(swaks)
+    if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            echo "setup: installing Postfix and swaks from Debian for the integration tests" >&2
+            echo "setup: installing ${missing[*]} from Debian for the integration tests" >&2
             (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                --no-install-recommends postfix swaks) >/dev/null \
-                || echo "setup: could not install Postfix; its tests will be skipped" >&2
+                --no-install-recommends "${missing[@]}") >/dev/null \
+                || echo "setup: could not install ${missing[*]}; Postfix tests will be skipped" >&2
         else
-            echo "setup: not root; Postfix integration tests will be skipped" >&2
+            echo "setup: not root; cannot install ${missing[*]}: Postfix tests will be skipped" >&2
         fi
     fi
 else
