@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from time import perf_counter
 
 from smtpprobe.addresses import Addresses, control_address
+from smtpprobe.auth import authenticate
 from smtpprobe.errors import ProbeTimeoutError, ProbeTLSError, ResolveError, SMTPProbeError
 from smtpprobe.recorder import Recorder, ServerEnded
 from smtpprobe.reply import Reply
@@ -101,6 +102,7 @@ class _Run:
         self.tls: TlsInfo | None = None
         self.verify_error = ""
         self.address: str | None = None
+        self.auth_skipped = ""
 
     async def execute(self) -> Session:
         started_at = datetime.now(timezone.utc)
@@ -140,12 +142,17 @@ class _Run:
             complete=error is None and not ended,
             error=error,
             stray=rec.wire.stray,
+            unsolicited=tuple(rec.wire.unsolicited),
             control_address=self.control,
             qualified_users=dict(self.addresses.qualified),
+            auth_skipped=self.auth_skipped,
         )
 
     async def _resolve(self) -> list[tuple[int, str]]:
         self.rec.enter("resolve", self.host)
+        if self.options.connect_to:
+            return [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+                    for address in self.options.connect_to]
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(self.rec.deadline):
@@ -178,6 +185,7 @@ class _Run:
             self.verify_error = reason
             await self._open(addresses, self.insecure_ctx)
         steps = {
+            "auth": self._auth,
             "help": self._help,
             "vrfy": self._vrfy,
             "expn": self._expn,
@@ -210,20 +218,22 @@ class _Run:
             self.rec.enter("connect", f"{address} port {self.port}")
             wire = self.rec.new_wire()
             try:
-                await wire.connect(
-                    address,
-                    self.port,
-                    family=family,
-                    ssl_context=ctx,
-                    server_hostname=self.host,
-                    timeout=self.rec.left(),
-                )
-            except ProbeTLSError as exc:
-                exc.phase = "tls"
-                raise
+                await wire.connect(address, self.port, family=family, timeout=self.rec.left())
             except SMTPProbeError as exc:  # refused or timed out: try the next address
                 exc.phase, last = "connect", exc
                 continue
+            if ctx is not None:
+                # Implicit TLS (RFC 8314) is a phase of its own, so that a handshake that
+                # stalls until the deadline is reported as "tls", not as "connect".
+                self.rec.enter("tls", self.host)
+                try:
+                    await wire.upgrade(ctx, self.host, self.rec.left())
+                except ProbeTLSError as exc:
+                    exc.phase = "tls"
+                    raise
+                except SMTPProbeError as exc:  # a stalled handshake: try the next address
+                    exc.phase, last = "tls", exc
+                    continue
             self.address = address
             return
         if last is None:
@@ -268,6 +278,12 @@ class _Run:
     def _record_tls(self, mode: TlsMode, ctx: ssl.SSLContext | None) -> None:
         verified = ctx is not None and ctx is self.verify_ctx
         self.tls = self.rec.wire.tls_info(mode, verified=verified, verify_error=self.verify_error)
+
+    async def _auth(self) -> None:
+        if self.options.auth_user is not None:
+            self.auth_skipped = await authenticate(
+                self.rec, self.options, self.greeting, encrypted=self.tls is not None
+            )
 
     async def _help(self) -> None:
         await self.rec.exchange("HELP", b"HELP")

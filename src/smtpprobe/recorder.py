@@ -7,15 +7,18 @@ Owns the connection (`SMTPWire`), the session clock and deadline, and the list o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from time import perf_counter
 
-from smtpprobe.errors import ProbeTimeoutError, SMTPProbeError
+from smtpprobe.errors import MalformedReplyError, ProbeTimeoutError, SMTPProbeError
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, ProbeEvent, ProbeEventKind
 from smtpprobe.wire import SMTPWire
 
-__all__ = ["Recorder", "ServerEnded"]
+__all__ = ["REDACTED", "Recorder", "ServerEnded", "scrub_reply"]
+
+REDACTED = "<redacted>"
 
 
 class ServerEnded(Exception):
@@ -68,14 +71,26 @@ class Recorder:
             self.on_event(ProbeEvent(ProbeEventKind.PHASE, phase, detail=detail))
 
     async def exchange(
-        self, phase: str, command: bytes, argument: str = "", timeout: float | None = None
+        self,
+        phase: str,
+        command: bytes,
+        argument: str = "",
+        timeout: float | None = None,
+        *,
+        shown: bytes | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
+
+        Redaction hook for credentials: *shown* is recorded and reported instead of
+        *command*, and every one of *secrets* is replaced by `REDACTED` in the reply,
+        the partial bytes and the error before anything is recorded or returned.
 
         :raises ServerEnded: the reply is a 421 (RFC 5321 §3.8: the server is closing).
         :raises RemoteError: no complete reply (recorded first, with ``phase`` set).
         """
-        self.enter(phase, command.decode(errors="backslashreplace"))
+        recorded = command if shown is None else shown
+        self.enter(phase, recorded.decode(errors="backslashreplace"))
         wait = self.left(timeout)
         wire = self.wire
         started = perf_counter()
@@ -83,13 +98,16 @@ class Recorder:
             reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
         except SMTPProbeError as exc:
             exc.phase = phase
-            self._record(phase, command, None, started, argument, exc)
+            _scrub_error(exc, secrets)
+            self._record(phase, recorded, None, started, argument, exc, secrets)
             raise
         except asyncio.CancelledError:  # the session deadline ran out mid-reply
             late = ProbeTimeoutError("the session deadline ran out", phase=phase)
-            self._record(phase, command, None, started, argument, late)
+            self._record(phase, recorded, None, started, argument, late, secrets)
             raise
-        self._record(phase, command, reply, started, argument, None)
+        if secrets:
+            reply = scrub_reply(reply, secrets)
+        self._record(phase, recorded, reply, started, argument, None)
         if reply.code == 421:
             raise ServerEnded(polite=False)
         return reply
@@ -102,6 +120,7 @@ class Recorder:
         started: float,
         argument: str,
         error: SMTPProbeError | None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         exchange = Exchange(
             phase=phase,
@@ -111,8 +130,41 @@ class Recorder:
             elapsed=perf_counter() - started,
             error=error,
             argument=argument,
-            partial=self.wire.partial if error is not None else b"",
+            partial=_scrub_bytes(self.wire.partial, secrets) if error is not None else b"",
         )
         self.exchanges.append(exchange)
         if self.on_event is not None:
             self.on_event(ProbeEvent(ProbeEventKind.EXCHANGE, phase, exchange=exchange))
+
+
+def _scrub_text(text: str, secrets: Iterable[str]) -> str:
+    # Longest first, so a PLAIN blob goes whole before the shorter forms inside it.
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
+    for secret in sorted((s.encode() for s in secrets if s), key=len, reverse=True):
+        data = data.replace(secret, REDACTED.encode())
+    return data
+
+
+def scrub_reply(reply: Reply, secrets: tuple[str, ...]) -> Reply:
+    """*reply* with every secret in its lines and raw bytes replaced by `REDACTED`."""
+    lines = tuple(_scrub_text(line, secrets) for line in reply.lines)
+    raw = _scrub_bytes(reply.raw, secrets)
+    if lines == reply.lines and raw == reply.raw:
+        return reply
+    return dataclasses.replace(reply, lines=lines, raw=raw)
+
+
+def _scrub_error(exc: SMTPProbeError, secrets: tuple[str, ...]) -> None:
+    """Scrub an error in place: it is recorded, and it becomes the session's error."""
+    if not secrets:
+        return
+    exc.message = _scrub_text(exc.message, secrets)
+    exc.hint = _scrub_text(exc.hint, secrets)
+    exc.args = (exc.message,)
+    if isinstance(exc, MalformedReplyError):
+        exc.raw = _scrub_bytes(exc.raw, secrets)

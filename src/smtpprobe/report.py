@@ -19,6 +19,7 @@ from smtpprobe.reply import Reply
 __all__ = [
     "DEFAULT_HELO",
     "STEPS",
+    "AuthMechanism",
     "CertificateInfo",
     "Exchange",
     "Finding",
@@ -36,8 +37,8 @@ __all__ = [
 
 # RFC 2606 reserves .invalid: a fixed name, so no slow getfqdn() and no leak of our host name.
 DEFAULT_HELO = "smtpprobe.invalid"
-# Selectable probe steps, in the order they run.
-STEPS = ("ehlo", "starttls", "help", "vrfy", "expn", "noop", "rset", "rcpt", "quit")
+# Selectable probe steps, in the order they run ("auth" runs only when auth_user is set).
+STEPS = ("ehlo", "starttls", "auth", "help", "vrfy", "expn", "noop", "rset", "rcpt", "quit")
 
 
 class Status(str, Enum):
@@ -91,6 +92,17 @@ class TlsMode(str, Enum):
         return self.value
 
 
+class AuthMechanism(str, Enum):
+    """The SASL mechanism for ``--auth-user``: PLAIN when advertised, else LOGIN (auto)."""
+
+    AUTO = "auto"
+    PLAIN = "plain"
+    LOGIN = "login"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeOptions:
     """Everything that shapes one probe; built by the CLI or by library callers."""
@@ -109,6 +121,14 @@ class ProbeOptions:
     insecure: bool = False
     control_address: str | None = None
     lang: str = "en"
+    auth_user: str | None = None
+    # Never in a repr: the report holds its options, and reports get logged.
+    auth_password: str | None = field(default=None, repr=False)
+    auth_mechanism: AuthMechanism = AuthMechanism.AUTO
+    allow_plaintext_auth: bool = False
+    # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
+    # the host name still goes into SNI and the certificate check.
+    connect_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +203,17 @@ class Session:
     then says why and in which phase (``error.phase``); ``complete`` False with ``error``
     None means the server ended the session itself (a ``421`` reply, or a greeting other
     than 220), which the last exchange shows. ``stray`` holds bytes the server sent where
-    none were allowed (after ``220 Ready to start TLS``), discarded and kept as evidence.
+    none were allowed (after ``220 Ready to start TLS``), discarded and kept as evidence;
+    ``unsolicited`` likewise holds, per command verb, bytes that were already waiting when
+    that command was sent (a reply nobody asked for), discarded so replies stay in step.
 
     Addresses: ``options.users`` and ``control_address`` are kept as given;
     ``qualified_users`` maps an address to the form with a domain that was sent instead
     (VRFY after the server asked for a domain with a 501, RCPT always). Use
     `exchanges_for` to find the exchanges of one address; the last one is the answer.
+    ``auth_skipped`` says why the auth step sent nothing (``plaintext``, ``not-offered``,
+    ``no-mechanism``; ``""`` when it ran or was not asked for). Lines carrying
+    credentials are recorded as ``<redacted>``.
     When ``--insecure`` made the probe reconnect after a failed verification, only the
     second connection's exchanges are kept (``tls.verify_error`` says why).
     """
@@ -204,8 +229,10 @@ class Session:
     complete: bool = True
     error: SMTPProbeError | None = None
     stray: bytes = b""
+    unsolicited: tuple[tuple[str, bytes], ...] = ()
     control_address: str = ""
     qualified_users: Mapping[str, str] = field(default_factory=dict)
+    auth_skipped: str = ""
 
     def exchanges_for(self, phase: str, address: str) -> tuple[Exchange, ...]:
         """The exchanges of *phase* (``VRFY``, ``EXPN``, ``RCPT``) that carried *address*,

@@ -10,9 +10,9 @@ import unicodedata
 
 from smtpprobe.errors import UsageError
 from smtpprobe.kb import LANGUAGES
-from smtpprobe.report import STEPS, ProbeOptions
+from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
-__all__ = ["check_options", "check_token"]
+__all__ = ["check_credentials", "check_options", "check_token"]
 
 # Cc controls (CR, LF, NUL, ESC …), Cf format (zero-width, bidi overrides), line and
 # paragraph separators: none of them belongs in a command argument.
@@ -66,6 +66,35 @@ def check_options(host: str, options: ProbeOptions) -> str:
         raise UsageError(
             f"unknown probe step(s): {', '.join(unknown)}", hint=f"choose from {', '.join(STEPS)}"
         )
+    if options.auth_user is not None:
+        check_credentials(options)
     if options.lang not in LANGUAGES:
         raise UsageError(f"unknown language {options.lang!r}", hint=f"choose {' or '.join(LANGUAGES)}")
     return host
+
+
+def check_credentials(options: ProbeOptions) -> None:
+    """Accept ``auth_user`` and ``auth_password`` only as RFC 4616 PLAIN can carry them.
+
+    The password never appears in a message.
+
+    :raises UsageError: an empty or over-long user name or password, one holding a
+        control character (NUL separates the PLAIN fields), an unknown mechanism.
+    """
+    user, password = options.auth_user or "", options.auth_password
+    if password is None:
+        raise UsageError("--auth-user needs a password", hint="set --auth-password-env VAR")
+    # RFC 4616 §2: authcid and passwd are 1*SAFE (no NUL); servers must take 255 octets.
+    for what, value in (("user name", user), ("password", password)):
+        if not value:
+            raise UsageError(f"the AUTH {what} is empty")
+        if len(value.encode()) > 255:
+            raise UsageError(f"the AUTH {what} is longer than 255 octets")
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise UsageError(f"the AUTH {what} contains a control character")
+    try:
+        AuthMechanism(options.auth_mechanism)
+    except ValueError:
+        raise UsageError(
+            f"unknown AUTH mechanism {options.auth_mechanism!r}", hint="choose auto, plain or login"
+        ) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from smtpprobe.interpret.auth import auth_finding
 from smtpprobe.interpret.checks import (
     banner_finding,
     connection_finding,
@@ -36,6 +37,7 @@ _BUILDERS: dict[str, _Check] = {
     "ehlo": ehlo_finding,
     "starttls": starttls_finding,
     "tls": tls_finding,
+    "auth": auth_finding,
     "help": help_finding,
     "vrfy": _verdict("vrfy"),
     "expn": _verdict("expn"),

@@ -28,6 +28,8 @@ def command_text(command: bytes) -> str:
 
 def verb(exchange: Exchange) -> str:
     """The command verb in upper case; ``CONNECT`` for the greeting (an empty command)."""
+    if exchange.phase == "AUTH":  # LOGIN's continuation lines are recorded as <redacted>
+        return "AUTH"
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
 

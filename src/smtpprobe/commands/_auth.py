@@ -1,0 +1,86 @@
+"""The ``--auth-*`` options of ``probe`` and where the password comes from.
+
+The password is read from an environment variable or a hidden prompt, never from the
+command line (where ``ps`` and shell history would show it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from smtpprobe.errors import UsageError
+from smtpprobe.kb import load
+from smtpprobe.report import AuthMechanism, ProbeOptions
+
+__all__ = ["auth_options", "with_auth"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_HINT = "export the password in a variable and pass its name: --auth-password-env SMTP_PASSWORD"
+
+
+def auth_options(function: F) -> F:
+    """``--auth-user``, ``--auth-password-env``, ``--auth-mechanism`` and
+    ``--allow-plaintext-auth``."""
+    for option in reversed((
+        click.option("--auth-user", metavar="USER", help="Log in with AUTH as USER (after "
+                     "STARTTLS); the password comes from --auth-password-env or a prompt."),
+        click.option("--auth-password-env", metavar="VAR", help="Name of the environment "
+                     "variable holding the password (there is no option for the password "
+                     "itself)."),
+        click.option("--auth-mechanism", type=click.Choice([m.value for m in AuthMechanism]),
+                     default="auto", show_default=True, help="SASL mechanism; auto: PLAIN "
+                     "when offered, else LOGIN."),
+        click.option("--allow-plaintext-auth", is_flag=True, help="Send the credentials even "
+                     "without TLS (test servers only)."),
+    )):
+        function = option(function)
+    return function
+
+
+def with_auth(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
+    """*options* with the AUTH settings from *params*; reads or asks for the password.
+
+    :raises UsageError: ``--auth-password-env`` without ``--auth-user``, a variable that
+        is not set or empty, no variable and no terminal to ask on, or ``--skip auth`` or
+        ``--skip ehlo`` with ``--auth-user``.
+    """
+    user, variable = params["auth_user"], params["auth_password_env"]
+    if user is None:
+        if variable is not None:
+            raise UsageError("--auth-password-env needs --auth-user")
+        return options
+    for step in ("auth", "ehlo"):
+        if step in params["skip"]:
+            raise UsageError(f"--auth-user needs the step that --skip {step} leaves out")
+    return dataclasses.replace(
+        options,
+        auth_user=user,
+        auth_password=_password(user, variable, options.lang),
+        auth_mechanism=AuthMechanism(params["auth_mechanism"]),
+        allow_plaintext_auth=params["allow_plaintext_auth"],
+        # AUTH needs EHLO (RFC 4954 §3) and, unless skipped on purpose, STARTTLS first;
+        # with --only the steps listed are what to ask besides logging in.
+        steps=options.steps | {"auth", "ehlo"} | ({"starttls"} - set(params["skip"])),
+    )
+
+
+def _password(user: str, variable: str | None, lang: str) -> str:
+    if variable is not None:
+        value = os.environ.get(variable)
+        if value is None:
+            raise UsageError(f"the environment variable {variable} is not set", hint=_HINT)
+        if not value:
+            raise UsageError(f"the environment variable {variable} is empty", hint=_HINT)
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError("no password: set --auth-password-env", hint=_HINT)
+    # On stderr: stdout may be a JSON document for a pipeline.
+    prompt = load(lang).ui("auth_prompt").format(user=user)
+    value = click.prompt(prompt, hide_input=True, err=True, type=str)
+    return str(value)
