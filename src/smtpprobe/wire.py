@@ -23,7 +23,11 @@ from smtpprobe.reply import CLOSED, Reply, ReplyParser
 from smtpprobe.report import TlsInfo, TlsMode
 from smtpprobe.tls import describe
 
-__all__ = ["SMTPWire"]
+__all__ = ["PARTIAL_OCTETS", "SMTPWire"]
+
+# Evidence kept from an unfinished reply: enough to see what came, never a megabyte line
+# on the user's terminal (the parser's caps bound memory, this bounds the report).
+PARTIAL_OCTETS = 1024
 
 
 class _ReplyProtocol(asyncio.Protocol):
@@ -66,8 +70,9 @@ class SMTPWire:
     """One SMTP connection: connect, send command lines, read replies, upgrade to TLS.
 
     Not reusable: make a new one for every connection. Timeouts are per call; the caller
-    owns the overall deadline. ``connect_elapsed``, ``handshake_elapsed`` and ``stray``
-    are filled in as the connection goes.
+    owns the overall deadline. ``connect_elapsed``, ``handshake_elapsed``, ``stray`` and
+    ``unsolicited`` are filled in as the connection goes; ``partial`` holds the first
+    `PARTIAL_OCTETS` of a reply that did not complete.
     """
 
     def __init__(self) -> None:
@@ -77,6 +82,8 @@ class SMTPWire:
         self.handshake_elapsed: float | None = None
         self.stray = b""
         self.partial = b""
+        # (verb of the command about to be sent, bytes already waiting then), see `command`.
+        self.unsolicited: list[tuple[str, bytes]] = []
 
     async def connect(
         self,
@@ -128,7 +135,7 @@ class SMTPWire:
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    self.partial = protocol.parser.pending
+                    self.partial = protocol.parser.pending[:PARTIAL_OCTETS]
                     item = protocol.parser.next_reply()
                     if isinstance(item, Reply):
                         self.partial = b""
@@ -142,6 +149,12 @@ class SMTPWire:
     async def command(self, line: bytes, timeout: float) -> Reply:
         """Send *line* followed by CRLF and return the reply to it.
 
+        Bytes that are already waiting when a command is sent answer nothing we sent (one
+        reply per command, RFC 5321 §4.2; the probe never pipelines). Read as the next
+        reply they would shift every later reply onto the wrong command, and turn equal
+        VRFY answers into different ones; so they are discarded and kept, with the verb
+        (never the whole line, which may carry credentials), in ``unsolicited``.
+
         :raises UsageError: *line* holds CR or LF (it would smuggle a second command).
         :raises ProbeTimeoutError, ServerDisconnectedError, MalformedReplyError: as
             `read_reply`.
@@ -149,6 +162,10 @@ class SMTPWire:
         if b"\r" in line or b"\n" in line:
             raise UsageError(f"a command line may not contain CR or LF: {line!r}")
         transport = self._require_transport()
+        waiting = self._require().parser.discard_buffered()
+        if waiting:
+            verb = line.split(b" ", 1)[0].decode("ascii", "replace")
+            self.unsolicited.append((verb, waiting[:PARTIAL_OCTETS]))
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(line + b"\r\n")
         return await self.read_reply(timeout)

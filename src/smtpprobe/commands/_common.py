@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -88,6 +89,13 @@ def emit_doc(doc: Doc) -> None:
     sys.stdout.write(to_plain(doc, width=terminal_width()))
 
 
+# json.dumps escapes C0 controls but, with ensure_ascii=False, writes DEL and the C1
+# controls raw; U+009B is CSI to many terminals, so server text could still drive one.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f]")
+
+
 def emit_json(document: Any) -> None:
-    """Print one JSON document (or one JSON Lines record)."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    """Print one JSON document (or one JSON Lines record); no control character is raw."""
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")

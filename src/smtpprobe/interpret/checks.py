@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from smtpprobe.errors import ProbeConnectError, ProbeTLSError, ResolveError
+from smtpprobe.errors import (
+    ProbeConnectError,
+    ProbeTLSError,
+    ResolveError,
+    ServerProtocolError,
+)
 from smtpprobe.interpret._transcript import (
     banner,
     command_text,
@@ -264,13 +269,29 @@ def _deviation(exchange: Exchange, kind: str, detail: str, code: int | None) -> 
     }
 
 
+def _not_smtp(
+    exchange: Exchange, error: ServerProtocolError, kb: KnowledgeBase
+) -> dict[str, Any]:
+    """A line that is no reply at all (RFC 5321 §4.2): the session ended on it."""
+    evidence = getattr(error, "raw", b"") or exchange.partial
+    item = _deviation(exchange, error.kind,
+                      kb.ui("hostile_not_smtp_item").format(message=error.message), None)
+    item["bytes"] = evidence[:200].decode("latin-1")
+    return item
+
+
 def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
     """Replies a command should not get, malformed replies, bytes where none may be."""
     items: list[dict[str, Any]] = []
     evidence: list[Exchange] = []
+    not_smtp = 0
     for exchange in session.exchanges:
         reply = exchange.reply
         if reply is None:
+            if isinstance(exchange.error, ServerProtocolError):
+                items.append(_not_smtp(exchange, exchange.error, kb))
+                evidence.append(exchange)
+                not_smtp += 1
             continue
         command = verb(exchange)
         found = []
@@ -283,7 +304,13 @@ def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
         if found:
             items.extend(found)
             evidence.append(exchange)
-    status = Status.OK
+    for command, waiting in session.unsolicited:
+        items.append({"phase": command, "command": command, "code": None,
+                      "kind": "unsolicited-bytes",
+                      "detail": kb.ui("hostile_unsolicited").format(count=len(waiting),
+                                                                   command=command),
+                      "bytes": waiting[:200].decode("latin-1")})
+    status = Status.WARNING if not_smtp or session.unsolicited else Status.OK
     if session.stray:
         status = Status.WARNING
         items.append({"phase": "starttls", "command": "STARTTLS", "code": None,
@@ -292,6 +319,11 @@ def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
                       "bytes": session.stray[:200].decode("latin-1")})
     key = "probe_dev_none" if not items else "probe_dev_count"
     summary = kb.ui(key).format(count=len(items))
+    if not_smtp:
+        summary += " " + kb.ui("hostile_not_smtp")
+    if session.unsolicited:
+        command, waiting = session.unsolicited[0]
+        summary += " " + kb.ui("hostile_unsolicited").format(count=len(waiting), command=command)
     if session.stray:
         summary += " " + kb.ui("probe_dev_stray").format(count=len(session.stray))
     return Finding("deviations", status, summary, evidence=tuple(evidence),

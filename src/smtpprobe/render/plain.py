@@ -54,10 +54,11 @@ def to_plain(doc: Doc, width: int = 80) -> str:
     out: list[str] = []
     for block in doc.blocks:
         if isinstance(block, Heading):
-            text = visible(block.text)
-            out.append(text)
+            wrapped = _wrap(visible(block.text), width, "")
+            out.extend(wrapped)
             if block.level <= 2:
-                out.append(("=" if block.level == 1 else "-") * min(len(text), width))
+                rule = max(len(text) for text in wrapped)
+                out.append(("=" if block.level == 1 else "-") * min(rule, width))
         elif isinstance(block, Paragraph):
             pad = " " * block.indent
             out.extend(_wrap(_text(block.spans), width, pad))
