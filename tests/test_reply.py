@@ -103,7 +103,10 @@ WELL_FORMED = [
     pytest.param(b"334 \r\n", reply(334, "", defects=(D.NO_TEXT,)), id="auth-empty-challenge"),
     pytest.param(b"250  two spaces\r\n", reply(250, " two spaces"), id="text-keeps-spaces"),
     pytest.param(b"220 caf\xc3\xa9\r\n", reply(220, "café"), id="utf8-text"),
-    pytest.param(b"250 a\rb\r\n", reply(250, "a\rb"), id="bare-cr-inside-text"),
+    pytest.param(b"250 a\rb\r\n", reply(250, "a\rb", defects=(D.CONTROL_CHARACTER,)),
+                 id="bare-cr-inside-text"),
+    pytest.param(b"220 a\x1b[2Jb\r\n", reply(220, "a\x1b[2Jb", defects=(D.CONTROL_CHARACTER,)),
+                 id="escape-sequence-in-text"),
 ]
 
 

@@ -87,6 +87,13 @@ def _error_line(message: str, hint: str = "") -> None:
         click.echo(f"  hint: {hint}", err=True)
 
 
+def _usage_error(exc: click.UsageError) -> None:
+    """One line for a wrong flag or argument, naming the help to read (not click's four)."""
+    command = exc.ctx.command_path if exc.ctx is not None else "smtpprobe"
+    click.secho(f"{command}: error: {exc.format_message()}", fg="red", err=True)
+    click.echo(f"  hint: see '{command} --help'", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
     args = sys.argv[1:] if argv is None else argv
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return EXIT_UNKNOWN
     except click.UsageError as exc:
-        exc.show()
+        _usage_error(exc)
         return EXIT_UNKNOWN
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

@@ -52,6 +52,9 @@ _CONTINUATION = re.compile(rb"[0-9]{3}-")
 _ENHANCED_PREFIX = re.compile(r"(?P<code>[245]\.[0-9]{1,3}\.[0-9]{1,3})(?=[ \t]|$)")
 # qmail's "Hash Convention" (RFCHCSC) puts it last instead: "... (#5.1.1)".
 _ENHANCED_HASH = re.compile(r"\(#(?P<code>[245]\.[0-9]{1,3}\.[0-9]{1,3})\)\s*$")
+# RFC 5321 §4.2 textstring = 1*(%d09 / %d32-126): any other control byte (ESC starting a
+# terminal escape sequence, a lone CR, DEL) is flagged; NUL has a flag of its own.
+_CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0a-\x1f\x7f]")
 _ENHANCED_ALONE = re.compile(r"(?P<klass>[245X])\.(?P<subject>[0-9]{1,3})\.(?P<detail>[0-9]{1,3})")
 
 
@@ -79,6 +82,7 @@ class ReplyDefect(str, Enum):
     CODE_OUT_OF_RANGE = "code-out-of-range"
     NON_UTF8 = "non-utf8"
     NUL_BYTE = "nul-byte"
+    CONTROL_CHARACTER = "control-character"
     NO_TEXT = "no-text"
     ENHANCED_CLASS_MISMATCH = "enhanced-class-mismatch"
 
@@ -329,6 +333,8 @@ class ReplyParser:
                 defects.add(ReplyDefect.NON_UTF8)
             if b"\x00" in text:
                 defects.add(ReplyDefect.NUL_BYTE)
+            if _CONTROL_BYTES.search(text):
+                defects.add(ReplyDefect.CONTROL_CHARACTER)
             if self._strict and not raw_line.endswith(b"\r\n"):
                 defects.add(ReplyDefect.BARE_LF)
             if len(raw_line) > RFC_LINE_OCTETS:
