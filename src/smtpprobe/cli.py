@@ -90,8 +90,7 @@ def _error_line(message: str, hint: str = "") -> None:
 def _usage_error(exc: click.UsageError) -> None:
     """One line for a wrong flag or argument, naming the help to read (not click's four)."""
     command = exc.ctx.command_path if exc.ctx is not None else "smtpprobe"
-    click.secho(f"{command}: error: {exc.format_message()}", fg="red", err=True)
-    click.echo(f"  hint: see '{command} --help'", err=True)
+    _error_line(exc.format_message(), f"see '{command} --help'")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -72,7 +70,14 @@ def use_color(stream: Any = None) -> bool:
 
 
 def terminal_width() -> int:
-    return min(shutil.get_terminal_size((80, 24)).columns, 100)
+    """COLUMNS, else the terminal's width, else 80; at most 100 (long lines read badly)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return min(int(columns), 100)
+    try:
+        return min(os.get_terminal_size(sys.stdout.fileno()).columns, 100)
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def emit_doc(doc: Doc) -> None:
@@ -96,6 +101,8 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f]")
 
 def emit_json(document: Any) -> None:
     """Print one JSON document (or one JSON Lines record); no control character is raw."""
+    import json
+
     text = json.dumps(document, ensure_ascii=False, indent=2)
     text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     sys.stdout.write(text + "\n")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
 
 from smtpprobe.codes import reply_category, reply_class
+from smtpprobe.kb import store
 
 __all__ = [
     "LANGUAGES",
@@ -95,14 +94,8 @@ class PatternEntry:
     fix: str
 
 
-@functools.cache
 def _read(relative: str) -> dict[str, Any]:
-    path = resources.files("smtpprobe.kb").joinpath("data", *relative.split("/"))
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
+    return store.read(relative)
 
 
 def _entry(key: str, facts: dict[str, Any], text: dict[str, Any]) -> KBEntry:
@@ -327,11 +320,9 @@ class KnowledgeBase:
 @functools.cache
 def _ui_table(lang: str) -> dict[str, str]:
     """Every ``{lang}/ui*.toml`` merged: one file per area of the interface."""
-    folder = resources.files("smtpprobe.kb").joinpath("data", lang)
     merged: dict[str, str] = {}
-    for name in sorted(item.name for item in folder.iterdir()):
-        if name.startswith("ui") and name.endswith(".toml"):
-            merged.update(_read(f"{lang}/{name}"))
+    for name in store.ui_files(lang):
+        merged.update(_read(name))
     return merged
 
 

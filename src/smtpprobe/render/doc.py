@@ -9,7 +9,7 @@ rich renderables for a terminal. Server text is made visible-safe in exactly one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "Blank",
@@ -34,8 +34,7 @@ def visible(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """A run of text with a semantic style: ok, note, warn, bad, dim, bold, code, c2…c5."""
 
     text: str
@@ -50,54 +49,50 @@ def line(*parts: str | Span) -> Line:
     return tuple(part if isinstance(part, Span) else Span(part) for part in parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Heading:
+class Heading(NamedTuple):
     text: str
     level: int = 1
     style: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Paragraph:
+class Paragraph(NamedTuple):
     spans: Line
     indent: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Fields:
+class Fields(NamedTuple):
     """Label/value rows, labels aligned."""
 
     rows: tuple[tuple[str, Line], ...]
     indent: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
+class Table(NamedTuple):
     columns: tuple[str, ...]
     rows: tuple[tuple[Span, ...], ...]
     title: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Items:
+class Items(NamedTuple):
     items: tuple[Line, ...]
     numbered: bool = False
     indent: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Blank:
-    pass
+class Blank(NamedTuple):
+    """An empty line."""
 
 
 Block = Heading | Paragraph | Fields | Table | Items | Blank
 
 
-@dataclass(slots=True)
 class Doc:
     """An ordered list of blocks."""
 
-    blocks: list[Block] = field(default_factory=list)
+    __slots__ = ("blocks",)
+
+    def __init__(self, blocks: list[Block] | None = None) -> None:
+        self.blocks: list[Block] = [] if blocks is None else blocks
 
     def add(self, *blocks: Block) -> Doc:
         self.blocks.extend(blocks)
