@@ -59,8 +59,14 @@ class Annotation:
         return self.reply.defects
 
 
-def annotate_reply(reply: Reply, kb: KnowledgeBase, command: str | None = None) -> Annotation:
-    """Explain *reply*; *command* is the verb it answers (``VRFY``) or ``CONNECT`` for a banner."""
+def annotate_reply(
+    reply: Reply, kb: KnowledgeBase, command: str | None = None, *, patterns: bool = True
+) -> Annotation:
+    """Explain *reply*; *command* is the verb it answers (``VRFY``) or ``CONNECT`` for a banner.
+
+    :param patterns: look for vendor patterns in the text (off for a bare code, which has no
+        text: it spares loading and compiling the pattern file).
+    """
     words = command.split() if command else []
     verb = words[0].upper() if words else None
     context = kb.context(reply.code, verb) if verb else None
@@ -81,7 +87,7 @@ def annotate_reply(reply: Reply, kb: KnowledgeBase, command: str | None = None) 
         context=context,
         patterns=kb.patterns_for(
             reply.code, "\n".join(reply.lines), str(enhanced) if enhanced else None
-        ),
+        ) if patterns else (),
         allowed=allowed,
         tone=tone,
     )

@@ -1,0 +1,52 @@
+"""``smtpprobe codes``: the reference of reply codes or enhanced status codes as a table."""
+
+from __future__ import annotations
+
+import click
+
+from smtpprobe.commands._common import (
+    emit_doc,
+    emit_json,
+    format_option,
+    lang_from_env,
+    lang_option,
+)
+from smtpprobe.errors import UsageError
+from smtpprobe.kb import load
+from smtpprobe.views.codes_view import code_rows, codes_doc
+
+__all__ = ["codes_command"]
+
+
+@click.command("codes", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--class", "klass", type=int, metavar="DIGIT",
+              help="Only this class: 2, 3, 4 or 5 (with --enhanced: 2, 4 or 5).")
+@click.option("--enhanced", is_flag=True,
+              help="List the enhanced status codes (RFC 3463 X.y.z registry) instead.")
+@click.option("--search", metavar="TEXT",
+              help="Only codes whose code, title or description contains TEXT (any case).")
+@format_option("text", "json")
+@lang_option
+def codes_command(klass: int | None, enhanced: bool, search: str | None, output_format: str,
+                  lang: str | None) -> int:
+    """List reply codes (or enhanced status codes) with their titles.
+
+    \b
+    Examples:
+      smtpprobe codes --class 4
+      smtpprobe codes --enhanced --search policy
+    """
+    allowed = (2, 4, 5) if enhanced else (2, 3, 4, 5)
+    if klass is not None and klass not in allowed:
+        raise UsageError(f"--class {klass} is not a class of "
+                         f"{'enhanced status codes' if enhanced else 'reply codes'}",
+                         hint=f"expected one of {', '.join(map(str, allowed))}")
+    kb = load(lang or lang_from_env())
+    rows = code_rows(kb, klass=klass, enhanced=enhanced, search=search)
+    if output_format == "json":
+        from smtpprobe.views.offline_json import codes_json
+
+        emit_json(codes_json(rows, enhanced=enhanced, klass=klass, search=search, kb=kb))
+    else:
+        emit_doc(codes_doc(rows, kb, enhanced=enhanced, search=search))
+    return 0

@@ -1,0 +1,52 @@
+"""``smtpprobe compare A B``: two codes side by side, as the seed page compares 211 and 252."""
+
+from __future__ import annotations
+
+import click
+
+from smtpprobe.codes import parse_code_query
+from smtpprobe.commands._common import (
+    emit_doc,
+    emit_json,
+    format_option,
+    lang_from_env,
+    lang_option,
+)
+from smtpprobe.errors import UsageError
+from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.views.compare_view import compare, compare_doc
+from smtpprobe.views.explanation import Explanation, explain_code
+
+__all__ = ["compare_command"]
+
+
+def _code(text: str, kb: KnowledgeBase) -> Explanation:
+    query = parse_code_query(text)
+    if query is None:
+        raise UsageError(f"{text[:60]!r} is not a reply code or an enhanced status code",
+                         hint="compare takes two codes, e.g. smtpprobe compare 211 252 or "
+                              "smtpprobe compare 5.1.1 5.1.2")
+    return explain_code(query, kb)
+
+
+@click.command("compare", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@format_option("text", "json")
+@lang_option
+def compare_command(first: str, second: str, output_format: str, lang: str | None) -> int:
+    """Compare two codes: description, when you see each, how to fix, key differences.
+
+    \b
+    A and B are reply codes (211, 252) or enhanced status codes (5.1.1, X.7.1).
+    Example:  smtpprobe compare 211 252 --lang id
+    """
+    kb = load(lang or lang_from_env())
+    comparison = compare(_code(first, kb), _code(second, kb), kb)
+    if output_format == "json":
+        from smtpprobe.views.offline_json import compare_json
+
+        emit_json(compare_json(comparison))
+    else:
+        emit_doc(compare_doc(comparison, kb))
+    return 0

@@ -1,0 +1,51 @@
+"""``smtpprobe explain``: what a reply code, an enhanced status code or a whole reply means."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from smtpprobe.commands._common import (
+    emit_doc,
+    emit_json,
+    format_option,
+    lang_from_env,
+    lang_option,
+)
+from smtpprobe.kb import load
+from smtpprobe.views.explain_view import explain_doc
+from smtpprobe.views.explanation import command_verb, explain_argument
+
+__all__ = ["explain_command"]
+
+
+@click.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("arguments", nargs=-1, required=True, metavar="CODE|REPLY|- ...")
+@click.option("--command", "command", metavar="VERB",
+              help="Read the reply as the answer to this command (VRFY, RCPT …) and say "
+                   "whether RFC 5321 §4.3.2 allows it there.")
+@format_option("text", "json")
+@lang_option
+def explain_command(arguments: tuple[str, ...], command: str | None, output_format: str,
+                    lang: str | None) -> int:
+    """Explain reply codes (252), enhanced codes (5.1.1, X.1.1) or whole replies.
+
+    \b
+    Examples:
+      smtpprobe explain 252 5.7.26
+      smtpprobe explain --command VRFY 252
+      smtpprobe explain "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"
+      printf '250-mx.example.com\\n250 HELP\\n' | smtpprobe explain -
+    """
+    kb = load(lang or lang_from_env())
+    verb = command_verb(command)
+    texts = [sys.stdin.read() if argument == "-" else argument for argument in arguments]
+    explanations = [explain_argument(text, kb, verb) for text in texts]
+    if output_format == "json":
+        from smtpprobe.views.offline_json import explain_json
+
+        emit_json(explain_json(explanations))
+    else:
+        emit_doc(explain_doc(explanations, kb))
+    return 0
