@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 __all__ = ["DEMO_HOSTNAME", "PROFILES", "DemoServer", "Profile"]
 
 DEMO_HOSTNAME = "mx.demo.test"
+DEMO_CERT_DAYS = 90
 _KNOWN = frozenset({"postmaster", "root", "abuse", "hostmaster"})
 _COMMANDS = "DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET STARTTLS VRFY"
 
@@ -150,8 +152,13 @@ class DemoServer:
         self._tmp: str | None = None
 
     def __enter__(self) -> DemoServer:
-        ca = trustme.CA()
-        leaf = ca.issue_cert(DEMO_HOSTNAME, self.host, common_name=DEMO_HOSTNAME)
+        ca = trustme.CA(organization_name="smtpprobe demo CA")
+        # A 90-day certificate, like the ones real MTAs get from ACME CAs, so the TLS
+        # finding shows a realistic "days left" instead of trustme's year-3000 default.
+        now = datetime.now(timezone.utc)
+        leaf = ca.issue_cert(DEMO_HOSTNAME, self.host, common_name=DEMO_HOSTNAME,
+                             not_before=now - timedelta(days=1),
+                             not_after=now + timedelta(days=DEMO_CERT_DAYS))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(context)
         self._tmp = tempfile.mkdtemp(prefix="smtpprobe-demo-")
