@@ -160,3 +160,20 @@ def test_probe_with_a_qualified_user_finds_disclosure_behind_relay_refusals(
     assert (pair["real_code"], pair["control_code"]) == (252, 550)
     assert pair["control"].endswith("@postfix.test")
     assert code == 1
+
+
+@needs_probe
+@pytest.mark.parametrize("postfix_server", [FOREIGN], indirect=True)
+def test_probe_moves_past_relay_refusals_to_the_mail_domain_by_itself(
+    postfix_server: PostfixInstance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no --user, the probe sees `454 Relay access denied` for the bare control name,
+    moves from mx.postfix.test to its parent postfix.test, asks both names there again,
+    and finds the disclosure a real harvester would find."""
+    code, document = _probe_json(postfix_server, capsys)
+    asked = [e["command"] for e in document["exchanges"] if e["phase"] == "VRFY"]
+    assert any(a.startswith("VRFY postmaster@postfix.test") for a in asked), asked
+    assert _verdict(document, "vrfy") == "disclosing", document["findings"]["vrfy"]
+    pair = document["findings"]["vrfy"]["pairs"][0]
+    assert (pair["real_code"], pair["control_code"]) == (252, 550)
+    assert code == 1

@@ -17,6 +17,11 @@ _HOSTNAME = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0
 # Servers that want user@domain for VRFY: Postfix "501 5.1.3 Bad recipient address syntax",
 # "504 5.5.2 <u>: Recipient address rejected: need fully-qualified address", and kin.
 _WANTS_DOMAIN = re.compile(r"domain|fully[- ]qualified|fqdn|address syntax", re.IGNORECASE)
+# Postfix "454 4.7.1 <u>: Relay access denied", Exim "550 relay not permitted", Sendmail
+# "550 5.7.1 <u>... Relaying denied": the address landed in a domain the server does not
+# serve (a bare name gets myorigin, often the MX host name rather than the mail domain).
+_RELAY_REFUSED = re.compile(r"relay(ing)? (access )?(denied|not permitted|prohibited)",
+                            re.IGNORECASE)
 
 
 def control_address(users: tuple[str, ...]) -> str:
@@ -39,6 +44,7 @@ class Addresses:
         self.domain = domain
         self.qualified: dict[str, str] = {}
         self.wants_domain = False
+        self._tried_domains: set[str] = set()
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -57,6 +63,28 @@ class Addresses:
             return address
         self.qualified[address] = f"{address}@{self.domain}"
         return self.qualified[address]
+
+    def move_past_relay_refusal(self, reply: Reply, sent: str) -> bool:
+        """After a relay refusal, switch to the next domain worth asking in; False if none.
+
+        The next domain is the server's own name when a bare name was refused, then its
+        parent (``mx.example.org`` → ``example.org``), where the users usually live.
+        """
+        if reply.klass not in (4, 5) or not _RELAY_REFUSED.search(reply.message):
+            return False
+        refused = sent.rpartition("@")[2] if "@" in sent else None
+        if refused is not None:
+            self._tried_domains.add(refused.lower())
+        candidates = [self.domain] if refused is None else []
+        if self.domain is not None and "." in self.domain.split(".", 1)[-1]:
+            candidates.append(self.domain.split(".", 1)[1])
+        for candidate in candidates:
+            if candidate is not None and candidate.lower() not in self._tried_domains:
+                self.domain, self.wants_domain = candidate, True
+                self.qualified.clear()
+                self._tried_domains.add(candidate.lower())
+                return True
+        return False
 
     def for_vrfy(self, address: str) -> str:
         """The form to ask VRFY about: bare, until the server has asked for a domain."""

@@ -290,16 +290,30 @@ class _Run:
         await self.rec.exchange("HELP", b"HELP VRFY", argument="VRFY")
 
     async def _vrfy(self) -> None:
+        sent = {address: await self._vrfy_one(address) for address in self.addresses.all}
+        # A relay refusal moved the domain mid-way: ask the addresses asked before in the
+        # final form too, so the real and the control replies stay comparable.
         for address in self.addresses.all:
-            sent = self.addresses.for_vrfy(address)
+            final = self.addresses.for_vrfy(address)
+            if sent[address] != final:
+                await self.rec.exchange("VRFY", b"VRFY " + final.encode(), argument=final)
+
+    async def _vrfy_one(self, address: str) -> str:
+        """Ask VRFY about *address*, again in another form while the server asks for one."""
+        sent = self.addresses.for_vrfy(address)
+        reply = await self.rec.exchange("VRFY", b"VRFY " + sent.encode(), argument=sent)
+        # Postfix and kin want user@domain, or refuse to "relay" to a domain they do not
+        # serve: ask again; from now on every address (the control one too) uses that form.
+        for _attempt in range(2):
+            if not (self.addresses.asks_for_domain(reply, sent)
+                    or self.addresses.move_past_relay_refusal(reply, sent)):
+                break
+            qualified = self.addresses.for_vrfy(address)
+            if qualified == sent:
+                break
+            sent = qualified
             reply = await self.rec.exchange("VRFY", b"VRFY " + sent.encode(), argument=sent)
-            if self.addresses.asks_for_domain(reply, sent):
-                # Postfix and kin want user@domain: ask again; from now on every address
-                # (the control one too) is qualified, so the comparison stays fair.
-                qualified = self.addresses.qualify(address)
-                if qualified != sent:
-                    line = b"VRFY " + qualified.encode()
-                    await self.rec.exchange("VRFY", line, argument=qualified)
+        return sent
 
     async def _expn(self) -> None:
         # The control name makes EXPN judged like VRFY: by comparison, not by one reply.
