@@ -311,7 +311,9 @@ def test_insecure_goes_on_and_warns_about_the_certificate(
     code, doc = probe_json(capsys, server, "--cafile", cafile, "--insecure")
     tls = doc["findings"]["tls"]
     assert tls["verified"] is False and tls["verify_error"] and tls["status"] == "warning"
-    assert doc["findings"]["vrfy"]["verdict"] == "hidden" and code == 1
+    assert doc["findings"]["vrfy"]["verdict"] == "hidden"
+    # --cert-days (default 21,7) turns an expired certificate into CRITICAL.
+    assert doc["findings"]["cert-days"]["status"] == "critical" and code == 2
 
 
 def test_stray_bytes_after_starttls_warn(capsys: pytest.CaptureFixture[str],

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
+from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
+from smtpprobe.commands._monitor import policy_options, run_targets, target_options
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
@@ -127,7 +129,8 @@ def output_options(function: F) -> F:
     function = lang_option(function)
     function = click.option("--format", "output_format", default="text", show_default=True,
                             type=click.Choice([f.value for f in OutputFormat]),
-                            help="text for people, json for programs.")(function)
+                            help="text for people, json for programs, nagios for monitoring, "
+                            "junit for CI test reports.")(function)
     return click.option("-v", "--verbose", is_flag=True,
                         help="Show each exchange live on stderr.")(function)
 
@@ -175,9 +178,11 @@ def _live(event: ProbeEvent) -> None:
         click.echo(visible(f"!  {exchange.error.kind}: {exchange.error.message}"), err=True)
 
 
-def _emit(output: Doc | dict[str, Any]) -> None:
+def _emit(output: Doc | dict[str, Any] | str) -> None:
     if isinstance(output, Doc):
         emit_doc(output)
+    elif isinstance(output, str):  # finished text: the Nagios line, JUnit XML
+        click.echo(output, nl=False)
     else:
         emit_json(output)
 
@@ -211,21 +216,22 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 
 
 @click.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("target", type=HostPort())
+@click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
+@target_options
 @_connection_options
 @_question_options
+@auth_options
+@policy_options
 @output_options
-def probe_command(target: tuple[str, int | None], **params: Any) -> int:
+def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) -> int:
     """Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, EXPN
     (and RCPT with --rcpt-check), explain every reply and judge whether users leak.
+    Several targets (or --targets FILE, --mx DOMAIN) are probed at once and summed up.
 
     Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 CRITICAL (no
-    connection, no usable greeting, TLS failure), 3 UNKNOWN (bad arguments, no such name).
+    connection, no usable greeting, TLS failure, a violated policy), 3 UNKNOWN (bad
+    arguments, no such name). With several targets: the worst of them.
     """
-    host, port = target
-    if port is not None and params["port"] is not None and port != params["port"]:
-        raise UsageError(f"the target says port {port} but --port says {params['port']}")
     params["lang"] = params["lang"] or lang_from_env()
-    options = _options(params, port or params["port"])
-    return run_probe(host, options, output_format=OutputFormat(params["output_format"]),
-                     verbose=params["verbose"])
+    options = with_auth(_options(params, params["port"]), params)
+    return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

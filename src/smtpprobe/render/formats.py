@@ -12,15 +12,18 @@ from smtpprobe.report import ProbeReport
 
 __all__ = ["OutputFormat", "Renderer", "renderer_for"]
 
-Renderer = Callable[[ProbeReport, KnowledgeBase], Doc | dict[str, Any]]
-"""A pure function from a report to a `Doc` (for people) or a JSON-ready dict."""
+Renderer = Callable[[ProbeReport, KnowledgeBase], Doc | dict[str, Any] | str]
+"""A pure function from a report to a `Doc` (for people), a JSON-ready dict, or finished
+text (the Nagios line, JUnit XML)."""
 
 
 class OutputFormat(str, Enum):
-    """``--format``: text for people, json for programs (monitoring formats come later)."""
+    """``--format``: text for people, json for programs, nagios and junit for monitoring/CI."""
 
     TEXT = "text"
     JSON = "json"
+    NAGIOS = "nagios"
+    JUNIT = "junit"
 
     def __str__(self) -> str:
         return self.value
@@ -39,4 +42,12 @@ def renderer_for(output_format: OutputFormat) -> Renderer:
         from smtpprobe.render.json_report import report_document
 
         return report_document
+    if output_format is OutputFormat.NAGIOS:
+        from smtpprobe.render.nagios import nagios_line
+
+        return nagios_line
+    if output_format is OutputFormat.JUNIT:
+        from smtpprobe.render.junit import junit_report
+
+        return junit_report
     assert_never(output_format)

@@ -1,0 +1,331 @@
+"""The monitoring side of ``smtpprobe probe``: many targets, MX, policies, CI formats.
+
+`target_options` and `policy_options` are the option bundles; `run_targets` probes every
+target in one event loop, prints the chosen format and returns the worst exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from smtpprobe.commands._common import emit_doc, emit_json
+from smtpprobe.errors import UsageError
+from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.policy import Expectation, Policy
+from smtpprobe.render.formats import OutputFormat
+from smtpprobe.report import ProbeEvent, ProbeOptions, TlsMode
+from smtpprobe.validate import check_options
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+
+    from smtpprobe.fleet import Fleet, TargetSpec
+
+__all__ = ["CertDays", "policy_options", "read_targets", "run_targets", "target_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+# RFC 5321 §4.1.1.1: ehlo-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+_KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_EXPECT = [e.value for e in Expectation]
+
+
+class CertDays(click.ParamType):  # type: ignore[type-arg]
+    """``WARN,CRIT``: days left on the certificate, WARN >= CRIT >= 0."""
+
+    name = "WARN,CRIT"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        warn, comma, crit = str(value).partition(",")
+        if not (comma and warn.strip().isdigit() and crit.strip().isdigit()):
+            self.fail(f"{value!r}: give two whole numbers of days, e.g. 21,7", param, ctx)
+        days = int(warn), int(crit)
+        if days[0] < days[1]:
+            self.fail(f"{value!r}: the warning level must not be below the critical one",
+                      param, ctx)
+        return days
+
+
+def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise click.BadParameter(f"{value!r} is not a regular expression: {exc}") from None
+
+
+def _keywords(ctx: click.Context, param: click.Parameter,
+              values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not _KEYWORD.fullmatch(value):
+            raise click.BadParameter(f"{value!r} is not an EHLO keyword (letters, digits, -)")
+    return tuple(value.upper() for value in values)
+
+
+def _options(function: F, options: tuple[Callable[[F], F], ...]) -> F:
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def target_options(function: F) -> F:
+    """``--targets``, ``--concurrency``, ``--mx``, ``--all-addresses``, ``--junit`` and the
+    hidden ``--dns-server``."""
+    return _options(function, (
+        click.option("--targets", "targets_file", type=click.File("r", encoding="utf-8"),
+                     metavar="FILE",
+                     help="Read more targets from FILE, one per line (- for stdin; # starts "
+                     "a comment)."),
+        click.option("--concurrency", type=click.IntRange(1, 1000), default=20,
+                     show_default=True, help="Probe at most N targets at once."),
+        click.option("--mx", is_flag=True, help="Targets are domains: probe each MX host, in "
+                     "preference order (RFC 5321 §5.1 fallback and RFC 7505 null MX explained)."),
+        click.option("--all-addresses", is_flag=True, help="Probe every A/AAAA address of each "
+                     "host and compare them."),
+        click.option("--junit", "junit_file", type=click.Path(dir_okay=False, writable=True),
+                     help="Also write a JUnit XML report to FILE (for CI test reports)."),
+        click.option("--dns-server", metavar="IP[:PORT]", hidden=True, help="Ask only this name "
+                     "server (IP[:PORT]) for every lookup: for tests and split-horizon DNS."),
+    ))
+
+
+def policy_options(function: F) -> F:
+    """The thresholds and expectations that set the exit code (`smtpprobe.policy.Policy`)."""
+    seconds = click.FloatRange(0, min_open=True)
+    return _options(function, (
+        click.option("--expect-vrfy", type=click.Choice(_EXPECT), help="CRITICAL unless the "
+                     "VRFY verdict is this."),
+        click.option("--expect-expn", type=click.Choice(_EXPECT), help="CRITICAL unless the "
+                     "EXPN verdict is this."),
+        click.option("--expect-rcpt", type=click.Choice(_EXPECT), help="CRITICAL unless the "
+                     "RCPT verdict is this (turns on --rcpt-check)."),
+        click.option("--require-starttls", is_flag=True, help="CRITICAL unless the session is "
+                     "encrypted (STARTTLS or implicit TLS)."),
+        click.option("--require-valid-cert", is_flag=True, help="CRITICAL unless the "
+                     "certificate verifies."),
+        click.option("--cert-days", type=CertDays(), default="21,7", show_default=True,
+                     help="WARNING/CRITICAL when fewer days are left on the certificate."),
+        click.option("--warning", "time_warning", type=seconds, metavar="SECONDS",
+                     help="WARNING when the whole session takes longer."),
+        click.option("--critical", "time_critical", type=seconds, metavar="SECONDS",
+                     help="CRITICAL when the whole session takes longer."),
+        click.option("--max-banner-delay", type=seconds, metavar="SECONDS",
+                     help="CRITICAL when the greeting comes later."),
+        click.option("--expect-banner", metavar="REGEX", callback=_regex,
+                     help="CRITICAL unless the greeting matches REGEX (searched)."),
+        click.option("--expect-extension", multiple=True, metavar="NAME", callback=_keywords,
+                     help="CRITICAL unless EHLO lists NAME (repeatable)."),
+    ))
+
+
+def _policy(params: dict[str, Any]) -> Policy:
+    warning, critical = params["time_warning"], params["time_critical"]
+    if warning is not None and critical is not None and warning > critical:
+        raise UsageError(f"--warning {warning:g} is above --critical {critical:g}")
+    expect = {name: Expectation(params[f"expect_{name}"]) if params[f"expect_{name}"] else None
+              for name in ("vrfy", "expn", "rcpt")}
+    return Policy(expect_vrfy=expect["vrfy"], expect_expn=expect["expn"],
+                  expect_rcpt=expect["rcpt"], require_starttls=params["require_starttls"],
+                  require_valid_cert=params["require_valid_cert"], cert_days=params["cert_days"],
+                  time_warning=warning, time_critical=critical,
+                  max_banner_delay=params["max_banner_delay"],
+                  expect_banner=params["expect_banner"],
+                  expect_extensions=params["expect_extension"])
+
+
+def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
+    """Make sure the steps a policy judges run: ``--expect-rcpt`` adds RCPT.
+
+    :raises UsageError: a policy on a step that ``--skip``/``--only`` leave out.
+    """
+    steps = set(options.steps)
+    if policy.expect_rcpt is not None and not params["only"] and "rcpt" not in params["skip"]:
+        steps.add("rcpt")
+    needs = {"vrfy": policy.expect_vrfy, "expn": policy.expect_expn, "rcpt": policy.expect_rcpt,
+             "ehlo": policy.expect_extensions, "starttls": policy.require_starttls}
+    for step, wanted in needs.items():
+        if wanted and step not in steps:
+            raise UsageError(f"a policy needs the {step} step that --skip/--only leave out")
+    if policy.require_starttls and options.tls is TlsMode.NONE:
+        raise UsageError("--require-starttls cannot be met with --tls none")
+    return dataclasses.replace(options, steps=frozenset(steps))
+
+
+def read_targets(lines: Iterator[str]) -> list[tuple[str, int | None]]:
+    """Targets from a ``--targets`` file: one per line, blank lines and ``#`` comments skipped.
+
+    :raises UsageError: a line that is not ``host``, ``host:port`` or ``[v6addr]:port``.
+    """
+    from smtpprobe.commands.probe import HostPort
+
+    found = []
+    for number, raw in enumerate(lines, 1):
+        text = raw.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            found.append(HostPort().convert(text, None, None))
+        except click.BadParameter as exc:
+            raise UsageError(f"--targets line {number}: {exc.message}") from None
+    return found
+
+
+def _specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
+           options: ProbeOptions) -> list[TargetSpec]:
+    given = list(targets)
+    if params["targets_file"] is not None:
+        given += read_targets(iter(params["targets_file"]))
+    if not given:
+        raise UsageError("no target given", hint="name a host, or read a list with --targets "
+                         "FILE (- for stdin)")
+    from smtpprobe.fleet import TargetSpec
+
+    specs = []
+    for host, port in given:
+        if port is not None and options.port is not None and port != options.port:
+            raise UsageError(f"the target says port {port} but --port says {options.port}")
+        spec = TargetSpec(host, port)
+        check_options(host, dataclasses.replace(options, port=port or options.port))
+        specs.append(spec)
+    return specs
+
+
+def _resolver(server: str | None, lifetime: float) -> dns.asyncresolver.Resolver | None:
+    """A resolver asking only *server* (``IP``, ``IP:PORT``, ``[v6]:PORT``), or None.
+
+    :raises UsageError: *server* is not an IP address with an optional port.
+    """
+    if server is None:
+        return None
+    import dns.asyncresolver
+    import dns.nameserver
+
+    from smtpprobe.commands.probe import HostPort
+
+    try:
+        host, port = HostPort().convert(server, None, None)
+    except click.BadParameter as exc:
+        raise UsageError(f"--dns-server: {exc.message}") from None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageError(f"--dns-server {host!r} is not an IP address") from None
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port or 53)]
+    resolver.lifetime = resolver.timeout = lifetime
+    return resolver
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, gone when done; None when not *enabled*."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _emit(fleet: Fleet, output_format: OutputFormat, kb: KnowledgeBase, lines: bool) -> None:
+    """Print everything but JSON Lines, which `JsonLines` streamed during the run."""
+    results = fleet.results
+    if output_format is OutputFormat.JSON:
+        from smtpprobe.render.json_lines import result_document
+
+        if not lines:
+            emit_json(result_document(results[0], kb))
+    elif output_format is OutputFormat.NAGIOS:
+        from smtpprobe.render.nagios import nagios_output
+
+        sys.stdout.write(nagios_output(results, kb))
+    elif output_format is OutputFormat.JUNIT:
+        from smtpprobe.render.junit import junit_xml
+
+        sys.stdout.write(junit_xml(results, kb))
+    elif len(results) == 1 and results[0].report is not None:
+        from smtpprobe.render.doc import Doc
+        from smtpprobe.views.probe_view import probe_doc
+        from smtpprobe.views.summary_view import mx_blocks
+
+        report = results[0].report
+        emit_doc(Doc().add(*mx_blocks(fleet.plans, kb), *probe_doc(report, kb).blocks))
+    elif len(results) > 1 or results[0].error is None:  # a lone error went to stderr
+        from smtpprobe.views.summary_view import summary_doc
+
+        emit_doc(summary_doc(fleet, kb))
+
+
+def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptions,
+                params: dict[str, Any], *,
+                on_event: Callable[[ProbeEvent], None] | None = None) -> int:
+    """Probe every target, print *params*' format, write ``--junit``; the worst exit code.
+
+    :raises UsageError: no target, a bad ``--targets`` line, contradicting options, a
+        ``--junit`` file that cannot be written.
+    """
+    from smtpprobe.fleet import FleetOptions, run_fleet
+    from smtpprobe.render.json_lines import JsonLines
+
+    policy = _policy(params)
+    options = _steps_for(policy, options, params)
+    specs = _specs(targets, params, options)
+    single = len(targets) == 1 and len(specs) == 1 and not (
+        params["mx"] or params["all_addresses"])
+    output_format = OutputFormat(params["output_format"])
+    fleet_options = FleetOptions(
+        concurrency=1 if on_event is not None else params["concurrency"], mx=params["mx"],
+        all_addresses=params["all_addresses"],
+        resolver=_resolver(params["dns_server"], min(options.deadline, 10.0)),
+        dns_timeout=min(options.deadline, 10.0))
+    kb = load(options.lang)
+    bar = (output_format is OutputFormat.TEXT and on_event is None and not single
+           and sys.stderr.isatty())
+    lines = output_format is OutputFormat.JSON and not single
+    stream = JsonLines(kb, click.echo) if lines else None
+    done: list[Fleet] = []
+
+    async def probe_all(on_done: Callable[[int, int], None] | None) -> None:
+        # The result is kept out of the main task on purpose: when asyncio.run restores
+        # the SIGINT handler, CPython builds the repr of the old one, and with it of the
+        # task and its result: with a thousand reports, a good part of a second.
+        done.append(await run_fleet(specs, options=options, policy=policy, fleet=fleet_options,
+                                    on_event=on_event, on_done=on_done, on_result=stream))
+
+    with _progress(bar, kb.ui("monitor_progress")) as on_done:
+        asyncio.run(probe_all(on_done))
+    fleet = done[0]
+    if output_format in (OutputFormat.TEXT, OutputFormat.JSON):
+        for result in fleet.results:
+            if result.error is not None and (single or output_format is OutputFormat.TEXT):
+                click.secho(f"smtpprobe: error: {result.error.message}", fg="red", err=True)
+                if result.error.hint and single:
+                    click.echo(f"  hint: {result.error.hint}", err=True)
+    _emit(fleet, output_format, kb, lines=not single)
+    if params["junit_file"]:
+        from smtpprobe.render.junit import junit_xml
+
+        try:
+            with open(params["junit_file"], "w", encoding="utf-8") as handle:
+                handle.write(junit_xml(fleet.results, kb))
+        except OSError as exc:
+            raise UsageError(f"cannot write --junit {params['junit_file']}: {exc.strerror}",
+                             hint="give a file in a directory you can write to") from None
+    return fleet.status.exit_code

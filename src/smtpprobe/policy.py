@@ -1,0 +1,281 @@
+"""Monitoring policies (``--expect-vrfy``, ``--cert-days`` …) judged against a probe report.
+
+Pure: `apply_policy` reads a `ProbeReport` and returns it with one `Finding` per policy
+that is set, OK or violated, each with its evidence. A violated policy is CRITICAL,
+except the WARNING levels of ``--cert-days`` and ``--warning``; a policy the session
+ended too early to check is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from smtpprobe.interpret._transcript import banner, exchanges_for
+from smtpprobe.interpret.checks import greeted
+from smtpprobe.interpret.ehlo import parse_ehlo
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Verdict
+
+__all__ = ["POLICY_CHECKS", "Expectation", "Policy", "apply_policy"]
+
+
+class Expectation(str, Enum):
+    """What ``--expect-vrfy`` (``-expn``, ``-rcpt``) accepts as the command's verdict."""
+
+    HIDDEN = "hidden"
+    DISABLED = "disabled"
+    NOT_DISCLOSING = "not-disclosing"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def accepts(self, verdict: Verdict) -> bool:
+        if self is Expectation.NOT_DISCLOSING:
+            return verdict in (Verdict.HIDDEN, Verdict.DISABLED, Verdict.REFUSED)
+        return str(verdict) == str(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The thresholds and expectations a monitoring run holds the server to.
+
+    ``cert_days`` is ``(warning, critical)``: fewer days left than that is WARNING or
+    CRITICAL. ``time_warning``/``time_critical`` bound the whole session in seconds,
+    ``max_banner_delay`` the wait for the greeting. ``expect_banner`` is searched in
+    the greeting's lines as received (``220 mx.example.org ESMTP …``).
+    """
+
+    expect_vrfy: Expectation | None = None
+    expect_expn: Expectation | None = None
+    expect_rcpt: Expectation | None = None
+    require_starttls: bool = False
+    require_valid_cert: bool = False
+    cert_days: tuple[int, int] | None = (21, 7)
+    time_warning: float | None = None
+    time_critical: float | None = None
+    max_banner_delay: float | None = None
+    expect_banner: re.Pattern[str] | None = None
+    expect_extensions: tuple[str, ...] = ()
+
+
+_Values = dict[str, Any]
+_Check = Callable[[Session, ProbeReport, Policy, KnowledgeBase], Finding | None]
+
+
+def _finding(kb: KnowledgeBase, check: str, status: Status, key: str, text: _Values,
+             data: _Values, *, evidence: tuple[Exchange, ...] = (), advice: str = "") -> Finding:
+    """A policy finding: summary from ``kb.ui(key)``, advice only when violated."""
+    return Finding(check, status, kb.ui(key).format(**text), evidence=evidence,
+                   advice=kb.ui(advice) if advice and status is not Status.OK else "",
+                   data={"policy": True, **data})
+
+
+def _not_reached(kb: KnowledgeBase, check: str, option: str) -> Finding:
+    return Finding(check, Status.UNKNOWN, kb.ui("policy_not_reached").format(option=option),
+                   data={"policy": True})
+
+
+def _expectation(command: str) -> _Check:
+    check = f"expect-{command}"
+
+    def judge(session: Session, report: ProbeReport, policy: Policy,
+              kb: KnowledgeBase) -> Finding | None:
+        expected: Expectation | None = getattr(policy, f"expect_{command}")
+        if expected is None:
+            return None
+        found = report.finding(command)
+        verdict = found.verdict if found is not None else None
+        verdict = verdict or Verdict.NOT_TESTED
+        text = {"command": command.upper(), "expected": expected.value,
+                "actual": verdict.value, "option": check}
+        data = {"expected": expected.value, "actual": verdict.value}
+        evidence = found.evidence if found is not None else ()
+        if verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_TESTED):
+            status, key = Status.UNKNOWN, "policy_expect_unknown"
+        elif expected.accepts(verdict):
+            status, key = Status.OK, "policy_expect_ok"
+        else:
+            status, key = Status.CRITICAL, "policy_expect_violated"
+        # The verdict finding beside this one already says how to change the command.
+        return _finding(kb, check, status, key, text, data, evidence=evidence)
+
+    return judge
+
+
+def _require_starttls(session: Session, report: ProbeReport, policy: Policy,
+                      kb: KnowledgeBase) -> Finding | None:
+    if not policy.require_starttls:
+        return None
+    check = "require-starttls"
+    evidence = tuple(exchanges_for(session, "EHLO", "STARTTLS"))
+    tls = session.tls
+    if tls is not None:
+        text = {"mode": tls.mode.value, "version": tls.version or "-"}
+        return _finding(kb, check, Status.OK, "policy_starttls_ok", text,
+                        {"encrypted": True, "mode": tls.mode.value}, evidence=evidence)
+    if banner(session) is None and not _tls_error(session):
+        return _not_reached(kb, check, "--require-starttls")
+    found = report.finding("starttls")
+    text = {"reason": found.summary if found is not None else "-"}
+    return _finding(kb, check, Status.CRITICAL, "policy_starttls_violated", text,
+                    {"encrypted": False}, evidence=evidence, advice="policy_advice_starttls")
+
+
+def _tls_error(session: Session) -> str:
+    error = session.error
+    return error.message if error is not None and error.kind == "tls" else ""
+
+
+def _require_valid_cert(session: Session, report: ProbeReport, policy: Policy,
+                        kb: KnowledgeBase) -> Finding | None:
+    if not policy.require_valid_cert:
+        return None
+    check, tls = "require-valid-cert", session.tls
+    evidence = tuple(exchanges_for(session, "STARTTLS"))
+    if tls is not None and tls.verified:
+        return _finding(kb, check, Status.OK, "policy_cert_valid_ok", {}, {"verified": True},
+                        evidence=evidence)
+    why = (tls.verify_error if tls is not None else "") or _tls_error(session)
+    if why:
+        key = "policy_cert_valid_violated"
+    elif tls is not None:
+        key = "policy_cert_unchecked"
+    elif banner(session) is None:
+        return _not_reached(kb, check, "--require-valid-cert")
+    else:
+        key = "policy_cert_none"
+    return _finding(kb, check, Status.CRITICAL, key, {"why": why},
+                    {"verified": False, "why": why or None}, evidence=evidence,
+                    advice="policy_advice_cert")
+
+
+def _cert_days(session: Session, report: ProbeReport, policy: Policy,
+               kb: KnowledgeBase) -> Finding | None:
+    tls = session.tls
+    if policy.cert_days is None or tls is None or tls.certificate is None:
+        return None
+    days = tls.certificate.days_left
+    if days is None:
+        return None
+    warning, critical = policy.cert_days
+    if days < 0:
+        status, key = Status.CRITICAL, "policy_cert_days_expired"
+    elif days < critical:
+        status, key = Status.CRITICAL, "policy_cert_days_critical"
+    elif days < warning:
+        status, key = Status.WARNING, "policy_cert_days_warning"
+    else:
+        status, key = Status.OK, "policy_cert_days_ok"
+    text = {"days": days, "ago": -days, "warning": warning, "critical": critical}
+    data = {"days_left": days, "warning": warning, "critical": critical}
+    return _finding(kb, "cert-days", status, key, text, data,
+                    evidence=tuple(exchanges_for(session, "STARTTLS")),
+                    advice="policy_advice_cert_days")
+
+
+def _time(session: Session, report: ProbeReport, policy: Policy,
+          kb: KnowledgeBase) -> Finding | None:
+    warning, critical = policy.time_warning, policy.time_critical
+    if warning is None and critical is None:
+        return None
+    elapsed = session.elapsed
+    slowest = max(session.exchanges, key=lambda ex: ex.elapsed, default=None)
+    evidence = (slowest,) if slowest is not None else ()
+    data = {"elapsed_s": round(elapsed, 6), "warning": warning, "critical": critical}
+    text: _Values = {"seconds": f"{elapsed:.3f}"}
+    for status, limit, option in ((Status.CRITICAL, critical, "critical"),
+                                  (Status.WARNING, warning, "warning")):
+        if limit is not None and elapsed > limit:
+            text.update(limit=f"{limit:g}", option=option)
+            return _finding(kb, "time", status, "policy_time_violated", text, data,
+                            evidence=evidence, advice="policy_advice_time")
+    text["limit"] = f"{warning if warning is not None else critical:g}"
+    return _finding(kb, "time", Status.OK, "policy_time_ok", text, data, evidence=evidence)
+
+
+def _banner_delay(session: Session, report: ProbeReport, policy: Policy,
+                  kb: KnowledgeBase) -> Finding | None:
+    limit = policy.max_banner_delay
+    if limit is None:
+        return None
+    found = banner(session)
+    # A greeting that never came but was awaited longer than the limit still violates it.
+    if found is None or (found.reply is None and found.elapsed <= limit):
+        return _not_reached(kb, "banner-delay", "--max-banner-delay")
+    text = {"seconds": f"{found.elapsed:.3f}", "limit": f"{limit:g}"}
+    data = {"delay_s": round(found.elapsed, 6), "limit": limit}
+    if found.elapsed > limit:
+        return _finding(kb, "banner-delay", Status.CRITICAL, "policy_banner_delay_violated",
+                        text, data, evidence=(found,), advice="policy_advice_banner_delay")
+    return _finding(kb, "banner-delay", Status.OK, "policy_banner_delay_ok", text, data,
+                    evidence=(found,))
+
+
+def _expect_banner(session: Session, report: ProbeReport, policy: Policy,
+                   kb: KnowledgeBase) -> Finding | None:
+    pattern = policy.expect_banner
+    if pattern is None:
+        return None
+    found = banner(session)
+    if found is None or found.reply is None:
+        return _not_reached(kb, "expect-banner", "--expect-banner")
+    matched = pattern.search("\n".join(found.reply.wire_lines())) is not None
+    status, key = (Status.OK, "policy_banner_ok") if matched else (
+        Status.CRITICAL, "policy_banner_violated")
+    return _finding(kb, "expect-banner", status, key, {"pattern": pattern.pattern},
+                    {"pattern": pattern.pattern, "matched": matched}, evidence=(found,))
+
+
+def _expect_extensions(session: Session, report: ProbeReport, policy: Policy,
+                       kb: KnowledgeBase) -> Finding | None:
+    wanted = policy.expect_extensions
+    if not wanted:
+        return None
+    # Before and inside TLS: STARTTLS is listed only before (RFC 3207 §4.2), AUTH often
+    # only inside, so an extension counts when any accepted EHLO of the session lists it.
+    ehlos = tuple(ex for ex in exchanges_for(session, "EHLO")
+                  if ex.reply is not None and ex.reply.code == 250)
+    replies = [ex.reply for ex in ehlos if ex.reply is not None]
+    if session.ehlo_before_tls is not None and session.ehlo_before_tls.code == 250:
+        replies.append(session.ehlo_before_tls)
+    if not replies and not greeted(session):
+        return _not_reached(kb, "expect-extension", "--expect-extension")
+    infos = [parse_ehlo(reply) for reply in replies]
+    missing = [name for name in wanted if not any(info.has(name) for info in infos)]
+    text = {"names": " ".join(wanted), "missing": " ".join(missing)}
+    data = {"expected": list(wanted), "missing": missing}
+    if missing:
+        return _finding(kb, "expect-extension", Status.CRITICAL, "policy_extension_violated",
+                        text, data, evidence=ehlos, advice="policy_advice_extension")
+    return _finding(kb, "expect-extension", Status.OK, "policy_extension_ok", text, data,
+                    evidence=ehlos)
+
+
+_CHECKS: dict[str, _Check] = {
+    "expect-vrfy": _expectation("vrfy"),
+    "expect-expn": _expectation("expn"),
+    "expect-rcpt": _expectation("rcpt"),
+    "require-starttls": _require_starttls,
+    "require-valid-cert": _require_valid_cert,
+    "cert-days": _cert_days,
+    "time": _time,
+    "banner-delay": _banner_delay,
+    "expect-banner": _expect_banner,
+    "expect-extension": _expect_extensions,
+}
+POLICY_CHECKS = tuple(_CHECKS)
+"""Every check name a policy finding may carry, in report order."""
+
+
+def apply_policy(report: ProbeReport, policy: Policy, kb: KnowledgeBase) -> ProbeReport:
+    """*report* with one finding added per policy that is set (after the interpreter's)."""
+    added = tuple(
+        found for judge in _CHECKS.values()
+        if (found := judge(report.session, report, policy, kb)) is not None
+    )
+    return dataclasses.replace(report, findings=report.findings + added) if added else report

@@ -1,0 +1,65 @@
+"""JSON for many targets (``--format json`` with several): one compact record per line.
+
+Each record has the schema of the single document (`smtpprobe.render.json_report`);
+`JsonLines` writes them in input order as soon as every earlier one is known.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from smtpprobe.fleet import TargetResult
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.render.json_report import (
+    SCHEMA_VERSION,
+    error_dict,
+    error_document,
+    finding_dict,
+    report_document,
+)
+
+__all__ = ["JsonLines", "json_line", "result_document"]
+
+# As emit_json: DEL and C1 controls are not left raw (U+009B is CSI to many terminals);
+# U+2028/U+2029 would end a line for JavaScript readers of the stream.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
+    """One target's JSON object: the report document, or what stood in for a probe."""
+    if result.report is not None:
+        return report_document(result.report, kb)
+    if result.error is not None:
+        return error_document(result.target, result.error, kb)
+    target = result.target
+    return {"schema_version": SCHEMA_VERSION,
+            "target": {"host": target.host, "port": target.port, "address": None,
+                       "tls": target.tls.value},
+            "status": result.status.value, "started_at": None, "elapsed_ms": 0.0,
+            "complete": False, "lang": kb.lang, "exchanges": [],
+            "findings": {f.check: finding_dict(f, kb) for f in result.notes},
+            "error": error_dict(None)}
+
+
+def json_line(document: dict[str, Any]) -> str:
+    """One compact JSON Lines record, with no raw control character."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class JsonLines:
+    """JSON Lines in input order: ``writer`` gets each record once every earlier one was
+    written (`smtpprobe.fleet.run_fleet`'s ``on_result``)."""
+
+    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any]) -> None:
+        self.kb, self.writer, self.next = kb, writer, 0
+        self.waiting: dict[int, TargetResult] = {}
+
+    def __call__(self, index: int, result: TargetResult) -> None:
+        self.waiting[index] = result
+        while self.next in self.waiting:
+            self.writer(json_line(result_document(self.waiting.pop(self.next), self.kb)))
+            self.next += 1
