@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from local_server import running_server  # noqa: E402
+from _common import smtpprobe_argv
 
 RESULTS = HERE / "results" / "fleet.json"
 RATIO_TARGET = 10.0
@@ -52,15 +52,6 @@ _MEASURE = (
     "code = os.waitstatus_to_exitcode(status)\n"
     "print('MEASURED', took, usage.ru_maxrss, code, file=sys.stderr)\n"
 )
-
-
-def _smtpprobe() -> list[str]:
-    """The console script beside this interpreter (a pyenv shim would add its own start-up)."""
-    beside = Path(sys.executable).with_name("smtpprobe")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("smtpprobe")
-    return [found] if found else [sys.executable, "-m", "smtpprobe"]
 
 
 def _check(output_format: str, text: str, code: int, expected: int) -> str:
@@ -146,7 +137,7 @@ def main() -> int:
         targets = [f"127.0.0.1:{ports[i % len(ports)]}" for i in range(args.targets)]
         listing.write_text("\n".join(targets) + "\n", encoding="ascii")
         sample.write_text("\n".join(targets[:args.swaks_sample]) + "\n", encoding="ascii")
-        argv = [*_smtpprobe(), "probe", "--targets", str(listing),
+        argv = [*smtpprobe_argv(), "probe", "--targets", str(listing),
                 "--concurrency", str(args.concurrency), "--timeout", "30"]
         for run in range(args.runs):
             line = []

@@ -14,13 +14,12 @@ import argparse
 import json
 import os
 import random
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from _common import median_seconds, smtpprobe_argv
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "offline.json"
@@ -117,31 +116,13 @@ def generate_log(path: Path, lines: int = 1_000_000, seed: int = 25) -> int:
     return replies
 
 
-def _time(argv: list[str], runs: int, stdout: int | None = subprocess.DEVNULL) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def _smtpprobe() -> list[str]:
-    """The console script beside this interpreter (a pyenv shim would add its own start-up)."""
-    beside = Path(sys.executable).with_name("smtpprobe")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("smtpprobe")
-    return [found] if found else [sys.executable, "-m", "smtpprobe"]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=20)
     args = parser.parse_args()
-    smtpprobe = _smtpprobe()
+    smtpprobe = smtpprobe_argv()
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
         log = Path(tmp) / "mail.log"
         started = time.perf_counter()
@@ -156,13 +137,13 @@ def main() -> int:
         print(f"grep counted {counted} lines; annotate found {summary['found']} replies "
               f"and statuses")
         # GNU grep treats a /dev/null stdout like -q and stops at the first match: use a pipe.
-        grep_s = _time(["grep", "-cE", GREP_PATTERN, str(log)], args.runs, subprocess.PIPE)
-        annotate_s = _time(smtpprobe + ["annotate", str(log), "--format", "json"], args.runs)
-    baseline_s = _time([sys.executable, "-S", "-c", "pass"], args.startup_runs, subprocess.PIPE)
-    site_s = _time([sys.executable, "-c", "pass"], args.startup_runs, subprocess.PIPE)
+        grep_s = median_seconds(["grep", "-cE", GREP_PATTERN, str(log)], args.runs, subprocess.PIPE)
+        annotate_s = median_seconds(smtpprobe + ["annotate", str(log), "--format", "json"], args.runs)
+    baseline_s = median_seconds([sys.executable, "-S", "-c", "pass"], args.startup_runs, subprocess.PIPE)
+    site_s = median_seconds([sys.executable, "-c", "pass"], args.startup_runs, subprocess.PIPE)
     # The floor under any click CLI: the interpreter with site and click imported.
-    click_s = _time([sys.executable, "-c", "import click"], args.startup_runs, subprocess.PIPE)
-    explain_s = _time(smtpprobe + ["explain", "252"], args.startup_runs, subprocess.PIPE)
+    click_s = median_seconds([sys.executable, "-c", "import click"], args.startup_runs, subprocess.PIPE)
+    explain_s = median_seconds(smtpprobe + ["explain", "252"], args.startup_runs, subprocess.PIPE)
     results = {
         "lines": args.lines,
         "grep_count": int(counted),

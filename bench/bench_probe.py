@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from local_server import running_server  # noqa: E402
+from _common import smtpprobe_argv
 
 RESULTS = HERE / "results" / "probe.json"
 SWAKS_TARGET = 1.0
@@ -50,15 +51,6 @@ _RSS_CHILD = (
     "subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
-
-
-def _smtpprobe() -> list[str]:
-    """The console script beside this interpreter (a pyenv shim would add its own start-up)."""
-    beside = Path(sys.executable).with_name("smtpprobe")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("smtpprobe")
-    return [found] if found else [sys.executable, "-m", "smtpprobe"]
 
 
 def _probe_missing() -> str:
@@ -152,7 +144,7 @@ def _probe_args(target: str) -> list[str]:
 def _clients(target: str, swaks: str | None) -> Clients:
     """What to time, by name: argv and the exit codes that mean it ran."""
     clients: Clients = {
-        "probe": (_smtpprobe() + _probe_args(target), PROBE_OK_CODES),
+        "probe": (smtpprobe_argv() + _probe_args(target), PROBE_OK_CODES),
         "smtplib": ([sys.executable, str(HERE / "smtplib_baseline.py"), target], (0,)),
     }
     if swaks is not None:

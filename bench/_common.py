@@ -1,0 +1,29 @@
+"""Helpers shared by the benchmarks: which smtpprobe to run, and timing by median."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def smtpprobe_argv() -> list[str]:
+    """The console script beside this interpreter (a pyenv shim would add its own start-up)."""
+    beside = Path(sys.executable).with_name("smtpprobe")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("smtpprobe")
+    return [found] if found else [sys.executable, "-m", "smtpprobe"]
+
+
+def median_seconds(argv: list[str], runs: int, stdout: int | None = subprocess.DEVNULL) -> float:
+    """Median wall time of *runs* runs of *argv* (each must exit 0)."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
