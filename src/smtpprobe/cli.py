@@ -2,7 +2,9 @@
 
 Exit codes follow the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 click's own defaults (2 for a usage error, which Nagios reads as CRITICAL) are overridden here,
-the one place where exceptions become exit codes and a line on stderr.
+the one place where exceptions become exit codes and a line on stderr. That line, the help
+and click's own words follow the run's language (`smtpprobe.i18n`): ``--lang`` when the
+arguments hold one, else the locale.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from typing import Any
 import click
 
 from smtpprobe import __version__
-from smtpprobe.errors import SMTPProbeError
+from smtpprobe.errors import SMTPProbeError, localized
+from smtpprobe.i18n import (
+    ClickCatalog,
+    LocalizedGroup,
+    current_lang,
+    lang_from_argv,
+    lang_from_env,
+    text,
+    using,
+)
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_UNKNOWN", "EXIT_WARNING", "cli", "main"]
 
@@ -40,7 +51,7 @@ Exit codes (monitoring-plugin convention):
 """
 
 
-class LazyGroup(click.Group):
+class LazyGroup(LocalizedGroup):
     """A group that imports a command's module only when that command is used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -66,7 +77,9 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )
-@click.version_option(__version__, "-V", "--version", prog_name="smtpprobe")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _show_version(ctx, value),
+              help="Show the version and exit.")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -81,21 +94,38 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _show_version(ctx: click.Context, wanted: bool) -> None:
+    """click's ``--version`` line, worded when it is shown (click's own is fixed at import)."""
+    if not wanted:
+        return
+    click.echo(ClickCatalog().gettext("%(prog)s, version %(version)s")
+               % {"prog": "smtpprobe", "version": __version__})
+    ctx.exit()
+
+
 def _error_line(message: str, hint: str = "") -> None:
-    click.secho(f"smtpprobe: error: {message}", fg="red", err=True)
+    click.secho(f"smtpprobe: {text('error_label')}: {message}", fg="red", err=True)
     if hint:
-        click.echo(f"  hint: {hint}", err=True)
+        click.echo(f"  {text('error_hint_label')}: {hint}", err=True)
 
 
 def _usage_error(exc: click.UsageError) -> None:
     """One line for a wrong flag or argument, naming the help to read (not click's four)."""
     command = exc.ctx.command_path if exc.ctx is not None else "smtpprobe"
-    _error_line(exc.format_message(), f"see '{command} --help'")
+    _error_line(exc.format_message(), text("error_see_help", command=command))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (never raises, never prints a traceback)."""
+    """Run the CLI and return its exit code (never raises, never prints a traceback).
+
+    Everything it prints is in the run's language: ``--lang`` in *argv*, else the locale.
+    """
     args = sys.argv[1:] if argv is None else argv
+    with using(lang_from_argv(args) or lang_from_env()):
+        return _run(args)
+
+
+def _run(args: list[str]) -> int:
     debug = "--debug" in args or os.environ.get("SMTPPROBE_DEBUG") == "1"
     try:
         result: Any = cli.main(args=args, prog_name="smtpprobe", standalone_mode=False)
@@ -108,16 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        _error_line("interrupted")
+        _error_line(text("error_interrupted"))
         return EXIT_UNKNOWN
     except click.ClickException as exc:
         _error_line(exc.format_message())
         return EXIT_UNKNOWN
     except SMTPProbeError as exc:
-        _error_line(exc.message, exc.hint)
+        from smtpprobe.kb import load
+
+        _error_line(*localized(exc, load(current_lang())))
         return EXIT_UNKNOWN
     except KeyboardInterrupt:
-        _error_line("interrupted")
+        _error_line(text("error_interrupted"))
         return EXIT_UNKNOWN
     except BrokenPipeError:
         # The reader went away (e.g. `| head`); nothing left to tell anyone.
@@ -126,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the one boundary where anything is caught
         if debug:
             raise
-        _error_line(f"internal error: {type(exc).__name__}: {exc}", "run again with --debug")
+        _error_line(text("error_internal", kind=type(exc).__name__, detail=exc),
+                    text("error_internal_hint"))
         return EXIT_UNKNOWN
     if isinstance(result, int):
         return result

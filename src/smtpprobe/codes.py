@@ -80,13 +80,7 @@ def parse_code_query(text: str) -> CodeQuery | None:
             enhanced_class=None if klass in "xX" else int(klass),
         )
     if re.fullmatch(r"[0-9]+", stripped):
-        raise UnknownCodeError(
-            f"{stripped!r} is not an SMTP reply code",
-            hint="a reply code has three digits and starts with 2, 3, 4 or 5, e.g. 252 or 550",
-        )
+        raise UnknownCodeError(key="error_code_not_basic", params={"text": stripped})
     if re.fullmatch(r"[0-9xX]\.[0-9]+\.[0-9]+", stripped):
-        raise UnknownCodeError(
-            f"{stripped!r} is not an enhanced status code",
-            hint="an enhanced status code is class.subject.detail with class 2, 4 or 5, e.g. 5.1.1",
-        )
+        raise UnknownCodeError(key="error_code_not_enhanced", params={"text": stripped})
     return None

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from smtpprobe.errors import ResolveError, SMTPProbeError
+from smtpprobe.errors import ResolveError, SMTPProbeError, localized
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.mx import MxHost, MxPlan, compare_pool, resolve_targets
 from smtpprobe.policy import Policy, apply_policy
@@ -165,8 +165,9 @@ def _port(spec: TargetSpec, options: ProbeOptions) -> int:
 
 def _unresolved(host: str, port: int, options: ProbeOptions, error: SMTPProbeError,
                 kb: KnowledgeBase) -> TargetResult:
-    summary = kb.ui("monitor_unresolved").format(message=error.message)
-    finding = Finding("connection", Status.UNKNOWN, summary, advice=error.hint,
+    message, hint = localized(error, kb)
+    summary = kb.ui("monitor_unresolved").format(message=message)
+    finding = Finding("connection", Status.UNKNOWN, summary, advice=hint,
                       data={"complete": False, "phase": error.phase or "resolve"})
     return TargetResult(Target(host, port, None, options.tls), None, error, (finding,))
 

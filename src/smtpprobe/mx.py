@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
-from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.errors import Alternatives, ResolveError, UsageError
 from smtpprobe.interpret._transcript import banner, exchanges_for
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import ProbeReport, Status, Verdict
@@ -60,10 +60,6 @@ _RDTYPES: dict[int, tuple[str, ...]] = {
     socket.AF_INET6: ("AAAA",),
     socket.AF_UNSPEC: ("A", "AAAA"),
 }
-_BROKEN_DNS_HINT = "the domain's DNS is broken (often DNSSEC); compare with `dig {name} {rdtype}`"
-_SILENT_DNS_HINT = (
-    "no name server answered: check /etc/resolv.conf and the network, then `dig {name} {rdtype}`"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +124,14 @@ async def resolve_targets(
     """
     rdtypes = _RDTYPES.get(family)
     if rdtypes is None:
-        raise UsageError(f"unknown address family {family}",
-                         hint="use AF_INET, AF_INET6 or AF_UNSPEC")
+        raise UsageError(key="error_mx_family", params={"family": family})
     name = domain.strip()
     name = name[1:-1] if name.startswith("[") and name.endswith("]") else name.rstrip(".")
     check_token("domain", name, limit=253)
     ask = _Ask(name, port, all_addresses, rdtypes)
     if _is_address(name):
         if mx:
-            raise UsageError(f"MX lookup needs a domain name, not the address {name}",
-                             hint="leave out --mx to probe the address itself")
+            raise UsageError(key="error_mx_address", params={"name": name})
         return ask.plan("direct", MxHost(name, None, (name,) if all_addresses else ()))
     if not (mx or all_addresses):
         return ask.plan("direct", MxHost(name, None))
@@ -151,8 +145,8 @@ async def resolve_targets(
     except TimeoutError:
         raise _timed_out(name, "MX" if mx else rdtypes[0], timeout) from None
     if not addresses:
-        raise ResolveError(f"{name} has no {' or '.join(rdtypes)} record", phase="resolve",
-                           hint="check the name; -4/-6 limit the address family")
+        raise ResolveError(key="error_resolve_no_record", phase="resolve",
+                           params={"name": name, "rdtypes": Alternatives(rdtypes)})
     return ask.plan("direct", MxHost(name, None, addresses))
 
 
@@ -182,10 +176,8 @@ async def _mx_plan(lookup: _Lookup, qname: dns.name.Name, ask: _Ask) -> MxPlan:
         # RFC 5321 §5.1: no MX, so the domain itself is the implicit MX, preference 0.
         addresses, _ = await lookup.addresses(qname, ask.rdtypes, missing_ok=True)
         if not addresses:
-            raise ResolveError(
-                f"{ask.domain} has no MX record and no {' or '.join(ask.rdtypes)} record",
-                phase="resolve",
-                hint="RFC 5321 §5.1: such a domain receives no mail; check the name and its zone")
+            raise ResolveError(key="error_resolve_no_mx", phase="resolve",
+                               params={"name": ask.domain, "rdtypes": Alternatives(ask.rdtypes)})
         host = MxHost(ask.domain, 0, addresses if ask.all_addresses else ())
         return ask.plan("fallback-address", host, notes=["mx_fallback", *notes])
     records = sorted((r.preference, r.exchange) for r in cast("Iterable[MX]", answer))
@@ -238,8 +230,8 @@ class _Lookup:
         try:
             return dns.name.from_text(name)
         except (dns.exception.DNSException, UnicodeError) as exc:
-            raise UsageError(f"{name!r} is not a valid domain name: {exc}",
-                             hint="check the spelling of the domain") from None
+            raise UsageError(key="error_mx_bad_name",
+                             params={"name": name, "reason": str(exc)}) from None
 
     async def query(self, qname: dns.name.Name, rdtype: str) -> dns.resolver.Answer | None:
         """The answer, or None for NODATA.
@@ -261,12 +253,12 @@ class _Lookup:
         except dns.exception.Timeout:
             raise _timed_out(name, rdtype, self.timeout) from None
         except dns.resolver.NoNameservers:
-            raise ResolveError(f"no name server answered {name} {rdtype} (SERVFAIL or refused)",
-                               phase="resolve",
-                               hint=_BROKEN_DNS_HINT.format(name=name, rdtype=rdtype)) from None
+            raise ResolveError(key="error_resolve_servfail", phase="resolve",
+                               params={"name": name, "rdtype": rdtype}) from None
         except dns.exception.DNSException as exc:
-            raise ResolveError(f"looking up {name} {rdtype} failed: {exc}", phase="resolve",
-                               hint=_BROKEN_DNS_HINT.format(name=name, rdtype=rdtype)) from None
+            raise ResolveError(key="error_resolve_failed", phase="resolve",
+                               params={"name": name, "rdtype": rdtype, "reason": str(exc)}
+                               ) from None
 
     async def addresses(self, qname: dns.name.Name, rdtypes: tuple[str, ...], *,
                         missing_ok: bool) -> tuple[tuple[str, ...], list[str]]:
@@ -308,8 +300,7 @@ def _resolver(given: dns.asyncresolver.Resolver | None) -> dns.asyncresolver.Res
     try:
         return dns.asyncresolver.Resolver()
     except dns.resolver.NoResolverConfiguration:
-        raise ResolveError("no DNS resolver is configured", phase="resolve",
-                           hint="add a nameserver line to /etc/resolv.conf") from None
+        raise ResolveError(key="error_resolve_no_resolver", phase="resolve") from None
 
 
 def _text(name: dns.name.Name) -> str:
@@ -317,13 +308,12 @@ def _text(name: dns.name.Name) -> str:
 
 
 def _nxdomain(name: str) -> ResolveError:
-    return ResolveError(f"{name} does not exist (NXDOMAIN)", phase="resolve",
-                        hint="check the spelling of the domain")
+    return ResolveError(key="error_resolve_nxdomain", phase="resolve", params={"name": name})
 
 
 def _timed_out(name: str, rdtype: str, timeout: float) -> ResolveError:
-    return ResolveError(f"no DNS answer for {name} {rdtype} within {timeout:g} s", phase="resolve",
-                        hint=_SILENT_DNS_HINT.format(name=name, rdtype=rdtype))
+    return ResolveError(key="error_resolve_dns_timeout", phase="resolve",
+                        params={"name": name, "rdtype": rdtype, "timeout": timeout})
 
 
 def _is_address(name: str) -> bool:

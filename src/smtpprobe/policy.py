@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from smtpprobe.errors import localized
 from smtpprobe.interpret._transcript import banner, exchanges_for
 from smtpprobe.interpret.checks import greeted
 from smtpprobe.interpret.ehlo import parse_ehlo
@@ -118,7 +119,7 @@ def _require_starttls(session: Session, report: ProbeReport, policy: Policy,
         text = {"mode": tls.mode.value, "version": tls.version or "-"}
         return _finding(kb, check, Status.OK, "policy_starttls_ok", text,
                         {"encrypted": True, "mode": tls.mode.value}, evidence=evidence)
-    if banner(session) is None and not _tls_error(session):
+    if banner(session) is None and not _tls_error(session, kb):
         return _not_reached(kb, check, "--require-starttls")
     found = report.finding("starttls")
     text = {"reason": found.summary if found is not None else "-"}
@@ -126,9 +127,9 @@ def _require_starttls(session: Session, report: ProbeReport, policy: Policy,
                     {"encrypted": False}, evidence=evidence, advice="policy_advice_starttls")
 
 
-def _tls_error(session: Session) -> str:
+def _tls_error(session: Session, kb: KnowledgeBase) -> str:
     error = session.error
-    return error.message if error is not None and error.kind == "tls" else ""
+    return localized(error, kb)[0] if error is not None and error.kind == "tls" else ""
 
 
 def _require_valid_cert(session: Session, report: ProbeReport, policy: Policy,
@@ -140,7 +141,7 @@ def _require_valid_cert(session: Session, report: ProbeReport, policy: Policy,
     if tls is not None and tls.verified:
         return _finding(kb, check, Status.OK, "policy_cert_valid_ok", {}, {"verified": True},
                         evidence=evidence)
-    why = (tls.verify_error if tls is not None else "") or _tls_error(session)
+    why = (tls.verify_error if tls is not None else "") or _tls_error(session, kb)
     if why:
         key = "policy_cert_valid_violated"
     elif tls is not None:

@@ -16,7 +16,12 @@ from time import perf_counter
 
 from smtpprobe.addresses import Addresses, control_address
 from smtpprobe.auth import authenticate
-from smtpprobe.errors import ProbeTimeoutError, ProbeTLSError, ResolveError, SMTPProbeError
+from smtpprobe.errors import (
+    ProbeTimeoutError,
+    ProbeTLSError,
+    ResolveError,
+    SMTPProbeError,
+)
 from smtpprobe.recorder import Recorder, ServerEnded
 from smtpprobe.reply import Reply
 from smtpprobe.report import (
@@ -124,9 +129,8 @@ class _Run:
             error = exc
             error.phase = error.phase or rec.phase
         except TimeoutError:
-            error = ProbeTimeoutError(
-                f"the session deadline of {self.options.deadline:g} s ran out", phase=rec.phase
-            )
+            error = ProbeTimeoutError(key="error_session_deadline", phase=rec.phase,
+                                      params={"deadline": self.options.deadline})
         finally:
             rec.wire.close()
             await rec.wire.wait_closed()
@@ -160,14 +164,12 @@ class _Run:
                     self.host, self.port, family=self.options.family, type=socket.SOCK_STREAM
                 )
         except TimeoutError:
-            raise ResolveError(f"{self.host} did not resolve in time", phase="resolve") from None
+            raise ResolveError(key="error_resolve_slow", phase="resolve",
+                               params={"host": self.host}) from None
         except (OSError, UnicodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise ResolveError(
-                f"{self.host} does not resolve: {reason}",
-                phase="resolve",
-                hint="check the spelling; -4/-6 limit the address family",
-            ) from exc
+            reason = exc if isinstance(exc, OSError) else str(exc)
+            raise ResolveError(key="error_resolve_host", phase="resolve",
+                               params={"host": self.host, "reason": reason}) from exc
         return list(dict.fromkeys((family, str(addr[0])) for family, _, _, _, addr in infos))
 
     async def _converse(self, addresses: list[tuple[int, str]]) -> None:
@@ -237,7 +239,8 @@ class _Run:
             self.address = address
             return
         if last is None:
-            raise ResolveError(f"{self.host} resolved to no address", phase="resolve")
+            raise ResolveError(key="error_resolve_no_address", phase="resolve",
+                               params={"host": self.host})
         raise last
 
     async def _greet(self) -> None:

@@ -11,7 +11,12 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from time import perf_counter
 
-from smtpprobe.errors import MalformedReplyError, ProbeTimeoutError, SMTPProbeError
+from smtpprobe.errors import (
+    MalformedReplyError,
+    ProbeTimeoutError,
+    SMTPProbeError,
+    Term,
+)
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, ProbeEvent, ProbeEventKind
 from smtpprobe.wire import SMTPWire
@@ -102,7 +107,7 @@ class Recorder:
             self._record(phase, recorded, None, started, argument, exc, secrets)
             raise
         except asyncio.CancelledError:  # the session deadline ran out mid-reply
-            late = ProbeTimeoutError("the session deadline ran out", phase=phase)
+            late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
             self._record(phase, recorded, None, started, argument, late, secrets)
             raise
         if secrets:
@@ -166,5 +171,12 @@ def _scrub_error(exc: SMTPProbeError, secrets: tuple[str, ...]) -> None:
     exc.message = _scrub_text(exc.message, secrets)
     exc.hint = _scrub_text(exc.hint, secrets)
     exc.args = (exc.message,)
+    # The params fill the message in other languages (errors.localized): scrubbed too.
+    for name, value in exc.params.items():
+        if isinstance(value, SMTPProbeError):
+            _scrub_error(value, secrets)
+        elif isinstance(value, (str, bytes)) and not isinstance(value, Term):
+            exc.params[name] = (_scrub_text(value, secrets) if isinstance(value, str)
+                                else _scrub_bytes(value, secrets))
     if isinstance(exc, MalformedReplyError):
         exc.raw = _scrub_bytes(exc.raw, secrets)

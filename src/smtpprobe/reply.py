@@ -277,23 +277,21 @@ class ReplyParser:
                     head = bytes(self._buffer[:200])
                     self._buffer.clear()
                     self._skip_line = True
-                    raise self._fail(f"reply line longer than {MAX_LINE_OCTETS} octets", head)
+                    raise self._fail("error_reply_line_too_long", head, MAX_LINE_OCTETS)
                 if self._eof and (self._buffer or self._pending):
                     evidence = self.discard_buffered()
-                    raise ServerDisconnectedError(
-                        "the server closed the connection in the middle of a reply",
-                        raw=evidence[:200],
-                    )
+                    raise ServerDisconnectedError(key="error_reply_closed_mid_reply",
+                                                  raw=evidence[:200])
                 return CLOSED if self._eof else NEED_DATA
             raw_line = bytes(self._buffer[: newline + 1])
             del self._buffer[: newline + 1]
             if len(raw_line) > MAX_LINE_OCTETS:
-                raise self._fail(f"reply line longer than {MAX_LINE_OCTETS} octets", raw_line)
+                raise self._fail("error_reply_line_too_long", raw_line, MAX_LINE_OCTETS)
             reply = self._take_line(raw_line)
             if reply is not None:
                 return reply
 
-    def _fail(self, message: str, line: bytes) -> MalformedReplyError:
+    def _fail(self, key: str, line: bytes, limit: int = 0) -> MalformedReplyError:
         """Forget the reply in progress; skip its rest unless *line* was its last line."""
         if _CONTINUATION.match(line):
             self._skip_reply = True
@@ -303,7 +301,7 @@ class ReplyParser:
             self._skip_reply = bool(self._pending)
         self._pending.clear()
         self._pending_octets = 0
-        return MalformedReplyError(message, raw=line[:200])
+        return MalformedReplyError(key=key, params={"limit": limit}, raw=line[:200])
 
     def _take_line(self, raw_line: bytes) -> Reply | None:
         if self._skip_reply:
@@ -312,10 +310,10 @@ class ReplyParser:
         body = raw_line[:-2] if raw_line.endswith(b"\r\n") else raw_line[:-1]
         match = _LINE.fullmatch(body)
         if match is None:
-            raise self._fail("line does not start with a three-digit reply code", raw_line)
+            raise self._fail("error_reply_no_code", raw_line)
         self._pending_octets += len(raw_line)
         if self._pending_octets > MAX_REPLY_OCTETS:
-            raise self._fail(f"multi-line reply longer than {MAX_REPLY_OCTETS} octets", raw_line)
+            raise self._fail("error_reply_too_long", raw_line, MAX_REPLY_OCTETS)
         self._pending.append((int(match["code"]), match["sep"], match["text"], raw_line))
         if match["sep"] == b"-":
             return None
@@ -373,7 +371,7 @@ def parse_reply(text: str | bytes) -> Reply:
     leading = data.lstrip(b"\r\n")
     body = leading.rstrip(b"\r\n")
     if not body:
-        raise MalformedReplyError("empty input is not a reply")
+        raise MalformedReplyError(key="error_reply_empty")
     # Keep the evidence of how the last line ended (bare LF); supply CRLF when it did not.
     bare_lf = strict and leading[len(body):].startswith(b"\n")
     data = body + (b"\n" if bare_lf or not strict else b"\r\n")
@@ -384,14 +382,11 @@ def parse_reply(text: str | bytes) -> Reply:
         first = parser.next_reply()
         after = parser.next_reply()
     except ServerDisconnectedError:
-        raise MalformedReplyError(
-            "input ends before the reply's final line (a line with a space after the code)",
-            raw=data[:200],
-        ) from None
+        raise MalformedReplyError(key="error_reply_unfinished", raw=data[:200]) from None
     # The input ends in a newline and EOF is set: a first event that is no Reply raised above.
     assert isinstance(first, Reply)
     if after is not CLOSED:
-        raise MalformedReplyError("input holds more than one reply", raw=data[:200])
+        raise MalformedReplyError(key="error_reply_several", raw=data[:200])
     return first
 
 

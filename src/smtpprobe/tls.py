@@ -38,12 +38,8 @@ def _client_context(cafile: str | None, verify: bool) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=cafile)
     except OSError as exc:  # FileNotFoundError, or ssl.SSLError for a file that is not PEM
-        reason = exc.strerror or str(exc)
-        raise UsageError(
-            f"cannot load the CA file {cafile}: {reason}",
-            phase="tls",
-            hint="give a PEM file with the CA certificate(s) to trust",
-        ) from exc
+        raise UsageError(key="error_cafile", params={"cafile": cafile, "reason": exc},
+                         phase="tls") from exc
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from smtpprobe.errors import UsageError
+from smtpprobe.errors import Alternatives, Term, UsageError
 from smtpprobe.kb import LANGUAGES
 from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
@@ -27,16 +27,15 @@ def check_token(what: str, value: str, *, limit: int = 320) -> None:
     :raises UsageError: empty, too long, or holding whitespace, a control character or
         an angle bracket.
     """
+    term = what if what.startswith("-") else Term(what)  # an option's name stays as it is
     if not value:
-        raise UsageError(f"the {what} is empty")
+        raise UsageError(key="error_token_empty", params={"what": term})
     if len(value) > limit:
-        raise UsageError(f"the {what} is longer than {limit} characters")
+        raise UsageError(key="error_token_too_long", params={"what": term, "limit": limit})
     for char in value:
         if char in _BAD_CHARACTERS or char.isspace() or unicodedata.category(char) in _BAD_CATEGORIES:
-            raise UsageError(
-                f"the {what} {value!r} contains {char!r}",
-                hint="give one word: no spaces, control characters or angle brackets",
-            )
+            raise UsageError(key="error_token_bad_character",
+                             params={"what": term, "value": value, "character": char})
 
 
 def check_options(host: str, options: ProbeOptions) -> str:
@@ -49,7 +48,7 @@ def check_options(host: str, options: ProbeOptions) -> str:
     check_token("host", host, limit=253)
     check_token("HELO name", options.helo, limit=255)
     if not options.helo.isascii():
-        raise UsageError(f"the HELO name {options.helo!r} is not ASCII")
+        raise UsageError(key="error_helo_not_ascii", params={"helo": options.helo})
     for user in options.users:
         check_token("user", user)
     for name in options.lists:
@@ -58,18 +57,18 @@ def check_options(host: str, options: ProbeOptions) -> str:
         if value is not None:
             check_token(what, value)
     if options.port is not None and not 0 < options.port < 65536:
-        raise UsageError(f"port {options.port} is outside 1-65535")
+        raise UsageError(key="error_port_range", params={"port": options.port})
     if not (options.deadline > 0 and options.command_timeout > 0):
-        raise UsageError("the deadline and the command timeout must be positive")
+        raise UsageError(key="error_timeouts_positive")
     unknown = sorted(set(options.steps) - set(STEPS))
     if unknown:
-        raise UsageError(
-            f"unknown probe step(s): {', '.join(unknown)}", hint=f"choose from {', '.join(STEPS)}"
-        )
+        raise UsageError(key="error_unknown_steps",
+                         params={"steps": ", ".join(unknown), "choices": ", ".join(STEPS)})
     if options.auth_user is not None:
         check_credentials(options)
     if options.lang not in LANGUAGES:
-        raise UsageError(f"unknown language {options.lang!r}", hint=f"choose {' or '.join(LANGUAGES)}")
+        raise UsageError(key="error_unknown_lang",
+                         params={"lang": options.lang, "choices": Alternatives(LANGUAGES)})
     return host
 
 
@@ -83,18 +82,17 @@ def check_credentials(options: ProbeOptions) -> None:
     """
     user, password = options.auth_user or "", options.auth_password
     if password is None:
-        raise UsageError("--auth-user needs a password", hint="set --auth-password-env VAR")
+        raise UsageError(key="error_auth_no_password")
     # RFC 4616 §2: authcid and passwd are 1*SAFE (no NUL); servers must take 255 octets.
-    for what, value in (("user name", user), ("password", password)):
+    for what, value in ((Term("user name"), user), (Term("password"), password)):
         if not value:
-            raise UsageError(f"the AUTH {what} is empty")
+            raise UsageError(key="error_auth_empty", params={"what": what})
         if len(value.encode()) > 255:
-            raise UsageError(f"the AUTH {what} is longer than 255 octets")
+            raise UsageError(key="error_auth_too_long", params={"what": what})
         if any(unicodedata.category(char) == "Cc" for char in value):
-            raise UsageError(f"the AUTH {what} contains a control character")
+            raise UsageError(key="error_auth_control", params={"what": what})
     try:
         AuthMechanism(options.auth_mechanism)
     except ValueError:
-        raise UsageError(
-            f"unknown AUTH mechanism {options.auth_mechanism!r}", hint="choose auto, plain or login"
-        ) from None
+        raise UsageError(key="error_auth_mechanism",
+                         params={"mechanism": options.auth_mechanism}) from None

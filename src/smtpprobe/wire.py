@@ -112,14 +112,12 @@ class SMTPWire:
                     lambda: protocol, host, port, family=family
                 )
         except TimeoutError:
-            raise ProbeTimeoutError(
-                f"no TCP connection to {host} port {port} within {timeout:.1f} s"
-            ) from None
+            raise ProbeTimeoutError(key="error_connect_timeout",
+                                    params={"host": host, "port": port, "timeout": timeout}
+                                    ) from None
         except OSError as exc:
-            raise ProbeConnectError(
-                f"cannot connect to {host} port {port}: {exc.strerror or exc}",
-                hint="check the host, the port and any firewall in between",
-            ) from exc
+            raise ProbeConnectError(key="error_connect_failed",
+                                    params={"host": host, "port": port, "reason": exc}) from exc
         self.connect_elapsed = perf_counter() - started
         if ssl_context is not None:
             await self.upgrade(ssl_context, server_hostname, timeout)
@@ -141,10 +139,11 @@ class SMTPWire:
                         self.partial = b""
                         return item
                     if item is CLOSED:
-                        raise ServerDisconnectedError("the server closed the connection")
+                        raise ServerDisconnectedError(key="error_server_closed")
                     await protocol.wait_data()
         except TimeoutError:
-            raise ProbeTimeoutError(f"no complete reply within {timeout:.1f} s") from None
+            raise ProbeTimeoutError(key="error_reply_timeout", params={"timeout": timeout}
+                                    ) from None
 
     async def command(self, line: bytes, timeout: float) -> Reply:
         """Send *line* followed by CRLF and return the reply to it.
@@ -160,7 +159,7 @@ class SMTPWire:
             `read_reply`.
         """
         if b"\r" in line or b"\n" in line:
-            raise UsageError(f"a command line may not contain CR or LF: {line!r}")
+            raise UsageError(key="error_command_crlf", params={"line": line})
         transport = self._require_transport()
         waiting = self._require().parser.discard_buffered()
         if waiting:
@@ -214,17 +213,16 @@ class SMTPWire:
                     ssl_handshake_timeout=timeout + 1.0,
                 )
         except TimeoutError:
-            raise ProbeTimeoutError(f"no TLS handshake within {timeout:.1f} s") from None
+            raise ProbeTimeoutError(key="error_tls_timeout", params={"timeout": timeout}
+                                    ) from None
         except ssl.SSLCertVerificationError as exc:
-            raise ProbeTLSError(
-                f"the certificate did not verify: {exc.verify_message or exc.reason}",
-                hint="use --cafile for a private CA, or --insecure to look anyway",
-            ) from exc
+            raise ProbeTLSError(key="error_tls_verify",
+                                params={"reason": exc.verify_message or exc.reason}) from exc
         except (ssl.SSLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
-            raise ProbeTLSError(f"the TLS handshake failed: {reason}") from exc
+            raise ProbeTLSError(key="error_tls_failed", params={"reason": reason}) from exc
         if tls_transport is None:  # only when the loop was closed under us
-            raise ProbeTLSError("the TLS handshake did not produce a connection")
+            raise ProbeTLSError(key="error_tls_no_connection")
         self._transport = tls_transport
         self.handshake_elapsed = perf_counter() - started
 
@@ -266,10 +264,10 @@ class SMTPWire:
 
     def _require(self) -> _ReplyProtocol:
         if self._protocol is None:
-            raise ServerDisconnectedError("not connected")
+            raise ServerDisconnectedError(key="error_not_connected")
         return self._protocol
 
     def _require_transport(self) -> asyncio.BaseTransport:
         if self._transport is None:
-            raise ServerDisconnectedError("not connected")
+            raise ServerDisconnectedError(key="error_not_connected")
         return self._transport

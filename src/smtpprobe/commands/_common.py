@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from smtpprobe.i18n import lang_from_env
 from smtpprobe.render.doc import Doc
 
 __all__ = [
@@ -22,16 +23,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def lang_from_env(environ: dict[str, str] | None = None) -> str:
-    """``id`` when the POSIX locale (LC_ALL, then LC_MESSAGES, then LANG) is Indonesian."""
-    env = os.environ if environ is None else environ
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(name, "")
-        if value:
-            return "id" if value.lower().startswith("id") else "en"
-    return "en"
 
 
 def lang_option(function: F) -> F:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from smtpprobe.commands._common import emit_doc, emit_json
-from smtpprobe.errors import UsageError
+from smtpprobe.errors import UsageError, localized
+from smtpprobe.i18n import current_lang, text
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.render.formats import OutputFormat
@@ -49,12 +50,27 @@ class CertDays(click.ParamType):  # type: ignore[type-arg]
             return value
         warn, comma, crit = str(value).partition(",")
         if not (comma and warn.strip().isdigit() and crit.strip().isdigit()):
-            self.fail(f"{value!r}: give two whole numbers of days, e.g. 21,7", param, ctx)
+            self.fail(text("error_cert_days_format", value=value), param, ctx)
         days = int(warn), int(crit)
         if days[0] < days[1]:
-            self.fail(f"{value!r}: the warning level must not be below the critical one",
-                      param, ctx)
+            self.fail(text("error_cert_days_order", value=value), param, ctx)
         return days
+
+
+class _TextFile(click.File):
+    """click's ``File``, with the system's reason for a file it cannot open in the run's
+    language (click words it in English itself)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            if not isinstance(exc.__context__, OSError):
+                raise
+            error = UsageError(key="error_file_unreadable",
+                               params={"path": value, "reason": exc.__context__})
+            self.fail(localized(error, load(current_lang()))[0], param, ctx)
 
 
 def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> re.Pattern[str] | None:
@@ -63,14 +79,14 @@ def _regex(ctx: click.Context, param: click.Parameter, value: str | None) -> re.
     try:
         return re.compile(value)
     except re.error as exc:
-        raise click.BadParameter(f"{value!r} is not a regular expression: {exc}") from None
+        raise click.BadParameter(text("error_not_a_regex", value=value, reason=exc)) from None
 
 
 def _keywords(ctx: click.Context, param: click.Parameter,
               values: tuple[str, ...]) -> tuple[str, ...]:
     for value in values:
         if not _KEYWORD.fullmatch(value):
-            raise click.BadParameter(f"{value!r} is not an EHLO keyword (letters, digits, -)")
+            raise click.BadParameter(text("error_not_a_keyword", value=value))
     return tuple(value.upper() for value in values)
 
 
@@ -84,7 +100,7 @@ def target_options(function: F) -> F:
     """``--targets``, ``--concurrency``, ``--mx``, ``--all-addresses``, ``--junit`` and the
     hidden ``--dns-server``."""
     return _options(function, (
-        click.option("--targets", "targets_file", type=click.File("r", encoding="utf-8"),
+        click.option("--targets", "targets_file", type=_TextFile("r", encoding="utf-8"),
                      metavar="FILE",
                      help="Read more targets from FILE, one per line (- for stdin; # starts "
                      "a comment)."),
@@ -133,7 +149,8 @@ def policy_options(function: F) -> F:
 def _policy(params: dict[str, Any]) -> Policy:
     warning, critical = params["time_warning"], params["time_critical"]
     if warning is not None and critical is not None and warning > critical:
-        raise UsageError(f"--warning {warning:g} is above --critical {critical:g}")
+        raise UsageError(key="error_warning_above_critical",
+                         params={"warning": warning, "critical": critical})
     expect = {name: Expectation(params[f"expect_{name}"]) if params[f"expect_{name}"] else None
               for name in ("vrfy", "expn", "rcpt")}
     return Policy(expect_vrfy=expect["vrfy"], expect_expn=expect["expn"],
@@ -157,9 +174,9 @@ def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) ->
              "ehlo": policy.expect_extensions, "starttls": policy.require_starttls}
     for step, wanted in needs.items():
         if wanted and step not in steps:
-            raise UsageError(f"a policy needs the {step} step that --skip/--only leave out")
+            raise UsageError(key="error_policy_needs_step", params={"step": step})
     if policy.require_starttls and options.tls is TlsMode.NONE:
-        raise UsageError("--require-starttls cannot be met with --tls none")
+        raise UsageError(key="error_starttls_with_tls_none")
     return dataclasses.replace(options, steps=frozenset(steps))
 
 
@@ -168,17 +185,18 @@ def read_targets(lines: Iterator[str]) -> list[tuple[str, int | None]]:
 
     :raises UsageError: a line that is not ``host``, ``host:port`` or ``[v6addr]:port``.
     """
-    from smtpprobe.commands.probe import HostPort
+    from smtpprobe.commands.probe import parse_host_port
 
     found = []
     for number, raw in enumerate(lines, 1):
-        text = raw.split("#", 1)[0].strip()
-        if not text:
+        target = raw.split("#", 1)[0].strip()
+        if not target:
             continue
         try:
-            found.append(HostPort().convert(text, None, None))
-        except click.BadParameter as exc:
-            raise UsageError(f"--targets line {number}: {exc.message}") from None
+            found.append(parse_host_port(target))
+        except UsageError as exc:
+            raise UsageError(key="error_targets_line",
+                             params={"number": number, "reason": exc}) from None
     return found
 
 
@@ -188,14 +206,14 @@ def _specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
     if params["targets_file"] is not None:
         given += read_targets(iter(params["targets_file"]))
     if not given:
-        raise UsageError("no target given", hint="name a host, or read a list with --targets "
-                         "FILE (- for stdin)")
+        raise UsageError(key="error_no_target")
     from smtpprobe.fleet import TargetSpec
 
     specs = []
     for host, port in given:
         if port is not None and options.port is not None and port != options.port:
-            raise UsageError(f"the target says port {port} but --port says {options.port}")
+            raise UsageError(key="error_port_conflict",
+                             params={"port": port, "option": options.port})
         spec = TargetSpec(host, port)
         check_options(host, dataclasses.replace(options, port=port or options.port))
         specs.append(spec)
@@ -212,16 +230,16 @@ def _resolver(server: str | None, lifetime: float) -> dns.asyncresolver.Resolver
     import dns.asyncresolver
     import dns.nameserver
 
-    from smtpprobe.commands.probe import HostPort
+    from smtpprobe.commands.probe import parse_host_port
 
     try:
-        host, port = HostPort().convert(server, None, None)
-    except click.BadParameter as exc:
-        raise UsageError(f"--dns-server: {exc.message}") from None
+        host, port = parse_host_port(server)
+    except UsageError as exc:
+        raise UsageError(key="error_dns_server", params={"reason": exc}) from None
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise UsageError(f"--dns-server {host!r} is not an IP address") from None
+        raise UsageError(key="error_dns_server_not_ip", params={"host": host}) from None
     resolver = dns.asyncresolver.Resolver(configure=False)
     resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port or 53)]
     resolver.lifetime = resolver.timeout = lifetime
@@ -315,9 +333,10 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     if output_format in (OutputFormat.TEXT, OutputFormat.JSON):
         for result in fleet.results:
             if result.error is not None and (single or output_format is OutputFormat.TEXT):
-                click.secho(f"smtpprobe: error: {result.error.message}", fg="red", err=True)
-                if result.error.hint and single:
-                    click.echo(f"  hint: {result.error.hint}", err=True)
+                message, hint = localized(result.error, kb)
+                click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
+                if hint and single:
+                    click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
     _emit(fleet, output_format, kb, lines=not single)
     if params["junit_file"]:
         from smtpprobe.render.junit import junit_xml
@@ -326,6 +345,6 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
             with open(params["junit_file"], "w", encoding="utf-8") as handle:
                 handle.write(junit_xml(fleet.results, kb))
         except OSError as exc:
-            raise UsageError(f"cannot write --junit {params['junit_file']}: {exc.strerror}",
-                             hint="give a file in a directory you can write to") from None
+            raise UsageError(key="error_junit_unwritable",
+                             params={"path": params["junit_file"], "reason": exc}) from None
     return fleet.status.exit_code

@@ -24,6 +24,7 @@ from smtpprobe.commands._common import (
     use_color,
 )
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.logscan import Found, LogScanner
 from smtpprobe.meaning import tone_of_class
@@ -57,9 +58,8 @@ def _open(source: str) -> Iterator[IO[str]]:
     try:
         handle = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:
-        raise UsageError(f"cannot read {source}: {exc.strerror or exc}",
-                         hint="give a mail log, a bounce or a transcript file, or - for stdin"
-                         ) from None
+        raise UsageError(key="error_annotate_unreadable",
+                         params={"source": source, "reason": exc}) from None
     with handle:
         yield handle
 
@@ -159,7 +159,8 @@ def _tallies(seen: Iterable[tuple[Found, _Seen]],
     return tally(codes), tally(enhanced)
 
 
-@click.command("annotate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("annotate", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source", default="-", metavar="[FILE|-]")
 @format_option("text", "json")
 @lang_option

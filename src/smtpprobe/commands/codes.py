@@ -12,13 +12,15 @@ from smtpprobe.commands._common import (
     lang_option,
 )
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import load
 from smtpprobe.views.codes_view import code_rows, codes_doc
 
 __all__ = ["codes_command"]
 
 
-@click.command("codes", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("codes", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--class", "klass", type=int, metavar="DIGIT",
               help="Only this class: 2, 3, 4 or 5 (with --enhanced: 2, 4 or 5).")
 @click.option("--enhanced", is_flag=True,
@@ -38,9 +40,8 @@ def codes_command(klass: int | None, enhanced: bool, search: str | None, output_
     """
     allowed = (2, 4, 5) if enhanced else (2, 3, 4, 5)
     if klass is not None and klass not in allowed:
-        raise UsageError(f"--class {klass} is not a class of "
-                         f"{'enhanced status codes' if enhanced else 'reply codes'}",
-                         hint=f"expected one of {', '.join(map(str, allowed))}")
+        raise UsageError(key=f"error_codes_class_{'enhanced' if enhanced else 'basic'}",
+                         params={"klass": klass, "allowed": ", ".join(map(str, allowed))})
     kb = load(lang or lang_from_env())
     rows = code_rows(kb, klass=klass, enhanced=enhanced, search=search)
     if output_format == "json":

@@ -13,6 +13,7 @@ from smtpprobe.commands._common import (
     lang_option,
 )
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.views.compare_view import compare, compare_doc
 from smtpprobe.views.explanation import Explanation, explain_code
@@ -23,13 +24,12 @@ __all__ = ["compare_command"]
 def _code(text: str, kb: KnowledgeBase) -> Explanation:
     query = parse_code_query(text)
     if query is None:
-        raise UsageError(f"{text[:60]!r} is not a reply code or an enhanced status code",
-                         hint="compare takes two codes, e.g. smtpprobe compare 211 252 or "
-                              "smtpprobe compare 5.1.1 5.1.2")
+        raise UsageError(key="error_compare_not_a_code", params={"text": text[:60]})
     return explain_code(query, kb)
 
 
-@click.command("compare", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("compare", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
 @format_option("text", "json")

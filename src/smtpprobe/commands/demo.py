@@ -12,6 +12,7 @@ import click
 
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
 from smtpprobe.commands.probe import output_options, run_probe
+from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import load
 from smtpprobe.render.doc import Doc, Fields, Heading, line
 from smtpprobe.render.formats import OutputFormat
@@ -29,7 +30,8 @@ def _profiles_doc(lang: str) -> Doc:
     return Doc().add(Heading(kb.ui("probe_demo_profiles")), Fields(rows))
 
 
-@click.command("demo", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("demo", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--profile", type=click.Choice(PROFILE_NAMES), default="well-run",
               show_default=True, help="Which server behaviour to run.")
 @click.option("--list-profiles", is_flag=True, help="List the profiles and exit.")

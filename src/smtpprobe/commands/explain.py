@@ -13,6 +13,7 @@ from smtpprobe.commands._common import (
     lang_from_env,
     lang_option,
 )
+from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import load
 from smtpprobe.views.explain_view import explain_doc
 from smtpprobe.views.explanation import command_verb, explain_argument
@@ -20,7 +21,8 @@ from smtpprobe.views.explanation import command_verb, explain_argument
 __all__ = ["explain_command"]
 
 
-@click.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("explain", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("arguments", nargs=-1, required=True, metavar="CODE|REPLY|- ...")
 @click.option("--command", "command", metavar="VERB",
               help="Read the reply as the answer to this command (VRFY, RCPT …) and say "

@@ -17,25 +17,53 @@ import click
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
-from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.errors import ResolveError, UsageError, localized
+from smtpprobe.i18n import LocalizedCommand, current_lang
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
 from smtpprobe.validate import check_token
 
-__all__ = ["HostPort", "output_options", "probe_command", "run_probe"]
+__all__ = ["HostPort", "output_options", "parse_host_port", "probe_command", "run_probe"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain), or an address literal in [].
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
-_ADDRESS_HINT = "give a local part (postmaster) or local@domain, with no spaces or brackets"
+
+
+def parse_host_port(value: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
+
+    :raises UsageError: an unclosed ``[``, no host, or a port outside 1-65535.
+    """
+    text, port = value.strip(), None
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise UsageError(key="error_hostport_ipv6", params={"text": text})
+        port = _port(rest[1:]) if rest else None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _port(port_text)
+    else:
+        host = text  # a name, an IPv4 address, or an IPv6 address without a port
+    if not host:
+        raise UsageError(key="error_hostport_no_host", params={"text": text})
+    return host, port
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(key="error_hostport_port", params={"text": text})
+    return int(text)
 
 
 class HostPort(click.ParamType):  # type: ignore[type-arg]
-    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
+    """A TARGET argument, read by `parse_host_port`.
 
-    Bad input fails through ``self.fail`` (a click usage error: exit 3 at `cli.main`).
+    Bad input fails through ``self.fail`` (a click usage error: exit 3 at `cli.main`), in
+    the run's language.
     """
 
     name = "host[:port]"
@@ -44,25 +72,10 @@ class HostPort(click.ParamType):  # type: ignore[type-arg]
                 ctx: click.Context | None) -> tuple[str, int | None]:
         if isinstance(value, tuple):
             return value
-        text, port = str(value).strip(), None
-        if text.startswith("["):
-            host, closed, rest = text[1:].partition("]")
-            if not closed or (rest and not rest.startswith(":")):
-                self.fail(f"{text!r}: write an IPv6 address as [2001:db8::1]:25", param, ctx)
-            port = self._port(rest[1:], param, ctx) if rest else None
-        elif text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-            port = self._port(port_text, param, ctx)
-        else:
-            host = text  # a name, an IPv4 address, or an IPv6 address without a port
-        if not host:
-            self.fail(f"{text!r} names no host", param, ctx)
-        return host, port
-
-    def _port(self, text: str, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if not text.isdigit() or not 0 < int(text) < 65536:
-            self.fail(f"{text!r} is not a port number (1-65535)", param, ctx)
-        return int(text)
+        try:
+            return parse_host_port(str(value))
+        except UsageError as exc:
+            self.fail(localized(exc, load(current_lang()))[0], param, ctx)
 
 
 def _check_addresses(ctx: click.Context, param: click.Parameter,
@@ -75,7 +88,8 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
         check_token(f"--{param.name}", value)
         local, at, domain = value.partition("@")
         if not local or (at and not _DOMAIN.fullmatch(domain)) or "@" in domain:
-            raise UsageError(f"--{param.name} {value!r} is not an address", hint=_ADDRESS_HINT)
+            raise UsageError(key="error_not_an_address",
+                             params={"option": param.name, "value": value})
     return values
 
 
@@ -137,19 +151,18 @@ def output_options(function: F) -> F:
 
 def _steps(skip: tuple[str, ...], only: tuple[str, ...], rcpt_check: bool) -> frozenset[str]:
     if skip and only:
-        raise UsageError("--skip and --only cannot be combined",
-                         hint="use --only to list the steps to run, or --skip to leave some out")
+        raise UsageError(key="error_skip_and_only")
     if rcpt_check and "rcpt" in skip:
-        raise UsageError("--rcpt-check asks for the step that --skip rcpt leaves out")
+        raise UsageError(key="error_rcpt_check_skipped")
     steps = frozenset(only) if only else frozenset(STEPS) - {"rcpt"} - set(skip)
     return steps | {"rcpt"} if rcpt_check else steps
 
 
 def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
     if params["ipv4"] and params["ipv6"]:
-        raise UsageError("-4 and -6 cannot be combined")
+        raise UsageError(key="error_ipv4_and_ipv6")
     if params["domain"] is not None and not _DOMAIN.fullmatch(params["domain"]):
-        raise UsageError(f"--domain {params['domain']!r} is not a domain name")
+        raise UsageError(key="error_not_a_domain", params={"domain": params["domain"]})
     family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
     return ProbeOptions(
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
@@ -175,7 +188,9 @@ def _live(event: ProbeEvent) -> None:
         for n, wire_line in enumerate(wire):
             click.echo("S: " + visible(wire_line) + (took if n == len(wire) - 1 else ""), err=True)
     if exchange.error is not None:
-        click.echo(visible(f"!  {exchange.error.kind}: {exchange.error.message}"), err=True)
+        kb = load(current_lang())
+        kind = kb.ui(f"error_kind_{exchange.error.kind}")
+        click.echo(visible(f"!  {kind}: {localized(exchange.error, kb)[0]}"), err=True)
 
 
 def _emit(output: Doc | dict[str, Any] | str) -> None:
@@ -207,15 +222,17 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 
             target = Target(host, options.port or 25, None, options.tls)
             emit_json(error_document(target, exc, kb))
-        click.secho(f"smtpprobe: error: {exc.message}", fg="red", err=True)
-        if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+        message, hint = localized(exc, kb)
+        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
+        if hint:
+            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
         return 3
     _emit(output_format.to_renderer()(report, kb))
     return report.status.exit_code
 
 
-@click.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("probe", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
 @target_options
 @_connection_options

@@ -10,6 +10,7 @@ import base64
 import binascii
 from typing import Any
 
+from smtpprobe.errors import localized
 from smtpprobe.interpret._transcript import command_text, exchanges_for, is_skipped
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.kb import KnowledgeBase
@@ -97,7 +98,7 @@ def _judge(
         return "auth_not_reached", Status.UNKNOWN, ""
     last = sent[-1]
     if last.reply is None:
-        values["message"] = last.error.message if last.error is not None else "-"
+        values["message"] = localized(last.error, kb)[0] if last.error is not None else "-"
         return "auth_no_reply", Status.UNKNOWN, ""
     if command_text(last.command) == "*" and len(sent) > 1:
         last = sent[-2]  # the challenge that made the probe cancel is the news

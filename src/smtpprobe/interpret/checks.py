@@ -10,6 +10,7 @@ from smtpprobe.errors import (
     ProbeTLSError,
     ResolveError,
     ServerProtocolError,
+    localized,
 )
 from smtpprobe.interpret._transcript import (
     banner,
@@ -80,7 +81,7 @@ def connection_finding(session: Session, kb: KnowledgeBase) -> Finding:
         "port": target.port,
         "ms": milliseconds(session.connect_elapsed) or "-",
         "phase": (error.phase if error is not None else "") or (last.phase if last else "-"),
-        "message": error.message if error is not None else _last_words(last),
+        "message": localized(error, kb)[0] if error is not None else _last_words(last),
     }
     data: dict[str, Any] = {"complete": session.complete, "phase": values["phase"]}
     if isinstance(error, ResolveError):
@@ -182,26 +183,26 @@ def starttls_finding(session: Session, kb: KnowledgeBase) -> Finding:
     data: dict[str, Any] = {"advertised": advertised, "used": False, "mode": mode.value}
     if mode is TlsMode.IMPLICIT:
         return Finding("starttls", Status.OK, kb.ui("probe_starttls_implicit"), data=data)
-    key, status, values = _starttls_outcome(session, advertised, sent[-1] if sent else None)
+    key, status, values = _starttls_outcome(session, advertised, sent[-1] if sent else None, kb)
     data["used"] = key == "probe_starttls_used"
     return Finding("starttls", status, kb.ui(key).format(**values),
                    evidence=tuple(sent), data=data)
 
 
 def _starttls_outcome(
-    session: Session, advertised: bool, last: Exchange | None
+    session: Session, advertised: bool, last: Exchange | None, kb: KnowledgeBase
 ) -> tuple[str, Status, dict[str, str]]:
     mode = session.options.tls
     tls_error = session.error if isinstance(session.error, ProbeTLSError) else None
     failed = Status.CRITICAL if mode is TlsMode.STARTTLS else Status.WARNING
-    values = {"code": "-", "message": tls_error.message if tls_error else "-"}
+    values = {"code": "-", "message": localized(tls_error, kb)[0] if tls_error else "-"}
     if last is not None:
         if last.reply is not None and last.reply.code != 220:
             values["code"] = str(last.reply.code)
             return "probe_starttls_failed_reply", failed, values
         if last.reply is None or session.tls is None:
             if last.error is not None and tls_error is None:
-                values["message"] = last.error.message
+                values["message"] = localized(last.error, kb)[0]
             return "probe_starttls_failed_handshake", failed, values
         return "probe_starttls_used", Status.OK, values
     if tls_error is not None:
@@ -275,7 +276,8 @@ def _not_smtp(
     """A line that is no reply at all (RFC 5321 §4.2): the session ended on it."""
     evidence = getattr(error, "raw", b"") or exchange.partial
     item = _deviation(exchange, error.kind,
-                      kb.ui("hostile_not_smtp_item").format(message=error.message), None)
+                      kb.ui("hostile_not_smtp_item").format(message=localized(error, kb)[0]),
+                      None)
     item["bytes"] = evidence[:200].decode("latin-1")
     return item
 

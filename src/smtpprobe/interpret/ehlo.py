@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from smtpprobe.errors import localized
 from smtpprobe.interpret._transcript import exchanges_for, is_skipped
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.reply import Reply
@@ -115,7 +116,8 @@ def ehlo_finding(session: Session, kb: KnowledgeBase) -> Finding:
     if not answered:
         # Timed out or cut off: the connection finding says so and how bad it is.
         error = (ehlos + helos)[-1].error or session.error
-        summary = kb.ui("probe_ehlo_no_reply").format(message=error.message if error else "-")
+        message = localized(error, kb)[0] if error else "-"
+        summary = kb.ui("probe_ehlo_no_reply").format(message=message)
         return Finding("ehlo", Status.UNKNOWN, summary, evidence=tuple(ehlos + helos))
     if ehlo is None and helo is None:
         last = (ehlos + helos)[-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from smtpprobe.errors import SMTPProbeError
+from smtpprobe.errors import SMTPProbeError, localized
 from smtpprobe.interpret._transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.meaning import annotate_reply
@@ -29,12 +29,14 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-def error_dict(error: SMTPProbeError | None) -> dict[str, str] | None:
-    """The structured fields of an error, or None."""
+def error_dict(error: SMTPProbeError | None,
+               kb: KnowledgeBase | None = None) -> dict[str, str] | None:
+    """The structured fields of an error, or None; message and hint in *kb*'s language
+    (English without one)."""
     if error is None:
         return None
-    return {"kind": error.kind, "phase": error.phase, "message": error.message,
-            "hint": error.hint}
+    message, hint = localized(error, kb) if kb is not None else (error.message, error.hint)
+    return {"kind": error.kind, "phase": error.phase, "message": message, "hint": hint}
 
 
 def _reply_dict(reply: Reply) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def _meaning(reply: Reply, command: str, kb: KnowledgeBase) -> dict[str, Any]:
 def exchange_dict(exchange: Exchange, kb: KnowledgeBase) -> dict[str, Any]:
     """One exchange: the command as sent, the reply, timing, its meaning, any error."""
     reply = exchange.reply
-    error = error_dict(exchange.error)
+    error = error_dict(exchange.error, kb)
     if error is not None and exchange.partial:
         error["partial"] = exchange.partial.decode("latin-1")
     return {
@@ -104,7 +106,7 @@ def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
         "lang": kb.lang,
         "exchanges": [exchange_dict(ex, kb) for ex in session.exchanges],
         "findings": {f.check: finding_dict(f, kb) for f in report.findings},
-        "error": error_dict(session.error),
+        "error": error_dict(session.error, kb),
     }
 
 
@@ -121,5 +123,5 @@ def error_document(target: Target, error: SMTPProbeError, kb: KnowledgeBase,
         "lang": kb.lang,
         "exchanges": [],
         "findings": {},
-        "error": error_dict(error),
+        "error": error_dict(error, kb),
     }

@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from smtpprobe.errors import localized
 from smtpprobe.fleet import TargetResult
 from smtpprobe.interpret._transcript import command_text
 from smtpprobe.kb import KnowledgeBase
@@ -33,7 +34,7 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _evidence_lines(exchange: Exchange) -> list[str]:
+def _evidence_lines(exchange: Exchange, kb: KnowledgeBase) -> list[str]:
     lines = []
     command = command_text(exchange.command)
     if command:
@@ -41,7 +42,8 @@ def _evidence_lines(exchange: Exchange) -> list[str]:
     if exchange.reply is not None:
         lines += [f"S: {line}" for line in exchange.reply.wire_lines()]
     if exchange.error is not None:
-        lines.append(f"!  {exchange.error.kind}: {exchange.error.message}")
+        kind = kb.ui(f"error_kind_{exchange.error.kind}")
+        lines.append(f"!  {kind}: {localized(exchange.error, kb)[0]}")
     return lines
 
 
@@ -49,7 +51,7 @@ def _body(finding: Finding, kb: KnowledgeBase) -> str:
     parts = [finding.summary]
     if finding.advice:
         parts.append(f"{kb.ui('probe_advice_heading')}: {finding.advice}")
-    evidence = [line for ex in finding.evidence for line in _evidence_lines(ex)]
+    evidence = [line for ex in finding.evidence for line in _evidence_lines(ex, kb)]
     if evidence:
         parts.append(kb.ui("probe_transcript") + ":\n" + "\n".join(evidence))
     # Line by line: visible() spells out every control character, newlines included.

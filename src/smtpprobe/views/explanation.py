@@ -25,8 +25,6 @@ __all__ = [
 ]
 
 _VERB = re.compile(r"[A-Za-z][A-Za-z_]{1,15}")
-EXPECTED = ("expected a reply code (252), an enhanced status code (5.1.1 or X.1.1) or the "
-            "text of a reply (\"550 5.1.1 <bob@example.com>: User unknown\")")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +78,7 @@ def command_verb(command: str | None) -> str | None:
         return None
     words = command.split()
     if not words or not _VERB.fullmatch(words[0]):
-        raise UsageError(f"{command!r} is not an SMTP command",
-                         hint="give the verb the reply answered, e.g. --command VRFY")
+        raise UsageError(key="error_explain_not_a_verb", params={"command": command})
     return words[0].upper().replace("-", "_")
 
 
@@ -123,5 +120,6 @@ def explain_argument(text: str, kb: KnowledgeBase, command: str | None = None) -
         reply = parse_reply(text.strip("\r\n"))
     except MalformedReplyError as exc:
         shown = text.strip().splitlines()[0][:60] if text.strip() else ""
-        raise UnknownCodeError(f"cannot read {shown!r}: {exc.message}", hint=EXPECTED) from None
+        raise UnknownCodeError(key="error_explain_unreadable",
+                               params={"text": shown, "reason": exc}) from None
     return Explanation(text, "reply", annotation=annotate_reply(reply, kb, command))

@@ -6,6 +6,7 @@ make it visible-safe (`smtpprobe.render.doc.visible`), so nothing here escapes b
 
 from __future__ import annotations
 
+from smtpprobe.errors import localized
 from smtpprobe.interpret._transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.meaning import Annotation, Tone, annotate_reply
@@ -97,7 +98,9 @@ def _exchange_blocks(exchange: Exchange, kb: KnowledgeBase, seen: set[str]) -> l
         seen.add(key)
     error = exchange.error
     if error is not None:
-        blocks.append(Paragraph(line(Span(f"!  {error.kind}: ", "bad"), error.message), indent=0))
+        kind = _label(kb, "error_kind_", error.kind)
+        blocks.append(Paragraph(line(Span(f"!  {kind}: ", "bad"), localized(error, kb)[0]),
+                                indent=0))
         if exchange.partial:
             blocks.append(Paragraph(line(Span(f"{kb.ui('probe_partial')}: ", "dim"),
                                          exchange.partial.decode("latin-1")), indent=4))
@@ -169,11 +172,11 @@ def probe_doc(report: ProbeReport, kb: KnowledgeBase) -> Doc:
         doc.add(Paragraph(line(Span(kb.ui("probe_no_exchanges"), "dim"))))
     if session.error is not None:
         error = session.error
-        doc.add(Paragraph(line(Span(f"!  {error.kind} ({error.phase or '-'}): ", "bad"),
-                               error.message)))
-        if error.hint:
-            doc.add(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), error.hint),
-                              indent=4))
+        message, hint = localized(error, kb)
+        kind = _label(kb, "error_kind_", error.kind)
+        doc.add(Paragraph(line(Span(f"!  {kind} ({error.phase or '-'}): ", "bad"), message)))
+        if hint:
+            doc.add(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint), indent=4))
     if session.stray:
         doc.add(Paragraph(line(Span(f"{kb.ui('probe_stray')}: ", "warn"),
                                session.stray[:200].decode("latin-1"))))

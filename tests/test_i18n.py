@@ -1,0 +1,549 @@
+"""Bahasa Indonesia end to end: the tables, errors told in either language, click's own
+words, the help texts, and every command following the locale (``LANG=id_ID.UTF-8``)."""
+
+from __future__ import annotations
+
+import ast
+import errno
+import json
+import re
+import socket
+import string
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+import smtpprobe
+from smtpprobe.cli import cli, main
+from smtpprobe.commands.probe import parse_host_port
+from smtpprobe.errors import (
+    Alternatives,
+    ProbeConnectError,
+    ResolveError,
+    SMTPProbeError,
+    UnknownCodeError,
+    UsageError,
+    localized,
+)
+from smtpprobe.i18n import ClickCatalog, lang_from_argv, lang_from_env, using
+from smtpprobe.kb import load
+from smtpprobe.recorder import REDACTED, _scrub_error
+from smtpprobe.validate import check_token
+from smtpprobe.views.explanation import explain_argument
+from tests.conftest import ServerAddress
+from tests.test_kb import _strings, english_words
+
+PACKAGE = Path(smtpprobe.__file__).parent
+DATA = PACKAGE / "kb" / "data"
+EN, ID = load("en"), load("id")
+# Words that only the English interface prints, and their Indonesian counterparts.
+ENGLISH_HELP = ("Usage:", "Options:", "Commands:", "Show this message and exit.")
+INDONESIAN_HELP = ("Penggunaan:", "Opsi:", "Tampilkan pesan ini lalu keluar.")
+
+
+def _toml(relative: str) -> dict[str, Any]:
+    with (DATA / relative).open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _fields(template: str) -> set[str]:
+    """The ``{placeholders}`` of a str.format template (and ``%(name)s`` ones)."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return names | set(re.findall(r"%\((\w+)\)", template))
+
+
+@pytest.fixture
+def indonesian(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The locale of an Indonesian administrator: LANG only, nothing overriding it."""
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "id_ID.UTF-8")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# -- the tables ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ui_errors.toml", "ui_help.toml", "click.toml"])
+def test_tables_have_the_same_keys_and_placeholders(name: str) -> None:
+    en, id_ = _toml(f"en/{name}"), _toml(f"id/{name}")
+    assert sorted(en.keys() ^ id_.keys()) == []
+    mismatched = {key: (_fields(en[key]), _fields(id_[key])) for key in en
+                  if _fields(id_[key]) != _fields(en[key]) - _english_fields(key)}
+    assert mismatched == {}
+
+
+def _english_fields(msgid: str) -> set[str]:
+    """Fields click fills with English words ("File", "integer"): id words it without."""
+    if msgid.startswith("{name} {filename!r}"):
+        return {"name"}
+    return {"number_type"} if "{number_type}" in msgid else set()
+
+
+@pytest.mark.parametrize("name", ["ui_errors.toml", "ui_help.toml", "click.toml"])
+def test_indonesian_tables_are_whole_and_indonesian(name: str) -> None:
+    found = {path: words for path, text in _strings(_toml(f"id/{name}"))
+             if not text.strip() or (words := english_words(text))}
+    assert found == {}
+
+
+def test_every_ui_file_has_an_indonesian_twin() -> None:
+    """test_kb checks keys and English words of every ui file; this one checks it sees them."""
+    en = sorted(p.name for p in (DATA / "en").glob("ui*.toml"))
+    assert {"ui_errors.toml", "ui_help.toml"} <= set(en)
+    assert en == sorted(p.name for p in (DATA / "id").glob("ui*.toml"))
+
+
+def test_click_catalog_keys_are_clicks_own_messages() -> None:
+    """English maps every msgid to itself, and click (this version) still says each one."""
+    source = "".join(p.read_text(encoding="utf-8")
+                     for p in Path(click.__file__).parent.glob("*.py"))
+    catalog = _toml("en/click.toml")
+    assert all(key == value for key, value in catalog.items())
+    missing = [key for key in catalog
+               if json.dumps(key) not in source and f'"{key}"' not in source]
+    assert missing == []
+
+
+def _error_calls() -> Iterator[tuple[str, ast.Call]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                yield str(path.relative_to(PACKAGE)), node
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def test_every_error_key_in_the_code_has_entries_its_params_fill() -> None:
+    """Each ``key="error_…"`` raise site: the entry exists in en and id, and its params
+    (when written as a dict) fill every placeholder of the message and the hint."""
+    en, id_ = _toml("en/ui_errors.toml"), _toml("id/ui_errors.toml")
+    problems, seen = [], 0
+    for where, call in _error_calls():
+        key = _keyword(call, "key")
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            continue
+        seen += 1
+        name = key.value
+        if name not in en or name not in id_:
+            problems.append(f"{where}: {name} has no entry")
+            continue
+        wanted = _fields(en[name]) | _fields(en.get(name + "_hint", ""))
+        params = _keyword(call, "params")
+        given = ({k.value for k in params.keys if isinstance(k, ast.Constant)}
+                 if isinstance(params, ast.Dict) else set() if params is None else wanted)
+        if wanted - given:
+            problems.append(f"{where}: {name} lacks {sorted(wanted - given)}")
+    assert problems == []
+    assert seen >= 60
+
+
+def test_every_message_key_named_in_the_code_exists() -> None:
+    """``text("error_…")`` and ``kb.ui("error_…")`` name entries that exist."""
+    en = _toml("en/ui_errors.toml")
+    named: set[str] = set()
+    for _where, call in _error_calls():
+        name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+        first = call.args[0] if call.args else None
+        if name in ("text", "ui") and isinstance(first, ast.Constant) and str(
+                first.value).startswith("error_"):
+            named.add(str(first.value))
+    assert len(named) >= 5
+    assert sorted(named - en.keys()) == []
+
+
+# -- errors in two languages -----------------------------------------------------------------
+
+
+def _kinds(cls: type[SMTPProbeError]) -> set[str]:
+    return {cls.kind}.union(*(_kinds(sub) for sub in cls.__subclasses__()))
+
+
+def test_every_kind_of_error_has_a_label() -> None:
+    en, id_ = _toml("en/ui_errors.toml"), _toml("id/ui_errors.toml")
+    assert {f"error_kind_{kind}": kind for kind in _kinds(SMTPProbeError)} == {
+        key: value for key, value in en.items() if key.startswith("error_kind_")}
+    assert all(f"error_kind_{kind}" in id_ for kind in _kinds(SMTPProbeError))
+
+
+def test_english_message_is_the_en_entry_and_str() -> None:
+    exc = UsageError(key="error_port_range", params={"port": 0})
+    assert exc.message == str(exc) == "port 0 is outside 1-65535"
+    assert exc.hint == ""
+    assert localized(exc, EN) == (exc.message, exc.hint)
+    assert localized(exc, ID) == ("port 0 di luar rentang 1-65535", "")
+
+
+def test_hint_comes_with_its_key() -> None:
+    exc = UsageError(key="error_skip_and_only")
+    assert exc.hint == "use --only to list the steps to run, or --skip to leave some out"
+    message, hint = localized(exc, ID)
+    assert message == "--skip dan --only tidak dapat digabungkan"
+    assert hint.startswith("pakai --only")
+
+
+def test_error_without_key_stays_as_written() -> None:
+    exc = ResolveError("mx.test does not resolve", hint="check it")
+    assert localized(exc, ID) == ("mx.test does not resolve", "check it")
+
+
+def test_nested_error_is_told_in_the_same_language() -> None:
+    with pytest.raises(UnknownCodeError) as caught:
+        explain_argument("hello", ID)
+    assert caught.value.message == (
+        "cannot read 'hello': line does not start with a three-digit reply code")
+    assert localized(caught.value, ID)[0] == (
+        "'hello' tidak dapat dibaca: baris tidak diawali kode balasan tiga digit")
+
+
+def test_terms_are_translated_but_option_names_are_not() -> None:
+    with pytest.raises(UsageError) as helo:
+        check_token("HELO name", "")
+    with pytest.raises(UsageError) as option:
+        check_token("--user", "")
+    assert (helo.value.message, localized(helo.value, ID)[0]) == (
+        "the HELO name is empty", "nama HELO kosong")
+    assert localized(option.value, ID)[0] == "--user kosong"
+
+
+def test_alternatives_use_the_languages_or() -> None:
+    exc = ResolveError(key="error_resolve_no_record",
+                       params={"name": "mx.test", "rdtypes": Alternatives(("A", "AAAA"))})
+    assert exc.message == "mx.test has no A or AAAA record"
+    assert localized(exc, ID)[0] == "mx.test tidak punya rekaman A atau AAAA"
+
+
+@pytest.mark.parametrize(
+    ("reason", "english", "indonesian"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+         "Connection refused", "koneksi ditolak"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+         "Name or service not known", "nama atau layanan tidak dikenal"),
+        (OSError(errno.EPROTO, "Protocol error"), "Protocol error", "Protocol error"),
+    ],
+)
+def test_system_reasons(reason: OSError, english: str, indonesian: str) -> None:
+    """The C library's words in English; by errno name in Indonesian, where known."""
+    exc = ProbeConnectError(key="error_connect_failed",
+                            params={"host": "mx.test", "port": 25, "reason": reason})
+    assert exc.message == f"cannot connect to mx.test port 25: {english}"
+    assert localized(exc, ID)[0] == f"tidak dapat tersambung ke mx.test port 25: {indonesian}"
+
+
+def test_target_errors_nest_with_their_reason() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_host_port("[::1")
+    outer = UsageError(key="error_targets_line", params={"number": 3, "reason": caught.value})
+    assert outer.message == "--targets line 3: '[::1': write an IPv6 address as [2001:db8::1]:25"
+    assert localized(outer, ID)[0] == (
+        "--targets baris 3: '[::1': tulis alamat IPv6 sebagai [2001:db8::1]:25")
+
+
+def test_scrubbed_error_leaks_no_secret_in_any_language() -> None:
+    inner = SMTPProbeError(key="error_not_an_address", params={"option": "user", "value": "s3cret"})
+    exc = SMTPProbeError(key="error_targets_line", params={"number": 1, "reason": inner})
+    _scrub_error(exc, ("s3cret",))
+    for kb in (EN, ID):
+        message = localized(exc, kb)[0]
+        assert "s3cret" not in message and REDACTED in message
+
+
+# -- choosing the language -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "lang"),
+    [
+        ({"LANG": "id_ID.UTF-8"}, "id"),
+        ({"LANG": "id_ID.UTF-8", "LC_ALL": "en_US.UTF-8"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "id_ID.UTF-8"}, "id"),
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "id_ID"}, "id"),
+        ({"LANG": "id_ID.UTF-8", "LC_ALL": ""}, "id"),
+        ({}, "en"),
+    ],
+)
+def test_lang_from_env(environ: dict[str, str], lang: str) -> None:
+    assert lang_from_env(environ) == lang
+
+
+@pytest.mark.parametrize(
+    ("argv", "lang"),
+    [
+        (["explain", "252", "--lang", "id"], "id"),
+        (["explain", "--lang=en", "252"], "en"),
+        (["explain", "--lang", "id", "--lang", "en"], "en"),
+        (["explain", "--", "--lang", "id"], None),
+        (["explain", "--lang", "fr"], None),
+        (["explain", "--lang"], None),
+    ],
+)
+def test_lang_from_argv(argv: list[str], lang: str | None) -> None:
+    assert lang_from_argv(argv) == lang
+
+
+def test_click_catalog_follows_the_run() -> None:
+    catalog = ClickCatalog()
+    with using("id"):
+        assert catalog.gettext("Usage:") == "Penggunaan:"
+        assert click.core._("Options") == "Opsi"  # type: ignore[attr-defined]
+        assert catalog.ngettext("Got unexpected extra argument ({args})",
+                                "Got unexpected extra arguments ({args})", 2).startswith("Ada")
+        assert catalog.gettext("not a click message") == "not a click message"
+    with using("en"):
+        assert click.core._("Options") == "Options"  # type: ignore[attr-defined]
+
+
+# -- help texts ------------------------------------------------------------------------------
+
+
+def _commands() -> list[tuple[str, click.Command, click.Context]]:
+    ctx = click.Context(cli, info_name="smtpprobe")
+    found: list[tuple[str, click.Command, click.Context]] = [("cli", cli, ctx)]
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        found.append((name, command, click.Context(command, info_name=name, parent=ctx)))
+    return found
+
+
+def _help_keys(name: str, command: click.Command,
+               ctx: click.Context) -> dict[str, str]:
+    """Every help text *command* shows, by the key it is translated under."""
+    import inspect
+
+    table = _toml("en/ui_help.toml")
+    texts = {f"help_{name}": inspect.cleandoc(command.help or "")}
+    if command.epilog:
+        texts[f"help_{name}_epilog"] = inspect.cleandoc(command.epilog)
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option) and param.help and param.name not in ("help",
+                                                                                "version"):
+            own = f"help_{name}_option_{param.name}"
+            texts[own if own in table else f"help_option_{param.name}"] = param.help
+    return texts
+
+
+@pytest.mark.parametrize("name", ["cli", "probe", "demo", "explain", "compare", "codes",
+                                  "annotate"])
+def test_help_table_says_what_the_code_says(name: str) -> None:
+    """The en table is the code's text, so translators work from the real source."""
+    (_, command, ctx), = [c for c in _commands() if c[0] == name]
+    en, id_ = _toml("en/ui_help.toml"), _toml("id/ui_help.toml")
+    texts = _help_keys(name, command, ctx)
+    assert {key: en.get(key) for key in texts} == texts
+    assert sorted(key for key in texts if not id_.get(key, "").strip()) == []
+
+
+def test_every_metavar_word_has_a_translation() -> None:
+    id_ = _toml("id/ui_help.toml")
+    words = {"OPTIONS", "COMMAND", "ARGS"}
+    for _, command, ctx in _commands():
+        for param in command.get_params(ctx):
+            words |= set(re.findall(r"[A-Z][A-Z_]+(?: RANGE)?", param.make_metavar(ctx)))
+    words -= {"BOOLEAN", "IP"}  # flags show none; IP is the same word
+    assert sorted(w for w in words if f"help_metavar_{w.replace(' ', '_')}" not in id_) == []
+
+
+@pytest.mark.usefixtures("indonesian")
+@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in
+                                  ("probe", "demo", "explain", "compare", "codes", "annotate"))])
+def test_help_is_indonesian(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, _err = run(capsys, *argv)
+    assert code == 0
+    assert all(word in out for word in INDONESIAN_HELP), out
+    assert not any(word in out for word in ENGLISH_HELP), out
+    assert "[OPSI]" in out
+    assert english_words(out) == []
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_group_help_lists_commands_and_exit_codes_in_indonesian(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _code, out, _err = run(capsys, "--help")
+    assert "Perintah:" in out and "Kode keluar" in out
+    assert "Bandingkan dua kode" in out and "Exit codes" not in out
+
+
+def test_lang_option_turns_help_indonesian_in_an_english_locale(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    _code, out, _err = run(capsys, "compare", "--help", "--lang", "id")
+    assert "Penggunaan: smtpprobe compare [OPSI] A B" in out
+    _code, out, _err = run(capsys, "compare", "--help")
+    assert "Usage: smtpprobe compare [OPTIONS] A B" in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_version_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--version")[1] == f"smtpprobe, versi {smtpprobe.__version__}\n"
+
+
+# -- every command, in the locale ------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "explain", "252")
+    assert code == 0
+    assert "Deskripsi" in out and "Cara Memperbaiki" in out
+    assert "Description" not in out and "How to fix" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_compare_renders_the_seed_page(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "compare", "211", "252")
+    assert code == 0
+    headings = ["Deskripsi", "Ketika Anda Melihatnya", "Cara Memperbaiki", "Perbedaan Utama",
+                "Kapan Menggunakan Yang Mana"]
+    positions = [out.find(heading) for heading in headings]
+    assert -1 not in positions and positions == sorted(positions)
+    assert "Key differences" not in out and "When to use which" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "codes", "--class", "4")
+    assert code == 0
+    assert "Kode balasan SMTP" in out and "SMTP reply codes" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_annotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text("Nov 28 10:00:01 mx postfix/smtp[1]: 1A2B: to=<bob@example.org>, "
+                   "status=bounced (host mx.example.org said: 550 5.1.1 <bob@example.org>: "
+                   "Recipient address rejected: User unknown (in reply to RCPT TO command))\n")
+    code, out, _err = run(capsys, "annotate", str(log))
+    assert code == 0
+    assert "Ringkasan" in out and "Summary" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_probe(capsys: pytest.CaptureFixture[str],
+               threaded_smtp_server: Any) -> None:
+    server: ServerAddress = threaded_smtp_server("hidden")
+    code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--timeout", "5")
+    assert code in (0, 1)
+    assert "Transkrip" in out and "Temuan" in out and "kode keluar" in out
+    assert "Transcript" not in out and "Findings" not in out and "exit code" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_probe_several_targets(capsys: pytest.CaptureFixture[str],
+                               threaded_smtp_server: Any, closed_port: int) -> None:
+    server: ServerAddress = threaded_smtp_server("hidden")
+    code, out, err = run(capsys, "probe", f"{server.host}:{server.port}",
+                         f"127.0.0.1:{closed_port}", "--timeout", "5")
+    assert code == 2
+    assert "2 target diperiksa" in out and "koneksi ditolak" in out
+    assert "targets probed" not in out and "Connection refused" not in out + err
+
+
+@pytest.mark.usefixtures("indonesian")
+@pytest.mark.parametrize("output_format", ["nagios", "junit"])
+def test_monitoring_formats(capsys: pytest.CaptureFixture[str], closed_port: int,
+                            output_format: str) -> None:
+    code, out, _err = run(capsys, "probe", f"127.0.0.1:{closed_port}", "--format",
+                          output_format, "--timeout", "5")
+    assert code == 2
+    assert "Tidak ada koneksi" in out and "koneksi ditolak" in out
+    assert "Connection refused" not in out
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_json_keys_stay_english_and_text_follows_the_language(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Any,
+) -> None:
+    server: ServerAddress = threaded_smtp_server("hidden")
+    _code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--format", "json",
+                           "--timeout", "5")
+    document = json.loads(out)
+    assert document["lang"] == "id"
+    assert {"target", "status", "findings", "exchanges", "error"} <= document.keys()
+    assert document["status"] in ("ok", "warning", "critical", "unknown")
+    vrfy = document["findings"]["vrfy"]
+    assert vrfy["verdict"] == "hidden"
+    assert english_words(vrfy["summary"]) == [] and vrfy["summary"] != ""
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "demo", "--profile", "disclosing")
+    assert code == 1
+    assert "Temuan" in out and "membocorkan" in out and "PERINGATAN" in out
+    assert "Findings" not in out and "disclosing" not in out.split("Temuan")[1]
+    assert "Server demo (disclosing) mendengarkan" in err
+
+
+# -- errors, in the locale -------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("indonesian")
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["probe", "--bogus"], "Tidak ada opsi '--bogus'"),
+        (["compare", "211"], "Argumen belum diberikan 'B'"),
+        (["codes", "--class", "x"], "Nilai tidak valid untuk '--class'"),
+        (["codes", "--class", "9"], "--class 9 bukan kelas kode balasan"),
+        (["explain", "6.1.1"], "'6.1.1' bukan kode status tambahan"),
+        (["probe", "mx.test", "--skip", "vrfy", "--only", "ehlo"], "tidak dapat digabungkan"),
+        (["probe", "[::1"], "tulis alamat IPv6"),
+        (["probe", "--targets", "/nonexistent/targets", "x"], "berkas atau direktori tidak ada"),
+        (["probe", "mx.test", "--cafile", "/nonexistent/ca.pem"], "'/nonexistent/ca.pem' tidak ada"),
+    ],
+)
+def test_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (3, "")
+    assert err.startswith("smtpprobe: galat: ") and expected in err
+    assert "\n  petunjuk: " in err
+    assert "error:" not in err and "hint:" not in err and "No such" not in err
+    assert english_words(err.split("petunjuk:")[0]) == []
+
+
+@pytest.mark.usefixtures("indonesian")
+def test_runtime_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "probe", "nonexistent.invalid", "--timeout", "3")
+    assert (code, out) == (3, "")
+    assert err.startswith("smtpprobe: galat: nonexistent.invalid ")
+    assert "di-resolve" in err and "does not resolve" not in err
+
+
+def test_lang_en_wins_over_an_indonesian_locale(capsys: pytest.CaptureFixture[str],
+                                                 indonesian: None) -> None:
+    _code, out, _err = run(capsys, "compare", "211", "252", "--lang", "en")
+    assert "Key differences" in out and "Perbedaan Utama" not in out
+    code, _out, err = run(capsys, "codes", "--class", "9", "--lang", "en")
+    assert code == 3
+    assert err == ("smtpprobe: error: --class 9 is not a class of reply codes\n"
+                   "  hint: expected one of 2, 3, 4, 5\n")
+    _code, out, _err = run(capsys, "probe", "--help", "--lang", "en")
+    assert "Usage:" in out and "Penggunaan:" not in out
+
+
+def test_lc_all_overrides_lang(capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANG", "id_ID.UTF-8")
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    _code, out, _err = run(capsys, "explain", "252")
+    assert "Description" in out and "Deskripsi" not in out
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.setenv("LC_ALL", "id_ID.UTF-8")
+    code, _out, err = run(capsys, "explain", "999x", "--command", "1")
+    assert code == 3 and "bukan perintah SMTP" in err
