@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -21,18 +20,12 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 
+from tests.dnsserver import dns_server  # noqa: F401 - the DNS server fixture, for every module
+from tests.ports import ServerAddress, free_port, start_controller  # noqa: F401 - fixtures
 from tests.servers import DOMAIN, make_persona
 
 TlsKind = Literal["starttls", "implicit"] | None
 CertKind = Literal["valid", "expired", "wrong-name"]
-
-
-@dataclass(frozen=True)
-class ServerAddress:
-    """Where a test server listens."""
-
-    host: str
-    port: int
 
 
 @pytest.fixture(scope="session")
@@ -68,17 +61,10 @@ def _server_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
     return context
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port with nothing listening (bound, then released)."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -173,29 +159,22 @@ class PersonaController(Controller):
 @pytest.fixture
 def threaded_smtp_server(
     server_certs: dict[str, trustme.LeafCert],
-) -> Iterator[Callable[..., ServerAddress]]:
+    start_controller: Callable[[Controller], ServerAddress],
+) -> Callable[..., ServerAddress]:
     """Factory: run a persona in a thread (aiosmtpd Controller) for CLI tests."""
-    controllers: list[PersonaController] = []
 
     def start(
         persona: str = "hidden", *, tls: TlsKind = None, cert: CertKind = "valid"
     ) -> ServerAddress:
         context = _server_context(server_certs[cert]) if tls else None
-        controller = PersonaController(
+        return start_controller(PersonaController(
             persona,
             starttls=context if tls == "starttls" else None,
             ssl_context=context if tls == "implicit" else None,
             hostname="127.0.0.1",
-            port=_free_port(),  # aiosmtpd 1.4 cannot use port=0 (aio-libs/aiosmtpd#388)
+            port=free_port(),
             server_hostname=DOMAIN,
             ready_timeout=5.0,
-        )
-        controllers.append(controller)
-        controller.start()
-        return ServerAddress(controller.hostname, controller.port)
+        ))
 
-    try:
-        yield start
-    finally:
-        for controller in controllers:
-            controller.stop(no_assert=True)
+    return start

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 __all__ = [
     "DEFAULT_VRFY",
     "HOSTNAME",
@@ -104,13 +106,6 @@ def _check_host() -> tuple[str, str, str]:
     except KeyError as exc:
         raise PostfixUnavailable(f"the Postfix account is missing: {exc}") from exc
     return postconf, postalias, str(master)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _main_cf(root: Path, settings: Mapping[str, str]) -> str:
@@ -243,7 +238,7 @@ def running_postfix(
         root = Path(tempfile.mkdtemp(prefix="smtpprobe-postfix-"))
         proc: subprocess.Popen[bytes] | None = None
         try:
-            port = _free_port()
+            port = free_port()
             _make_layout(root, port, settings)
             conf = str(root / "conf")
             made = subprocess.run(

@@ -11,7 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from smtpprobe import kb
 from smtpprobe.cli import main
 from smtpprobe.probe import probe
 from smtpprobe.report import AuthMechanism, ProbeOptions, ProbeReport, Status, TlsMode
+from tests.ports import ServerAddress, free_port
 
 # aiosmtpd 1.4 sets the deprecated Session.login_data itself after every successful AUTH.
 pytestmark = pytest.mark.filterwarnings(
@@ -163,35 +164,23 @@ class AuthController(Controller):
         return RecordingSMTP(self.handler, hostname=DOMAIN, loop=self.loop, **self.smtp_kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def threaded_auth_server(
     server_certs: dict[str, trustme.LeafCert],
-) -> Iterator[Callable[..., Served]]:
+    start_controller: Callable[[Controller], ServerAddress],
+) -> Callable[..., Served]:
     """Factory: the same server in a thread, for tests that go through the CLI."""
-    controllers: list[AuthController] = []
 
     def start(*, echo: bool = False, require_tls: bool = True) -> Served:
         seen = Seen()
         kwargs = _smtp_kwargs(seen, _context(server_certs["valid"]), require_tls=require_tls,
                               exclude=(), echo=echo)
-        controller = AuthController(seen, kwargs, hostname="127.0.0.1", port=_free_port(),
-                                    server_hostname=DOMAIN, ready_timeout=5.0)
-        controllers.append(controller)
-        controller.start()
-        return Served(controller.hostname, controller.port, seen)
+        address = start_controller(AuthController(
+            seen, kwargs, hostname="127.0.0.1", port=free_port(), server_hostname=DOMAIN,
+            ready_timeout=5.0))
+        return Served(address.host, address.port, seen)
 
-    try:
-        yield start
-    finally:
-        for controller in controllers:
-            controller.stop(no_assert=True)
+    return start
 
 
 async def run(served: Served, cafile: str | None = None, **options: Any) -> ProbeReport:

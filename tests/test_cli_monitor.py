@@ -6,21 +6,22 @@ import json
 import os
 import pty
 import select
-import socket
 import ssl
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
+from aiosmtpd.controller import Controller
 
 from smtpprobe.cli import main
-from tests.conftest import PersonaController, ServerAddress
+from tests.conftest import PersonaController
+from tests.ports import ServerAddress, free_port
 from tests.servers import DOMAIN
 
 Serve = Callable[..., ServerAddress]
@@ -44,17 +45,11 @@ def probe_json(capsys: pytest.CaptureFixture[str], server: ServerAddress,
     return code, json.loads(out)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
-def cert_server(tls_ca: trustme.CA) -> Iterator[Callable[..., ServerAddress]]:
+def cert_server(
+    tls_ca: trustme.CA, start_controller: Callable[[Controller], ServerAddress]
+) -> Callable[..., ServerAddress]:
     """Factory: a persona whose certificate has *days* left, over STARTTLS or implicit TLS."""
-    controllers: list[PersonaController] = []
 
     def start(days: int, tls: str = "starttls") -> ServerAddress:
         now = datetime.now(timezone.utc)
@@ -62,19 +57,12 @@ def cert_server(tls_ca: trustme.CA) -> Iterator[Callable[..., ServerAddress]]:
                                  not_after=now + timedelta(days=days, hours=12))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(context)
-        controller = PersonaController(
+        return start_controller(PersonaController(
             "hidden", starttls=context if tls == "starttls" else None,
             ssl_context=context if tls == "implicit" else None, hostname="127.0.0.1",
-            port=free_port(), server_hostname=DOMAIN, ready_timeout=5.0)
-        controllers.append(controller)
-        controller.start()
-        return ServerAddress(controller.hostname, controller.port)
+            port=free_port(), server_hostname=DOMAIN, ready_timeout=5.0))
 
-    try:
-        yield start
-    finally:
-        for controller in controllers:
-            controller.stop(no_assert=True)
+    return start
 
 
 # -- policies, each end to end ---------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from smtpprobe.probe import probe
 from smtpprobe.render.rich_view import to_rich
 from smtpprobe.report import ProbeOptions
 from smtpprobe.views.probe_view import probe_doc
-from tests.conftest import ServerAddress
+from tests.ports import ServerAddress, free_port
 
 Serve = Callable[..., ServerAddress]
 TOP_KEYS = {"schema_version", "target", "status", "started_at", "elapsed_ms", "complete",
@@ -48,14 +47,6 @@ def probe_json(capsys: pytest.CaptureFixture[str], server: ServerAddress,
 
 # -- personas of our own: what tests/servers.py does not cover ------------------------------
 
-def _free_port() -> int:
-    # aiosmtpd 1.4 cannot listen on port 0 (aio-libs/aiosmtpd#388).
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 class _ScriptedSMTP(SMTP):
     """VRFY answered with a fixed reply; the banner's ident chosen by the test."""
 
@@ -75,22 +66,15 @@ class _ScriptedController(Controller):
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[..., ServerAddress]]:
-    controllers: list[Controller] = []
-
+def scripted(
+    start_controller: Callable[[Controller], ServerAddress],
+) -> Callable[..., ServerAddress]:
     def start(smtp_class: type[SMTP] = _ScriptedSMTP, ident: str | None = None) -> ServerAddress:
-        controller = _ScriptedController(smtp_class, hostname="127.0.0.1", port=_free_port(),
-                                         server_hostname="mx.test", ident=ident,
-                                         ready_timeout=5.0)
-        controllers.append(controller)
-        controller.start()
-        return ServerAddress(controller.hostname, controller.port)
+        return start_controller(_ScriptedController(
+            smtp_class, hostname="127.0.0.1", port=free_port(), server_hostname="mx.test",
+            ident=ident, ready_timeout=5.0))
 
-    try:
-        yield start
-    finally:
-        for controller in controllers:
-            controller.stop(no_assert=True)
+    return start
 
 
 # -- verdicts and exit codes -----------------------------------------------------------------

@@ -14,7 +14,6 @@ from smtpprobe.fleet import FleetOptions, TargetSpec, run_fleet
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.report import ProbeOptions, Status, TlsMode
 from tests.conftest import ServerAddress
-from tests.dnsserver import dns_server  # noqa: F401  (fixture)
 
 Serve = Callable[..., Awaitable[ServerAddress]]
 FAST = ProbeOptions(tls=TlsMode.NONE, deadline=5.0, command_timeout=2.0)

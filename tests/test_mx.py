@@ -36,7 +36,7 @@ from smtpprobe.report import (
     TlsMode,
     Verdict,
 )
-from tests.dnsserver import DnsServer, Records, dns_server  # noqa: F401  (fixture)
+from tests.dnsserver import DnsServer, Records
 
 Start = Callable[..., dns.asyncresolver.Resolver]
 
