@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from smtpprobe import kb as knowledge
-from smtpprobe.cli import main
 from smtpprobe.logscan import scan_text
 from smtpprobe.views.annotate_view import Annotator
 from smtpprobe.views.offline_json import record_json
+from tests.cli import run_main, set_plain_english
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 POSTFIX = FIXTURES / "postfix.log"
@@ -25,16 +25,11 @@ POSTFIX = FIXTURES / "postfix.log"
 
 @pytest.fixture(autouse=True)
 def _english_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LC_ALL", "LC_MESSAGES", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.setenv("COLUMNS", "80")
+    set_plain_english(monkeypatch)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["annotate", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, "annotate", *argv)
 
 
 def records(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from smtpprobe import kb as knowledge
-from smtpprobe.cli import main
+from tests.cli import run_main, set_plain_english
 
 EN_HEADINGS = ("Description", "When you see it", "How to fix", "Key differences",
                "When to use which", "Learn more")
@@ -19,16 +19,11 @@ ID_HEADINGS = ("Deskripsi", "Ketika Anda Melihatnya", "Cara Memperbaiki", "Perbe
 
 @pytest.fixture(autouse=True)
 def _english_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LC_ALL", "LC_MESSAGES", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.setenv("COLUMNS", "80")
+    set_plain_english(monkeypatch)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(["compare", *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(capsys, "compare", *argv)
 
 
 def flat(text: str) -> str:

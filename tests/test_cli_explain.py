@@ -12,23 +12,17 @@ from typing import Any
 import pytest
 
 from smtpprobe import kb as knowledge
-from smtpprobe.cli import main
+from tests.cli import run_main, set_plain_english
 
 REPLY = "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"
 
 
 @pytest.fixture(autouse=True)
 def _english_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LC_ALL", "LC_MESSAGES", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    monkeypatch.setenv("COLUMNS", "80")
+    set_plain_english(monkeypatch)
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_main
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:
