@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from smtpprobe.errors import ResolveError, SMTPProbeError, localized
 from smtpprobe.kb import KnowledgeBase, load
-from smtpprobe.mx import MxHost, MxPlan, compare_pool, resolve_targets
 from smtpprobe.policy import Policy, apply_policy
 from smtpprobe.report import Finding, ProbeEvent, ProbeOptions, ProbeReport, Status, Target
 from smtpprobe.report import TlsMode
 
 if TYPE_CHECKING:
     import dns.asyncresolver
+
+    from smtpprobe.mx import MxHost, MxPlan
 
 __all__ = ["Fleet", "FleetOptions", "TargetResult", "TargetSpec", "run_fleet"]
 
@@ -182,6 +183,8 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
             job_options = dataclasses.replace(job_options, connect_to=(spec.host.strip("[]"),))
         return None, [_Job(spec.host, job_options)]
     try:
+        from smtpprobe.mx import resolve_targets  # only with --mx/--all-addresses
+
         async with limit:
             # Addresses are always looked up, so that an MX host without one is reported
             # from DNS, and a probe connects to exactly what DNS said.
@@ -264,6 +267,8 @@ def _add_pool_findings(results: list[TargetResult], slots: list[_Slot],
     for members in pools.values():
         reports = [r for i in members if (r := results[i].report) is not None]
         host = reports[0].target.host if reports else ""
+        from smtpprobe.mx import compare_pool
+
         found = compare_pool(reports)
         texts = [kb.ui(d.key).format(host=host, values=", ".join(
             f"{member}: {_pool_value(value, kb)}" for member, value in d.values)) for d in found]

@@ -86,12 +86,24 @@ class PatternEntry:
     """A vendor- or situation-specific reading recognised by the reply's text."""
 
     id: str
-    regex: re.Pattern[str]
+    match: str
     code: int | None
     enhanced: str | None
     vendor: str
     meaning: str
     fix: str
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """The compiled ``match``, searched case-insensitively in the reply's text."""
+        return _compiled(self.match)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use: a probe meets a handful of codes, so most of the pattern
+    # file never needs compiling (compiling all of it cost more than the whole session).
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def _read(relative: str) -> dict[str, Any]:
@@ -284,7 +296,7 @@ class KnowledgeBase:
             patterns.append(
                 PatternEntry(
                     id=item["id"],
-                    regex=re.compile(item["match"], re.IGNORECASE),
+                    match=item["match"],
                     code=item.get("code"),
                     enhanced=item.get("enhanced"),
                     vendor=item.get("vendor", ""),

@@ -76,14 +76,20 @@ def exchange_dict(exchange: Exchange, kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def finding_dict(finding: Finding, kb: KnowledgeBase) -> dict[str, Any]:
-    """A finding: status, summary, advice, verdict, evidence, and its facts at top level."""
+def finding_dict(finding: Finding, kb: KnowledgeBase,
+                 known: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A finding: status, summary, advice, verdict, evidence, and its facts at top level.
+
+    *known* maps ``id(exchange)`` to a dict already built for the ``exchanges`` list, so
+    evidence is not explained twice (half of a JSON report's cost otherwise).
+    """
+    known = {} if known is None else known
     base = {
         "status": finding.status.value,
         "summary": finding.summary,
         "advice": finding.advice,
         "verdict": finding.verdict.value if finding.verdict is not None else None,
-        "evidence": [exchange_dict(ex, kb) for ex in finding.evidence],
+        "evidence": [known.get(id(ex)) or exchange_dict(ex, kb) for ex in finding.evidence],
     }
     return {**dict(finding.data), **base}
 
@@ -96,6 +102,7 @@ def _target_dict(target: Target) -> dict[str, Any]:
 def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
     """The whole report as a JSON-ready dict."""
     session = report.session
+    exchanges = {id(ex): exchange_dict(ex, kb) for ex in session.exchanges}
     return {
         "schema_version": SCHEMA_VERSION,
         "target": _target_dict(session.target),
@@ -104,8 +111,8 @@ def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
         "elapsed_ms": milliseconds(session.elapsed),
         "complete": session.complete,
         "lang": kb.lang,
-        "exchanges": [exchange_dict(ex, kb) for ex in session.exchanges],
-        "findings": {f.check: finding_dict(f, kb) for f in report.findings},
+        "exchanges": list(exchanges.values()),
+        "findings": {f.check: finding_dict(f, kb, exchanges) for f in report.findings},
         "error": error_dict(session.error, kb),
     }
 

@@ -7,14 +7,17 @@ Pure: a `Fleet` in, a `Doc` out. The annotated transcript of one target stays th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smtpprobe.fleet import Fleet, TargetResult
 from smtpprobe.interpret._transcript import milliseconds
 from smtpprobe.kb import KnowledgeBase
-from smtpprobe.mx import MxPlan
 from smtpprobe.render.doc import Blank, Block, Doc, Heading, Items, Paragraph, Span, Table, line
 from smtpprobe.report import Status, Verdict
 from smtpprobe.views.probe_view import STATUS_STYLE, status_line
+
+if TYPE_CHECKING:
+    from smtpprobe.mx import MxPlan
 
 __all__ = ["mx_blocks", "summary_doc"]
 
