@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Create .venv (once) and install smtpprobe into it; with "test", also the test tools and,
-# when we are root on Debian, a real Postfix for the integration tests.
+# when we are root on Debian, a real Postfix (and swaks, for the benchmarks).
+# pip's chatter goes to .venv/setup.log and is shown only when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+MODE=${1:-run}
+
+quietly() {
+    if ! "$@" >>.venv/setup.log 2>&1; then
+        echo "setup: '$*' failed; its output:" >&2
+        tail -n 40 .venv/setup.log >&2
+        exit 1
+    fi
+}
+
 if [ ! -x .venv/bin/python ]; then
     if ! "$PY" -m venv .venv 2>/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -15,9 +26,21 @@ if [ ! -x .venv/bin/python ]; then
         fi
     fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [ "${1:-}" = "test" ]; then
-    .venv/bin/python -m pip install -q -e ".[test]"
+
+# Install again only when pyproject.toml changed since the last install in this mode.
+stamp=.venv/.installed-$MODE
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: installing smtpprobe into .venv ($MODE)" >&2
+    quietly .venv/bin/python -m pip install --upgrade pip
+    if [ "$MODE" = test ]; then
+        quietly .venv/bin/python -m pip install -e ".[test]"
+    else
+        quietly .venv/bin/python -m pip install -e .
+    fi
+    touch "$stamp"
+fi
+
+if [ "$MODE" = test ]; then
     # Postfix for tests/test_postfix.py, swaks for bench/bench_probe.py: install what is missing.
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
@@ -26,12 +49,10 @@ if [ "${1:-}" = "test" ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             echo "setup: installing ${missing[*]} from Debian for the integration tests" >&2
             (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                --no-install-recommends "${missing[@]}") >/dev/null \
+                --no-install-recommends "${missing[@]}") >>.venv/setup.log 2>&1 \
                 || echo "setup: could not install ${missing[*]}; Postfix tests will be skipped" >&2
         else
             echo "setup: not root; cannot install ${missing[*]}: Postfix tests will be skipped" >&2
         fi
     fi
-else
-    .venv/bin/python -m pip install -q -e .
 fi

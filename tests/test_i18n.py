@@ -329,8 +329,8 @@ def _help_keys(name: str, command: click.Command,
     if command.epilog:
         texts[f"help_{name}_epilog"] = inspect.cleandoc(command.epilog)
     for param in command.get_params(ctx):
-        if isinstance(param, click.Option) and param.help and param.name not in ("help",
-                                                                                "version"):
+        if (isinstance(param, click.Option) and param.help
+                and not {"--help", "--version"} & set(param.opts)):
             own = f"help_{name}_option_{param.name}"
             texts[own if own in table else f"help_option_{param.name}"] = param.help
     return texts

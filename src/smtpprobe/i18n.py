@@ -149,9 +149,10 @@ def _metavar(lang: str, metavar: str) -> str:
 
 
 def _param_help(lang: str, command: str, param: click.Option) -> str | None:
-    if param.name == "help":
+    # click 8.5 names its help option `_click_default_help`; the flag is what stays.
+    if "--help" in param.opts:
         return _CLICK_CATALOG.gettext(_HELP_OPTION)
-    if param.name == "version":
+    if "--version" in param.opts:
         return _CLICK_CATALOG.gettext(_VERSION_OPTION)
     if lang == "en" or not param.help:
         return param.help
