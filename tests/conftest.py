@@ -21,7 +21,7 @@ import trustme
 from aiosmtpd.controller import Controller
 
 from tests.dnsserver import dns_server  # noqa: F401 - the DNS server fixture, for every module
-from tests.ports import ServerAddress, free_port, start_controller  # noqa: F401 - fixtures
+from tests.ports import ServerAddress, close_servers, free_port, start_controller  # noqa: F401
 from tests.servers import DOMAIN, make_persona
 
 TlsKind = Literal["starttls", "implicit"] | None
@@ -95,17 +95,7 @@ async def smtp_server(
         return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
 
     yield start
-    for server in servers:
-        server.close()
-    for protocol in protocols:
-        transport = getattr(protocol, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.abort()
-    for server in servers:
-        await server.wait_closed()
-    # Let aborted transports and cancelled aiosmtpd handler tasks finish.
-    for _ in range(3):
-        await asyncio.sleep(0)
+    await close_servers(servers, protocols)
 
 
 @pytest.fixture
@@ -133,13 +123,7 @@ async def scripted_server() -> AsyncIterator[Callable[..., Awaitable[ServerAddre
         return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
 
     yield start
-    for writer in writers:
-        writer.transport.abort()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
-    for _ in range(3):
-        await asyncio.sleep(0)
+    await close_servers(servers, writers)
 
 
 class PersonaController(Controller):

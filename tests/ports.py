@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -43,3 +45,18 @@ def start_controller() -> Iterator[Callable[[Controller], ServerAddress]]:
     finally:
         for controller in running:
             controller.stop(no_assert=True)
+
+
+async def close_servers(servers: list[asyncio.Server], protocols: list[Any]) -> None:
+    """Close in-loop servers, abort their open connections, and let aiosmtpd's tasks end."""
+    for server in servers:
+        server.close()
+    for protocol in protocols:
+        transport = getattr(protocol, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+    for server in servers:
+        await server.wait_closed()
+    # Let aborted transports and cancelled aiosmtpd handler tasks finish.
+    for _ in range(3):
+        await asyncio.sleep(0)

@@ -24,7 +24,7 @@ from smtpprobe import kb
 from smtpprobe.cli import main
 from smtpprobe.probe import probe
 from smtpprobe.report import AuthMechanism, ProbeOptions, ProbeReport, Status, TlsMode
-from tests.ports import ServerAddress, free_port
+from tests.ports import ServerAddress, close_servers, free_port
 
 # aiosmtpd 1.4 sets the deprecated Session.login_data itself after every successful AUTH.
 pytestmark = pytest.mark.filterwarnings(
@@ -143,16 +143,7 @@ async def auth_server(
         return Served("127.0.0.1", server.sockets[0].getsockname()[1], seen)
 
     yield start
-    for server in servers:
-        server.close()
-    for protocol in protocols:
-        transport = getattr(protocol, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.abort()
-    for server in servers:
-        await server.wait_closed()
-    for _ in range(3):
-        await asyncio.sleep(0)
+    await close_servers(servers, protocols)
 
 
 class AuthController(Controller):
@@ -370,11 +361,7 @@ async def line_server() -> AsyncIterator[Callable[[Script], Awaitable[Served]]]:
         return Served("127.0.0.1", server.sockets[0].getsockname()[1], Seen())
 
     yield start
-    for writer in writers:
-        writer.transport.abort()
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+    await close_servers(servers, writers)
 
 
 @pytest.mark.parametrize(("final", "status", "key"), [
