@@ -8,6 +8,7 @@ terminal, the ``-v`` live view, and the JSON document (where the text is data).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sys
@@ -131,3 +132,24 @@ def test_injected_stray_bytes_are_inert(
     assert run.code == 1
     assert_inert(run.out)
     assert "250 \\x1b]0;pwned" in " ".join(run.out.split())
+
+
+async def _pipe_in_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 554 greeting whose text tries to end the status line and forge perfdata."""
+    await hostile.converse(
+        reader, writer,
+        banner=b"554 5.7.1 go away | time=999s;1;2 " + ESCAPES + b" SMTP OK - fake\r\n")
+
+
+def test_nagios_line_stays_one_line_whatever_the_server_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The plugin line is one line, its only `|` is ours, and no escape gets through."""
+    with serve_in_thread(_pipe_in_greeting) as server:
+        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "3",
+                      "--format", "nagios")
+    assert run.code == 2
+    assert run.out.count("\n") == 1 and run.out.startswith("SMTP CRITICAL - ")
+    assert run.out.count("|") == 1 and "time=999s" not in run.out.split("|")[1]
+    assert_inert(run.out)
+    assert "\x1b" not in run.out and "\x9b" not in run.out
