@@ -84,12 +84,13 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
 
     :raises UsageError: the first value that is not such an address, with a hint.
     """
+    flag = param.opts[0]  # "--user", not the parameter's plural name
     for value in values:
-        check_token(f"--{param.name}", value)
+        check_token(flag, value)
         local, at, domain = value.partition("@")
         if not local or (at and not _DOMAIN.fullmatch(domain)) or "@" in domain:
             raise UsageError(key="error_not_an_address",
-                             params={"option": param.name, "value": value})
+                             params={"option": flag.lstrip("-"), "value": value})
     return values
 
 
