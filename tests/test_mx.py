@@ -13,15 +13,9 @@ import pytest
 
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.kb import LANGUAGES, load
-from smtpprobe.mx import (
-    NOTE_KEYS,
-    POOL_KEYS,
-    MxHost,
-    MxPlan,
-    compare_pool,
-    pool_disagreements,
-)
+from smtpprobe.mx import NOTE_KEYS, MxHost, MxPlan
 from smtpprobe.mx import resolve_targets as _resolve_targets
+from smtpprobe.pool import POOL_KEYS, compare_pool, pool_disagreements
 from smtpprobe.reply import parse_reply
 from smtpprobe.report import (
     CertificateInfo,

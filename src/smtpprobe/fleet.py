@@ -267,7 +267,7 @@ def _add_pool_findings(results: list[TargetResult], slots: list[_Slot],
     for members in pools.values():
         reports = [r for i in members if (r := results[i].report) is not None]
         host = reports[0].target.host if reports else ""
-        from smtpprobe.mx import compare_pool
+        from smtpprobe.pool import compare_pool
 
         found = compare_pool(reports)
         texts = [kb.ui(d.key).format(host=host, values=", ".join(
