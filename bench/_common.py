@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -27,3 +28,13 @@ def median_seconds(argv: list[str], runs: int, stdout: int | None = subprocess.D
         subprocess.run(argv, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def use_bytecode_cache(pycache: Path) -> None:
+    """Give the clients a bytecode cache, as an installed tool has one.
+
+    Without it (PYTHONDONTWRITEBYTECODE=1, as in some containers) every run would compile
+    smtpprobe's sources again, a cost no real install pays.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(pycache)

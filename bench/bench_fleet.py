@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from local_server import running_server  # noqa: E402
-from _common import smtpprobe_argv
+from _common import smtpprobe_argv, use_bytecode_cache
 
 RESULTS = HERE / "results" / "fleet.json"
 RATIO_TARGET = 10.0
@@ -132,6 +132,7 @@ def main() -> int:
     peaks: dict[str, list[float]] = {f: [] for f in formats}
     swaks_s: list[float] = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        use_bytecode_cache(Path(tmp, "pycache"))
         ports = [stack.enter_context(running_server()) for _ in range(args.servers)]
         listing, sample, out = Path(tmp, "targets"), Path(tmp, "sample"), Path(tmp, "out")
         targets = [f"127.0.0.1:{ports[i % len(ports)]}" for i in range(args.targets)]

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from _common import median_seconds, smtpprobe_argv
+from _common import median_seconds, smtpprobe_argv, use_bytecode_cache
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "offline.json"
@@ -124,6 +124,7 @@ def main() -> int:
     args = parser.parse_args()
     smtpprobe = smtpprobe_argv()
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
+        use_bytecode_cache(Path(tmp) / "pycache")
         log = Path(tmp) / "mail.log"
         started = time.perf_counter()
         expected = generate_log(log, args.lines)

@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from local_server import running_server  # noqa: E402
-from _common import smtpprobe_argv
+from _common import smtpprobe_argv, use_bytecode_cache
 
 RESULTS = HERE / "results" / "probe.json"
 SWAKS_TARGET = 1.0
@@ -60,16 +60,6 @@ def _probe_missing() -> str:
     if missing:
         return f"the probe is not written yet (no module {', '.join(missing)})"
     return ""
-
-
-def _use_bytecode_cache(pycache: Path) -> None:
-    """Give the clients a bytecode cache, as an installed tool has one.
-
-    Without it (PYTHONDONTWRITEBYTECODE=1, as in some containers) every run would compile
-    smtpprobe's sources again, a cost no real install pays.
-    """
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(pycache)
 
 
 def _run(argv: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
@@ -237,7 +227,7 @@ def main() -> int:
         print("swaks not found (Debian: apt-get install swaks, or `bash scripts/setup.sh test` "
               "as root): the probe/swaks ratio is skipped")
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
-        _use_bytecode_cache(Path(tmp) / "pycache")
+        use_bytecode_cache(Path(tmp) / "pycache")
         log = Path(tmp) / "commands.log"
         with running_server(command_log=log) as port:
             target = f"127.0.0.1:{port}"

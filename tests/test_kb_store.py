@@ -51,10 +51,12 @@ def test_a_changed_data_file_gets_a_new_blob(fresh: Path, monkeypatch: pytest.Mo
         changed = os.stat_result((*stat[:8], stat.st_mtime + 1, stat[9]))
         return [(name, changed), *files[1:]]
 
+    first = next(fresh.glob("kb-*.marshal"))
     monkeypatch.setattr(store, "_data_files", touched)
     store._all.cache_clear()
     store.read("basic.toml")
-    assert len(list(fresh.glob("kb-*.marshal"))) == 2
+    blobs = list(fresh.glob("kb-*.marshal"))
+    assert len(blobs) == 1 and blobs[0] != first  # rebuilt, and the stale blob removed
 
 
 def test_a_corrupt_blob_is_ignored(fresh: Path) -> None:

@@ -8,6 +8,7 @@ upgrade rebuilds it. Without a writable cache directory the files are parsed eve
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import marshal
 import os
@@ -63,7 +64,15 @@ def _store(path: str, data: dict[str, dict[str, Any]]) -> None:
             handle.write(blob)
         os.replace(temporary, path)  # atomic: a concurrent reader sees all or nothing
     except (OSError, ValueError):
-        pass  # a read-only home or an unmarshallable value: parse next time too
+        return  # a read-only home or an unmarshallable value: parse next time too
+    # Blobs of other data or versions are stale now: one blob, not one per upgrade.
+    folder, own = os.path.split(path)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("kb-") and entry.name.endswith(".marshal") \
+                    and entry.name != own:
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
 
 
 @functools.cache
