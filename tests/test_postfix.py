@@ -6,7 +6,6 @@ First the replies Postfix really gives (stdlib smtplib, proving the fixture), th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import smtplib
 from collections.abc import Iterator
@@ -91,13 +90,6 @@ def test_bare_postmaster_is_accepted_even_when_unqualified_names_are_not(
 
 # --- the whole probe CLI against the real MTA ---------------------------------------------
 
-needs_probe = pytest.mark.skipif(
-    importlib.util.find_spec("smtpprobe.commands.probe") is None
-    or importlib.util.find_spec("smtpprobe.probe") is None,
-    reason="the probe (smtpprobe/probe.py, smtpprobe/commands/probe.py) is not written yet",
-)
-
-
 def _probe_json(
     instance: PostfixInstance, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, dict[str, Any]]:
@@ -115,7 +107,6 @@ def _verdict(document: dict[str, Any], check: str) -> str:
     return verdict
 
 
-@needs_probe
 @pytest.mark.parametrize(
     ("postfix_server", "vrfy", "exit_code"),
     [
@@ -137,7 +128,6 @@ def test_probe_judges_postfix_vrfy(
     assert code == exit_code, json.dumps(document["findings"], indent=2)
 
 
-@needs_probe
 @pytest.mark.parametrize("postfix_server", CONFIGS, indirect=True)
 def test_probe_judges_postfix_expn_disabled(
     postfix_server: PostfixInstance, capsys: pytest.CaptureFixture[str]
@@ -147,7 +137,6 @@ def test_probe_judges_postfix_expn_disabled(
     assert _verdict(document, "expn") == "disabled", document["findings"]["expn"]
 
 
-@needs_probe
 @pytest.mark.parametrize("postfix_server", [FOREIGN], indirect=True)
 def test_probe_with_a_qualified_user_finds_disclosure_behind_relay_refusals(
     postfix_server: PostfixInstance, capsys: pytest.CaptureFixture[str]
@@ -162,7 +151,6 @@ def test_probe_with_a_qualified_user_finds_disclosure_behind_relay_refusals(
     assert code == 1
 
 
-@needs_probe
 @pytest.mark.parametrize("postfix_server", [FOREIGN], indirect=True)
 def test_probe_moves_past_relay_refusals_to_the_mail_domain_by_itself(
     postfix_server: PostfixInstance, capsys: pytest.CaptureFixture[str]

@@ -81,13 +81,12 @@ def _all() -> dict[str, dict[str, Any]]:
     stamp = f"{zlib.crc32(repr([(n, s.st_size, s.st_mtime_ns) for n, s in files]).encode()):08x}"
     path = cache_path(stamp)
     if path is not None:
-        try:
+        # No blob yet, or a damaged one: parse the TOML and write a fresh blob.
+        with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
             with open(path, "rb") as handle:
                 cached = marshal.loads(handle.read())
             if isinstance(cached, dict):
                 return cached
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
     data = _parse_all(files)
     if path is not None:
         _store(path, data)
