@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table as RichTable
@@ -58,9 +59,17 @@ def _block(block: object) -> RenderableType:
             grid.add_row(Text(f"{n}." if block.numbered else "•"), _text(item))
         return Padding(grid, (0, 0, 0, block.indent))
     if isinstance(block, Table):
-        table = RichTable(title=visible(block.title) or None, show_lines=False, expand=False)
-        for column in block.columns:
-            table.add_column(visible(column), overflow="fold")
+        # No vertical rules: eight columns of facts still fit an 80-column terminal.
+        table = RichTable(title=visible(block.title) or None, box=box.SIMPLE_HEAD,
+                          pad_edge=False, padding=(0, 1), collapse_padding=True,
+                          show_lines=False, expand=False)
+        last = len(block.columns) - 1
+        for n, column in enumerate(block.columns):
+            # Short facts stay whole; the last column (a summary, a meaning) takes the rest.
+            if n < last:
+                table.add_column(visible(column), no_wrap=True)
+            else:
+                table.add_column(visible(column), overflow="fold", ratio=1, min_width=12)
         for row in block.rows:
             table.add_row(*(_text((span,)) for span in row))
         return table

@@ -13,7 +13,7 @@ from smtpprobe.fleet import Fleet, TargetResult
 from smtpprobe.interpret._transcript import milliseconds
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import Blank, Block, Doc, Heading, Items, Paragraph, Span, Table, line
-from smtpprobe.report import Status, Verdict
+from smtpprobe.report import Finding, Status, Verdict
 from smtpprobe.views.probe_view import STATUS_STYLE, status_line
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def mx_blocks(plans: Sequence[MxPlan], kb: KnowledgeBase) -> list[Block]:
 
 def _verdict_cell(result: TargetResult, check: str, kb: KnowledgeBase) -> Span:
     found = next((f for f in result.findings if f.check == check), None)
-    if found is None or found.verdict is None:
+    # "-" for no verdict at all or "not tested": a narrow column, and nothing to read there.
+    if found is None or found.verdict in (None, Verdict.NOT_TESTED):
         return Span("-", "dim")
     return Span(_label(kb, "probe_verdict_", found.verdict.value), _VERDICT_STYLE[found.verdict])
 
@@ -73,12 +74,20 @@ def _tls_cell(result: TargetResult) -> Span:
     return Span(tls.version or tls.mode.value, style)
 
 
+def _problems(result: TargetResult) -> list[Finding]:
+    """The findings worth listing, worst first: a check that was never reached (UNKNOWN)
+    only repeats the failure that stopped the session, so it is left out beside one."""
+    found = sorted((f for f in result.findings if f.status is not Status.OK),
+                   key=lambda f: -f.status.rank)
+    causes = [f for f in found if f.status is not Status.UNKNOWN]
+    return causes or found
+
+
 def _row(result: TargetResult, kb: KnowledgeBase, rcpt: bool,
          address: bool) -> tuple[Span, ...]:
     report, status = result.report, result.status
     elapsed = milliseconds(report.session.elapsed) if report is not None else None
-    failing = [_label(kb, "probe_check_", f.check) for f in result.findings
-               if f.status is not Status.OK]
+    failing = [_label(kb, "probe_check_", f.check) for f in _problems(result)]
     cells = [Span(str(result.target), "bold")]
     if address:
         cells.append(Span(result.target.address or "-", "dim"))
@@ -99,9 +108,7 @@ def _problem_lines(results: Sequence[TargetResult], kb: KnowledgeBase) -> tuple[
                                                                                ...]:
     lines = []
     for result in results:
-        for finding in sorted(result.findings, key=lambda f: -f.status.rank):
-            if finding.status is Status.OK:
-                continue
+        for finding in _problems(result):
             status = _label(kb, "probe_status_", finding.status.value).upper()
             lines.append(line(Span(f"{result.target} ", "bold"),
                               Span(f"{status} ", STATUS_STYLE[finding.status]),
