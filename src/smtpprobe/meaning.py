@@ -6,7 +6,7 @@ Shared by ``explain``, ``annotate`` and the live probe, so a reply reads the sam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from smtpprobe.codes import reply_category, reply_class
 from smtpprobe.kb import ClassInfo, ContextEntry, KBEntry, KnowledgeBase, PatternEntry
@@ -15,7 +15,7 @@ from smtpprobe.reply import Reply, ReplyDefect
 __all__ = ["Annotation", "Tone", "annotate_reply", "tone_of_class"]
 
 
-class Tone(str, Enum):
+class Tone(StrEnum):
     """How a reader should feel about a reply: fine, worth knowing, worth fixing, failed."""
 
     OK = "ok"
@@ -23,8 +23,6 @@ class Tone(str, Enum):
     WARN = "warn"
     BAD = "bad"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 def tone_of_class(code: int) -> Tone:

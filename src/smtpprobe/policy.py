@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from smtpprobe.errors import localized
@@ -25,15 +25,12 @@ from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Ve
 __all__ = ["POLICY_CHECKS", "Expectation", "Policy", "apply_policy"]
 
 
-class Expectation(str, Enum):
+class Expectation(StrEnum):
     """What ``--expect-vrfy`` (``-expn``, ``-rcpt``) accepts as the command's verdict."""
 
     HIDDEN = "hidden"
     DISABLED = "disabled"
     NOT_DISCLOSING = "not-disclosing"
-
-    def __str__(self) -> str:
-        return self.value
 
     def accepts(self, verdict: Verdict) -> bool:
         if self is Expectation.NOT_DISCLOSING:

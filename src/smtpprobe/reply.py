@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 from smtpprobe.errors import MalformedReplyError, ServerDisconnectedError
@@ -72,7 +72,7 @@ CLOSED: Final = _Sentinel("CLOSED")
 """Returned by `ReplyParser.next_reply` after EOF once every reply has been taken."""
 
 
-class ReplyDefect(str, Enum):
+class ReplyDefect(StrEnum):
     """A deviation from RFC 5321 §4.2 that the parser recovered from."""
 
     BARE_LF = "bare-lf"
@@ -86,8 +86,6 @@ class ReplyDefect(str, Enum):
     NO_TEXT = "no-text"
     ENHANCED_CLASS_MISMATCH = "enhanced-class-mismatch"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

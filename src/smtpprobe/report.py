@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from smtpprobe.errors import SMTPProbeError
@@ -41,16 +41,13 @@ DEFAULT_HELO = "smtpprobe.invalid"
 STEPS = ("ehlo", "starttls", "auth", "help", "vrfy", "expn", "noop", "rset", "rcpt", "quit")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Overall result in the monitoring-plugin convention."""
 
     OK = "ok"
     WARNING = "warning"
     CRITICAL = "critical"
     UNKNOWN = "unknown"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def exit_code(self) -> int:
@@ -66,7 +63,7 @@ class Status(str, Enum):
         return max(statuses, key=lambda s: s.rank, default=Status.OK)
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md)."""
 
     DISCLOSING = "disclosing"
@@ -76,11 +73,9 @@ class Verdict(str, Enum):
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
 
-    def __str__(self) -> str:
-        return self.value
 
 
-class TlsMode(str, Enum):
+class TlsMode(StrEnum):
     """How to use TLS: never, STARTTLS, implicit (port 465), or STARTTLS when offered."""
 
     NONE = "none"
@@ -88,19 +83,15 @@ class TlsMode(str, Enum):
     IMPLICIT = "implicit"
     AUTO = "auto"
 
-    def __str__(self) -> str:
-        return self.value
 
 
-class AuthMechanism(str, Enum):
+class AuthMechanism(StrEnum):
     """The SASL mechanism for ``--auth-user``: PLAIN when advertised, else LOGIN (auto)."""
 
     AUTO = "auto"
     PLAIN = "plain"
     LOGIN = "login"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,14 +232,12 @@ class Session:
         return tuple(e for e in self.exchanges if e.phase == phase and e.argument in forms)
 
 
-class ProbeEventKind(str, Enum):
+class ProbeEventKind(StrEnum):
     """What a `ProbeEvent` reports: a step starting, or one exchange recorded."""
 
     PHASE = "phase"
     EXCHANGE = "exchange"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

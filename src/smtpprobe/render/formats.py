@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any, assert_never
 
 from smtpprobe.kb import KnowledgeBase
@@ -17,16 +17,13 @@ Renderer = Callable[[ProbeReport, KnowledgeBase], Doc | dict[str, Any] | str]
 text (the Nagios line, JUnit XML)."""
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """``--format``: text for people, json for programs, nagios and junit for monitoring/CI."""
 
     TEXT = "text"
     JSON = "json"
     NAGIOS = "nagios"
     JUNIT = "junit"
-
-    def __str__(self) -> str:
-        return self.value
 
     def to_renderer(self) -> Renderer:
         return renderer_for(self)
