@@ -86,11 +86,13 @@ class TlsMode(StrEnum):
 
 
 class AuthMechanism(StrEnum):
-    """The SASL mechanism for ``--auth-user``: PLAIN when advertised, else LOGIN (auto)."""
+    """The SASL mechanism for ``--auth-user``; auto: the strongest one offered."""
 
     AUTO = "auto"
     PLAIN = "plain"
     LOGIN = "login"
+    CRAM_MD5 = "cram-md5"
+    XOAUTH2 = "xoauth2"
 
 
 
@@ -116,6 +118,8 @@ class ProbeOptions:
     # Never in a repr: the report holds its options, and reports get logged.
     auth_password: str | None = field(default=None, repr=False)
     auth_mechanism: AuthMechanism = AuthMechanism.AUTO
+    # The OAuth2 access token for XOAUTH2 (--auth-token-env); never in a repr either.
+    auth_token: str | None = field(default=None, repr=False)
     allow_plaintext_auth: bool = False
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
