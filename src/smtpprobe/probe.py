@@ -186,6 +186,11 @@ class _Run:
             self._reset()
             self.verify_error = reason
             await self._open(addresses, self.insecure_ctx)
+        await self._dialogue()
+
+    async def _dialogue(self) -> None:
+        """What the session is for, once the channel is set up: the probe's steps here;
+        ``smtpprobe send`` runs a mail transaction instead (`smtpprobe.send`)."""
         steps = {
             "auth": self._auth,
             "help": self._help,

@@ -64,7 +64,8 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md)."""
+    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md);
+    also what became of a sent message, and whether the server relays."""
 
     DISCLOSING = "disclosing"
     HIDDEN = "hidden"
@@ -72,6 +73,13 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # ``smtpprobe send`` (findings.delivery; REFUSED too) and ``--relay-check``
+    # (findings.relay; INCONCLUSIVE too).
+    ACCEPTED = "accepted"
+    PARTIALLY_ACCEPTED = "partially-accepted"
+    DEFERRED = "deferred"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 
