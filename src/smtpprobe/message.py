@@ -10,7 +10,7 @@ from __future__ import annotations
 import mimetypes
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -79,7 +79,7 @@ def compose(draft: Draft, *, utf8: bool = False, seven_bit: bool = False) -> byt
         return draft.raw
     from aiosmtplib.email import flatten_message
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     message = EmailMessage()
     message["From"] = draft.sender or "<>"
     message["To"] = ", ".join(draft.recipients)

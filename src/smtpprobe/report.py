@@ -129,6 +129,10 @@ class ProbeOptions:
     # The OAuth2 access token for XOAUTH2 (--auth-token-env); never in a repr either.
     auth_token: str | None = field(default=None, repr=False)
     allow_plaintext_auth: bool = False
+    # --relay-check: the relay tests after the other steps; relay_to is the outside
+    # address they try to reach (an RFC 2606 example.net address by default).
+    relay_check: bool = False
+    relay_to: str | None = None
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()
