@@ -209,8 +209,8 @@ def test_text_view_explains_the_delivery(capsys: pytest.CaptureFixture[str],
     ("250 2.0.0 5B1CHx0A012345 Message accepted for delivery", "5B1CHx0A012345"),  # Sendmail
     ("250 2.0.0 3f6a1c2e Message accepted for delivery", "3f6a1c2e"),            # OpenSMTPD
     ("250 2.0.0 OK  1700000000 a1b2c3d4e5f6.123 - gsmtp", "a1b2c3d4e5f6.123"),    # Gmail
-    ("250 2.6.0 <ab12@EX01.corp.example> [InternalId=1234567, Hostname=EX01] Queued mail "
-     "for delivery", "1234567"),                                                  # Exchange
+    (("250 2.6.0 <ab12@EX01.corp.example> [InternalId=1234567, Hostname=EX01] Queued mail "
+      "for delivery"), "1234567"),                                                # Exchange
     ("250 2.6.0 <ab12@EX01.corp.example> Queued mail for delivery", "ab12@EX01.corp.example"),
     ("250 Message Queued (4C5D6E7F.1)", "4C5D6E7F.1"),                           # Haraka
     ("250 ok 1700000000 qp 4242", "4242"),                                       # qmail
