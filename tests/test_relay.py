@@ -83,7 +83,8 @@ def test_open_relay_text(capsys: pytest.CaptureFixture[str],
                             "--relay-check")
     assert code == 2
     text = " ".join(out.split())  # the table wraps the summary
-    assert "accepted 14 of 14 relay tests" in text and "mynetworks" in text
+    # aiosmtpd's own parser refuses the double-@ form (501); everything else goes through.
+    assert "accepted 13 of 14 relay tests" in text and "mynetworks" in text
 
 
 def test_greylisting_is_inconclusive(capsys: pytest.CaptureFixture[str],
