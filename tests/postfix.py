@@ -27,10 +27,10 @@ from tests.ports import free_port
 
 __all__ = [
     "DEFAULT_VRFY",
+    "DELIVERING",
     "DELIVERY_DOMAIN",
     "HOSTNAME",
     "VRFY_DISABLED",
-    "DELIVERING",
     "PostfixInstance",
     "PostfixUnavailable",
     "postfix_server",
