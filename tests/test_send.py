@@ -236,3 +236,16 @@ def test_finding_words_agree_in_both_languages(check: str) -> None:
         for key, text in words.items():
             assert set(re.findall(r"\{\w+\}", text)) == set(
                 re.findall(r"\{\w+\}", tables["id"][reason][key])), (reason, key)
+
+
+def test_implicit_tls(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve,
+                      cafile: str) -> None:
+    """Port 465 (RFC 8314): TLS from the first byte, certificate verified, then the mail."""
+    server = threaded_smtp_server("accept", tls="implicit")
+    code, out, _ = run_main(capsys, "send", f"{server.host}:{server.port}", "--tls", "implicit",
+                            "--cafile", cafile, "--from", SENDER, "--to", "a@mx.test",
+                            "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["findings"]["delivery"]["verdict"] == "accepted"
+    assert doc["findings"]["tls"]["status"] == "ok"
+    assert doc["findings"]["delivery"]["queue_id"] == RECEIVED[-1].queue_id
