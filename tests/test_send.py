@@ -249,3 +249,10 @@ def test_implicit_tls(capsys: pytest.CaptureFixture[str], threaded_smtp_server: 
     assert code == 0 and doc["findings"]["delivery"]["verdict"] == "accepted"
     assert doc["findings"]["tls"]["status"] == "ok"
     assert doc["findings"]["delivery"]["queue_id"] == RECEIVED[-1].queue_id
+
+
+@pytest.mark.parametrize("address", ["no-at-sign", "a b@mx.test", "a@mx.test\r\nRSET",
+                                     "<a@mx.test>"])
+def test_addresses_are_one_token(capsys: pytest.CaptureFixture[str], address: str) -> None:
+    code, _out, err = run_main(capsys, "send", "127.0.0.1:1", "--from", SENDER, "--to", address)
+    assert code == 3 and "--to" in err and "Traceback" not in err
