@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smtpprobe.interpret.checks import _trusted_source
+from smtpprobe.interpret.checks import _ip, _trusted_source
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
@@ -97,7 +97,7 @@ def judge_relay(session: Session) -> Relay:
     params: dict[str, Any] = {"count": len(accepted), "tests": len(outcomes),
                               "names": ", ".join(o.name for o in accepted) or "-",
                               "address": session.target.address or "-",
-                              "source": session.source or "-"}
+                              "source": str(_ip(session.source) or session.source or "-")}
     if accepted:
         verdict, reason = Verdict.OPEN, "open-trusted-source" if trusted else "open"
         evidence = tuple(ex for o in accepted for ex in o.exchanges)
