@@ -102,6 +102,21 @@ class PatternEntry:
     (Gmail's 5.7.30 is "DKIM did not pass", the registry's is "REQUIRETLS needed")."""
     source: str = ""
     """Where the wording was seen: an MTA source file, a provider's page, an RFC."""
+    seen_with: tuple[str, ...] = ()
+    """Other codes the wording comes with (``"454"``, ``"5.7.1"``), when ``code`` and
+    ``enhanced`` leave it open (Postfix lets the operator choose the code)."""
+
+    @property
+    def codes_seen(self) -> tuple[int, ...]:
+        """The basic codes this wording is known to come with."""
+        codes = [int(c) for c in self.seen_with if c.isdigit()]
+        return tuple(([self.code] if self.code is not None else []) + codes)
+
+    @property
+    def enhanced_seen(self) -> tuple[str, ...]:
+        """The enhanced codes this wording is known to come with."""
+        keys = [c for c in self.seen_with if "." in c]
+        return tuple(([self.enhanced] if self.enhanced else []) + keys)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -329,6 +344,13 @@ class KnowledgeBase:
             return True
         return code in self._commands[1] and code not in rule.not_any
 
+    def commands_answered_by(self, code: int) -> tuple[str, ...] | None:
+        """The commands whose rule lists *code*; None when it may answer any command."""
+        rules, any_command = self._commands
+        if code in any_command:
+            return None
+        return tuple(name for name, rule in rules.items() if code in rule.allowed)
+
     def allowed_after_greeting(self, code: int, command: str, greeting: int) -> bool:
         """True when *greeting* makes *code* the expected answer to *command* (RFC 5321 §3.1:
         after ``554`` the server SHOULD answer ``503`` to everything but QUIT)."""
@@ -357,6 +379,7 @@ class KnowledgeBase:
                     title=words.get("title", ""),
                     overload=bool(item.get("overload", False)),
                     source=item.get("source", ""),
+                    seen_with=tuple(str(c) for c in item.get("seen_with", ())),
                 )
             )
         return tuple(patterns)
