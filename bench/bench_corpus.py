@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from smtpprobe.kb import load  # noqa: E402
-from tests.reply_corpus import is_specific, load_corpus, read_logged, read_pasted  # noqa: E402
+from smtpprobe.kb import load
+from tests.reply_corpus import is_specific, load_corpus, read_logged, read_pasted
 
 
 def main() -> int:

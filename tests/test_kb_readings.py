@@ -124,11 +124,11 @@ def test_pattern_text_joins_wrapped_lines() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("550-5.7.1 [192.0.2.1] Our system has detected that this message is\n"
-     "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n"
-     "550 5.7.1 this message has been blocked. x - gsmtp", "gmail-likely-unsolicited"),
-    ("550-5.7.1 This message does not have authentication information or fails to\n"
-     "550 5.7.1 pass authentication checks. x - gsmtp", "gmail-auth-checks-failed"),
+    (("550-5.7.1 [192.0.2.1] Our system has detected that this message is\n"
+      "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n"
+      "550 5.7.1 this message has been blocked. x - gsmtp"), "gmail-likely-unsolicited"),
+    (("550-5.7.1 This message does not have authentication information or fails to\n"
+      "550 5.7.1 pass authentication checks. x - gsmtp"), "gmail-auth-checks-failed"),
 ])
 def test_wrapped_gmail_texts_match(text: str, expected: str) -> None:
     assert first_pattern(text) == expected
@@ -143,8 +143,8 @@ def test_wrapped_gmail_texts_match(text: str, expected: str) -> None:
     ("550 5.7.40 No DMARC record. x - gsmtp", "DMARC", "registry"),
     ("554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
      "Yahoo", "too weak"),
-    ("550 5.7.509 Access denied, sending domain x.example does not pass DMARC verification and "
-     "has a DMARC policy of reject.", "DMARC", "Security or Policy"),
+    (("550 5.7.509 Access denied, sending domain x.example does not pass DMARC verification "
+      "and has a DMARC policy of reject."), "DMARC", "Security or Policy"),
 ])
 def test_vendor_overloads_replace_the_registry_reading(text: str, title_word: str,
                                                        not_word: str) -> None:

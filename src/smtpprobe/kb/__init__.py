@@ -149,7 +149,7 @@ def pattern_text(lines: tuple[str, ...] | list[str]) -> str:
 _ENHANCED_HEAD = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     # Compiled on first use: a probe meets a handful of codes, so most of the pattern
     # file never needs compiling (compiling all of it cost more than the whole session).
