@@ -203,3 +203,18 @@ def test_explain_annotate_and_probe_share_one_reading() -> None:
 
     for module in (annotate_view, explanation, probe_view):
         assert "annotate_reply(" in inspect.getsource(module)
+
+
+def test_success_replies_skip_the_failure_patterns() -> None:
+    """Code-less patterns read 4xx/5xx only, so a healthy session compiles almost none."""
+    from smtpprobe.kb import _compiled
+
+    kb = load("en")
+    assert kb.patterns_for(250, "250 2.1.5 Ok: Relay access denied, user unknown") == ()
+    _compiled.cache_clear()
+    for code, text in ((220, "mx ESMTP Postfix"), (250, "2.1.0 Ok"), (214, "2.0.0 Commands"),
+                       (221, "2.0.0 Bye")):
+        kb.patterns_for(code, text)
+    assert _compiled.cache_info().currsize <= 2
+    assert [p.id for p in kb.patterns_for(252, "Administrative prohibition")] == [
+        "exim-administrative-prohibition"]

@@ -393,11 +393,13 @@ class KnowledgeBase:
     ) -> tuple[PatternEntry, ...]:
         """Specific readings whose regex matches *text* (the reply as `pattern_text` gives
         it); a pattern's code and enhanced code, where it names them, must be the reply's
-        too."""
+        too. A pattern without a code reads 4xx and 5xx replies only (and the codes of its
+        ``seen_with``): a probe of a healthy server, all 2xx, then compiles almost none of
+        the pattern file."""
         return tuple(
             p
             for p in self._patterns
-            if (p.code is None or p.code == code)
+            if (p.code == code if p.code is not None else code >= 400 or code in p.codes_seen)
             and (p.enhanced is None or p.enhanced == enhanced)
             and p.regex.search(text)
         )
