@@ -194,6 +194,12 @@ def test_bad_input_exits_3_with_one_line(capsys: pytest.CaptureFixture[str],
     assert_usage_error(*run(capsys, "explain", *argv))
 
 
+@pytest.mark.parametrize("text", ["", "   ", "\n\n"])
+def test_blank_input_is_a_usage_error(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    code, out, err = run(capsys, "explain", text)
+    assert (code, out) == (3, "") and "internal error" not in err and "cannot read" in err
+
+
 def test_out_of_range_reply_says_what_explain_999_says(capsys: pytest.CaptureFixture[str]) -> None:
     _, _, bare = run(capsys, "explain", "999")
     for pasted in ("999 what", "999x", "999-more"):

@@ -140,7 +140,7 @@ def explain_argument(text: str, kb: KnowledgeBase, command: str | None = None) -
         # "999 what" or "999x" is no more a reply than "explain 999" is a code.
         raise UnknownCodeError(key="error_code_not_basic", params={"text": digits.group()[:12]})
     try:
-        reply = parse_reply("\n".join(_unfolded(lines)))
+        reply = parse_reply("\n".join(_unfolded(lines)) if lines else "")
     except MalformedReplyError as exc:
         raise UnknownCodeError(key="error_explain_unreadable",
                                params={"text": first[:60], "reason": exc}) from None
