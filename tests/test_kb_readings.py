@@ -85,7 +85,7 @@ def test_registry_only_codes_are_called_associations() -> None:
 
 def test_exim_banner_delay_is_acl_delay() -> None:
     for lang in ("en", "id"):
-        assert "acl_smtp_connect" in load(lang).ui("policy_advice_banner_delay")
+        assert "acl_smtp_connect" in load(lang).finding_words("banner-delay", "violated")["advice"]
 
 
 def test_microsoft_rule_ids_are_not_as_numbers() -> None:
