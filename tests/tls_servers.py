@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,10 +89,12 @@ def server_context(
         context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
     if ciphers is not None:
         context.set_ciphers(ciphers)
-    if minimum is not None:
-        context.minimum_version = minimum
-    if maximum is not None:
-        context.maximum_version = maximum
+    with warnings.catch_warnings():  # ssl deprecates TLSv1/1.1: these servers offer them
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            context.minimum_version = minimum
+        if maximum is not None:
+            context.maximum_version = maximum
     return context
 
 

@@ -34,6 +34,7 @@ from smtpprobe.report import (
     Target,
     TlsInfo,
     TlsMode,
+    TlsScan,
 )
 from smtpprobe.tls import client_context, describe
 from smtpprobe.validate import check_options
@@ -144,6 +145,7 @@ class _Run:
         finally:
             rec.wire.close()
             await rec.wire.wait_closed()
+        tls_scan = await self._tls_scan() if self.options.tls_scan else None
         return Session(
             target=Target(self.host, self.port, self.address, self.options.tls),
             options=self.options,
@@ -160,7 +162,27 @@ class _Run:
             control_address=self.control,
             qualified_users=dict(self.addresses.qualified),
             auth_skipped=self.auth_skipped,
+            tls_scan=tls_scan,
         )
+
+    async def _tls_scan(self) -> TlsScan | None:
+        """``--tls-scan`` in connections of its own, to the address the session reached,
+        in what is left of the deadline."""
+        from smtpprobe.tls_scan import ScanTarget, scan
+
+        if self.options.tls is TlsMode.NONE or self.address is None:
+            return None
+        if not self.implicit and self.tls is None and not self._wants_starttls():
+            return None  # no STARTTLS to scan through
+        self.rec.enter("tls-scan", f"{self.address} port {self.port}")
+        target = ScanTarget(
+            address=self.address, port=self.port, implicit=self.implicit, sni=self.sni,
+            family=socket.AF_INET6 if ":" in self.address else socket.AF_INET,
+            helo=self.options.helo, client_cert=self.options.client_cert,
+            client_key=self.options.client_key,
+        )
+        return await scan(target, deadline=self.rec.deadline,
+                          concurrency=self.options.scan_concurrency)
 
     async def _resolve(self) -> list[tuple[int, str]]:
         self.rec.enter("resolve", self.host)

@@ -37,6 +37,8 @@ __all__ = [
 MIN_RSA_BITS = 2048
 _OLD_PROTOCOLS = ("TLSv1", "TLSv1.1")
 _GOOD_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
+# Cipher classes weak whenever accepted (RFC 7465 RC4; RFC 9325 §4.1 NULL, anon, export, 3DES).
+WEAK_CLASSES = ("aNULL", "NULL", "EXPORT", "RC4", "3DES")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +132,19 @@ def _handshake(tls: TlsInfo, data: dict[str, Any], reasons: list[TlsReason]) -> 
                                  {"parts": ", ".join(cert.unreadable)}))
 
 
+def _weak_suites(classes: Mapping[str, str | None]) -> dict[str, str]:
+    """Weak classes the server accepted: aNULL…3DES always, CBC only when AEAD is refused."""
+    weak = {name: suite for name in WEAK_CLASSES if (suite := classes.get(name))}
+    cbc = classes.get("CBC")
+    if cbc and classes.get("AEAD") == "":
+        weak["CBC-only"] = cbc
+    return weak
+
+
 def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None:
+    weak = _weak_suites(scan.weak_ciphers)
     data["protocols"] = dict(scan.protocols)
-    data["weak_ciphers"] = sorted({suite for suite in scan.weak_ciphers.values() if suite})
+    data["weak_ciphers"] = sorted(set(weak.values()))
     data["cipher_classes"] = dict(scan.weak_ciphers)
     data["scan"] = {
         "untested": list(scan.untested),
@@ -143,17 +155,14 @@ def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None
     old = [name for name in _OLD_PROTOCOLS if scan.protocols.get(name)]
     if old:
         reasons.append(TlsReason("old-protocols", Status.WARNING, {"protocols": ", ".join(old)}))
-    tested = [scan.protocols.get(name) for name in _GOOD_PROTOCOLS]
-    if all(result is False for result in tested):
+    if all(scan.protocols.get(name) is False for name in _GOOD_PROTOCOLS):
         reasons.append(TlsReason("no-modern-protocol", Status.CRITICAL, {}))
-    weak = {name: suite for name, suite in scan.weak_ciphers.items()
-            if suite and name != "no-FS"}
     if weak:
         reasons.append(TlsReason("weak-ciphers", Status.WARNING, {
-            "classes": ", ".join(weak), "suites": ", ".join(sorted(set(weak.values())))}))
-    if scan.weak_ciphers.get("no-FS"):
+            "classes": ", ".join(weak), "suites": ", ".join(data["weak_ciphers"])}))
+    if scan.protocols.get("TLSv1.2") and scan.weak_ciphers.get("FS") == "":
         reasons.append(TlsReason("no-forward-secrecy", Status.WARNING,
-                                 {"suite": scan.weak_ciphers["no-FS"]}))
+                                 {"suite": scan.weak_ciphers.get("kRSA") or "-"}))
 
 
 def with_tls_facts(finding: Finding, session: Session, kb: KnowledgeBase) -> Finding:
