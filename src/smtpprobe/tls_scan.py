@@ -87,7 +87,7 @@ class _Throttled(Exception):
 
 
 class _NoStartTls(Exception):
-    """STARTTLS was refused for good (a 5xx reply)."""
+    """STARTTLS was refused (454 TLS not available, or a 5xx reply)."""
 
 
 def _context(target: ScanTarget, version: ssl.TLSVersion | None,
@@ -117,7 +117,7 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
     """A fresh connection, ready for a TLS handshake (after ``220`` to STARTTLS).
 
     :raises _Throttled: the server turned the connection away before TLS.
-    :raises _NoStartTls: STARTTLS refused with a 5xx reply.
+    :raises _NoStartTls: STARTTLS refused (454 TLS not available, 5xx).
     :raises SMTPProbeError: anything else (refused, timeout …).
     """
     wire = SMTPWire()
@@ -129,8 +129,7 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
                 raise _Throttled(f"{banner.code}")
             await wire.command(b"EHLO " + target.helo.encode(), timeout)
             reply = await wire.command(b"STARTTLS", timeout)
-            if reply.klass == 4:
-                raise _Throttled(f"STARTTLS {reply.code}")
+            # 454 "TLS not available" is the server's state, not throttling: no retry.
             if reply.code != 220:
                 raise _NoStartTls(f"STARTTLS {reply.code}")
     except BaseException:
@@ -200,9 +199,9 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
             except ProbeTLSError:
                 results[name] = False
             except _Throttled as exc:
-                if not alone:
-                    return False
-                errors.append(f"{name}: turned away ({exc})")
+                if alone:
+                    errors.append(f"{name}: turned away ({exc})")
+                return False
             except _NoStartTls as exc:
                 errors.append(f"{name}: {exc}")
             except (SMTPProbeError, OSError) as exc:
@@ -214,10 +213,14 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
     try:
         async with asyncio.timeout_at(deadline):
             done = await asyncio.gather(*(run(n, c, False) for n, c in tests.items()))
-            for (name, offer), finished in zip(tests.items(), done, strict=True):
-                if not finished:  # politely, one at a time, after a pause
-                    await asyncio.sleep(RETRY_PAUSE)
-                    await run(name, offer, True)
+            throttled = [(name, offer) for (name, offer), finished
+                         in zip(tests.items(), done, strict=True) if not finished]
+            for index, (name, offer) in enumerate(throttled):  # one at a time, after a pause
+                await asyncio.sleep(RETRY_PAUSE)
+                if not await run(name, offer, True):  # turned away again: stop asking
+                    errors.extend(f"{rest}: not asked (turned away)"
+                                  for rest, _ in throttled[index + 1:])
+                    break
     except TimeoutError:
         errors.append("deadline")
     return TlsScan(
