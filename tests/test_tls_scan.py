@@ -178,3 +178,50 @@ async def test_a_suite_openssl_cannot_offer_is_seen_accepted(
     # Real handshakes against a server that only ever sends a ServerHello fail: refused.
     assert result.protocols["TLSv1.2"] is False and result.weak_ciphers["aNULL"] == ""
     assert result.errors == ()
+
+
+@pytest.fixture
+async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAddress]:
+    """STARTTLS with Exim's ``smtp_accept_max_per_host = 2``: a third concurrent
+    connection gets ``421`` and is closed."""
+    context = server_context(leaf, tmp_path, minimum=V.TLSv1_2)
+    active = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal active
+        if active >= 2:
+            writer.write(b"421 too many connections from your host\r\n")
+            writer.close()
+            return
+        active += 1
+        try:
+            writer.write(b"220 limited.test ESMTP\r\n")
+            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
+                writer.write(b"250-limited.test\r\n250 STARTTLS\r\n")
+            writer.write(b"220 Ready to start TLS\r\n")
+            await writer.drain()
+            await writer.start_tls(context)
+            await reader.read()
+        except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            active -= 1
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
+    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_rate_limiting_server_is_asked_again_politely(
+    limited_server: ServerAddress,
+) -> None:
+    target = ScanTarget(limited_server.host, limited_server.port, implicit=False, sni=None)
+    loop = asyncio.get_running_loop()
+    result = await tls_scan.scan(target, deadline=loop.time() + 60.0, concurrency=4)
+    # Whatever was turned away at first was asked again alone and answered.
+    assert result.errors == (), result.errors
+    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
+                                      "TLSv1.2": True, "TLSv1.3": True}
+    assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]

@@ -55,8 +55,8 @@ CIPHER_CLASSES = {
 # hand-built ClientHello (clienthello.py): only the ServerHello's choice is read.
 ALWAYS_UNTESTED = ("SSLv2",)
 _VERSION_NAMES = {SSL3: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", TLS12: "TLSv1.2"}
-# A server that turns a connection away (421 greeting, reset before the banner) is asked
-# again once, alone, after this pause: postscreen and Exim's per-host limits do that.
+# Tests a server turned away (a 4xx greeting: postscreen, Exim's smtp_accept_max_per_host)
+# are asked again after this pause, one connection at a time.
 RETRY_PAUSE = 1.0
 
 
@@ -87,7 +87,8 @@ class _Throttled(Exception):
 
 
 class _NoStartTls(Exception):
-    """STARTTLS was refused (454 TLS not available, or a 5xx reply)."""
+    """No TLS to be had on this connection: STARTTLS refused (454 TLS not available, a
+    5xx) or a greeting other than 220 or 4xx."""
 
 
 def _context(target: ScanTarget, version: ssl.TLSVersion | None,
@@ -117,7 +118,7 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
     """A fresh connection, ready for a TLS handshake (after ``220`` to STARTTLS).
 
     :raises _Throttled: the server turned the connection away before TLS.
-    :raises _NoStartTls: STARTTLS refused (454 TLS not available, 5xx).
+    :raises _NoStartTls: STARTTLS refused (454 TLS not available, 5xx), or a 5xx greeting.
     :raises SMTPProbeError: anything else (refused, timeout …).
     """
     wire = SMTPWire()
@@ -125,8 +126,10 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
         await wire.connect(target.address, target.port, family=target.family, timeout=timeout)
         if not target.implicit:
             banner = await wire.read_reply(timeout)
-            if banner.code != 220:
+            if banner.klass == 4:  # 421: too many connections, try later (RFC 5321 §3.8)
                 raise _Throttled(f"{banner.code}")
+            if banner.code != 220:
+                raise _NoStartTls(f"greeting {banner.code}")
             await wire.command(b"EHLO " + target.helo.encode(), timeout)
             reply = await wire.command(b"STARTTLS", timeout)
             # 454 "TLS not available" is the server's state, not throttling: no retry.
@@ -164,9 +167,11 @@ async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeo
         await wire.wait_closed()
 
 
-async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> TlsScan:
-    """Run every test against *target*, at most *concurrency* connections at once, and
-    stop by the loop time *deadline* (untested what did not finish)."""
+async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
+               step_timeout: float = 10.0) -> TlsScan:
+    """Run every test against *target*, at most *concurrency* connections at once, each
+    step (connect, reply, handshake) within *step_timeout*, and stop by the loop time
+    *deadline* (what did not finish is neither accepted nor refused)."""
     started = perf_counter()
     tests: dict[str, ssl.SSLContext | RawOffer] = {"SSLv3": RawOffer(RAW_CLASSES["SSLv3"], SSL3)}
     untested = list(ALWAYS_UNTESTED)
@@ -195,7 +200,7 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
             if left <= 0:
                 return True
             try:
-                version, cipher = await _handshake(target, offer, left)
+                version, cipher = await _handshake(target, offer, min(left, step_timeout))
             except ProbeTLSError:
                 results[name] = False
             except _Throttled as exc:
@@ -215,8 +220,9 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
             done = await asyncio.gather(*(run(n, c, False) for n, c in tests.items()))
             throttled = [(name, offer) for (name, offer), finished
                          in zip(tests.items(), done, strict=True) if not finished]
-            for index, (name, offer) in enumerate(throttled):  # one at a time, after a pause
+            if throttled:  # after a pause, one at a time
                 await asyncio.sleep(RETRY_PAUSE)
+            for index, (name, offer) in enumerate(throttled):
                 if not await run(name, offer, True):  # turned away again: stop asking
                     errors.extend(f"{rest}: not asked (turned away)"
                                   for rest, _ in throttled[index + 1:])
