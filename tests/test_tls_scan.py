@@ -225,3 +225,20 @@ async def test_a_rate_limiting_server_is_asked_again_politely(
     assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
                                       "TLSv1.2": True, "TLSv1.3": True}
     assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]
+
+
+async def test_the_scan_keeps_the_certificate_when_verification_failed(
+    tls_persona: Start, leaf: Built, tmp_path: Path
+) -> None:
+    # A self-signed certificate (as DANE-EE servers have) and no --insecure: the probe's
+    # own handshake fails, the scan's unverified handshakes still see the chain.
+    server = await tls_persona(server_context(leaf, tmp_path))
+    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
+                           tls_scan=True, steps=SCAN_STEPS)
+    report = await probe(server.host, options=options)
+    assert report.session.tls is None and report.session.error is not None
+    finding = report.finding("tls")
+    assert finding is not None and finding.data["chain_source"] == "scan"
+    assert finding.data["certificate"]["self_signed"] is True
+    assert finding.data["chain_problems"] == ["self-signed-leaf"]
+    assert len(finding.data["chain"]) == 1

@@ -32,8 +32,8 @@ __all__ = [
     "Status",
     "Target",
     "TlsInfo",
-    "TlsScan",
     "TlsMode",
+    "TlsScan",
     "Verdict",
 ]
 
@@ -226,6 +226,9 @@ class TlsScan:
     errors: tuple[str, ...] = ()
     elapsed: float = 0.0
     connections: int = 0
+    # The chain one of the scan's handshakes got (not verified): the certificate facts
+    # when the probe's own handshake failed verification (a DANE-EE self-signed server).
+    chain: tuple[ChainCertificate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

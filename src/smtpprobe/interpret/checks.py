@@ -234,13 +234,7 @@ def tls_finding(session: Session, kb: KnowledgeBase) -> Finding:
         "cipher": tls.cipher,
         "verified": tls.verified,
         "verify_error": tls.verify_error or None,
-        "certificate": None if cert is None else {
-            "subject": cert.subject,
-            "issuer": cert.issuer,
-            "sans": list(cert.sans),
-            "not_after": cert.not_after.isoformat() if cert.not_after else None,
-            "days_left": cert.days_left,
-        },
+        "certificate": None if cert is None else certificate_data(cert),
     }
     values = {
         "version": tls.version or "-",
@@ -260,8 +254,6 @@ def tls_finding(session: Session, kb: KnowledgeBase) -> Finding:
         key, status = "probe_tls_unverified", Status.WARNING
     else:
         key, status = "probe_tls_insecure", Status.OK
-    if cert is not None:
-        data["certificate"].update(certificate_data(cert))
     return with_tls_facts(Finding("tls", status, kb.ui(key).format(**values), data=data),
                           session, kb)
 
