@@ -8,7 +8,6 @@ choosing DES-CBC3-SHA) shows that an acceptance is seen. SSLv2 is never tested.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,7 +20,14 @@ from smtpprobe.probe import probe
 from smtpprobe.report import ProbeOptions, Session, TlsMode
 from smtpprobe.tls_scan import ScanTarget
 from tests.ports import ServerAddress
-from tests.tls_servers import Built, build_certificate, server_context, tls_persona  # noqa: F401
+from tests.tls_servers import (  # noqa: F401 - tls_persona is a fixture
+    Built,
+    build_certificate,
+    scripted_starttls,
+    server_context,
+    serving,
+    tls_persona,
+)
 
 Start = Callable[..., Awaitable[ServerAddress]]
 V = ssl.TLSVersion
@@ -142,11 +148,8 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
     DES-CBC3-SHA when it is offered (TLS 1.0), an SSLv3 ServerHello to an SSLv3 hello,
     and a handshake_failure alert to anything else."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 legacy.test ESMTP\r\n")
         try:
-            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
-                writer.write(b"250-legacy.test\r\n250 STARTTLS\r\n")
-            writer.write(b"220 Ready to start TLS\r\n")
+            await scripted_starttls(reader, writer, "legacy.test")
             head = await reader.readexactly(5)
             hello = await reader.readexactly(int.from_bytes(head[3:5], "big"))
             if head[1:3] == b"\x03\x00":
@@ -160,10 +163,8 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
             pass
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
-    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
-    server.close()
-    await server.wait_closed()
+    async with serving(serve) as address:
+        yield address
 
 
 async def test_a_suite_openssl_cannot_offer_is_seen_accepted(
@@ -195,11 +196,7 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
             return
         active += 1
         try:
-            writer.write(b"220 limited.test ESMTP\r\n")
-            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
-                writer.write(b"250-limited.test\r\n250 STARTTLS\r\n")
-            writer.write(b"220 Ready to start TLS\r\n")
-            await writer.drain()
+            await scripted_starttls(reader, writer, "limited.test")
             await writer.start_tls(context)
             await reader.read()
         except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
@@ -208,10 +205,8 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
             active -= 1
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
-    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
-    server.close()
-    await server.wait_closed()
+    async with serving(serve) as address:
+        yield address
 
 
 async def test_a_rate_limiting_server_is_asked_again_politely(
