@@ -237,3 +237,33 @@ async def test_the_scan_keeps_the_certificate_when_verification_failed(
     assert finding.data["certificate"]["self_signed"] is True
     assert finding.data["chain_problems"] == ["self-signed-leaf"]
     assert len(finding.data["chain"]) == 1
+
+
+async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
+                                              tmp_path: Path) -> None:
+    context = server_context(leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_1,
+                             ciphers="ALL:@SECLEVEL=0")
+    server = await tls_persona(context)
+    options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, deadline=20.0, insecure=True,
+                           tls_scan=True, steps=SCAN_STEPS)
+    report = await probe(server.host, options=options)
+    # Python's default context will not speak TLS 1.1: the probe's own handshake fails,
+    # the scan says why and still reads the certificate.
+    assert report.session.tls is None
+    finding = report.finding("tls")
+    assert finding is not None and finding.status.value == "critical"
+    assert finding.data["protocols"]["TLSv1.1"] is True
+    assert "neither TLS 1.2 nor TLS 1.3" in finding.summary
+    assert finding.data["chain_source"] == "scan"
+
+
+async def test_weak_key_and_sha1_signature_warn(tls_persona: Start, tmp_path: Path) -> None:
+    weak = build_certificate("localhost", rsa_bits=1024, sha1_label=True)
+    server = await tls_persona(server_context(weak, tmp_path, ciphers="ALL:@SECLEVEL=0"))
+    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
+                           insecure=True, tls_scan=True, steps=SCAN_STEPS)
+    finding = (await probe(server.host, options=options)).finding("tls")
+    assert finding is not None and finding.status.value == "warning"
+    assert finding.data["certificate"]["key_bits"] == 1024
+    assert finding.data["certificate"]["signature_algorithm"] == "sha1WithRSAEncryption"
+    assert "only 1024 bits" in finding.summary and "sha1WithRSAEncryption" in finding.summary

@@ -89,14 +89,14 @@ def server_context(
     TLS 1.0/1.1 need ``@SECLEVEL=0`` in *ciphers* with OpenSSL 3 (they sign with SHA-1).
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if ciphers is not None:  # first: @SECLEVEL=0 is what lets a 1024-bit key load
+        context.set_ciphers(ciphers)
     if isinstance(cert, trustme.LeafCert):
         cert.configure_cert(context)
     else:
         (tmp / "cert.pem").write_bytes(cert[0])
         (tmp / "key.pem").write_bytes(cert[1])
         context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
-    if ciphers is not None:
-        context.set_ciphers(ciphers)
     with warnings.catch_warnings():  # ssl deprecates TLSv1/1.1: these servers offer them
         warnings.simplefilter("ignore", DeprecationWarning)
         if minimum is not None:
