@@ -197,9 +197,15 @@ def with_tls_facts(finding: Finding, session: Session, kb: KnowledgeBase) -> Fin
     if not facts.data:
         return finding
     words = [kb.ui(f"tls_{reason.reason}").format(**reason.params) for reason in facts.reasons]
+    advice = [text for reason in facts.reasons
+              if (text := kb.ui(key := f"tls_{reason.reason}_advice")) != key]
+    summary = finding.summary
+    if words and not summary.endswith((".", ")", "`")):
+        summary += "."  # "does NOT verify: {why}" ends with OpenSSL's words
     return replace(
         finding,
         status=Status.worst((finding.status, facts.status)),
-        summary=" ".join((finding.summary, *words)),
+        summary=" ".join((summary, *words)),
+        advice=" ".join(part for part in (finding.advice, *advice) if part),
         data={**finding.data, **facts.data},
     )
