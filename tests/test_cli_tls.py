@@ -118,3 +118,10 @@ def test_key_without_cert_and_a_bad_cert_are_usage_errors(
     code, _, err = run_main(capsys, "probe", "127.0.0.1:2525", "--cert", str(key),
                             "--tls", "starttls")
     assert code == 3 and "client certificate" in err and "Traceback" not in err
+
+
+def test_tls_scan_with_tls_none_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    set_plain_english(monkeypatch)
+    code, _, err = run_main(capsys, "probe", "127.0.0.1:2525", "--tls-scan", "--tls", "none")
+    assert code == 3 and "--tls-scan needs TLS" in err
