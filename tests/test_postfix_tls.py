@@ -53,7 +53,7 @@ MODERN_ONLY = _tls_settings(">=TLSv1.2")
 def _scan(capsys: pytest.CaptureFixture[str], server: PostfixInstance) -> tuple[int, dict]:  # type: ignore[type-arg]
     code, out, err = run_main(capsys, "probe", f"{server.host}:{server.port}", "--tls-scan",
                               "--insecure", "--format", "json", "--timeout", "60",
-                              "--only", "ehlo", "--only", "starttls", "--only", "quit")
+                              "--only", "starttls", "--only", "quit")
     assert out, err + server.log_tail()
     return code, json.loads(out)["findings"]["tls"]
 

@@ -16,9 +16,11 @@ import pytest
 
 from smtpprobe import tls_scan
 from smtpprobe.clienthello import client_hello, record_complete, server_choice
+from smtpprobe.kb import load
 from smtpprobe.probe import probe
-from smtpprobe.report import ProbeOptions, Session, TlsMode
+from smtpprobe.report import Finding, ProbeOptions, Session, TlsMode
 from smtpprobe.tls_scan import ScanTarget
+from smtpprobe.views.findings import summary_text
 from tests.ports import ServerAddress
 from tests.tls_servers import (  # noqa: F401 - tls_persona is a fixture
     Built,
@@ -31,7 +33,12 @@ from tests.tls_servers import (  # noqa: F401 - tls_persona is a fixture
 
 Start = Callable[..., Awaitable[ServerAddress]]
 V = ssl.TLSVersion
-SCAN_STEPS = frozenset({"ehlo", "starttls", "quit"})
+SCAN_STEPS = frozenset({"starttls", "quit"})
+
+
+def reasons(finding: Finding) -> set[str]:
+    """The defects noted on the tls finding."""
+    return {note.reason for note in finding.notes}
 
 
 async def scan(server: ServerAddress, tls: TlsMode = TlsMode.STARTTLS) -> Session:
@@ -93,7 +100,10 @@ async def test_anonymous_null_and_cbc_only_suites(tls_persona: Start, leaf: Buil
     assert classes["FS"] == ""  # only the anonymous suites are ephemeral
     report = await probe("127.0.0.1", options=session.options)
     finding = report.finding("tls")
-    assert finding is not None and finding.status.value == "warning"
+    # Python's default client offers none of these suites: the probe's own STARTTLS
+    # handshake fails (CRITICAL, TLS was asked for); the scan says what the server has.
+    assert finding is not None and finding.reason == "handshake-failed"
+    assert {"weak-ciphers", "no-forward-secrecy"} <= reasons(finding)
     assert "AES128-SHA" in finding.data["weak_ciphers"]
     assert classes["aNULL"] in finding.data["weak_ciphers"]
 
@@ -106,7 +116,8 @@ async def test_no_forward_secrecy(tls_persona: Start, leaf: Built,
     assert session.tls_scan.weak_ciphers["FS"] == ""
     assert session.tls_scan.weak_ciphers["kRSA"]
     finding = (await probe("127.0.0.1", options=session.options)).finding("tls")
-    assert finding is not None and "forward secrecy" in finding.summary
+    assert finding is not None and "no-forward-secrecy" in reasons(finding)
+    assert "forward secrecy" in summary_text(finding, load("en"))
 
 
 async def test_good_server_is_ok(tls_persona: Start, leaf: Built,
@@ -222,21 +233,21 @@ async def test_a_rate_limiting_server_is_asked_again_politely(
     assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]
 
 
-async def test_the_scan_keeps_the_certificate_when_verification_failed(
+async def test_a_failed_verification_keeps_the_chain(
     tls_persona: Start, leaf: Built, tmp_path: Path
 ) -> None:
-    # A self-signed certificate (as DANE-EE servers have) and no --insecure: the probe's
-    # own handshake fails, the scan's unverified handshakes still see the chain.
+    # A self-signed certificate (as DANE-EE servers have) and no --insecure: the probe
+    # fails closed, yet the chain it was shown is recorded (DANE matches against it).
     server = await tls_persona(server_context(leaf, tmp_path))
     options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
                            tls_scan=True, steps=SCAN_STEPS)
     report = await probe(server.host, options=options)
-    assert report.session.tls is None and report.session.error is not None
+    assert report.session.error is not None and report.status.value == "critical"
     finding = report.finding("tls")
-    assert finding is not None and finding.data["chain_source"] == "scan"
+    assert finding is not None and finding.reason == "unverified"
     assert finding.data["certificate"]["self_signed"] is True
     assert finding.data["chain_problems"] == ["self-signed-leaf"]
-    assert len(finding.data["chain"]) == 1
+    assert len(finding.data["chain"]) == 1 and "chain_source" not in finding.data
 
 
 async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
@@ -253,7 +264,7 @@ async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
     finding = report.finding("tls")
     assert finding is not None and finding.status.value == "critical"
     assert finding.data["protocols"]["TLSv1.1"] is True
-    assert "neither TLS 1.2 nor TLS 1.3" in finding.summary
+    assert "neither TLS 1.2 nor TLS 1.3" in summary_text(finding, load("en"))
     assert finding.data["chain_source"] == "scan"
 
 
@@ -266,4 +277,6 @@ async def test_weak_key_and_sha1_signature_warn(tls_persona: Start, tmp_path: Pa
     assert finding is not None and finding.status.value == "warning"
     assert finding.data["certificate"]["key_bits"] == 1024
     assert finding.data["certificate"]["signature_algorithm"] == "sha1WithRSAEncryption"
-    assert "only 1024 bits" in finding.summary and "sha1WithRSAEncryption" in finding.summary
+    assert {"weak-key", "weak-signature"} <= reasons(finding)
+    words = summary_text(finding, load("en"))
+    assert "only 1024 bits" in words and "sha1WithRSAEncryption" in words

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smtpprobe.certificate import certificate_info, chain_problems
-from smtpprobe.kb import KnowledgeBase
 from smtpprobe.report import (
     CertificateInfo,
     ChainCertificate,
     Finding,
+    Note,
     Session,
     Status,
     TlsInfo,
@@ -118,7 +118,7 @@ def _chain(chain: tuple[ChainCertificate, ...], verify_error: str, data: dict[st
         # A self-signed leaf is already why verification failed; the others cost senders
         # that verify (missing intermediate) or only bytes and tidiness (order, root).
         status = Status.WARNING if problem in ("missing-intermediate", "wrong-order") else Status.OK
-        reasons.append(TlsReason(f"chain-{problem}", status, {"count": len(chain)}))
+        reasons.append(TlsReason(f"chain-{problem}", status))
 
 
 def _handshake(tls: TlsInfo, data: dict[str, Any], reasons: list[TlsReason]) -> None:
@@ -190,22 +190,15 @@ def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None
                                  {"suite": scan.weak_ciphers.get("kRSA") or "-"}))
 
 
-def with_tls_facts(finding: Finding, session: Session, kb: KnowledgeBase) -> Finding:
-    """*finding* (the ``tls`` one) with the facts' data added, their words appended and
-    its status raised to the worst defect's."""
+def with_tls_facts(finding: Finding, session: Session) -> Finding:
+    """*finding* (the ``tls`` one) with the facts' data added, one note per defect
+    (worded from ``findings/tls.toml``) and its status raised to the worst defect's."""
     facts = tls_facts(session)
     if not facts.data:
         return finding
-    words = [kb.ui(f"tls_{reason.reason}").format(**reason.params) for reason in facts.reasons]
-    advice = [text for reason in facts.reasons
-              if (text := kb.ui(key := f"tls_{reason.reason}_advice")) != key]
-    summary = finding.summary
-    if words and not summary.endswith((".", ")", "`")):
-        summary += "."  # "does NOT verify: {why}" ends with OpenSSL's words
     return replace(
         finding,
         status=Status.worst((finding.status, facts.status)),
-        summary=" ".join((summary, *words)),
-        advice=" ".join(part for part in (finding.advice, *advice) if part),
+        notes=(*finding.notes, *(Note(r.reason, r.params) for r in facts.reasons)),
         data={**finding.data, **facts.data},
     )
