@@ -18,7 +18,7 @@ from smtpprobe import tls_scan
 from smtpprobe.clienthello import client_hello, record_complete, server_choice
 from smtpprobe.kb import load
 from smtpprobe.probe import probe
-from smtpprobe.report import Finding, ProbeOptions, Session, TlsMode
+from smtpprobe.report import Finding, ProbeOptions, Session, TlsMode, TlsScan
 from smtpprobe.tls_scan import ScanTarget
 from smtpprobe.views.findings import summary_text
 from tests.ports import ServerAddress
@@ -34,6 +34,13 @@ from tests.tls_servers import (  # noqa: F401 - tls_persona is a fixture
 Start = Callable[..., Awaitable[ServerAddress]]
 V = ssl.TLSVersion
 SCAN_STEPS = frozenset({"starttls", "quit"})
+
+
+async def scan_directly(server: ServerAddress) -> TlsScan:
+    """`tls_scan.scan` over STARTTLS, 4 connections at a time, a generous deadline."""
+    target = ScanTarget(server.host, server.port, implicit=False, sni=None)
+    deadline = asyncio.get_running_loop().time() + 60.0
+    return await tls_scan.scan(target, deadline=deadline, concurrency=4)
 
 
 def reasons(finding: Finding) -> set[str]:
@@ -181,9 +188,7 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
 async def test_a_suite_openssl_cannot_offer_is_seen_accepted(
     legacy_server: ServerAddress,
 ) -> None:
-    target = ScanTarget(legacy_server.host, legacy_server.port, implicit=False, sni=None)
-    loop = asyncio.get_running_loop()
-    result = await tls_scan.scan(target, deadline=loop.time() + 20.0)
+    result = await scan_directly(legacy_server)
     assert result.weak_ciphers["3DES"] == "DES-CBC3-SHA"
     assert result.weak_ciphers["RC4"] == "" and result.weak_ciphers["EXPORT"] == ""
     assert result.protocols["SSLv3"] is True
@@ -223,9 +228,7 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
 async def test_a_rate_limiting_server_is_asked_again_politely(
     limited_server: ServerAddress,
 ) -> None:
-    target = ScanTarget(limited_server.host, limited_server.port, implicit=False, sni=None)
-    loop = asyncio.get_running_loop()
-    result = await tls_scan.scan(target, deadline=loop.time() + 60.0, concurrency=4)
+    result = await scan_directly(limited_server)
     # Whatever was turned away at first was asked again alone and answered.
     assert result.errors == (), result.errors
     assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
