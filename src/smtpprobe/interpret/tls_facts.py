@@ -2,7 +2,8 @@
 
 Pure: reads the `TlsInfo` and `TlsScan` the probe recorded and returns `TlsFacts` — the
 JSON data for ``findings.tls`` and one `TlsReason` per defect, each with its status
-(RFC 8996 for TLS 1.0/1.1; RFC 7525/9325 for ciphers, keys and signatures).
+(RFC 8996 for TLS 1.0/1.1; RFC 7525/9325 for ciphers, keys and signatures);
+`with_tls_facts` adds them to the ``tls`` finding as notes (words: findings/tls.toml).
 """
 
 from __future__ import annotations
