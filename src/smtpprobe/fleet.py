@@ -23,8 +23,7 @@ from smtpprobe.errors import ResolveError, SMTPProbeError, localized
 from smtpprobe.isolation import LocalResourceError, RunGuard, is_out_of_files
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, apply_policy
-from smtpprobe.report import Finding, ProbeEvent, ProbeOptions, ProbeReport, Status, Target
-from smtpprobe.report import TlsMode
+from smtpprobe.report import Finding, ProbeEvent, ProbeOptions, ProbeReport, Status, Target, TlsMode
 
 if TYPE_CHECKING:
     import dns.asyncresolver

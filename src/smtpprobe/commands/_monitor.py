@@ -21,13 +21,12 @@ import click
 from smtpprobe.commands._common import emit_doc, emit_json
 from smtpprobe.errors import UsageError, localized
 from smtpprobe.i18n import current_lang, text
+from smtpprobe.isolation import SAID_ONCE
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeEvent, ProbeOptions, TlsMode
 from smtpprobe.validate import check_options
-
-from smtpprobe.isolation import SAID_ONCE
 
 if TYPE_CHECKING:
     import dns.asyncresolver
