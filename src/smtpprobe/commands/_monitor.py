@@ -308,6 +308,10 @@ def _emit(fleet: Fleet, output_format: OutputFormat, kb: KnowledgeBase, lines: b
         from smtpprobe.render.junit import junit_xml
 
         sys.stdout.write(junit_xml(results, kb))
+    elif output_format is OutputFormat.PROMETHEUS:
+        from smtpprobe.render.prometheus import prometheus_text
+
+        sys.stdout.write(prometheus_text(results))
     elif len(results) == 1 and results[0].report is not None:
         from smtpprobe.render.doc import Doc
         from smtpprobe.views.probe_view import probe_doc
