@@ -36,8 +36,8 @@ rcpt_check = true
 users = ["postmaster", "alice"]
 timeout = 10
 """
-# In CI promtool is installed by scripts/setup.sh (Debian's prometheus package).
-REQUIRE_PROMTOOL = os.environ.get("CI") == "true"
+# Set by scripts/test where setup.sh installed Debian's prometheus (promtool with it).
+REQUIRE_PROMTOOL = os.environ.get("SMTPPROBE_REQUIRE_PROMETHEUS") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +227,75 @@ def test_format_prometheus_for_the_textfile_collector(
     assert code == 0 and value(metrics(single), "probe_success") == 1.0
     assert "target=" not in single
     json.dumps(single)  # plain text, nothing odd
+
+
+PROMETHEUS_CONFIG = """
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: smtp
+    metrics_path: /probe
+    params:
+      module: [plain]
+    static_configs:
+      - targets: ["{target}"]
+    relabel_configs:  # blackbox_exporter's multi-target pattern
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: "{exporter}"
+"""
+
+
+@pytest.mark.slow
+def test_a_real_prometheus_scrapes_the_exporter(exporter: str, threaded_smtp_server: Serve,
+                                                tmp_path: pytest.TempPathFactory) -> None:
+    import shutil
+    import subprocess
+    import urllib.parse
+
+    from tests.ports import free_port
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if REQUIRE_PROMTOOL:
+            pytest.fail("prometheus is missing; scripts/setup.sh installs it as root")
+        pytest.skip("Debian's prometheus package is not installed (scripts/setup.sh as root)")
+    server = threaded_smtp_server("disclosing")
+    target = f"{server.host}:{server.port}"
+    config = tmp_path / "prometheus.yml"  # type: ignore[operator]
+    config.write_text(PROMETHEUS_CONFIG.format(
+        target=target, exporter=exporter.removeprefix("http://")))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path}/data",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    query = urllib.parse.quote(f'smtpprobe_vrfy_verdict{{verdict="disclosing",'
+                               f'instance="{target}",job="smtp"}}')
+    found: list[object] = []
+    try:
+        deadline = time.monotonic() + 90  # start-up, first scrape, a loaded machine
+        while time.monotonic() < deadline and not found:
+            time.sleep(1)
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={query}",
+                                   timeout=5)
+            except OSError:
+                continue  # not listening yet
+            if status == 200:
+                found = json.loads(body)["data"]["result"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert found, "Prometheus never stored the exporter's vrfy verdict"
+    sample = found[0]
+    assert isinstance(sample, dict) and sample["value"][1] == "1"
+    assert sample["metric"]["instance"] == target
