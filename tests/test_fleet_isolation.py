@@ -136,3 +136,28 @@ def test_total_timeout_ends_the_run_and_marks_what_was_left(
     assert docs[quiet.port]["error"]["kind"] == "total-timeout"
     assert code == 3 and took < 20  # generous: a loaded 2-core machine
     assert "`--total-timeout` ran out: 1 targets are UNKNOWN." in err
+
+
+async def test_results_not_kept_are_still_counted(smtp_server: Serve, closed_port: int) -> None:
+    good = await smtp_server("hidden")
+    streamed: list[int] = []
+    specs = iter([TargetSpec(good.host, good.port)] * 5 + [TargetSpec("127.0.0.1", closed_port)])
+    fleet = await run_fleet(specs, options=FAST,
+                            fleet=FleetOptions(concurrency=3, keep_results=False),
+                            on_result=lambda index, result: streamed.append(index))
+    assert fleet.results == () and sorted(streamed) == list(range(6))
+    assert fleet.counts == {Status.OK: 5, Status.CRITICAL: 1} and fleet.total == 6
+    assert fleet.status is Status.CRITICAL
+
+
+def test_a_bad_line_on_stdin_stops_the_stream_there(threaded_smtp_server: ThreadServe) -> None:
+    server = threaded_smtp_server("hidden")
+    good = f"{server.host}:{server.port}"
+    result = subprocess.run(
+        [sys.executable, "-m", "smtpprobe", "probe", "--targets", "-", "--format", "json",
+         "--concurrency", "1", *FAST_CLI], input=f"{good}\nmx.example:99999\n{good}\n",
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "LANG": "C.UTF-8"})
+    assert result.returncode == 3
+    assert "--targets line 2" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stdout.splitlines()) == 1  # the target before it was probed

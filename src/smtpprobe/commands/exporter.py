@@ -81,14 +81,17 @@ def exporter_command(listen: str, config_path: str | None, concurrency: int,
     modules = load_modules(config_path)
     from smtpprobe.isolation import fd_budget
 
-    allowed, _limit = fd_budget(concurrency * 2)  # a probe's socket and its scrape's
     if check_config:
         click.echo(" ".join(sorted(modules)))
         return 0
-    exporter = Exporter(modules, ExporterLimits(max(1, min(concurrency, allowed // 2)),
-                                                max_timeout))
     from smtpprobe.kb import load
 
+    allowed, limit = fd_budget(concurrency * 2)  # a probe's socket and its scrape's
+    if allowed // 2 < concurrency:
+        click.echo("smtpprobe: " + load(lang).ui("fleet_notice_clamped").format(
+            wanted=concurrency, allowed=max(1, allowed // 2), limit=limit), err=True)
+    exporter = Exporter(modules, ExporterLimits(max(1, min(concurrency, allowed // 2)),
+                                                max_timeout))
     shown = f"[{host}]" if ":" in host else host
     ready = load(lang).ui("exporter_ready").format(
         url=f"http://{shown}:{port}", modules=" ".join(sorted(modules)))

@@ -30,6 +30,7 @@ from prometheus_client import (
 from smtpprobe.errors import SMTPProbeError, UsageError, localized
 from smtpprobe.exporter.config import DEFAULT_MODULE, Module
 from smtpprobe.fleet import FleetOptions, TargetResult, TargetSpec, run_fleet
+from smtpprobe.isolation import InternalError
 from smtpprobe.kb import load
 from smtpprobe.render.prometheus import registry_for
 from smtpprobe.validate import check_options
@@ -144,9 +145,13 @@ class Exporter:
         self.probes.labels(module.name).inc()
         if result.status.exit_code > 1:
             self.failures.labels(module.name).inc()
-        registry = registry_for([({}, result)], duration=time.monotonic() - started)
-        return web.Response(body=generate_latest(registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        try:
+            registry = registry_for([({}, result)], duration=time.monotonic() - started)
+            body = generate_latest(registry)
+        except Exception as exc:  # noqa: BLE001 - a bug here answers 500, never a traceback
+            return web.Response(status=500, text=_one_line(
+                InternalError(key="fleet_internal", params={"error": type(exc).__name__})) + "\n")
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: the exporter's own metrics."""
