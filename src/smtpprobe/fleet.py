@@ -145,9 +145,9 @@ async def run_fleet(
 
     ``on_result(index, result)`` gets each final result as soon as it is known: plain
     targets in the order they finish, MX/DNS-expanded ones in input (preference) order,
-    with ``all_addresses`` only at the end, after the pools were compared. A name that does not resolve, a bug met on one
-    target, a local lack of file descriptors and ``total_timeout`` each become that
-    target's UNKNOWN result, never an exception.
+    with ``all_addresses`` only at the end, after the pools were compared. A name that
+    does not resolve, a bug met on one target, a local lack of file descriptors and
+    ``total_timeout`` each become that target's UNKNOWN result, never an exception.
 
     :raises UsageError: bad options, ``mx`` asked for an IP address, or a bad target
         coming out of *specs* (the targets already started finish first).

@@ -121,7 +121,8 @@ class Exporter:
             module, host, port = self._request(request)
         except SMTPProbeError as exc:
             return self._bad(exc)
-        deadline = self._deadline(module, request.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
+        deadline = self._deadline(module,
+                                  request.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
         started = time.monotonic()
         if self.waiting >= self.limits.concurrency:  # as many waiting as running, no more
             self.rejected.labels("503").inc()
