@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-import smtpprobe.interpret
+import smtpprobe.probe
 from smtpprobe.fleet import FleetOptions, TargetSpec, run_fleet
+from smtpprobe.kb import load
 from smtpprobe.report import ProbeOptions, Session, Status, TlsMode
+from smtpprobe.views.errors import localized
 from tests.cli import run_main, set_plain_english
 from tests.conftest import ServerAddress
 from tests.hostile import serve_in_thread, silent
@@ -31,14 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _fault_on(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
     """Make interpretation raise for the target on *port* only (a bug met on one server)."""
-    real = smtpprobe.interpret.interpret
+    real = smtpprobe.probe.interpret
 
-    def faulty(session: Session, kb: Any) -> Any:
+    def faulty(session: Session, *rest: Any) -> Any:
         if session.target.port == port:
             raise ZeroDivisionError("injected fault: server text must not show <secret>")
-        return real(session, kb)
+        return real(session, *rest)
 
-    monkeypatch.setattr(smtpprobe.interpret, "interpret", faulty)
+    monkeypatch.setattr(smtpprobe.probe, "interpret", faulty)  # where probe() looks it up
 
 
 async def test_a_bug_on_one_target_is_that_targets_unknown(
@@ -52,7 +54,8 @@ async def test_a_bug_on_one_target_is_that_targets_unknown(
     assert statuses == [Status.OK, Status.OK, Status.UNKNOWN, Status.OK, Status.OK]
     broken = fleet.results[2]
     assert broken.error is not None and broken.error.kind == "internal"
-    assert "ZeroDivisionError" in broken.error.message and "secret" not in broken.error.message
+    message = localized(broken.error, load("en"))[0]
+    assert "ZeroDivisionError" in message and "secret" not in message
     assert fleet.internal == 1 and fleet.status is Status.UNKNOWN
     assert fleet.counts == {Status.OK: 4, Status.UNKNOWN: 1}
 

@@ -103,22 +103,29 @@ class RunGuard:
         naming only its type (its text may hold server bytes). Cancellation passes.
         """
         if self.expired:
-            self.timed_out += 1
-            return on_error(TotalTimeoutError(key="fleet_total_timeout"))
+            return self._timed_out(on_error)
+        limit = None if self.deadline is None else asyncio.timeout(
+            max(0.0, self.deadline - time.monotonic()))
         try:
-            if self.deadline is None:
+            if limit is None:
                 return await work()
-            async with asyncio.timeout(max(0.0, self.deadline - time.monotonic())):
+            async with limit:
                 return await work()
         except SMTPProbeError as exc:  # before TimeoutError: ProbeTimeoutError is one too
             return on_error(exc)
-        except TimeoutError:
-            if self.expired:
-                self.timed_out += 1
-                return on_error(TotalTimeoutError(key="fleet_total_timeout"))
-            self.internal += 1
-            return on_error(InternalError(key="fleet_internal", params={"error": "TimeoutError"}))
+        except asyncio.CancelledError:
+            # The probe turns a cancellation into ProbeInterrupted (a CancelledError that
+            # asyncio.timeout does not convert): ours when our limit expired, else passed on.
+            if limit is None or not limit.expired():
+                raise
+            return self._timed_out(on_error)
         except Exception as exc:  # noqa: BLE001 - isolation is the point: one target fails
+            if isinstance(exc, TimeoutError) and limit is not None and limit.expired():
+                return self._timed_out(on_error)
             self.internal += 1
             return on_error(InternalError(key="fleet_internal",
                                           params={"error": type(exc).__name__}))
+
+    def _timed_out(self, on_error: Callable[[SMTPProbeError], T]) -> T:
+        self.timed_out += 1
+        return on_error(TotalTimeoutError(key="fleet_total_timeout"))

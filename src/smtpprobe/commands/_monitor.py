@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from smtpprobe.commands._common import emit_doc, emit_json
-from smtpprobe.errors import UsageError, localized
+from smtpprobe.errors import UsageError
+from smtpprobe.views.errors import localized
 from smtpprobe.i18n import current_lang, text
 from smtpprobe.isolation import SAID_ONCE
 from smtpprobe.kb import KnowledgeBase, load
@@ -177,7 +178,7 @@ def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) ->
     if policy.expect_rcpt is not None and not params["only"] and "rcpt" not in params["skip"]:
         steps.add("rcpt")
     needs = {"vrfy": policy.expect_vrfy, "expn": policy.expect_expn, "rcpt": policy.expect_rcpt,
-             "ehlo": policy.expect_extensions, "starttls": policy.require_starttls}
+             "starttls": policy.require_starttls}
     for step, wanted in needs.items():
         if wanted and step not in steps:
             raise UsageError(key="error_policy_needs_step", params={"step": step})
@@ -343,7 +344,7 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     single = len(targets) == 1 and params["targets_file"] is None and not (
         params["mx"] or params["all_addresses"])
     output_format = OutputFormat(params["output_format"])
-    kb = load(options.lang)
+    kb = load(params["lang"])
     wanted = 1 if on_event is not None else params["concurrency"]
     concurrency, fd_limit = fd_budget(wanted, per_probe=2 if params["dns_server"] else 1)
     if concurrency < wanted:

@@ -14,6 +14,7 @@ choosing. Keys are the ``probe`` options' names with ``_`` for ``-``::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -53,6 +54,14 @@ def _texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
@@ -69,6 +78,8 @@ _KEYS: Mapping[str, tuple[Callable[[Any], bool], str, Any]] = {
     "command_timeout": (_seconds, "seconds > 0", 10.0),
     "cafile": (lambda v: isinstance(v, str) and bool(v), "a file name", None),
     "insecure": (lambda v: isinstance(v, bool), "true or false", False),
+    "source": (lambda v: isinstance(v, str) and _is_ip(v), "an IP address of this machine",
+               None),
     "users": (_texts, "a list of addresses", ["postmaster"]),
     "lists": (_texts, "a list of addresses", ["postmaster"]),
     "domain": (lambda v: isinstance(v, str) and bool(v), "a domain", None),
@@ -120,7 +131,6 @@ def _module(name: str, table: Mapping[str, Any]) -> Module:
             params["expect_banner"] = re.compile(params["expect_banner"])
         except re.error:
             raise _fail(name, "expect_banner", _KEYS["expect_banner"][1]) from None
-    params["lang"] = "en"  # metrics have no language
     policy = _policy(params)
     options = _steps_for(policy, _options(params, None), params)
     check_options("localhost", options)  # users, lists, HELO: one token each

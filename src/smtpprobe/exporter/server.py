@@ -27,13 +27,14 @@ from prometheus_client import (
     generate_latest,
 )
 
-from smtpprobe.errors import SMTPProbeError, UsageError, localized
+from smtpprobe.errors import SMTPProbeError, UsageError
 from smtpprobe.exporter.config import DEFAULT_MODULE, Module
 from smtpprobe.fleet import FleetOptions, TargetResult, TargetSpec, run_fleet
 from smtpprobe.isolation import InternalError
 from smtpprobe.kb import load
 from smtpprobe.render.prometheus import registry_for
 from smtpprobe.validate import check_options
+from smtpprobe.views.errors import localized
 
 __all__ = ["Exporter", "ExporterLimits", "make_app"]
 
