@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from smtpprobe.report import TargetResult
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.json_report import (
     SCHEMA_VERSION,
@@ -20,6 +19,7 @@ from smtpprobe.render.json_report import (
     finding_dict,
     report_document,
 )
+from smtpprobe.report import TargetResult
 
 __all__ = ["JsonLines", "json_line", "result_document"]
 
