@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from smtpprobe.errors import ResolveError, SMTPProbeError
 from smtpprobe.isolation import LocalResourceError, RunGuard, is_out_of_files
 from smtpprobe.policy import Policy, apply_policy
+from smtpprobe.probe import ProbeInterrupted
 from smtpprobe.report import (
     Finding,
     Note,
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from smtpprobe.kb import KnowledgeBase
     from smtpprobe.mx import MxHost, MxPlan
 
-__all__ = ["Fleet", "FleetOptions", "TargetResult", "TargetSpec", "fleet_notices", "run_fleet"]
+__all__ = ["Fleet", "FleetInterrupted", "FleetOptions", "TargetResult", "TargetSpec",
+           "fleet_notices", "run_fleet"]
 
 # Notes that say the DNS set-up breaks a rule (RFC 7505 §3, RFC 2181 §10.3), not just a fact.
 _MX_WARNINGS = frozenset({"mx_null_mixed", "mx_host_cname"})
@@ -52,6 +54,14 @@ class TargetSpec:
 
     host: str
     port: int | None = None
+
+
+class FleetInterrupted(asyncio.CancelledError):
+    """The run was cancelled (Ctrl-C); ``fleet`` holds what finished and what was cut."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__()
+        self.fleet = fleet
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +162,19 @@ async def run_fleet(
 
     slots: list[_Slot] = []
     plans: tuple[MxPlan, ...] = ()
-    if fleet.expands:
-        plans, slots = await _run_expanded(list(specs), options, policy, fleet, guard,
-                                           on_event, on_done, finish)
-    else:
-        await _run_streaming(specs, options, policy, fleet, guard, on_event, on_done, finish)
+    try:
+        if fleet.expands:
+            plans, slots = await _run_expanded(list(specs), options, policy, fleet, guard,
+                                               on_event, on_done, finish)
+        else:
+            await _run_streaming(specs, options, policy, fleet, guard, on_event, on_done,
+                                 finish)
+    except asyncio.CancelledError:
+        # Ctrl-C: every target that finished, and the interrupted ones as they stood.
+        kept.sort(key=lambda pair: pair[0])
+        raise FleetInterrupted(Fleet(tuple(r for _i, r in kept), plans, dict(tally),
+                                     guard.out_of_files, guard.internal,
+                                     guard.timed_out)) from None
     kept.sort(key=lambda pair: pair[0])
     results = [result for _index, result in kept]
     if fleet.all_addresses:  # keep_results holds here: every result, in slot order
@@ -211,7 +229,7 @@ async def _run_streaming(specs: Iterable[TargetSpec], options: ProbeOptions,
         while (item := take()) is not None:
             index, spec = item
             job = _expand_plain(spec, options)
-            result = await _guarded(job, policy, on_event, guard)
+            result = await _interruptible(index, job, policy, on_event, guard, finish)
             done += 1
             if on_done is not None:
                 on_done(done, total)
@@ -242,7 +260,7 @@ async def _run_expanded(specs: list[TargetSpec], options: ProbeOptions, policy: 
         nonlocal done
         if isinstance(slot, _Job):
             async with limit:
-                result = await _guarded(slot, policy, on_event, guard)
+                result = await _interruptible(index, slot, policy, on_event, guard, finish)
         else:
             result = slot
         done += 1
@@ -252,6 +270,17 @@ async def _run_expanded(specs: list[TargetSpec], options: ProbeOptions, policy: 
 
     await asyncio.gather(*(run(i, slot) for i, slot in enumerate(slots)))
     return plans, slots
+
+
+async def _interruptible(index: int, job: _Job, policy: Policy | None,
+                         on_event: Callable[[ProbeEvent], None] | None, guard: RunGuard,
+                         finish: Callable[[int, TargetResult], None]) -> TargetResult:
+    """`_guarded`; on Ctrl-C the probe's partial report is finished first, then it stops."""
+    try:
+        return await _guarded(job, policy, on_event, guard)
+    except ProbeInterrupted as stop:
+        finish(index, TargetResult(stop.report.target, stop.report))
+        raise
 
 
 async def _guarded(job: _Job, policy: Policy | None,
@@ -349,7 +378,7 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
 
 async def _probe(job: _Job, policy: Policy | None,
                  on_event: Callable[[ProbeEvent], None] | None) -> TargetResult:
-    from smtpprobe.probe import probe  # MX-only and offline paths never need the probe
+    from smtpprobe.probe import probe
 
     try:
         report = await probe(job.host, options=job.options, on_event=on_event)
