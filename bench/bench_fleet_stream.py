@@ -34,8 +34,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from local_server import running_server  # noqa: E402
-from _common import smtpprobe_argv, use_bytecode_cache  # noqa: E402
+from _common import smtpprobe_argv, use_bytecode_cache
+from local_server import running_server
 
 RESULTS = HERE / "results" / "fleet_stream.json"
 PEAK_MIB_TARGET = 150.0
