@@ -389,16 +389,12 @@ def _deviation(exchange: Exchange, kind: str, reply_code: int | None,
     }
 
 
-def _after_554_greeting(session: Session) -> bool:
-    first = banner(session)
-    return first is not None and first.reply is not None and first.reply.code == 554
-
-
 def _code_allowed(session: Session, code: int, command: str) -> bool | None:
-    # RFC 5321 §3.1: after a 554 greeting the server SHOULD answer 503 to every command.
-    if code == 503 and _after_554_greeting(session) and command != "CONNECT":
-        return True
-    return facts().reply_allowed(code, command)
+    # The greeting changes what is expected: after a 554 greeting the server SHOULD answer
+    # 503 to every command (RFC 5321 §3.1); the knowledge base holds that rule.
+    first = banner(session)
+    greeting = first.reply.code if first is not None and first.reply is not None else None
+    return facts().reply_allowed(code, command, greeting=greeting)
 
 
 def deviations_finding(session: Session) -> Finding:
