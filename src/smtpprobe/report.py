@@ -72,6 +72,11 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # DANE (RFC 7672): do the TLSA records authenticate the server? (interpret/mail_tls.py)
+    VALID = "valid"
+    MISMATCH = "mismatch"
+    NO_RECORDS = "no-records"
+    NOT_VALIDATED = "not-validated"
 
 
 

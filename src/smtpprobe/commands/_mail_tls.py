@@ -1,0 +1,87 @@
+"""``--mta-sts DOMAIN``, ``--no-mta-sts``, ``--dane/--no-dane`` for ``smtpprobe probe``.
+
+MTA-STS and TLS-RPT are checked for each ``--mx`` domain (or the one ``--mta-sts``
+names), DANE for each host probed as a mail server. `policies_for` reads them before the
+probes run (`smtpprobe.mail_policies`); `run_targets` adds the findings to each result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from smtpprobe.errors import UsageError
+from smtpprobe.report import ProbeOptions
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+
+    from smtpprobe.fleet import TargetSpec
+    from smtpprobe.mail_policies import MailPolicies
+
+__all__ = ["mail_targets", "mail_tls_options", "policies_for"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?")
+
+
+def _domain(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _DOMAIN.fullmatch(value):
+        raise UsageError(key="error_not_a_domain", params={"domain": value})
+    return value.rstrip(".").lower() if value is not None else None
+
+
+def mail_tls_options(function: F) -> F:
+    """The mail TLS policy options, and the hidden ones the loopback tests need."""
+    for option in reversed((
+        click.option("--mta-sts", "mta_sts", metavar="DOMAIN", callback=_domain,
+                     help="Check DOMAIN's MTA-STS policy and TLS-RPT record against the hosts "
+                     "probed (no TARGET: DOMAIN's MX hosts). On by default with --mx."),
+        click.option("--no-mta-sts", is_flag=True, help="With --mx: do not check MTA-STS "
+                     "and TLS-RPT (--mta-sts DOMAIN still does)."),
+        click.option("--dane/--no-dane", "dane", default=None, help="Match the hosts' "
+                     "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
+                     "on by default with --mx or --mta-sts)."),
+        click.option("--policy-port", type=click.IntRange(1, 65535), default=443,
+                     hidden=True, help="HTTPS port of the MTA-STS policy host: for tests."),
+        click.option("--policy-cafile", type=click.Path(exists=True, dir_okay=False),
+                     hidden=True, help="CA file for the MTA-STS policy host: for tests."),
+    )):
+        function = option(function)
+    return function
+
+
+def mail_targets(targets: tuple[tuple[str, int | None], ...],
+                 params: dict[str, Any]) -> tuple[tuple[str, int | None], ...]:
+    """``--mta-sts DOMAIN`` without any target probes DOMAIN's MX hosts (sets ``mx``)."""
+    if params["mta_sts"] and not targets and params["targets_file"] is None:
+        params["mx"] = True
+        return ((params["mta_sts"], None),)
+    return targets
+
+
+async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
+                       params: dict[str, Any],
+                       resolver: dns.asyncresolver.Resolver | None) -> MailPolicies | None:
+    """Read what the options ask for; None when no mail policy is checked."""
+    from smtpprobe.mail_policies import MailPolicyOptions, gather
+
+    mx = bool(params["mx"])
+    mta_sts = params["mta_sts"] is not None or (mx and not params["no_mta_sts"])
+    dane = params["dane"] if params["dane"] is not None else (mx or mta_sts)
+    if not (mta_sts or dane):
+        return None
+    mx_domains = [s.host for s in specs] if mx else []
+    domains = [params["mta_sts"]] if params["mta_sts"] else mx_domains
+    port = options.port or 25
+    hosts = [] if mx else [(s.host, s.port or port) for s in specs]
+    chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
+                               https_port=params["policy_port"],
+                               https_cafile=params["policy_cafile"])
+    return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen, lang=options.lang, resolver=resolver,
+                        timeout=min(options.deadline, 10.0), mx_port=port,
+                        family=options.family)

@@ -1,0 +1,175 @@
+"""The mail TLS policies around a probe: MTA-STS, TLS-RPT (per domain) and DANE (per host).
+
+`gather` reads DNS and fetches the policies once per domain and host, before the probes
+run; `MailPolicies.add` then judges each probed host (`smtpprobe.interpret.mail_tls`)
+and adds the ``mta_sts``, ``tls_rpt`` and ``dane`` findings to its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import ipaddress
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from smtpprobe.errors import SMTPProbeError
+from smtpprobe.interpret.mail_tls import MailTlsResult, dane, host_tls, mta_sts, tls_rpt
+from smtpprobe.kb import store
+from smtpprobe.report import Finding, ProbeReport, Session, Status
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+
+    from smtpprobe.dns_facts import TlsaLookup
+    from smtpprobe.fleet import TargetResult
+    from smtpprobe.mta_sts import DomainFacts
+
+__all__ = ["MailPolicies", "MailPolicyOptions", "gather"]
+
+
+@dataclass(frozen=True, slots=True)
+class MailPolicyOptions:
+    """What to check. ``domain`` (``--mta-sts DOMAIN``) judges every target against that
+    domain's policy; ``mta_sts`` without it uses each ``--mx`` domain. ``https_port`` and
+    ``https_cafile`` exist for the loopback tests: production uses 443 and the system store."""
+
+    mta_sts: bool = False
+    dane: bool = False
+    domain: str | None = None
+    https_port: int = 443
+    https_cafile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailPolicies:
+    """The facts read for every domain and host, and the language to word findings in."""
+
+    options: MailPolicyOptions
+    lang: str
+    domains: dict[str, DomainFacts] = field(default_factory=dict)
+    tlsa: dict[tuple[str, int], TlsaLookup] = field(default_factory=dict)
+
+    def add(self, result: TargetResult) -> TargetResult:
+        """*result* with its mail-policy findings (unchanged when it has no report)."""
+        report = result.report
+        if report is None:
+            return result
+        state = host_tls(report.session, presented_chain(report.session))
+        host = report.target.host
+        found: list[MailTlsResult] = []
+        facts = self.domains.get(self._domain(report) or "")
+        if facts is not None:
+            found += [mta_sts(facts, host, state), tls_rpt(facts)]
+        lookup = self.tlsa.get((host.lower(), report.target.port))
+        if lookup is not None:
+            found.append(dane(lookup, host, state))
+        if not found:
+            return result
+        findings = tuple(finding(r, self.lang) for r in found)
+        return dataclasses.replace(result, report=dataclasses.replace(
+            report, findings=report.findings + findings))
+
+    def _domain(self, report: ProbeReport) -> str | None:
+        if self.options.domain is not None:
+            return self.options.domain
+        mx = report.finding("mx")
+        return str(mx.data.get("domain")) if mx is not None else None
+
+
+def presented_chain(session: Session) -> tuple[bytes, ...]:
+    """The DER certificates the server sent, leaf first; () when none were recorded."""
+    chain = getattr(session.tls, "chain", ()) if session.tls is not None else ()
+    return tuple(bytes(getattr(element, "der", element)) for element in chain or ())
+
+
+async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
+                 mx_domains: Sequence[str] = (), *,
+                 options: MailPolicyOptions, lang: str,
+                 resolver: dns.asyncresolver.Resolver | None, timeout: float,
+                 mx_port: int, family: int) -> MailPolicies:
+    """Read the MTA-STS and TLS-RPT of *domains* and, with DANE, the TLSA records of
+    *hosts* and of the MX hosts of *mx_domains* (on *mx_port*), each step within *timeout*."""
+    from smtpprobe.dns_facts import tlsa
+    from smtpprobe.mta_sts import lookup_domain
+
+    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains))
+    policies = [lookup_domain(d, resolver=resolver, timeout=timeout,
+                              https_port=options.https_port, cafile=options.https_cafile)
+                for d in names]
+    targets = list(dict.fromkeys((h.lower().rstrip("."), p) for h, p in hosts
+                                 if not _is_address(h)))
+    if options.dane:
+        for found in await asyncio.gather(*(_mx_hosts(d, resolver, timeout, family)
+                                            for d in dict.fromkeys(mx_domains))):
+            targets += [(h, mx_port) for h in found if (h, mx_port) not in targets]
+    results = await asyncio.gather(*policies, *(tlsa(h, p, resolver, timeout)
+                                                for h, p in (targets if options.dane else [])))
+    facts: list[DomainFacts] = list(results[: len(policies)])  # type: ignore[arg-type]
+    lookups: list[TlsaLookup] = list(results[len(policies):])  # type: ignore[arg-type]
+    return MailPolicies(options, lang, {f.domain: f for f in facts},
+                        {target: lookup for target, lookup in zip(targets, lookups,
+                                                                  strict=True)})
+
+
+async def _mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver | None,
+                    timeout: float, family: int) -> tuple[str, ...]:
+    from smtpprobe.mx import resolve_targets
+
+    try:
+        plan = await resolve_targets(domain, mx=True, all_addresses=False, port=25,
+                                     family=family, resolver=resolver, timeout=timeout)
+    except SMTPProbeError:
+        return ()  # the fleet reports the same failure for this domain
+    return tuple(host.name.lower() for host in plan.hosts)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def finding(result: MailTlsResult, lang: str) -> Finding:
+    """*result* as a `Finding`: every issue's summary, in order, and their advice."""
+    words = _words(lang, result.check)
+    summaries, advice = [], []
+    for issue in result.issues:
+        entry = words.get(issue.reason) or _words("en", result.check).get(issue.reason, {})
+        values = {k: v for k, v in issue.params.items()}
+        summaries.append(_fill(entry.get("summary", issue.reason), values))
+        if entry.get("advice") and issue.status is not Status.OK or \
+                entry.get("advice") and len(result.issues) == 1:
+            text = _fill(entry["advice"], values)
+            if text not in advice:
+                advice.append(text)
+    data: dict[str, Any] = {**result.data, "reason": result.reason,
+                            "issues": [{"reason": i.reason, "status": i.status.value,
+                                        "params": dict(i.params)} for i in result.issues]}
+    return Finding(result.check, result.status, " ".join(summaries), result.verdict,
+                   advice=" ".join(advice), data=data)
+
+
+def _fill(template: str, values: dict[str, Any]) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+@functools.cache
+def _words(lang: str, check: str) -> dict[str, dict[str, str]]:
+    """``findings/<check>.toml`` in *lang* (read directly until the store lists findings/)."""
+    import tomllib
+
+    path = os.path.join(store.DATA_DIR, lang, "findings", f"{check}.toml")
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError:
+        return {}
