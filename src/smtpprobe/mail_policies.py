@@ -82,8 +82,7 @@ class MailPolicies:
 
 def presented_chain(session: Session) -> tuple[bytes, ...]:
     """The DER certificates the server sent, leaf first; () when none were recorded."""
-    chain = getattr(session.tls, "chain", ()) if session.tls is not None else ()
-    return tuple(bytes(getattr(element, "der", element)) for element in chain or ())
+    return tuple(c.der for c in session.tls.chain) if session.tls is not None else ()
 
 
 async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],

@@ -21,6 +21,7 @@ __all__ = [
     "STEPS",
     "AuthMechanism",
     "CertificateInfo",
+    "ChainCertificate",
     "Exchange",
     "Finding",
     "ProbeEvent",
@@ -31,6 +32,7 @@ __all__ = [
     "Status",
     "Target",
     "TlsInfo",
+    "TlsScan",
     "TlsMode",
     "Verdict",
 ]
@@ -125,6 +127,14 @@ class ProbeOptions:
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()
+    # TLS in depth (tls_scan.py, certificate.py): the name for SNI and the name the
+    # certificate must match (default: the host probed), a client certificate, the scan.
+    sni: str | None = None
+    verify_name: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    tls_scan: bool = False
+    scan_concurrency: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +186,51 @@ class CertificateInfo:
     sans: tuple[str, ...]
     not_after: datetime | None
     days_left: int | None
+    # Facts read with ``cryptography`` (certificate.py); empty/None when unreadable.
+    # key_type: RSA, EC, DSA, Ed25519, Ed448; signature_algorithm: e.g. sha256WithRSAEncryption.
+    key_type: str = ""
+    key_bits: int | None = None
+    signature_algorithm: str = ""
+    sha256: str = ""  # fingerprint of the DER, lower-case hex
+    serial: str = ""  # hex
+    not_before: datetime | None = None
+    must_staple: bool = False  # RFC 7633 TLS Feature status_request
+    self_signed: bool = False  # issuer == subject and its own key verifies the signature
+    # Parts cryptography could not read ("sans: UnsupportedGeneralNameType"): a hostile or
+    # odd certificate still yields everything else (issue 11 §1).
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCertificate:
+    """One certificate of the chain as the server sent it (leaf first), DER and names."""
+
+    der: bytes
+    subject: str  # RFC 4514
+    issuer: str  # RFC 4514
+    self_issued: bool
+    is_ca: bool | None = None  # basicConstraints cA; None when absent or unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class TlsScan:
+    """What ``--tls-scan`` found: protocol versions and weak cipher classes accepted.
+
+    ``protocols`` maps ``TLSv1``, ``TLSv1.1``, ``TLSv1.2``, ``TLSv1.3`` to True
+    (handshake completed), False (refused) or None (not testable: the connection failed
+    otherwise or this OpenSSL cannot offer it). ``weak_ciphers`` maps a class (``aNULL``,
+    ``NULL``, ``EXPORT``, ``RC4``, ``3DES``, ``CBC``, ``no-FS``) to the suite the server
+    chose, ``""`` when refused, None when not testable. ``untested`` names what this
+    OpenSSL cannot offer (SSLv2, SSLv3, …). ``errors`` holds one line per connection that
+    failed for another reason than a refused handshake.
+    """
+
+    protocols: Mapping[str, bool | None]
+    weak_ciphers: Mapping[str, str | None]
+    untested: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    elapsed: float = 0.0
+    connections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +244,13 @@ class TlsInfo:
     verified: bool
     verify_error: str = ""
     handshake_elapsed: float | None = None
+    # The chain exactly as sent (leaf first), for chain checks and DANE (RFC 7672).
+    chain: tuple[ChainCertificate, ...] = ()
+    # The name sent in SNI and the name the certificate was checked against ("" = none).
+    sni: str = ""
+    verify_name: str = ""
+    name_matches: bool | None = None
+    client_certificate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +291,7 @@ class Session:
     control_address: str = ""
     qualified_users: Mapping[str, str] = field(default_factory=dict)
     auth_skipped: str = ""
+    tls_scan: TlsScan | None = None  # --tls-scan, in connections of its own
 
     def exchanges_for(self, phase: str, address: str) -> tuple[Exchange, ...]:
         """The exchanges of *phase* (``VRFY``, ``EXPN``, ``RCPT``) that carried *address*,

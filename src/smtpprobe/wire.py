@@ -21,8 +21,6 @@ from smtpprobe.errors import (
     UsageError,
 )
 from smtpprobe.reply import CLOSED, Reply, ReplyParser
-from smtpprobe.report import TlsInfo, TlsMode
-from smtpprobe.tls import describe
 
 __all__ = ["PARTIAL_OCTETS", "SMTPWire"]
 
@@ -227,20 +225,15 @@ class SMTPWire:
         self._transport = tls_transport
         self.handshake_elapsed = perf_counter() - started
 
-    def tls_info(self, mode: TlsMode, *, verified: bool, verify_error: str = "") -> TlsInfo | None:
-        """What the handshake negotiated, or None on a plain-text connection."""
+    def ssl_object(self) -> ssl.SSLObject | ssl.SSLSocket | None:
+        """The TLS state of the connection after a handshake (for `smtpprobe.tls.describe`),
+        or None on a plain-text connection."""
         if self._transport is None:
             return None
         ssl_object = self._transport.get_extra_info("ssl_object")
         if not isinstance(ssl_object, (ssl.SSLObject, ssl.SSLSocket)):
             return None
-        return describe(
-            ssl_object,
-            mode,
-            verified=verified,
-            verify_error=verify_error,
-            handshake_elapsed=self.handshake_elapsed,
-        )
+        return ssl_object
 
     def close(self) -> None:
         """Drop the connection at once; never waits on the network, safe to call twice.

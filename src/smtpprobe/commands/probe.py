@@ -18,6 +18,7 @@ from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._mail_tls import mail_targets, mail_tls_options
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._tls import tls_options, with_tls
 from smtpprobe.errors import ResolveError, UsageError, localized
 from smtpprobe.i18n import LocalizedCommand, current_lang
 from smtpprobe.kb import KnowledgeBase, load
@@ -239,6 +240,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 @target_options
 @mail_tls_options
 @_connection_options
+@tls_options
 @_question_options
 @auth_options
 @policy_options
@@ -253,6 +255,6 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_auth(_options(params, params["port"]), params)
+    options = with_tls(with_auth(_options(params, params["port"]), params), params)
     targets = mail_targets(targets, params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

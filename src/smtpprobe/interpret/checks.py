@@ -21,6 +21,7 @@ from smtpprobe.interpret._transcript import (
     verb,
 )
 from smtpprobe.interpret.ehlo import parse_ehlo
+from smtpprobe.interpret.tls_facts import certificate_data, with_tls_facts
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.report import Exchange, Finding, Session, Status, TlsMode
 
@@ -222,7 +223,9 @@ def tls_finding(session: Session, kb: KnowledgeBase) -> Finding:
     """Version, cipher, certificate facts, and whether the certificate verified."""
     tls = session.tls
     if tls is None:
-        return Finding("tls", Status.OK, kb.ui("probe_tls_none"), data={"used": False})
+        return with_tls_facts(
+            Finding("tls", Status.OK, kb.ui("probe_tls_none"), data={"used": False}), session, kb
+        )
     cert = tls.certificate
     data: dict[str, Any] = {
         "used": True,
@@ -257,7 +260,10 @@ def tls_finding(session: Session, kb: KnowledgeBase) -> Finding:
         key, status = "probe_tls_unverified", Status.WARNING
     else:
         key, status = "probe_tls_insecure", Status.OK
-    return Finding("tls", status, kb.ui(key).format(**values), data=data)
+    if cert is not None:
+        data["certificate"].update(certificate_data(cert))
+    return with_tls_facts(Finding("tls", status, kb.ui(key).format(**values), data=data),
+                          session, kb)
 
 
 def _deviation(exchange: Exchange, kind: str, detail: str, code: int | None) -> dict[str, Any]:
