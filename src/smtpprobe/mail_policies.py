@@ -142,11 +142,9 @@ def finding(result: MailTlsResult, lang: str) -> Finding:
         entry = words.get(issue.reason) or _words("en", result.check).get(issue.reason, {})
         values = {k: v for k, v in issue.params.items()}
         summaries.append(_fill(entry.get("summary", issue.reason), values))
-        if entry.get("advice") and issue.status is not Status.OK or \
-                entry.get("advice") and len(result.issues) == 1:
-            text = _fill(entry["advice"], values)
-            if text not in advice:
-                advice.append(text)
+        text = _fill(entry["advice"], values) if entry.get("advice") else ""
+        if text and text not in advice:  # OK reasons carry advice only when it helps
+            advice.append(text)
     data: dict[str, Any] = {**result.data, "reason": result.reason,
                             "issues": [{"reason": i.reason, "status": i.status.value,
                                         "params": dict(i.params)} for i in result.issues]}

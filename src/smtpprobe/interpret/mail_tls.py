@@ -91,7 +91,7 @@ def host_tls(session: Session, chain: tuple[bytes, ...]) -> HostTls:
 def mta_sts(facts: DomainFacts, host: str, tls: HostTls) -> MailTlsResult:
     """The domain's MTA-STS as it applies to *host*: record, policy, MX match, TLS."""
     domain = facts.domain
-    base = {"domain": domain, "host": host}
+    base: dict[str, Any] = {"domain": domain, "host": host}
     issues: list[Issue] = []
     record_id, record_problem = parse_sts_record(facts.sts_txt.texts)
     policy, fetched = facts.policy, facts.fetch
@@ -112,11 +112,12 @@ def mta_sts(facts: DomainFacts, host: str, tls: HostTls) -> MailTlsResult:
     if fetched is None:
         issues.append(Issue("policy-host-missing", Status.WARNING, base))
         return _result("mta_sts", issues, data)
+    base["url"] = fetched.url
     response = fetched.response
     if response is None:
         # unreachable, tls, timeout, too-large, malformed (https_fetch.FetchError.reason)
         issues.append(Issue(f"policy-{fetched.failed}", Status.WARNING,
-                            {**base, "url": fetched.url, "detail": fetched.detail}))
+                            {**base, "detail": fetched.detail}))
         return _result("mta_sts", issues, data)
     data["http_status"], data["media_type"] = response.status, response.media_type
     if 300 <= response.status < 400:
