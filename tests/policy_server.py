@@ -18,14 +18,12 @@ from typing import Self
 
 import trustme
 
-__all__ = ["POLICY", "Page", "PolicyServer"]
-
-POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmx: *.example.test\r\nmax_age: 604800\r\n"
+__all__ = ["Page", "PolicyServer", "pages_for"]
 
 
 @dataclass(frozen=True)
 class Page:
-    body: bytes = POLICY.encode()
+    body: bytes
     status: int = 200
     content_type: str = "text/plain; charset=utf-8"
     delay: float = 0.0  # seconds before answering; at most 10
@@ -50,7 +48,7 @@ class PolicyServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+            def do_GET(self) -> None:
                 host = (self.headers.get("Host") or "").split(":")[0].lower()
                 owner.requests.append((host, self.path))
                 page = owner.pages.get(host)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from smtpprobe.cli import main
 from tests.conftest import PersonaController
 from tests.dnsserver import DnsServer, Records
-from tests.policy_server import POLICY, Page, PolicyServer, pages_for
+from tests.policy_server import Page, PolicyServer, pages_for
 from tests.servers import DOMAIN
 from tests.test_cli_mx import _port_free_on
 
@@ -316,3 +316,15 @@ def test_dane_for_a_host_without_starttls(lab: Lab, capsys: pytest.CaptureFixtur
     assert (found["status"], found["reason"], found["verdict"]) == ("critical", "no-starttls",
                                                                     "mismatch")
     assert "mta_sts" not in doc["findings"] and code == 2
+
+
+def test_policy_host_with_an_untrusted_certificate(probe: Callable[..., Any],
+                                                   tmp_path: Any) -> None:
+    """RFC 8461 §3.3: the policy host's certificate must verify; here the CA is unknown."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    code, (doc,) = probe("good.test", "--policy-cafile", str(other))
+    sts = doc["findings"]["mta_sts"]
+    assert (sts["status"], sts["reason"]) == ("warning", "policy-tls")
+    assert "certificate verify failed" in sts["summary"] or "unable to get" in sts["summary"]
+    assert code == 1

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from smtpprobe.dane import match_chain, usable
 from smtpprobe.dns_facts import Tlsa
-from smtpprobe.mta_sts import mx_pattern_for, parse_policy, parse_sts_record
-from smtpprobe.mta_sts import parse_tlsrpt_record
+from smtpprobe.mta_sts import mx_pattern_for, parse_policy, parse_sts_record, parse_tlsrpt_record
 
 
 @pytest.mark.parametrize(("texts", "expected"), [

@@ -12,14 +12,14 @@ import dataclasses
 import functools
 import ipaddress
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.interpret.mail_tls import MailTlsResult, dane, host_tls, mta_sts, tls_rpt
 from smtpprobe.kb import store
-from smtpprobe.report import Finding, ProbeReport, Session, Status
+from smtpprobe.report import Finding, ProbeReport, Session
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from smtpprobe.mta_sts import DomainFacts
 
 __all__ = ["MailPolicies", "MailPolicyOptions", "gather"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +91,32 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
                  mx_domains: Sequence[str] = (), *,
                  options: MailPolicyOptions, lang: str,
                  resolver: dns.asyncresolver.Resolver | None, timeout: float,
-                 mx_port: int, family: int) -> MailPolicies:
+                 mx_port: int, family: int, concurrency: int = 20) -> MailPolicies:
     """Read the MTA-STS and TLS-RPT of *domains* and, with DANE, the TLSA records of
-    *hosts* and of the MX hosts of *mx_domains* (on *mx_port*), each step within *timeout*."""
+    *hosts* and of the MX hosts of *mx_domains* (on *mx_port*), each step within *timeout*,
+    at most *concurrency* domains or hosts at a time."""
     from smtpprobe.dns_facts import tlsa
     from smtpprobe.mta_sts import lookup_domain
 
-    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains))
-    policies = [lookup_domain(d, resolver=resolver, timeout=timeout,
-                              https_port=options.https_port, cafile=options.https_cafile)
-                for d in names]
+    limit = asyncio.Semaphore(concurrency)
+
+    async def bounded(awaitable: Awaitable[_T]) -> _T:
+        async with limit:
+            return await awaitable
+
+    # An address is no mail domain: --mx refuses it, and it has no _mta-sts name.
+    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if not _is_address(d)))
+    policies = [bounded(lookup_domain(d, resolver=resolver, timeout=timeout,
+                                      https_port=options.https_port,
+                                      cafile=options.https_cafile)) for d in names]
     targets = list(dict.fromkeys((h.lower().rstrip("."), p) for h, p in hosts
                                  if not _is_address(h)))
     if options.dane:
-        for found in await asyncio.gather(*(_mx_hosts(d, resolver, timeout, family)
-                                            for d in dict.fromkeys(mx_domains))):
+        for found in await asyncio.gather(*(bounded(_mx_hosts(d, resolver, timeout, family))
+                                            for d in dict.fromkeys(mx_domains)
+                                            if not _is_address(d))):
             targets += [(h, mx_port) for h in found if (h, mx_port) not in targets]
-    results = await asyncio.gather(*policies, *(tlsa(h, p, resolver, timeout)
+    results = await asyncio.gather(*policies, *(bounded(tlsa(h, p, resolver, timeout))
                                                 for h, p in (targets if options.dane else [])))
     facts: list[DomainFacts] = list(results[: len(policies)])  # type: ignore[arg-type]
     lookups: list[TlsaLookup] = list(results[len(policies):])  # type: ignore[arg-type]

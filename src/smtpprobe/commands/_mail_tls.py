@@ -84,4 +84,4 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
                                https_cafile=params["policy_cafile"])
     return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen, lang=options.lang, resolver=resolver,
                         timeout=min(options.deadline, 10.0), mx_port=port,
-                        family=options.family)
+                        family=options.family, concurrency=params["concurrency"])
