@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 import trustme
@@ -180,3 +181,127 @@ def test_pkix_ee_record_is_never_matched(chain: tuple[trustme.CA, list[bytes]]) 
 
 def test_unreadable_chain_matches_nothing() -> None:
     assert match_chain([Tlsa(3, 0, 0, b"junk")], [b"junk"], "x.test").matched is None
+
+
+# -- the words: every reason the interpreter gives, in both languages -----------------------
+
+REASONS = {
+    "mta_sts": {"none", "record-lookup-failed", "policy-without-record", "record-syntax",
+                "record-bad-id", "record-multiple-records", "policy-host-missing",
+                "policy-unreachable", "policy-tls", "policy-timeout", "policy-too-large",
+                "policy-malformed", "policy-redirect", "policy-http-status",
+                "policy-content-type", "policy-syntax", "policy-not-utf8", "policy-bad-version",
+                "policy-bad-mode", "policy-bad-max-age", "policy-max-age-too-large",
+                "policy-no-mx", "policy-unknown-field", "policy-repeated-field", "mode-none",
+                "mx-not-in-policy", "mx-tls-invalid", "mx-no-starttls", "mx-tls-not-tested",
+                "enforced", "testing"},
+    "tls_rpt": {"published", "none", "none-while-testing", "lookup-failed", "multiple-records",
+                "record-syntax", "no-rua", "bad-rua"},
+    "dane": {"no-records", "not-validated", "no-usable-records", "no-starttls",
+             "chain-not-seen", "not-tested", "valid", "mismatch", "chain-broken",
+             "name-mismatch", "lookup-failed"},
+}
+
+
+def _findings_words(lang: str, check: str) -> dict[str, dict[str, str]]:
+    import tomllib
+    from pathlib import Path
+
+    from smtpprobe.kb.store import DATA_DIR
+
+    return tomllib.loads((Path(DATA_DIR) / lang / "findings" / f"{check}.toml").read_text())
+
+
+@pytest.mark.parametrize("check", sorted(REASONS))
+def test_every_reason_has_words_in_both_languages(check: str) -> None:
+    import string
+
+    from tests.test_kb import english_words
+
+    en, id_ = _findings_words("en", check), _findings_words("id", check)
+    assert set(en) == set(id_) == REASONS[check]
+    for reason, entry in en.items():
+        assert set(entry) == set(id_[reason]), reason
+        for key, text in entry.items():
+            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+            assert fields == {f for _, f, _, _ in string.Formatter().parse(id_[reason][key])
+                              if f}, (reason, key)
+            assert english_words(id_[reason][key]) == [], (reason, key)
+
+
+def _scenarios() -> list[tuple[str, Any]]:
+    """Facts that reach every reason: (check, MailTlsResult)."""
+    from smtpprobe.https_fetch import HttpsResponse
+    from smtpprobe.interpret.mail_tls import HostTls, mta_sts, tls_rpt
+    from smtpprobe.mta_sts import DomainFacts, PolicyFetch, TxtLookup
+
+    txts = [TxtLookup("_mta-sts.x.test", (), "timeout"), TxtLookup("_mta-sts.x.test"),
+            TxtLookup("_mta-sts.x.test", ("v=STSv1; id=a-b",)),
+            TxtLookup("_mta-sts.x.test", ("v=STSv1; id=1; x",)),
+            TxtLookup("_mta-sts.x.test", ("v=STSv1; id=1", "v=STSv1; id=2")),
+            TxtLookup("_mta-sts.x.test", ("v=STSv1; id=1",))]
+    bodies = [b"version: STSv1\nmode: enforce\nmx: mx.x.test\nmax_age: 86400\n",
+              b"version: STSv1\nmode: testing\nmx: *.x.test\nmax_age: 4000000000\nfoo: 1\n",
+              b"version: STSv1\nmode: testing\nmx: *.x.test\nmax_age: 86400\n",
+              b"version: STSv1\nmode: none\nmode: enforce\nmax_age: 5\n",
+              b"\xff", b"junk line\nversion: STSv9\nmode: x\nmax_age: y\n",
+              b"version: STSv1\nmode: enforce\nmax_age: 5\n"]
+    url = "https://mta-sts.x.test/.well-known/mta-sts.txt"
+    fetches: list[tuple[PolicyFetch | None, bytes | None]] = [(None, None)]
+    fetches += [(PolicyFetch(url, None, reason, "why"), None) for reason in
+                ("unreachable", "tls", "timeout", "too-large", "malformed")]
+    fetches += [(PolicyFetch(url, HttpsResponse(code, "text/html", b"", "https://y/", 0.1)),
+                 None) for code in (301, 404)]
+    fetches += [(PolicyFetch(url, HttpsResponse(200, kind, body, "", 0.1)), body)
+                for body in bodies for kind in ("text/plain", "")]
+    rpts = [TxtLookup("_smtp._tls.x.test", (), "servfail"), TxtLookup("_smtp._tls.x.test"),
+            *(TxtLookup("_smtp._tls.x.test", (t,)) for t in (
+                "v=TLSRPTv1; rua=mailto:a@x.test", "v=TLSRPTv1;", "v=TLSRPTv1; rua=ftp://x",
+                "v=TLSRPTv1; rua mailto")),
+            TxtLookup("_smtp._tls.x.test", ("v=TLSRPTv1; rua=mailto:a", "v=TLSRPTv1; rua=x"))]
+    states = [HostTls("verified"), HostTls("unverified", "Hostname mismatch"),
+              HostTls("failed", "handshake"), HostTls("no-starttls"), HostTls("not-tested")]
+    found: list[tuple[str, Any]] = []
+    for txt in txts:
+        for fetched, body in fetches:
+            for rpt in rpts[:2] if fetched is not None else rpts:
+                facts = DomainFacts("x.test", txt, rpt, fetched,
+                                    parse_policy(body) if body is not None else None)
+                found += [("mta_sts", mta_sts(facts, host, state)) for state in states
+                          for host in ("mx.x.test", "other.y.test")]
+                found.append(("tls_rpt", tls_rpt(facts)))
+    return found + _dane_scenarios(states)
+
+
+def _dane_scenarios(states: list[Any]) -> list[tuple[str, Any]]:
+    from smtpprobe.dns_facts import TlsaLookup
+    from smtpprobe.interpret.mail_tls import HostTls, dane
+
+    root = trustme.CA()
+    leaf = root.create_child_ca().issue_cert("mx.x.test")
+    ders = [x509.load_pem_x509_certificate(p.bytes()).public_bytes(Encoding.DER)
+            for p in leaf.cert_chain_pems]
+    ta = hashlib.sha256(ders[1]).digest()
+    lookups = [TlsaLookup("_25._tcp.mx.x.test", (), False, "servfail"),
+               TlsaLookup("_25._tcp.mx.x.test"),
+               TlsaLookup("_25._tcp.mx.x.test", (Tlsa(3, 1, 1, b"x"),)),
+               TlsaLookup("_25._tcp.mx.x.test", (Tlsa(1, 1, 1, b"x"),), True),
+               TlsaLookup("_25._tcp.mx.x.test", (Tlsa(3, 1, 1, b"x"),), True),
+               TlsaLookup("_25._tcp.mx.x.test", (Tlsa(2, 0, 1, ta),), True)]
+    with_chain = [*states, HostTls("verified", "", tuple(ders)),
+                  HostTls("verified", "", (ders[0], ders[0], ders[1]))]
+    return [("dane", dane(lookup, host, state)) for lookup in lookups
+            for state in with_chain for host in ("mx.x.test", "mx2.x.test")]
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_every_reason_is_reached_and_fully_worded(lang: str) -> None:
+    from smtpprobe.mail_policies import finding
+
+    reached: dict[str, set[str]] = {check: set() for check in REASONS}
+    for check, result in _scenarios():
+        for issue in result.issues:
+            reached[check].add(issue.reason)
+        shown = finding(result, lang)
+        assert "{" not in shown.summary + shown.advice, (result.issues, shown.summary)
+    assert reached == REASONS
