@@ -242,7 +242,7 @@ async def lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | N
             addresses(f"mta-sts.{domain}", resolver, timeout) if resolver else _none(),
         )
     host = f"mta-sts.{domain}"
-    url = f"https://{host}{POLICY_PATH}" + (f" (port {https_port})" if https_port != 443 else "")
+    url = f"https://{host}{f':{https_port}' if https_port != 443 else ''}{POLICY_PATH}"
     if resolver is not None and not policy_addresses:
         return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
     try:
