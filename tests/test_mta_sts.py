@@ -305,3 +305,14 @@ def test_every_reason_is_reached_and_fully_worded(lang: str) -> None:
         shown = finding(result, lang)
         assert "{" not in shown.summary + shown.advice, (result.issues, shown.summary)
     assert reached == REASONS
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_dane_verdicts_and_checks_have_labels(lang: str) -> None:
+    from smtpprobe.interpret.mail_tls import DANE_VERDICTS
+    from smtpprobe.kb import load
+
+    kb = load(lang)
+    keys = [f"probe_verdict_{v.value}" for v in DANE_VERDICTS]
+    keys += [f"probe_check_{check}" for check in REASONS]
+    assert [key for key in keys if kb.ui(key) == key] == []

@@ -23,7 +23,12 @@ from smtpprobe.mta_sts import (
 )
 from smtpprobe.report import Session, Status, TlsMode, Verdict
 
-__all__ = ["HostTls", "Issue", "MailTlsResult", "dane", "host_tls", "mta_sts", "tls_rpt"]
+__all__ = ["DANE_VERDICTS", "HostTls", "Issue", "MailTlsResult", "dane", "host_tls", "mta_sts",
+           "tls_rpt"]
+
+# The verdicts of the ``dane`` finding; their labels live in ui_mail_tls.toml.
+DANE_VERDICTS = frozenset({Verdict.VALID, Verdict.MISMATCH, Verdict.NO_RECORDS,
+                           Verdict.NOT_VALIDATED})
 
 
 @dataclass(frozen=True, slots=True)
