@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import ipaddress
 import os
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.interpret.mail_tls import MailTlsResult, dane, host_tls, mta_sts, tls_rpt
 from smtpprobe.kb import store
+from smtpprobe.mx import is_address
 from smtpprobe.report import Finding, ProbeReport, Session
 
 if TYPE_CHECKING:
@@ -105,16 +105,16 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
             return await awaitable
 
     # An address is no mail domain: --mx refuses it, and it has no _mta-sts name.
-    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if not _is_address(d)))
+    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if not is_address(d)))
     policies = [bounded(lookup_domain(d, resolver=resolver, timeout=timeout,
                                       https_port=options.https_port,
                                       cafile=options.https_cafile)) for d in names]
     targets = list(dict.fromkeys((h.lower().rstrip("."), p) for h, p in hosts
-                                 if not _is_address(h)))
+                                 if not is_address(h)))
     if options.dane:
         for found in await asyncio.gather(*(bounded(_mx_hosts(d, resolver, timeout, family))
                                             for d in dict.fromkeys(mx_domains)
-                                            if not _is_address(d))):
+                                            if not is_address(d))):
             targets += [(h, mx_port) for h in found if (h, mx_port) not in targets]
     results = await asyncio.gather(*policies, *(bounded(tlsa(h, p, resolver, timeout))
                                                 for h, p in (targets if options.dane else [])))
@@ -135,14 +135,6 @@ async def _mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver | None,
     except SMTPProbeError:
         return ()  # the fleet reports the same failure for this domain
     return tuple(host.name.lower() for host in plan.hosts)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def finding(result: MailTlsResult, lang: str) -> Finding:
