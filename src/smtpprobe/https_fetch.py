@@ -105,7 +105,8 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     body = b""
     if status == 200:
         body = await _body(reader, headers, max_body)
-    return HttpsResponse(status, media_type, body, headers.get("location", ""),
+    # Header values are shown in findings: cap them (a Location can be kilobytes).
+    return HttpsResponse(status, media_type[:100], body, headers.get("location", "")[:300],
                          loop.time() - started)
 
 
