@@ -68,13 +68,13 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
                        params: dict[str, Any],
                        resolver: dns.asyncresolver.Resolver | None) -> MailPolicies | None:
     """Read what the options ask for; None when no mail policy is checked."""
-    from smtpprobe.mail_policies import MailPolicyOptions, gather
-
     mx = bool(params["mx"])
     mta_sts = params["mta_sts"] is not None or (mx and not params["no_mta_sts"])
     dane = params["dane"] if params["dane"] is not None else (mx or mta_sts)
     if not (mta_sts or dane):
         return None
+    from smtpprobe.mail_policies import MailPolicyOptions, gather  # only when asked for
+
     mx_domains = [s.host for s in specs] if mx else []
     domains = [params["mta_sts"]] if params["mta_sts"] else mx_domains
     port = options.port or 25
