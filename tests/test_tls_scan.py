@@ -1,19 +1,25 @@
 """``--tls-scan`` against personas whose SSL contexts allow only some versions and suites.
 
-What this OpenSSL (3.0) can offer decides what can be tested: RC4, 3DES and EXPORT are
-compiled out, so they come back untested (None), never refused; SSLv2/v3 likewise.
+OpenSSL 3.0 cannot offer RC4, 3DES, EXPORT or SSLv3: those are asked for with a
+hand-built ClientHello, and a scripted legacy server (it answers with a ServerHello
+choosing DES-CBC3-SHA) shows that an acceptance is seen. SSLv2 is never tested.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from smtpprobe import tls_scan
+from smtpprobe.clienthello import client_hello, record_complete, server_choice
 from smtpprobe.probe import probe
 from smtpprobe.report import ProbeOptions, Session, TlsMode
+from smtpprobe.tls_scan import ScanTarget
 from tests.ports import ServerAddress
 from tests.tls_servers import Built, build_certificate, server_context, tls_persona  # noqa: F401
 
@@ -45,9 +51,9 @@ async def test_old_protocols_allowed_are_found(
     session = await scan(await tls_persona(context, tls=tls), mode)
     result = session.tls_scan
     assert result is not None, session.error
-    assert dict(result.protocols) == {"TLSv1": True, "TLSv1.1": True, "TLSv1.2": True,
-                                      "TLSv1.3": False}
-    assert {"SSLv2", "SSLv3"} <= set(result.untested)
+    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": True, "TLSv1.1": True,
+                                      "TLSv1.2": True, "TLSv1.3": False}
+    assert "SSLv2" in result.untested
     report_data = (await probe(
         "127.0.0.1", options=session.options)).finding("tls")
     assert report_data is not None and report_data.status.value == "warning"
@@ -59,12 +65,12 @@ async def test_tls13_only_server(tls_persona: Start, leaf: Built,
     context = server_context(leaf, tmp_path, minimum=V.TLSv1_3)
     result = (await scan(await tls_persona(context))).tls_scan
     assert result is not None
-    assert dict(result.protocols) == {"TLSv1": False, "TLSv1.1": False, "TLSv1.2": False,
-                                      "TLSv1.3": True}
+    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
+                                      "TLSv1.2": False, "TLSv1.3": True}
     # Every TLS 1.2 class is refused: no suite at all, so no CBC-only nor weak suite.
     assert all(result.weak_ciphers[name] == "" for name in ("aNULL", "NULL", "CBC", "FS"))
-    for name in ("RC4", "3DES", "EXPORT"):  # this OpenSSL cannot offer them
-        assert result.weak_ciphers[name] is None and name in result.untested
+    for name in ("RC4", "3DES", "EXPORT"):  # asked for with a hand-built ClientHello
+        assert result.weak_ciphers[name] == "" and name not in result.untested
 
 
 async def test_anonymous_null_and_cbc_only_suites(tls_persona: Start, leaf: Built,
@@ -107,7 +113,115 @@ async def test_good_server_is_ok(tls_persona: Start, leaf: Built,
     report = await probe(server.host, options=options)
     finding = report.finding("tls")
     assert finding is not None
-    assert finding.data["protocols"] == {"TLSv1": False, "TLSv1.1": False, "TLSv1.2": True,
-                                         "TLSv1.3": True}
+    assert finding.data["protocols"] == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
+                                         "TLSv1.2": True, "TLSv1.3": True}
     assert finding.data["weak_ciphers"] == []
     assert finding.data["scan"]["errors"] == []
+
+
+def _server_hello(version: int, suite: int) -> bytes:
+    body = (version.to_bytes(2, "big") + bytes(32) + b"\x00" + suite.to_bytes(2, "big")
+            + b"\x00")
+    handshake = b"\x02" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+
+
+def test_client_hello_offers_exactly_the_suites_and_the_sni() -> None:
+    hello = client_hello([0x000A, 0xC012], sni="mx.example.org")
+    assert hello[0] == 0x16 and record_complete(hello)
+    assert b"\x00\x06\x00\x0a\xc0\x12\x00\xff" in hello  # the two suites and the SCSV
+    assert b"mx.example.org" in hello
+    assert server_choice(_server_hello(0x0303, 0x000A)) == (0x0303, 0x000A)
+    assert server_choice(b"\x15\x03\x03\x00\x02\x02\x28") is None  # handshake_failure
+    assert server_choice(b"\x16\x03") is None and server_choice(b"") is None
+
+
+@pytest.fixture
+async def legacy_server() -> AsyncIterator[ServerAddress]:
+    """A scripted server from before OpenSSL 3: STARTTLS, then a ServerHello choosing
+    DES-CBC3-SHA when it is offered (TLS 1.0), an SSLv3 ServerHello to an SSLv3 hello,
+    and a handshake_failure alert to anything else."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 legacy.test ESMTP\r\n")
+        try:
+            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
+                writer.write(b"250-legacy.test\r\n250 STARTTLS\r\n")
+            writer.write(b"220 Ready to start TLS\r\n")
+            head = await reader.readexactly(5)
+            hello = await reader.readexactly(int.from_bytes(head[3:5], "big"))
+            if head[1:3] == b"\x03\x00":
+                writer.write(_server_hello(0x0300, 0x002F))
+            elif b"\x00\x0a" in hello[38:]:  # DES-CBC3-SHA among the suites offered
+                writer.write(_server_hello(0x0301, 0x000A))
+            else:
+                writer.write(b"\x15\x03\x01\x00\x02\x02\x28")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
+    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_suite_openssl_cannot_offer_is_seen_accepted(
+    legacy_server: ServerAddress,
+) -> None:
+    target = ScanTarget(legacy_server.host, legacy_server.port, implicit=False, sni=None)
+    loop = asyncio.get_running_loop()
+    result = await tls_scan.scan(target, deadline=loop.time() + 20.0)
+    assert result.weak_ciphers["3DES"] == "DES-CBC3-SHA"
+    assert result.weak_ciphers["RC4"] == "" and result.weak_ciphers["EXPORT"] == ""
+    assert result.protocols["SSLv3"] is True
+    # Real handshakes against a server that only ever sends a ServerHello fail: refused.
+    assert result.protocols["TLSv1.2"] is False and result.weak_ciphers["aNULL"] == ""
+    assert result.errors == ()
+
+
+@pytest.fixture
+async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAddress]:
+    """STARTTLS with Exim's ``smtp_accept_max_per_host = 2``: a third concurrent
+    connection gets ``421`` and is closed."""
+    context = server_context(leaf, tmp_path, minimum=V.TLSv1_2)
+    active = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal active
+        if active >= 2:
+            writer.write(b"421 too many connections from your host\r\n")
+            writer.close()
+            return
+        active += 1
+        try:
+            writer.write(b"220 limited.test ESMTP\r\n")
+            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
+                writer.write(b"250-limited.test\r\n250 STARTTLS\r\n")
+            writer.write(b"220 Ready to start TLS\r\n")
+            await writer.drain()
+            await writer.start_tls(context)
+            await reader.read()
+        except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            active -= 1
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
+    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_rate_limiting_server_is_asked_again_politely(
+    limited_server: ServerAddress,
+) -> None:
+    target = ScanTarget(limited_server.host, limited_server.port, implicit=False, sni=None)
+    loop = asyncio.get_running_loop()
+    result = await tls_scan.scan(target, deadline=loop.time() + 60.0, concurrency=4)
+    # Whatever was turned away at first was asked again alone and answered.
+    assert result.errors == (), result.errors
+    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
+                                      "TLSv1.2": True, "TLSv1.3": True}
+    assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]

@@ -182,7 +182,8 @@ class _Run:
             client_key=self.options.client_key,
         )
         return await scan(target, deadline=self.rec.deadline,
-                          concurrency=self.options.scan_concurrency)
+                          concurrency=self.options.scan_concurrency,
+                          step_timeout=self.options.command_timeout)
 
     async def _resolve(self) -> list[tuple[int, str]]:
         self.rec.enter("resolve", self.host)

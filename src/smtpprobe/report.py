@@ -216,11 +216,11 @@ class ChainCertificate:
 class TlsScan:
     """What ``--tls-scan`` found: protocol versions and weak cipher classes accepted.
 
-    ``protocols`` maps ``TLSv1``, ``TLSv1.1``, ``TLSv1.2``, ``TLSv1.3`` to True
-    (handshake completed), False (refused) or None (not testable: the connection failed
+    ``protocols`` maps ``SSLv3``, ``TLSv1``, ``TLSv1.1``, ``TLSv1.2``, ``TLSv1.3`` to
+    True (accepted), False (refused) or None (not tested: the connection failed
     otherwise or this OpenSSL cannot offer it). ``weak_ciphers`` maps a class (``aNULL``,
-    ``NULL``, ``EXPORT``, ``RC4``, ``3DES``, ``CBC``, ``no-FS``) to the suite the server
-    chose, ``""`` when refused, None when not testable. ``untested`` names what this
+    ``NULL``, ``EXPORT``, ``RC4``, ``3DES``, ``CBC``, ``AEAD``, ``FS``, ``kRSA``) to the
+    suite the server chose, ``""`` when refused, None when not tested. ``untested`` names what this
     OpenSSL cannot offer (SSLv2, SSLv3, …). ``errors`` holds one line per connection that
     failed for another reason than a refused handshake.
     """

@@ -11,15 +11,24 @@ from __future__ import annotations
 import asyncio
 import ssl
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 
+from smtpprobe.clienthello import (
+    RAW_CLASSES,
+    SSL3,
+    TLS12,
+    client_hello,
+    record_complete,
+    server_choice,
+)
 from smtpprobe.errors import ProbeTLSError, SMTPProbeError
 from smtpprobe.report import TlsScan
 from smtpprobe.tls import load_client_certificate
 from smtpprobe.wire import SMTPWire
 
-__all__ = ["CIPHER_CLASSES", "PROTOCOLS", "ScanTarget", "scan"]
+__all__ = ["CIPHER_CLASSES", "PROTOCOLS", "RawOffer", "ScanTarget", "scan"]
 
 PROTOCOLS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -41,10 +50,13 @@ CIPHER_CLASSES = {
     "FS": "ECDHE:DHE:!aNULL:!eNULL",
     "kRSA": "kRSA:!aNULL:!eNULL",
 }
-# SSLv2/SSLv3 are compiled out of OpenSSL 3 (and Python's ssl refuses them).
-ALWAYS_UNTESTED = ("SSLv2", "SSLv3")
-# A server that turns a connection away (421 greeting, reset before the banner) is asked
-# again once, alone, after this pause: postscreen and Exim's per-host limits do that.
+# SSLv2 is compiled out of OpenSSL 3 and its hello is another format: never tested.
+# SSLv3, RC4, 3DES and EXPORT, when OpenSSL cannot offer them, are asked for with a
+# hand-built ClientHello (clienthello.py): only the ServerHello's choice is read.
+ALWAYS_UNTESTED = ("SSLv2",)
+_VERSION_NAMES = {SSL3: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", TLS12: "TLSv1.2"}
+# Tests a server turned away (a 4xx greeting: postscreen, Exim's smtp_accept_max_per_host)
+# are asked again after this pause, one connection at a time.
 RETRY_PAUSE = 1.0
 
 
@@ -62,12 +74,21 @@ class ScanTarget:
     client_key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RawOffer:
+    """A hand-built ClientHello offering *suites* (code point -> name) at *version*."""
+
+    suites: Mapping[int, str]
+    version: int = TLS12
+
+
 class _Throttled(Exception):
     """The server turned the connection away before TLS: try again later."""
 
 
 class _NoStartTls(Exception):
-    """STARTTLS was refused for good (a 5xx reply)."""
+    """No TLS to be had on this connection: STARTTLS refused (454 TLS not available, a
+    5xx) or a greeting other than 220 or 4xx."""
 
 
 def _context(target: ScanTarget, version: ssl.TLSVersion | None,
@@ -93,29 +114,50 @@ def _context(target: ScanTarget, version: ssl.TLSVersion | None,
     return context
 
 
-async def _handshake(target: ScanTarget, context: ssl.SSLContext, timeout: float
-                     ) -> tuple[str, str]:
-    """(version, cipher) of a handshake on a fresh connection.
+async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
+    """A fresh connection, ready for a TLS handshake (after ``220`` to STARTTLS).
 
-    :raises ProbeTLSError: the server refused the handshake.
     :raises _Throttled: the server turned the connection away before TLS.
-    :raises _NoStartTls: STARTTLS refused with a 5xx reply.
-    :raises SMTPProbeError: anything else (timeout, STARTTLS refused …).
+    :raises _NoStartTls: STARTTLS refused (454 TLS not available, 5xx), or a 5xx greeting.
+    :raises SMTPProbeError: anything else (refused, timeout …).
     """
     wire = SMTPWire()
     try:
         await wire.connect(target.address, target.port, family=target.family, timeout=timeout)
         if not target.implicit:
             banner = await wire.read_reply(timeout)
-            if banner.code != 220:
+            if banner.klass == 4:  # 421: too many connections, try later (RFC 5321 §3.8)
                 raise _Throttled(f"{banner.code}")
+            if banner.code != 220:
+                raise _NoStartTls(f"greeting {banner.code}")
             await wire.command(b"EHLO " + target.helo.encode(), timeout)
             reply = await wire.command(b"STARTTLS", timeout)
-            if reply.klass == 4:
-                raise _Throttled(f"STARTTLS {reply.code}")
+            # 454 "TLS not available" is the server's state, not throttling: no retry.
             if reply.code != 220:
                 raise _NoStartTls(f"STARTTLS {reply.code}")
-        await wire.upgrade(context, target.sni, timeout)
+    except BaseException:
+        wire.close()
+        await wire.wait_closed()
+        raise
+    return wire
+
+
+async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeout: float
+                     ) -> tuple[str, str]:
+    """(version, cipher) the server chose for *offer* on a fresh connection.
+
+    :raises ProbeTLSError: the server refused the offer.
+    :raises _Throttled, _NoStartTls, SMTPProbeError: as `_open`.
+    """
+    wire = await _open(target, timeout)
+    try:
+        if isinstance(offer, RawOffer):
+            hello = client_hello(list(offer.suites), version=offer.version, sni=target.sni)
+            choice = server_choice(await wire.raw_exchange(hello, record_complete, timeout))
+            if choice is None or choice[1] not in offer.suites:
+                raise ProbeTLSError(key="error_tls_failed", params={"reason": "refused"})
+            return _VERSION_NAMES.get(choice[0], hex(choice[0])), offer.suites[choice[1]]
+        await wire.upgrade(offer, target.sni, timeout)
         ssl_object = wire.ssl_object()
         cipher = ssl_object.cipher() if ssl_object is not None else None
         version = ssl_object.version() if ssl_object is not None else None
@@ -125,11 +167,13 @@ async def _handshake(target: ScanTarget, context: ssl.SSLContext, timeout: float
         await wire.wait_closed()
 
 
-async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> TlsScan:
-    """Run every test against *target*, at most *concurrency* connections at once, and
-    stop by the loop time *deadline* (untested what did not finish)."""
+async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
+               step_timeout: float = 10.0) -> TlsScan:
+    """Run every test against *target*, at most *concurrency* connections at once, each
+    step (connect, reply, handshake) within *step_timeout*, and stop by the loop time
+    *deadline* (what did not finish is neither accepted nor refused)."""
     started = perf_counter()
-    tests: dict[str, ssl.SSLContext] = {}
+    tests: dict[str, ssl.SSLContext | RawOffer] = {"SSLv3": RawOffer(RAW_CLASSES["SSLv3"], SSL3)}
     untested = list(ALWAYS_UNTESTED)
     for name, version in PROTOCOLS.items():
         context = _context(target, version, None)
@@ -138,30 +182,31 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
         else:
             tests[name] = context
     for name, ciphers in CIPHER_CLASSES.items():
-        context = _context(target, None, ciphers)
-        if context is None:
+        offer = _context(target, None, ciphers) or (
+            RawOffer(RAW_CLASSES[name]) if name in RAW_CLASSES else None)
+        if offer is None:
             untested.append(name)
         else:
-            tests[f"class:{name}"] = context
+            tests[f"class:{name}"] = offer
     results: dict[str, str | bool | None] = {}
     errors: list[str] = []
     limit = asyncio.Semaphore(max(1, concurrency))
     loop = asyncio.get_running_loop()
 
-    async def run(name: str, context: ssl.SSLContext, alone: bool) -> bool:
+    async def run(name: str, offer: ssl.SSLContext | RawOffer, alone: bool) -> bool:
         """Record one test's outcome; False when the server throttled it."""
         async with limit:
             left = deadline - loop.time()
             if left <= 0:
                 return True
             try:
-                version, cipher = await _handshake(target, context, left)
+                version, cipher = await _handshake(target, offer, min(left, step_timeout))
             except ProbeTLSError:
                 results[name] = False
             except _Throttled as exc:
-                if not alone:
-                    return False
-                errors.append(f"{name}: turned away ({exc})")
+                if alone:
+                    errors.append(f"{name}: turned away ({exc})")
+                return False
             except _NoStartTls as exc:
                 errors.append(f"{name}: {exc}")
             except (SMTPProbeError, OSError) as exc:
@@ -173,14 +218,19 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4) -> 
     try:
         async with asyncio.timeout_at(deadline):
             done = await asyncio.gather(*(run(n, c, False) for n, c in tests.items()))
-            for (name, context), finished in zip(tests.items(), done, strict=True):
-                if not finished:  # politely, one at a time, after a pause
-                    await asyncio.sleep(RETRY_PAUSE)
-                    await run(name, context, True)
+            throttled = [(name, offer) for (name, offer), finished
+                         in zip(tests.items(), done, strict=True) if not finished]
+            if throttled:  # after a pause, one at a time
+                await asyncio.sleep(RETRY_PAUSE)
+            for index, (name, offer) in enumerate(throttled):
+                if not await run(name, offer, True):  # turned away again: stop asking
+                    errors.extend(f"{rest}: not asked (turned away)"
+                                  for rest, _ in throttled[index + 1:])
+                    break
     except TimeoutError:
         errors.append("deadline")
     return TlsScan(
-        protocols={name: _flag(results.get(name)) for name in PROTOCOLS},
+        protocols={name: _flag(results.get(name)) for name in ("SSLv3", *PROTOCOLS)},
         weak_ciphers={name: _suite(results.get(f"class:{name}")) for name in CIPHER_CLASSES},
         untested=tuple(untested),
         errors=tuple(errors),

@@ -35,7 +35,7 @@ __all__ = [
 
 # NIST SP 800-57 / RFC 9325 §4.4: RSA below 2048 bits is breakable in practice.
 MIN_RSA_BITS = 2048
-_OLD_PROTOCOLS = ("TLSv1", "TLSv1.1")
+_OLD_PROTOCOLS = ("SSLv3", "TLSv1", "TLSv1.1")  # RFC 7568, RFC 8996
 _GOOD_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
 # Cipher classes weak whenever accepted (RFC 7465 RC4; RFC 9325 §4.1 NULL, anon, export, 3DES).
 WEAK_CLASSES = ("aNULL", "NULL", "EXPORT", "RC4", "3DES")
