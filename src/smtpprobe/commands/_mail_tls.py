@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
-from smtpprobe.report import ProbeOptions
+from smtpprobe.report import ProbeOptions, TlsMode
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -77,7 +77,8 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
 
     mx_domains = [s.host for s in specs] if mx else []
     domains = [params["mta_sts"]] if params["mta_sts"] else mx_domains
-    port = options.port or 25
+    # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
+    port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
     hosts = [] if mx else [(s.host, s.port or port) for s in specs]
     chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
                                https_port=params["policy_port"],
