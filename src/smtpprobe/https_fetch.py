@@ -140,7 +140,7 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str], max_body:
     while len(body) <= max_body and (more := await reader.read(max_body + 1 - len(body))):
         body += more
     if len(body) > max_body:
-        raise FetchError("too-large", f"over {max_body}")
+        raise FetchError("too-large", f">{max_body}")
     return body
 
 
@@ -156,7 +156,7 @@ async def _chunked(reader: asyncio.StreamReader, max_body: int) -> bytes:
         if size == 0:
             return body
         if len(body) + size > max_body:
-            raise FetchError("too-large", f"over {max_body}")
+            raise FetchError("too-large", f">{max_body}")
         try:
             body += (await reader.readexactly(size + 2))[:-2]
         except asyncio.IncompleteReadError:
