@@ -328,3 +328,9 @@ def test_policy_host_with_an_untrusted_certificate(probe: Callable[..., Any],
     assert (sts["status"], sts["reason"]) == ("warning", "policy-tls")
     assert "certificate verify failed" in sts["summary"] or "unable to get" in sts["summary"]
     assert code == 1
+
+
+def test_a_bad_mta_sts_domain_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "--mta-sts", "not a domain"])
+    err = capsys.readouterr().err
+    assert code == 3 and "--mta-sts 'not a domain' is not a domain name" in err

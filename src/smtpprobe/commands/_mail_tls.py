@@ -31,7 +31,7 @@ _DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9]
 
 def _domain(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not _DOMAIN.fullmatch(value):
-        raise UsageError(key="error_not_a_domain", params={"domain": value})
+        raise UsageError(key="error_mta_sts_not_a_domain", params={"domain": value})
     return value.rstrip(".").lower() if value is not None else None
 
 
@@ -83,6 +83,7 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
     chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
                                https_port=params["policy_port"],
                                https_cafile=params["policy_cafile"])
-    return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen, lang=options.lang, resolver=resolver,
+    return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen,
+                        lang=options.lang, resolver=resolver,
                         timeout=min(options.deadline, 10.0), mx_port=port,
                         family=options.family, concurrency=params["concurrency"])
