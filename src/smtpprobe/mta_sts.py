@@ -235,12 +235,12 @@ async def lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | N
     """
     from smtpprobe.dns_facts import addresses, txt
 
-    async with asyncio.timeout(timeout + 1):  # each step has its own limit; this is a net
-        sts_txt, tlsrpt_txt, policy_addresses = await asyncio.gather(
-            txt(f"_mta-sts.{domain}", resolver, timeout),
-            txt(f"_smtp._tls.{domain}", resolver, timeout),
-            addresses(f"mta-sts.{domain}", resolver, timeout) if resolver else _none(),
-        )
+    # Each step is bounded on its own: DNS by the resolver's lifetime, the fetch by *timeout*.
+    sts_txt, tlsrpt_txt, policy_addresses = await asyncio.gather(
+        txt(f"_mta-sts.{domain}", resolver, timeout),
+        txt(f"_smtp._tls.{domain}", resolver, timeout),
+        addresses(f"mta-sts.{domain}", resolver, timeout) if resolver else _none(),
+    )
     host = f"mta-sts.{domain}"
     url = f"https://{host}{f':{https_port}' if https_port != 443 else ''}{POLICY_PATH}"
     if resolver is not None and not policy_addresses:

@@ -1,14 +1,16 @@
 """``--mta-sts DOMAIN``, ``--no-mta-sts``, ``--dane/--no-dane`` for ``smtpprobe probe``.
 
 MTA-STS and TLS-RPT are checked for each ``--mx`` domain (or the one ``--mta-sts``
-names), DANE for each host probed as a mail server. `policies_for` reads them before the
-probes run (`smtpprobe.mail_policies`); `run_targets` adds the findings to each result.
+names), DANE for each host probed as a mail server. `with_mail_policies` reads them
+(`smtpprobe.mail_policies`) while the probes run and adds the findings to each result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,10 +21,12 @@ from smtpprobe.report import ProbeOptions, TlsMode
 if TYPE_CHECKING:
     import dns.asyncresolver
 
-    from smtpprobe.fleet import TargetSpec
+    from smtpprobe.fleet import Fleet, TargetResult, TargetSpec
     from smtpprobe.mail_policies import MailPolicies
 
-__all__ = ["mail_targets", "mail_tls_options", "policies_for"]
+__all__ = ["mail_targets", "mail_tls_options", "policies_for", "with_mail_policies"]
+
+OnResult = Callable[[int, "TargetResult"], None]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
@@ -68,13 +72,12 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
                        params: dict[str, Any],
                        resolver: dns.asyncresolver.Resolver | None) -> MailPolicies | None:
     """Read what the options ask for; None when no mail policy is checked."""
-    mx = bool(params["mx"])
-    mta_sts = params["mta_sts"] is not None or (mx and not params["no_mta_sts"])
-    dane = params["dane"] if params["dane"] is not None else (mx or mta_sts)
+    mta_sts, dane = _wanted(params)
     if not (mta_sts or dane):
         return None
     from smtpprobe.mail_policies import MailPolicyOptions, gather  # only when asked for
 
+    mx = bool(params["mx"])
     mx_domains = [s.host for s in specs] if mx else []
     domains = [params["mta_sts"]] if params["mta_sts"] else mx_domains
     # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
@@ -87,3 +90,51 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
                         lang=options.lang, resolver=resolver,
                         timeout=min(options.deadline, 10.0), mx_port=port,
                         family=options.family, concurrency=params["concurrency"])
+
+
+def _wanted(params: dict[str, Any]) -> tuple[bool, bool]:
+    """(MTA-STS and TLS-RPT, DANE): what the options ask for, --mx turning both on."""
+    mx = bool(params["mx"])
+    mta_sts = params["mta_sts"] is not None or (mx and not params["no_mta_sts"])
+    return mta_sts, params["dane"] if params["dane"] is not None else (mx or mta_sts)
+
+
+async def with_mail_policies(specs: Sequence[TargetSpec], options: ProbeOptions,
+                             params: dict[str, Any],
+                             resolver: dns.asyncresolver.Resolver | None,
+                             stream: OnResult | None,
+                             run: Callable[[OnResult | None], Awaitable[Fleet]]) -> Fleet:
+    """``run(on_result)`` (the fleet) while the policies are read, then judge each result.
+
+    Results that finish before the policies are known wait, so that a JSON Lines
+    *stream* still gets every object complete and in order.
+    """
+    if not any(_wanted(params)):
+        return await run(stream)
+    reading = asyncio.ensure_future(policies_for(specs, options, params, resolver))
+    waiting: list[tuple[int, TargetResult]] = []
+
+    def judged(result: TargetResult) -> TargetResult:
+        mail = reading.result()
+        return mail.add(result) if mail is not None else result
+
+    def flush(_: object = None) -> None:
+        if stream is not None and not reading.cancelled() and reading.exception() is None:
+            while waiting:
+                index, result = waiting.pop(0)
+                stream(index, judged(result))
+
+    def on_result(index: int, result: TargetResult) -> None:
+        waiting.append((index, result))
+        if reading.done():
+            flush()
+
+    reading.add_done_callback(flush)
+    try:
+        fleet = await run(on_result if stream is not None else None)
+    finally:
+        mail = await reading  # never left running: each look-up has its own limit
+    flush()
+    if mail is None:
+        return fleet
+    return dataclasses.replace(fleet, results=tuple(map(mail.add, fleet.results)))

@@ -324,17 +324,13 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         # The result is kept out of the main task on purpose: when asyncio.run restores
         # the SIGINT handler, CPython builds the repr of the old one, and with it of the
         # task and its result: with a thousand reports, a good part of a second.
-        from smtpprobe.commands._mail_tls import policies_for
+        from smtpprobe.commands._mail_tls import with_mail_policies
 
-        # MTA-STS, TLS-RPT and DANE facts are read first, so results can stream judged.
-        mail = await policies_for(specs, options, params, fleet_options.resolver)
-        on_result = stream if mail is None or stream is None else (
-            lambda index, result: stream(index, mail.add(result)))
-        fleet = await run_fleet(specs, options=options, policy=policy, fleet=fleet_options,
-                                on_event=on_event, on_done=on_done, on_result=on_result)
-        if mail is not None:
-            fleet = dataclasses.replace(fleet, results=tuple(map(mail.add, fleet.results)))
-        done.append(fleet)
+        done.append(await with_mail_policies(  # MTA-STS, TLS-RPT, DANE beside the probes
+            specs, options, params, fleet_options.resolver, stream,
+            lambda on_result: run_fleet(specs, options=options, policy=policy,
+                                        fleet=fleet_options, on_event=on_event,
+                                        on_done=on_done, on_result=on_result)))
 
     with _progress(bar, kb.ui("monitor_progress")) as on_done:
         asyncio.run(probe_all(on_done))
