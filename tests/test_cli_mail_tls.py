@@ -118,12 +118,12 @@ def lab(tls_ca: trustme.CA, cafile: str) -> Iterator[Lab]:
 
 @pytest.fixture
 def probe(lab: Lab, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Any]]:
-    """``probe(domain, *options, tlsa=…, ad=…)`` → (exit code, JSON Lines documents)."""
+    """``probe(domain, *options, tlsa=…, ad=…, servfail=…)`` → (exit code, JSON Lines)."""
     servers: list[DnsServer] = []
 
-    def run(domain: str, *argv: str, tlsa: list[str] | None = None,
-            ad: bool = True) -> tuple[int, list[dict[str, Any]]]:
-        server = DnsServer(lab.zone(tlsa), authenticated=ad)
+    def run(domain: str, *argv: str, tlsa: list[str] | None = None, ad: bool = True,
+            servfail: tuple[str, ...] = ()) -> tuple[int, list[dict[str, Any]]]:
+        server = DnsServer(lab.zone(tlsa), authenticated=ad, servfail=servfail)
         server.start()
         servers.append(server)
         code = main(["probe", domain, "--mx", "--port", str(lab.port), "--cafile", lab.cafile,
@@ -334,3 +334,14 @@ def test_a_bad_mta_sts_domain_is_a_usage_error(capsys: pytest.CaptureFixture[str
     code = main(["probe", "--mta-sts", "not a domain"])
     err = capsys.readouterr().err
     assert code == 3 and "--mta-sts 'not a domain' is not a domain name" in err
+
+
+def test_dns_failures_are_unknown(probe: Callable[..., Any], lab: Lab) -> None:
+    code, (doc,) = probe("good.test", servfail=("_mta-sts.good.test", "_smtp._tls.good.test",
+                                                f"_{lab.port}._tcp.mx.shared.test"))
+    found = doc["findings"]
+    assert [(found[c]["status"], found[c]["reason"]) for c in ("mta_sts", "tls_rpt", "dane")] == [
+        ("unknown", "record-lookup-failed"), ("unknown", "lookup-failed"),
+        ("unknown", "lookup-failed")]
+    assert "servfail" in found["dane"]["summary"]
+    assert code == 3
