@@ -316,3 +316,16 @@ def test_dane_verdicts_and_checks_have_labels(lang: str) -> None:
     keys = [f"probe_verdict_{v.value}" for v in DANE_VERDICTS]
     keys += [f"probe_check_{check}" for check in REASONS]
     assert [key for key in keys if kb.ui(key) == key] == []
+
+
+def test_dane_ta_accepts_the_next_hop_domain(chain: tuple[trustme.CA, list[bytes]]) -> None:
+    """RFC 7672 §3.2.2: the leaf may name the mail domain instead of the MX host."""
+    root = trustme.CA()
+    intermediate = root.create_child_ca()
+    leaf = intermediate.issue_cert("*.dane.test")
+    ders = [x509.load_pem_x509_certificate(p.bytes()).public_bytes(Encoding.DER)
+            for p in leaf.cert_chain_pems]
+    record = Tlsa(2, 0, 1, hashlib.sha256(ders[1]).digest())
+    assert match_chain([record], ders, "mx.elsewhere.test").problem == "name-mismatch"
+    assert match_chain([record], ders, "mx.elsewhere.test", "mail.dane.test").matched == record
+    assert match_chain([record], ders, "a.b.dane.test").problem == "name-mismatch"

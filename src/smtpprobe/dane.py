@@ -61,12 +61,14 @@ def _matches(record: Tlsa, cert: x509.Certificate, der: bytes) -> bool:
     return _digest(_selected(cert, der, record.selector), record.mtype) == record.data
 
 
-def match_chain(records: Sequence[Tlsa], chain: Sequence[bytes], host: str) -> DaneMatch:
+def match_chain(records: Sequence[Tlsa], chain: Sequence[bytes], host: str,
+                next_hop: str | None = None) -> DaneMatch:
     """Does a usable record of *records* authenticate *chain* (DER, leaf first) for *host*?
 
     DANE-EE matches the leaf only, with no name or expiry check (RFC 7672 §3.1.1).
     DANE-TA matches an issuer in the chain; the leaf must then chain up to it by
-    signatures and carry *host* in its names (RFC 7672 §3.1.2, §3.2.3). The first
+    signatures and carry *host* or the *next_hop* domain (the mail domain, when known) in
+    its names (RFC 7672 §3.1.2, §3.2.2). Validity dates are not checked. The first
     record that authenticates wins; otherwise the first DANE-TA near miss is reported.
     """
     from cryptography import x509
@@ -89,7 +91,7 @@ def match_chain(records: Sequence[Tlsa], chain: Sequence[bytes], host: str) -> D
             if not _matches(record, certs[depth], chain[depth]):
                 continue
             problem = ("chain-broken" if not _chains(certs[: depth + 1])
-                       else "" if _names_host(certs[0], host) else "name-mismatch")
+                       else "" if _names_any(certs[0], (host, next_hop)) else "name-mismatch")
             if not problem:
                 return DaneMatch(record, depth)
             near_miss = near_miss or DaneMatch(None, depth, problem)
@@ -108,21 +110,20 @@ def _chains(certs: Sequence[x509.Certificate]) -> bool:
     return True
 
 
-def _names_host(cert: x509.Certificate, host: str) -> bool:
-    """RFC 7672 §3.2.3 / RFC 6125: a DNS name of the leaf is *host*, or a wildcard for
-    exactly its first label. (The next-hop domain is not known here.)"""
+def _names_any(cert: x509.Certificate, wanted: Sequence[str | None]) -> bool:
+    """RFC 7672 §3.2.2 / RFC 6125: a DNS name of the leaf is one of *wanted*, or a
+    wildcard for exactly its first label."""
     from cryptography import x509
 
-    name = host.lower().rstrip(".")
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = [n.lower() for n in sans.value.get_values_for_type(x509.DNSName)]
     except x509.ExtensionNotFound:
         names = [str(a.value).lower() for a in cert.subject.get_attributes_for_oid(
             x509.oid.NameOID.COMMON_NAME)]
-    for candidate in names:
-        if candidate == name:
-            return True
-        if candidate.startswith("*.") and name.partition(".")[2] == candidate[2:]:
-            return True
+    for reference in (w.lower().rstrip(".") for w in wanted if w):
+        for candidate in names:
+            if candidate == reference or (
+                    candidate.startswith("*.") and reference.partition(".")[2] == candidate[2:]):
+                return True
     return False

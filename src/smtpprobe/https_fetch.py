@@ -36,8 +36,9 @@ class HttpsResponse:
 
 
 class FetchError(Exception):
-    """The fetch failed. ``reason`` is a stable key: ``no-address``, ``unreachable``, ``tls``,
-    ``timeout``, ``too-large``, ``malformed``; ``detail`` says more (OpenSSL's verify message, errno)."""
+    """The fetch failed. ``reason`` is a stable key: ``no-address``, ``unreachable``,
+    ``tls``, ``timeout``, ``too-large``, ``malformed``; ``detail`` says more (OpenSSL's
+    verify message, the system's reason)."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -63,12 +63,13 @@ class MailPolicies:
         state = host_tls(report.session, presented_chain(report.session))
         host = report.target.host
         found: list[MailTlsResult] = []
-        facts = self.domains.get(self._domain(report) or "")
+        domain = self._domain(report)
+        facts = self.domains.get(domain or "")
         if facts is not None:
             found += [mta_sts(facts, host, state), tls_rpt(facts)]
         lookup = self.tlsa.get((host.lower(), report.target.port))
         if lookup is not None:
-            found.append(dane(lookup, host, state))
+            found.append(dane(lookup, host, state, domain))
         if not found:
             return result
         findings = tuple(finding(r, self.lang) for r in found)

@@ -199,11 +199,11 @@ def tls_rpt(facts: DomainFacts) -> MailTlsResult:
 
 # -- DANE (RFC 7672) --------------------------------------------------------------------------
 
-def dane(lookup: TlsaLookup, host: str, tls: HostTls) -> MailTlsResult:
+def dane(lookup: TlsaLookup, host: str, tls: HostTls, domain: str | None = None) -> MailTlsResult:
     """Do the TLSA records at ``_25._tcp.HOST`` authenticate the chain the host showed?
 
     The AD bit is the configured resolver's word: smtpprobe trusts it, it does not
-    validate DNSSEC itself.
+    validate DNSSEC itself. *domain* is the mail domain (the next hop) when known.
     """
     base = {"host": host, "name": lookup.name, "count": len(lookup.records)}
     data: dict[str, Any] = {"host": host, "name": lookup.name, "authenticated":
@@ -227,7 +227,7 @@ def dane(lookup: TlsaLookup, host: str, tls: HostTls) -> MailTlsResult:
     if not tls.chain:
         reason = "chain-not-seen" if tls.state in ("failed", "unverified") else "not-tested"
         return done(reason, Status.UNKNOWN, None, detail=tls.detail)
-    found: DaneMatch = match_chain(lookup.records, tls.chain, host)
+    found: DaneMatch = match_chain(lookup.records, tls.chain, host, domain)
     data["depth"] = found.depth
     if found.matched is not None:
         data["matched"] = str(found.matched)
