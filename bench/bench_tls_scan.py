@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import smtpprobe_argv  # noqa: E402
-from tests.postfix import PostfixUnavailable, running_postfix  # noqa: E402
-from tests.test_postfix_tls import OLD_ALLOWED  # noqa: E402
+from bench._common import smtpprobe_argv
+from tests.postfix import PostfixUnavailable, running_postfix
+from tests.test_postfix_tls import OLD_ALLOWED
 
 
 def _times(argv: list[str], runs: int, ok: tuple[int, ...]) -> list[float]:

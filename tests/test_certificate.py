@@ -137,7 +137,7 @@ async def test_the_chain_as_sent_is_recorded_der_per_element(
     cafile = tmp_path / "ca.pem"
     root.cert_pem.write_to_path(str(cafile))
     options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=10.0,
-                           cafile=str(cafile), steps=frozenset({"ehlo", "starttls", "quit"}))
+                           cafile=str(cafile), steps=frozenset({"starttls", "quit"}))
     report = await probe(server.host, options=options)
     tls = report.session.tls
     assert tls is not None and tls.verified
@@ -160,7 +160,7 @@ async def test_verify_name_and_sni_apart_when_probing_an_address(
     cafile = tmp_path / "ca.pem"
     root.cert_pem.write_to_path(str(cafile))
     base = {"port": server.port, "tls": TlsMode.STARTTLS, "deadline": 10.0,
-            "cafile": str(cafile), "steps": frozenset({"ehlo", "starttls", "quit"})}
+            "cafile": str(cafile), "steps": frozenset({"starttls", "quit"})}
     good = await probe(server.host, options=ProbeOptions(
         **base, sni="mx.example.org", verify_name="mx.example.org"))  # type: ignore[arg-type]
     assert good.session.tls is not None and good.session.tls.verified
@@ -186,7 +186,7 @@ async def test_client_certificate_is_presented(tls_persona: Start, tmp_path: Pat
     root.cert_pem.write_to_path(str(cafile))
     root.issue_cert("client@example.org").private_key_and_cert_chain_pem.write_to_path(str(client))
     base = {"port": server.port, "tls": TlsMode.IMPLICIT, "deadline": 10.0,
-            "cafile": str(cafile), "steps": frozenset({"ehlo", "quit"})}
+            "cafile": str(cafile), "steps": frozenset({"quit"})}
     without = await probe(server.host, options=ProbeOptions(**base))  # type: ignore[arg-type]
     assert without.session.tls is None or without.session.error is not None
     with_cert = await probe(server.host, options=ProbeOptions(

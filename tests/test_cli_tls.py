@@ -48,7 +48,7 @@ def test_tls_scan_json_and_exit_code(capsys: pytest.CaptureFixture[str],
     set_plain_english(monkeypatch)
     code, out, err = run_main(capsys, "probe", f"127.0.0.1:{old_tls_server.port}",
                               "--tls-scan", "--insecure", "--format", "json", "--timeout", "30",
-                              "--only", "ehlo", "--only", "starttls", "--only", "quit")
+                              "--only", "starttls", "--only", "quit")
     document = json.loads(out)
     tls = document["findings"]["tls"]
     assert tls["protocols"] == {"SSLv3": False, "TLSv1": True, "TLSv1.1": True,
@@ -68,8 +68,7 @@ def test_tls_scan_text_names_the_problems(capsys: pytest.CaptureFixture[str],
                                           old_tls_server: ServerAddress) -> None:
     set_plain_english(monkeypatch)
     code, out, _ = run_main(capsys, "probe", f"127.0.0.1:{old_tls_server.port}",
-                            "--tls-scan", "--insecure", "--only", "ehlo", "--only",
-                            "starttls", "--timeout", "30")
+                            "--tls-scan", "--insecure", "--only", "starttls", "--timeout", "30")
     flat = " ".join(out.split())
     assert "TLSv1, TLSv1.1" in flat and "RFC 8996" in flat
     assert "(CBC-only)" in flat
@@ -86,7 +85,7 @@ def test_sni_and_verify_name_when_probing_an_address(
     cafile = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
     base = ("probe", f"127.0.0.1:{server.port}", "--cafile", str(cafile), "--format", "json",
-            "--only", "ehlo", "--only", "starttls", "--tls", "starttls")
+            "--only", "starttls", "--tls", "starttls")
     code, out, _ = run_main(capsys, *base)
     assert code == 2 and "IP address mismatch" in out
     code, out, _ = run_main(capsys, *base, "--verify-name", "mx.example.org")
@@ -118,3 +117,10 @@ def test_key_without_cert_and_a_bad_cert_are_usage_errors(
     code, _, err = run_main(capsys, "probe", "127.0.0.1:2525", "--cert", str(key),
                             "--tls", "starttls")
     assert code == 3 and "client certificate" in err and "Traceback" not in err
+
+
+def test_tls_scan_with_tls_none_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    set_plain_english(monkeypatch)
+    code, _, err = run_main(capsys, "probe", "127.0.0.1:2525", "--tls-scan", "--tls", "none")
+    assert code == 3 and "--tls-scan needs TLS" in err

@@ -8,7 +8,6 @@ choosing DES-CBC3-SHA) shows that an acceptance is seen. SSLv2 is never tested.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,15 +16,36 @@ import pytest
 
 from smtpprobe import tls_scan
 from smtpprobe.clienthello import client_hello, record_complete, server_choice
+from smtpprobe.kb import load
 from smtpprobe.probe import probe
-from smtpprobe.report import ProbeOptions, Session, TlsMode
+from smtpprobe.report import Finding, ProbeOptions, Session, TlsMode, TlsScan
 from smtpprobe.tls_scan import ScanTarget
+from smtpprobe.views.findings import summary_text
 from tests.ports import ServerAddress
-from tests.tls_servers import Built, build_certificate, server_context, tls_persona  # noqa: F401
+from tests.tls_servers import (  # noqa: F401 - tls_persona is a fixture
+    Built,
+    build_certificate,
+    scripted_starttls,
+    server_context,
+    serving,
+    tls_persona,
+)
 
 Start = Callable[..., Awaitable[ServerAddress]]
 V = ssl.TLSVersion
-SCAN_STEPS = frozenset({"ehlo", "starttls", "quit"})
+SCAN_STEPS = frozenset({"starttls", "quit"})
+
+
+async def scan_directly(server: ServerAddress) -> TlsScan:
+    """`tls_scan.scan` over STARTTLS, 4 connections at a time, a generous deadline."""
+    target = ScanTarget(server.host, server.port, implicit=False, sni=None)
+    deadline = asyncio.get_running_loop().time() + 60.0
+    return await tls_scan.scan(target, deadline=deadline, concurrency=4)
+
+
+def reasons(finding: Finding) -> set[str]:
+    """The defects noted on the tls finding."""
+    return {note.reason for note in finding.notes}
 
 
 async def scan(server: ServerAddress, tls: TlsMode = TlsMode.STARTTLS) -> Session:
@@ -87,7 +107,10 @@ async def test_anonymous_null_and_cbc_only_suites(tls_persona: Start, leaf: Buil
     assert classes["FS"] == ""  # only the anonymous suites are ephemeral
     report = await probe("127.0.0.1", options=session.options)
     finding = report.finding("tls")
-    assert finding is not None and finding.status.value == "warning"
+    # Python's default client offers none of these suites: the probe's own STARTTLS
+    # handshake fails (CRITICAL, TLS was asked for); the scan says what the server has.
+    assert finding is not None and finding.reason == "handshake-failed"
+    assert {"weak-ciphers", "no-forward-secrecy"} <= reasons(finding)
     assert "AES128-SHA" in finding.data["weak_ciphers"]
     assert classes["aNULL"] in finding.data["weak_ciphers"]
 
@@ -100,7 +123,8 @@ async def test_no_forward_secrecy(tls_persona: Start, leaf: Built,
     assert session.tls_scan.weak_ciphers["FS"] == ""
     assert session.tls_scan.weak_ciphers["kRSA"]
     finding = (await probe("127.0.0.1", options=session.options)).finding("tls")
-    assert finding is not None and "forward secrecy" in finding.summary
+    assert finding is not None and "no-forward-secrecy" in reasons(finding)
+    assert "forward secrecy" in summary_text(finding, load("en"))
 
 
 async def test_good_server_is_ok(tls_persona: Start, leaf: Built,
@@ -142,11 +166,8 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
     DES-CBC3-SHA when it is offered (TLS 1.0), an SSLv3 ServerHello to an SSLv3 hello,
     and a handshake_failure alert to anything else."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 legacy.test ESMTP\r\n")
         try:
-            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
-                writer.write(b"250-legacy.test\r\n250 STARTTLS\r\n")
-            writer.write(b"220 Ready to start TLS\r\n")
+            await scripted_starttls(reader, writer, "legacy.test")
             head = await reader.readexactly(5)
             hello = await reader.readexactly(int.from_bytes(head[3:5], "big"))
             if head[1:3] == b"\x03\x00":
@@ -160,18 +181,14 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
             pass
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
-    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
-    server.close()
-    await server.wait_closed()
+    async with serving(serve) as address:
+        yield address
 
 
 async def test_a_suite_openssl_cannot_offer_is_seen_accepted(
     legacy_server: ServerAddress,
 ) -> None:
-    target = ScanTarget(legacy_server.host, legacy_server.port, implicit=False, sni=None)
-    loop = asyncio.get_running_loop()
-    result = await tls_scan.scan(target, deadline=loop.time() + 20.0)
+    result = await scan_directly(legacy_server)
     assert result.weak_ciphers["3DES"] == "DES-CBC3-SHA"
     assert result.weak_ciphers["RC4"] == "" and result.weak_ciphers["EXPORT"] == ""
     assert result.protocols["SSLv3"] is True
@@ -195,11 +212,7 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
             return
         active += 1
         try:
-            writer.write(b"220 limited.test ESMTP\r\n")
-            while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
-                writer.write(b"250-limited.test\r\n250 STARTTLS\r\n")
-            writer.write(b"220 Ready to start TLS\r\n")
-            await writer.drain()
+            await scripted_starttls(reader, writer, "limited.test")
             await writer.start_tls(context)
             await reader.read()
         except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
@@ -208,20 +221,65 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
             active -= 1
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
-    yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
-    server.close()
-    await server.wait_closed()
+    async with serving(serve) as address:
+        yield address
 
 
 async def test_a_rate_limiting_server_is_asked_again_politely(
     limited_server: ServerAddress,
 ) -> None:
-    target = ScanTarget(limited_server.host, limited_server.port, implicit=False, sni=None)
-    loop = asyncio.get_running_loop()
-    result = await tls_scan.scan(target, deadline=loop.time() + 60.0, concurrency=4)
+    result = await scan_directly(limited_server)
     # Whatever was turned away at first was asked again alone and answered.
     assert result.errors == (), result.errors
     assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
                                       "TLSv1.2": True, "TLSv1.3": True}
     assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]
+
+
+async def test_a_failed_verification_keeps_the_chain(
+    tls_persona: Start, leaf: Built, tmp_path: Path
+) -> None:
+    # A self-signed certificate (as DANE-EE servers have) and no --insecure: the probe
+    # fails closed, yet the chain it was shown is recorded (DANE matches against it).
+    server = await tls_persona(server_context(leaf, tmp_path))
+    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
+                           tls_scan=True, steps=SCAN_STEPS)
+    report = await probe(server.host, options=options)
+    assert report.session.error is not None and report.status.value == "critical"
+    finding = report.finding("tls")
+    assert finding is not None and finding.reason == "unverified"
+    assert finding.data["certificate"]["self_signed"] is True
+    assert finding.data["chain_problems"] == ["self-signed-leaf"]
+    assert len(finding.data["chain"]) == 1 and "chain_source" not in finding.data
+
+
+async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
+                                              tmp_path: Path) -> None:
+    context = server_context(leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_1,
+                             ciphers="ALL:@SECLEVEL=0")
+    server = await tls_persona(context)
+    options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, deadline=20.0, insecure=True,
+                           tls_scan=True, steps=SCAN_STEPS)
+    report = await probe(server.host, options=options)
+    # Python's default context will not speak TLS 1.1: the probe's own handshake fails,
+    # the scan says why and still reads the certificate.
+    assert report.session.tls is None
+    finding = report.finding("tls")
+    assert finding is not None and finding.status.value == "critical"
+    assert finding.data["protocols"]["TLSv1.1"] is True
+    assert "neither TLS 1.2 nor TLS 1.3" in summary_text(finding, load("en"))
+    assert finding.data["chain_source"] == "scan"
+
+
+async def test_weak_key_and_sha1_signature_warn(tls_persona: Start, tmp_path: Path) -> None:
+    weak = build_certificate("localhost", rsa_bits=1024, sha1_label=True)
+    server = await tls_persona(server_context(weak, tmp_path, ciphers="ALL:@SECLEVEL=0"))
+    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
+                           insecure=True, tls_scan=True, steps=SCAN_STEPS)
+    finding = (await probe(server.host, options=options)).finding("tls")
+    assert finding is not None and finding.status.value == "warning"
+    assert finding.data["certificate"]["key_bits"] == 1024
+    assert finding.data["certificate"]["signature_algorithm"] == "sha1WithRSAEncryption"
+    assert {"weak-key", "weak-signature"} <= reasons(finding)
+    words = summary_text(finding, load("en"))
+    assert "only 1024 bits" in words and "sha1WithRSAEncryption" in words

@@ -8,6 +8,7 @@ must-staple, self-signed); `tls_persona` serves a persona with a caller's `ssl.S
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import warnings
@@ -26,7 +27,14 @@ from cryptography.x509.oid import NameOID
 from tests.ports import ServerAddress, close_servers
 from tests.servers import make_persona
 
-__all__ = ["Built", "build_certificate", "server_context", "tls_persona"]
+__all__ = [
+    "Built",
+    "build_certificate",
+    "scripted_starttls",
+    "server_context",
+    "serving",
+    "tls_persona",
+]
 
 Built = tuple[bytes, bytes]  # (certificate PEM, key PEM)
 
@@ -81,14 +89,14 @@ def server_context(
     TLS 1.0/1.1 need ``@SECLEVEL=0`` in *ciphers* with OpenSSL 3 (they sign with SHA-1).
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if ciphers is not None:  # first: @SECLEVEL=0 is what lets a 1024-bit key load
+        context.set_ciphers(ciphers)
     if isinstance(cert, trustme.LeafCert):
         cert.configure_cert(context)
     else:
         (tmp / "cert.pem").write_bytes(cert[0])
         (tmp / "key.pem").write_bytes(cert[1])
         context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
-    if ciphers is not None:
-        context.set_ciphers(ciphers)
     with warnings.catch_warnings():  # ssl deprecates TLSv1/1.1: these servers offer them
         warnings.simplefilter("ignore", DeprecationWarning)
         if minimum is not None:
@@ -121,3 +129,27 @@ async def tls_persona() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]
 
     yield start
     await close_servers(servers, protocols)
+
+
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def serving(serve: Serve) -> AsyncIterator[ServerAddress]:
+    """A scripted server on 127.0.0.1 running *serve* per connection, closed afterwards."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, family=socket.AF_INET)
+    try:
+        yield ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def scripted_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            name: str) -> None:
+    """Greet as *name*, answer EHLO with STARTTLS, and 220 to STARTTLS."""
+    writer.write(f"220 {name} ESMTP\r\n".encode())
+    while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):
+        writer.write(f"250-{name}\r\n250 STARTTLS\r\n".encode())
+    writer.write(b"220 Ready to start TLS\r\n")
+    await writer.drain()

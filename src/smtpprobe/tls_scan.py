@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 
+from smtpprobe.certificate import chain_certificate
 from smtpprobe.clienthello import (
     RAW_CLASSES,
     SSL3,
@@ -25,7 +26,7 @@ from smtpprobe.clienthello import (
 )
 from smtpprobe.errors import ProbeTLSError, SMTPProbeError
 from smtpprobe.report import TlsScan
-from smtpprobe.tls import load_client_certificate
+from smtpprobe.tls import load_client_certificate, presented_chain
 from smtpprobe.wire import SMTPWire
 
 __all__ = ["CIPHER_CLASSES", "PROTOCOLS", "RawOffer", "ScanTarget", "scan"]
@@ -143,8 +144,9 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
 
 
 async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeout: float
-                     ) -> tuple[str, str]:
-    """(version, cipher) the server chose for *offer* on a fresh connection.
+                     ) -> tuple[str, str, tuple[bytes, ...]]:
+    """(version, cipher, chain as sent) the server chose for *offer* on a fresh connection
+    (no chain from a hand-built hello).
 
     :raises ProbeTLSError: the server refused the offer.
     :raises _Throttled, _NoStartTls, SMTPProbeError: as `_open`.
@@ -156,12 +158,13 @@ async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeo
             choice = server_choice(await wire.raw_exchange(hello, record_complete, timeout))
             if choice is None or choice[1] not in offer.suites:
                 raise ProbeTLSError(key="error_tls_failed", params={"reason": "refused"})
-            return _VERSION_NAMES.get(choice[0], hex(choice[0])), offer.suites[choice[1]]
+            return _VERSION_NAMES.get(choice[0], hex(choice[0])), offer.suites[choice[1]], ()
         await wire.upgrade(offer, target.sni, timeout)
         ssl_object = wire.ssl_object()
         cipher = ssl_object.cipher() if ssl_object is not None else None
         version = ssl_object.version() if ssl_object is not None else None
-        return version or "", cipher[0] if cipher else ""
+        chain = presented_chain(ssl_object) if ssl_object is not None else ()
+        return version or "", cipher[0] if cipher else "", chain
     finally:
         wire.close()
         await wire.wait_closed()
@@ -190,6 +193,7 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
             tests[f"class:{name}"] = offer
     results: dict[str, str | bool | None] = {}
     errors: list[str] = []
+    chains: list[tuple[bytes, ...]] = []
     limit = asyncio.Semaphore(max(1, concurrency))
     loop = asyncio.get_running_loop()
 
@@ -200,7 +204,8 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
             if left <= 0:
                 return True
             try:
-                version, cipher = await _handshake(target, offer, min(left, step_timeout))
+                version, cipher, sent = await _handshake(target, offer,
+                                                         min(left, step_timeout))
             except ProbeTLSError:
                 results[name] = False
             except _Throttled as exc:
@@ -213,6 +218,8 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
                 errors.append(f"{name}: {type(exc).__name__}")
             else:
                 results[name] = cipher if name.startswith("class:") else version == name
+                if sent:
+                    chains.append(sent)
             return True
 
     try:
@@ -236,6 +243,7 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
         errors=tuple(errors),
         elapsed=perf_counter() - started,
         connections=len(tests),
+        chain=tuple(chain_certificate(der) for der in (chains[0] if chains else ())),
     )
 
 

@@ -59,10 +59,12 @@ def tls_options(function: F) -> F:
 def with_tls(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     """*options* with the TLS-in-depth settings from *params*.
 
-    :raises UsageError: ``--key`` without ``--cert``.
+    :raises UsageError: ``--key`` without ``--cert``; ``--tls-scan`` with ``--tls none``.
     """
     if params["client_key"] is not None and params["client_cert"] is None:
         raise UsageError(key="error_key_without_cert")
+    if params["tls_scan"] and params["tls"] == "none":
+        raise UsageError(key="error_tls_scan_without_tls")
     return dataclasses.replace(
         options,
         tls_scan=params["tls_scan"],

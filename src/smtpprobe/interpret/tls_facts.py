@@ -2,7 +2,8 @@
 
 Pure: reads the `TlsInfo` and `TlsScan` the probe recorded and returns `TlsFacts` — the
 JSON data for ``findings.tls`` and one `TlsReason` per defect, each with its status
-(RFC 8996 for TLS 1.0/1.1; RFC 7525/9325 for ciphers, keys and signatures).
+(RFC 8996 for TLS 1.0/1.1; RFC 7525/9325 for ciphers, keys and signatures);
+`with_tls_facts` adds them to the ``tls`` finding as notes (words: findings/tls.toml).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from smtpprobe.certificate import chain_problems
-from smtpprobe.kb import KnowledgeBase
+from smtpprobe.certificate import certificate_info, chain_problems
 from smtpprobe.report import (
     CertificateInfo,
     ChainCertificate,
     Finding,
+    Note,
     Session,
     Status,
     TlsInfo,
@@ -63,8 +64,13 @@ class TlsFacts:
 
 
 def certificate_data(cert: CertificateInfo) -> dict[str, Any]:
-    """The certificate facts beyond subject, issuer, names and expiry, for JSON."""
+    """Every fact about the certificate, for JSON."""
     return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "sans": list(cert.sans),
+        "not_after": cert.not_after.isoformat() if cert.not_after else None,
+        "days_left": cert.days_left,
         "key_type": cert.key_type or None,
         "key_bits": cert.key_bits,
         "signature_algorithm": cert.signature_algorithm or None,
@@ -99,27 +105,36 @@ def tls_facts(session: Session) -> TlsFacts:
         _handshake(session.tls, data, reasons)
     if session.tls_scan is not None:
         _scan(session.tls_scan, data, reasons)
+        if session.tls is None and session.tls_scan.chain:
+            _scanned_certificate(session.tls_scan.chain, data, reasons)
     return TlsFacts(data, tuple(reasons))
 
 
-def _handshake(tls: TlsInfo, data: dict[str, Any], reasons: list[TlsReason]) -> None:
-    problems = chain_problems(tls.chain, tls.verify_error)
-    data["chain"] = chain_data(tls.chain)
+def _chain(chain: tuple[ChainCertificate, ...], verify_error: str, data: dict[str, Any],
+           reasons: list[TlsReason]) -> None:
+    problems = chain_problems(chain, verify_error)
+    data["chain"] = chain_data(chain)
     data["chain_problems"] = list(problems)
-    data["sni"] = tls.sni or None
-    data["verify_name"] = tls.verify_name or None
-    data["name_matches"] = tls.name_matches
-    data["client_certificate"] = tls.client_certificate
     for problem in problems:
         # A self-signed leaf is already why verification failed; the others cost senders
         # that verify (missing intermediate) or only bytes and tidiness (order, root).
         status = Status.WARNING if problem in ("missing-intermediate", "wrong-order") else Status.OK
-        reasons.append(TlsReason(f"chain-{problem}", status, {"count": len(tls.chain)}))
+        reasons.append(TlsReason(f"chain-{problem}", status))
+
+
+def _handshake(tls: TlsInfo, data: dict[str, Any], reasons: list[TlsReason]) -> None:
+    _chain(tls.chain, tls.verify_error, data, reasons)
+    data["sni"] = tls.sni or None
+    data["verify_name"] = tls.verify_name or None
+    data["name_matches"] = tls.name_matches
+    data["client_certificate"] = tls.client_certificate
     if tls.name_matches is False:
         reasons.append(TlsReason("name-mismatch", Status.WARNING, {"name": tls.verify_name}))
-    cert = tls.certificate
-    if cert is None:
-        return
+    if tls.certificate is not None:
+        _certificate_reasons(tls.certificate, reasons)
+
+
+def _certificate_reasons(cert: CertificateInfo, reasons: list[TlsReason]) -> None:
     if cert.key_type == "RSA" and cert.key_bits is not None and cert.key_bits < MIN_RSA_BITS:
         reasons.append(TlsReason("weak-key", Status.WARNING,
                                  {"key_type": cert.key_type, "bits": cert.key_bits}))
@@ -139,6 +154,17 @@ def _weak_suites(classes: Mapping[str, str | None]) -> dict[str, str]:
     if cbc and classes.get("AEAD") == "":
         weak["CBC-only"] = cbc
     return weak
+
+
+def _scanned_certificate(chain: tuple[ChainCertificate, ...], data: dict[str, Any],
+                         reasons: list[TlsReason]) -> None:
+    """The certificate as the scan saw it, when the probe's own handshake gave none (it
+    failed verification): facts without a verdict on the chain's trust."""
+    leaf = certificate_info(chain[0].der)
+    data["chain_source"] = "scan"
+    data["certificate"] = certificate_data(leaf)
+    _chain(chain, "", data, reasons)
+    _certificate_reasons(leaf, reasons)
 
 
 def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None:
@@ -165,16 +191,15 @@ def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None
                                  {"suite": scan.weak_ciphers.get("kRSA") or "-"}))
 
 
-def with_tls_facts(finding: Finding, session: Session, kb: KnowledgeBase) -> Finding:
-    """*finding* (the ``tls`` one) with the facts' data added, their words appended and
-    its status raised to the worst defect's."""
+def with_tls_facts(finding: Finding, session: Session) -> Finding:
+    """*finding* (the ``tls`` one) with the facts' data added, one note per defect
+    (worded from ``findings/tls.toml``) and its status raised to the worst defect's."""
     facts = tls_facts(session)
     if not facts.data:
         return finding
-    words = [kb.ui(f"tls_{reason.reason}").format(**reason.params) for reason in facts.reasons]
     return replace(
         finding,
         status=Status.worst((finding.status, facts.status)),
-        summary=" ".join((finding.summary, *words)),
+        notes=(*finding.notes, *(Note(r.reason, r.params) for r in facts.reasons)),
         data={**finding.data, **facts.data},
     )
