@@ -170,7 +170,8 @@ class _Run:
             await rec.wire.wait_closed()
         tls_scan = await self._tls_scan() if self.options.tls_scan else None
         return Session(
-            target=Target(self.host, self.port, self.address or _literal(self.host),
+            target=Target(self.host, self.port, self.address or _literal(self.host) or (
+                self.options.connect_to[0] if len(self.options.connect_to) == 1 else None),
                           self.options.tls),
             options=self.options,
             exchanges=tuple(rec.exchanges),

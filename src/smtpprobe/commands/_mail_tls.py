@@ -132,8 +132,10 @@ async def with_mail_policies(specs: Sequence[TargetSpec], options: ProbeOptions,
     reading.add_done_callback(flush)
     try:
         fleet = await run(on_result if stream is not None else None)
-    finally:
-        mail = await reading  # never left running: each look-up has its own limit
+    except BaseException:  # Ctrl-C (FleetInterrupted) or a failure: stop reading too
+        reading.cancel()
+        raise
+    mail = await reading  # each look-up has its own limit
     flush()
     if mail is None:
         return fleet
