@@ -49,6 +49,7 @@ PAGES = dict(pages_for(
     huge=Page(_policy() + b"#" * 70_000),
     chunked=Page(_policy(), chunked=True),
     orphan=Page(_policy()),
+    multi=Page(_policy(max_age=40_000_000) + b"colour: blue\n", content_type="text/html"),
 ))
 MX_OF = {"badcert": "mx.badcert.test", "plain": "mx.plain.test"}
 NO_TXT = {"orphan", "none", "dane"}
@@ -62,6 +63,7 @@ class Lab:
     cafile: str
     leaf_chain: list[bytes]  # what mx.shared.test presents, leaf first (DER)
     https: PolicyServer
+    badcert_leaf: bytes = b""  # mx.badcert.test's leaf: issued for another name
 
     def zone(self, tlsa: list[str] | None = None) -> Records:
         records: dict[str, dict[str, list[str]]] = {
@@ -98,8 +100,9 @@ def _context(leaf: trustme.LeafCert) -> ssl.SSLContext:
 def lab(tls_ca: trustme.CA, cafile: str) -> Iterator[Lab]:
     intermediate = tls_ca.create_child_ca()
     shared = intermediate.issue_cert("mx.shared.test")  # sends leaf + intermediate
+    wrong = tls_ca.issue_cert("wrong.example")
     hosts = {SHARED: ("hidden", _context(shared)),
-             BADCERT: ("hidden", _context(tls_ca.issue_cert("wrong.example"))),
+             BADCERT: ("hidden", _context(wrong)),
              PLAIN: ("hidden", None)}
     port = _port_free_on(list(hosts))
     controllers = [PersonaController(persona, starttls=context, hostname=address, port=port,
@@ -110,7 +113,7 @@ def lab(tls_ca: trustme.CA, cafile: str) -> Iterator[Lab]:
             controller.start()
         try:
             yield Lab(port, https.port, cafile, [_der(p) for p in shared.cert_chain_pems],
-                      https)
+                      https, _der(wrong.cert_chain_pems[0]))
         finally:
             for controller in controllers:
                 controller.stop(no_assert=True)
@@ -141,7 +144,8 @@ def probe(lab: Lab, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[...
 
 
 def _reasons(finding: dict[str, Any]) -> list[str]:
-    return [issue["reason"] for issue in finding["issues"]]
+    """The finding's reason, then its notes' (each defect beyond the worst one)."""
+    return [finding["reason"], *(note["reason"] for note in finding["notes"])]
 
 
 # -- MTA-STS and TLS-RPT ---------------------------------------------------------------------
@@ -345,3 +349,29 @@ def test_dns_failures_are_unknown(probe: Callable[..., Any], lab: Lab) -> None:
         ("unknown", "lookup-failed")]
     assert "servfail" in found["dane"]["summary"]
     assert code == 3
+
+
+def test_every_defect_is_said(probe: Callable[..., Any]) -> None:
+    code, (doc,) = probe("multi.test")
+    sts = doc["findings"]["mta_sts"]
+    assert _reasons(sts) == ["policy-content-type", "policy-max-age-too-large",
+                             "policy-unknown-field"]
+    assert "`text/html`" in sts["summary"] and "40000000 seconds" in sts["summary"]
+    assert "`colour`" in sts["summary"] and "`max_age: 31557600`" in sts["advice"]
+    assert code == 1
+
+
+def test_dane_ee_authenticates_what_pkix_rejects(lab: Lab,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The DANE-EE case: the name does not match, PKIX fails, DANE still delivers."""
+    records = lab.zone()
+    records[f"_{lab.port}._tcp.mx.badcert.test."] = {
+        "TLSA": [f"3 1 1 {_sha256_spki(lab.badcert_leaf)}"]}
+    with DnsServer(records, authenticated=True) as server:
+        main(["probe", "mx.badcert.test", "--dane", "--port", str(lab.port), "--cafile",
+              lab.cafile, "--dns-server", f"127.0.0.1:{server.port}", "--format", "json",
+              *FAST])
+    doc = json.loads(capsys.readouterr().out)
+    found = doc["findings"]["dane"]
+    assert (found["status"], found["verdict"], found["depth"]) == ("ok", "valid", 0)
+    assert doc["findings"]["tls"]["status"] != "ok"  # PKIX still says why it fails

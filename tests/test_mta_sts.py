@@ -296,14 +296,25 @@ def _dane_scenarios(states: list[Any]) -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_every_reason_is_reached_and_fully_worded(lang: str) -> None:
-    from smtpprobe.mail_policies import finding
+    """Each issue's params fill every placeholder of its words (the views would show a
+    missing one as "-"), and the worded finding says each issue."""
+    import string
 
+    from smtpprobe.kb import load
+    from smtpprobe.mail_policies import finding
+    from smtpprobe.views.findings import word
+
+    kb = load(lang)
     reached: dict[str, set[str]] = {check: set() for check in REASONS}
     for check, result in _scenarios():
         for issue in result.issues:
             reached[check].add(issue.reason)
-        shown = finding(result, lang)
-        assert "{" not in shown.summary + shown.advice, (result.issues, shown.summary)
+            words = kb.finding_words(check, issue.reason)
+            wanted = {f for text in words.values()
+                      for _, f, _, _ in string.Formatter().parse(text) if f}
+            assert wanted <= set(issue.params), (check, issue.reason)
+        shown = word(finding(result), kb)
+        assert shown.summary.count(". ") + 1 >= len(result.issues) > 0
     assert reached == REASONS
 
 

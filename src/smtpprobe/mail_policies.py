@@ -1,7 +1,7 @@
 """The mail TLS policies around a probe: MTA-STS, TLS-RPT (per domain) and DANE (per host).
 
-`gather` reads DNS and fetches the policies once per domain and host, before the probes
-run; `MailPolicies.add` then judges each probed host (`smtpprobe.interpret.mail_tls`)
+`gather` reads DNS and fetches the policies once per domain and host (while the probes
+run); `MailPolicies.add` then judges each probed host (`smtpprobe.interpret.mail_tls`)
 and adds the ``mta_sts``, ``tls_rpt`` and ``dane`` findings to its result.
 """
 
@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import os
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.interpret.mail_tls import MailTlsResult, dane, host_tls, mta_sts, tls_rpt
-from smtpprobe.kb import store
 from smtpprobe.mx import is_address
-from smtpprobe.report import Finding, ProbeReport, Session
+from smtpprobe.report import Finding, Note, ProbeReport, Session
 
 if TYPE_CHECKING:
     import dns.asyncresolver
 
     from smtpprobe.dns_facts import TlsaLookup
-    from smtpprobe.fleet import TargetResult
     from smtpprobe.mta_sts import DomainFacts
+    from smtpprobe.report import TargetResult
 
 __all__ = ["MailPolicies", "MailPolicyOptions", "gather"]
 
@@ -48,10 +45,9 @@ class MailPolicyOptions:
 
 @dataclass(frozen=True, slots=True)
 class MailPolicies:
-    """The facts read for every domain and host, and the language to word findings in."""
+    """The facts read for every domain and host."""
 
     options: MailPolicyOptions
-    lang: str
     domains: dict[str, DomainFacts] = field(default_factory=dict)
     tlsa: dict[tuple[str, int], TlsaLookup] = field(default_factory=dict)
 
@@ -72,7 +68,7 @@ class MailPolicies:
             found.append(dane(lookup, host, state, domain))
         if not found:
             return result
-        findings = tuple(finding(r, self.lang) for r in found)
+        findings = tuple(finding(r) for r in found)
         return dataclasses.replace(result, report=dataclasses.replace(
             report, findings=report.findings + findings))
 
@@ -90,7 +86,7 @@ def presented_chain(session: Session) -> tuple[bytes, ...]:
 
 async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
                  mx_domains: Sequence[str] = (), *,
-                 options: MailPolicyOptions, lang: str,
+                 options: MailPolicyOptions,
                  resolver: dns.asyncresolver.Resolver | None, timeout: float,
                  mx_port: int, family: int, concurrency: int = 20) -> MailPolicies:
     """Read the MTA-STS and TLS-RPT of *domains* and, with DANE, the TLSA records of
@@ -121,7 +117,7 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
                                                 for h, p in (targets if options.dane else [])))
     facts: list[DomainFacts] = list(results[: len(policies)])  # type: ignore[arg-type]
     lookups: list[TlsaLookup] = list(results[len(policies):])  # type: ignore[arg-type]
-    return MailPolicies(options, lang, {f.domain: f for f in facts},
+    return MailPolicies(options, {f.domain: f for f in facts},
                         {target: lookup for target, lookup in zip(targets, lookups,
                                                                   strict=True)})
 
@@ -138,39 +134,10 @@ async def _mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver | None,
     return tuple(host.name.lower() for host in plan.hosts)
 
 
-def finding(result: MailTlsResult, lang: str) -> Finding:
-    """*result* as a `Finding`: every issue's summary, in order, and their advice."""
-    words = _words(lang, result.check)
-    summaries, advice = [], []
-    for issue in result.issues:
-        entry = words.get(issue.reason) or _words("en", result.check).get(issue.reason, {})
-        values = {k: v for k, v in issue.params.items()}
-        summaries.append(_fill(entry.get("summary", issue.reason), values))
-        text = _fill(entry["advice"], values) if entry.get("advice") else ""
-        if text and text not in advice:  # OK reasons carry advice only when it helps
-            advice.append(text)
-    data: dict[str, Any] = {**result.data, "reason": result.reason,
-                            "issues": [{"reason": i.reason, "status": i.status.value,
-                                        "params": dict(i.params)} for i in result.issues]}
-    return Finding(result.check, result.status, " ".join(summaries), result.verdict,
-                   advice=" ".join(advice), data=data)
-
-
-def _fill(template: str, values: dict[str, Any]) -> str:
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return template
-
-
-@functools.cache
-def _words(lang: str, check: str) -> dict[str, dict[str, str]]:
-    """``findings/<check>.toml`` in *lang* (read directly until the store lists findings/)."""
-    import tomllib
-
-    path = os.path.join(store.DATA_DIR, lang, "findings", f"{check}.toml")
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError:
-        return {}
+def finding(result: MailTlsResult) -> Finding:
+    """*result* as a `Finding`: the worst issue is its reason, every other issue a note,
+    so that each defect gets its sentence (words: ``findings/<check>.toml``)."""
+    first, *others = result.issues
+    return Finding(result.check, result.status, first.reason, dict(first.params),
+                   result.verdict, notes=tuple(Note(i.reason, dict(i.params)) for i in others),
+                   data=dict(result.data))

@@ -21,8 +21,9 @@ from smtpprobe.report import ProbeOptions, TlsMode
 if TYPE_CHECKING:
     import dns.asyncresolver
 
-    from smtpprobe.fleet import Fleet, TargetResult, TargetSpec
+    from smtpprobe.fleet import Fleet, TargetSpec
     from smtpprobe.mail_policies import MailPolicies
+    from smtpprobe.report import TargetResult
 
 __all__ = ["mail_targets", "mail_tls_options", "policies_for", "with_mail_policies"]
 
@@ -87,7 +88,7 @@ async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
                                https_port=params["policy_port"],
                                https_cafile=params["policy_cafile"])
     return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen,
-                        lang=options.lang, resolver=resolver,
+                        resolver=resolver,
                         timeout=min(options.deadline, 10.0), mx_port=port,
                         family=options.family, concurrency=params["concurrency"])
 
