@@ -26,6 +26,7 @@ from smtpprobe.report import (
     ProbeReport,
     Status,
     Target,
+    Fleet,
     TargetResult,
     TlsMode,
 )
@@ -33,7 +34,7 @@ from smtpprobe.report import (
 if TYPE_CHECKING:
     import dns.asyncresolver
 
-    from smtpprobe.mx import MxHost, MxPlan
+    from smtpprobe.report import MxHost, MxPlan
 
 __all__ = ["Fleet", "FleetInterrupted", "FleetOptions", "TargetResult", "TargetSpec",
            "run_fleet"]
@@ -56,18 +57,6 @@ class FleetInterrupted(asyncio.CancelledError):
     def __init__(self, fleet: Fleet) -> None:
         super().__init__()
         self.fleet = fleet
-
-
-@dataclass(frozen=True, slots=True)
-class Fleet:
-    """Every result in input order, and the MX plans they came from (for the view)."""
-
-    results: tuple[TargetResult, ...]
-    plans: tuple[MxPlan, ...] = ()
-
-    @property
-    def status(self) -> Status:
-        return Status.worst(r.status for r in self.results)
 
 
 @dataclass(frozen=True, slots=True)

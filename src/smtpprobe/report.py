@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.reply import Reply
+
 
 __all__ = [
     "DEFAULT_HELO",
@@ -24,12 +25,16 @@ __all__ = [
     "ChainCertificate",
     "Exchange",
     "Finding",
+    "Fleet",
+    "MxHost",
+    "MxPlan",
     "ProbeEvent",
     "ProbeEventKind",
     "Note",
     "ProbeOptions",
     "ProbeReport",
     "Session",
+    "Source",
     "Status",
     "Target",
     "TargetResult",
@@ -414,3 +419,43 @@ class TargetResult:
         if self.report is not None:
             return self.report.status
         return Status.worst(f.status for f in self.notes) if self.notes else Status.UNKNOWN
+
+
+# Where an MX plan's hosts came from (smtpprobe.mx.resolve_targets).
+Source = Literal["mx", "fallback-address", "null-mx", "direct"]
+
+
+@dataclass(frozen=True, slots=True)
+class MxHost:
+    """One host to probe. ``preference`` is the MX preference, 0 for the implicit MX of
+    the fallback (RFC 5321 §5.1) and None for a host named directly. ``addresses`` is
+    filled only with ``all_addresses``; ``notes`` are ui keys about this host."""
+
+    name: str
+    preference: int | None
+    addresses: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MxPlan:
+    """Where mail for ``domain`` goes and what to probe, in order; ``notes`` are ui keys."""
+
+    domain: str
+    source: Source
+    hosts: tuple[MxHost, ...]
+    notes: tuple[str, ...] = ()
+    port: int = 25
+    all_addresses: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Every result in input order, and the MX plans they came from (for the view)."""
+
+    results: tuple[TargetResult, ...]
+    plans: tuple[MxPlan, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return Status.worst(r.status for r in self.results)
