@@ -231,9 +231,10 @@ def test_every_reason_has_words_in_both_languages(check: str) -> None:
 
 def _scenarios() -> list[tuple[str, Any]]:
     """Facts that reach every reason: (check, MailTlsResult)."""
+    from smtpprobe.dns_facts import TxtLookup
     from smtpprobe.https_fetch import HttpsResponse
     from smtpprobe.interpret.mail_tls import HostTls, mta_sts, tls_rpt
-    from smtpprobe.mta_sts import DomainFacts, PolicyFetch, TxtLookup
+    from smtpprobe.mta_sts import DomainFacts, PolicyFetch
 
     txts = [TxtLookup("_mta-sts.x.test", (), "timeout"), TxtLookup("_mta-sts.x.test"),
             TxtLookup("_mta-sts.x.test", ("v=STSv1; id=a-b",)),

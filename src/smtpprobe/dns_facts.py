@@ -14,9 +14,7 @@ if TYPE_CHECKING:
     import dns.asyncresolver
     import dns.resolver
 
-    from smtpprobe.mta_sts import TxtLookup
-
-__all__ = ["Answer", "Tlsa", "TlsaLookup", "addresses", "query", "tlsa", "txt"]
+__all__ = ["Answer", "Tlsa", "TlsaLookup", "TxtLookup", "addresses", "query", "tlsa", "txt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +71,19 @@ async def query(name: str, rdtype: str, given: dns.asyncresolver.Resolver | None
     return Answer(tuple(answer), bool(flags & dns.flags.AD))
 
 
+@dataclass(frozen=True, slots=True)
+class TxtLookup:
+    """The TXT strings at ``name`` (each record's strings joined, RFC 8461 §3.1), or the
+    DNS failure (``failed``: ``timeout``, ``servfail`` …); NXDOMAIN and NODATA give ()."""
+
+    name: str
+    texts: tuple[str, ...] = ()
+    failed: str = ""
+
+
 async def txt(name: str, resolver: dns.asyncresolver.Resolver | None,
               timeout: float) -> TxtLookup:
-    """The TXT records at *name*, each record's strings joined (RFC 7208 §3.3 style)."""
-    from smtpprobe.mta_sts import TxtLookup
-
+    """The TXT records at *name*, each record's strings joined."""
     found = await query(name, "TXT", resolver, timeout)
     texts = tuple(b"".join(getattr(r, "strings", ())).decode("utf-8", "replace")
                   for r in found.records)

@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from smtpprobe.dns_facts import addresses, tlsa, txt
 from smtpprobe.errors import SMTPProbeError
+from smtpprobe.https_fetch import FetchError, fetch
 from smtpprobe.interpret.mail_tls import MailTlsResult, dane, host_tls, mta_sts, tls_rpt
+from smtpprobe.mta_sts import POLICY_PATH, DomainFacts, PolicyFetch, parse_policy
 from smtpprobe.mx import is_address
 from smtpprobe.report import Finding, Note, ProbeReport, Session
 
@@ -22,7 +25,6 @@ if TYPE_CHECKING:
     import dns.asyncresolver
 
     from smtpprobe.dns_facts import TlsaLookup
-    from smtpprobe.mta_sts import DomainFacts
     from smtpprobe.report import TargetResult
 
 __all__ = ["MailPolicies", "MailPolicyOptions", "gather"]
@@ -92,8 +94,6 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
     """Read the MTA-STS and TLS-RPT of *domains* and, with DANE, the TLSA records of
     *hosts* and of the MX hosts of *mx_domains* (on *mx_port*), each step within *timeout*,
     at most *concurrency* domains or hosts at a time."""
-    from smtpprobe.dns_facts import tlsa
-    from smtpprobe.mta_sts import lookup_domain
 
     limit = asyncio.Semaphore(concurrency)
 
@@ -103,7 +103,7 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
 
     # An address is no mail domain: --mx refuses it, and it has no _mta-sts name.
     names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if not is_address(d)))
-    policies = [bounded(lookup_domain(d, resolver=resolver, timeout=timeout,
+    policies = [bounded(_lookup_domain(d, resolver=resolver, timeout=timeout,
                                       https_port=options.https_port,
                                       cafile=options.https_cafile)) for d in names]
     targets = list(dict.fromkeys((h.lower().rstrip("."), p) for h, p in hosts
@@ -120,6 +120,41 @@ async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
     return MailPolicies(options, {f.domain: f for f in facts},
                         {target: lookup for target, lookup in zip(targets, lookups,
                                                                   strict=True)})
+
+
+async def _lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | None,
+                        timeout: float, https_port: int = 443,
+                        cafile: str | None = None) -> DomainFacts:
+    """Read ``_mta-sts.DOMAIN`` and ``_smtp._tls.DOMAIN`` (TXT) and fetch the policy.
+
+    The policy is fetched even without a TXT record, so that a policy senders never look
+    at is reported too. With a *resolver* (``--dns-server``) the policy host's address
+    comes from it as well. Nothing raises: failures are facts.
+    """
+    # Each step is bounded on its own: DNS by the resolver's lifetime, the fetch by *timeout*.
+    sts_txt, tlsrpt_txt, policy_addresses = await asyncio.gather(
+        txt(f"_mta-sts.{domain}", resolver, timeout),
+        txt(f"_smtp._tls.{domain}", resolver, timeout),
+        addresses(f"mta-sts.{domain}", resolver, timeout) if resolver else _none(),
+    )
+    host = f"mta-sts.{domain}"
+    url = f"https://{host}{f':{https_port}' if https_port != 443 else ''}{POLICY_PATH}"
+    if resolver is not None and not policy_addresses:
+        return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
+    try:
+        response = await fetch(host, POLICY_PATH, port=https_port, connect_to=policy_addresses,
+                               cafile=cafile, timeout=timeout)
+    except FetchError as exc:
+        if exc.reason == "no-address":
+            return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
+        return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, None, exc.reason,
+                                                                    exc.detail), None)
+    policy = parse_policy(response.body) if response.status == 200 else None
+    return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, response), policy)
+
+
+async def _none() -> tuple[str, ...]:
+    return ()
 
 
 async def _mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver | None,

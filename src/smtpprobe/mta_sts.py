@@ -1,32 +1,30 @@
 """MTA-STS (RFC 8461) and TLS-RPT (RFC 8460): the records, the policy, and fetching them.
 
-The parsers are pure and return facts plus problem keys (no prose); `lookup_domain` asks
-DNS for ``_mta-sts`` and ``_smtp._tls`` and fetches the policy over HTTPS. Judging the
-facts against each MX host is `smtpprobe.interpret.mta_sts`'s job.
+Pure: the parsers return facts plus problem keys (no prose), and `DomainFacts` holds what
+`smtpprobe.mail_policies` read from DNS and HTTPS. Judging the facts against each MX host
+is `smtpprobe.interpret.mail_tls`'s job.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpprobe.https_fetch import FetchError, HttpsResponse, fetch
+from smtpprobe.dns_facts import TxtLookup
 
 if TYPE_CHECKING:
-    import dns.asyncresolver
+    from smtpprobe.https_fetch import HttpsResponse
 
 __all__ = [
     "FATAL_PROBLEMS",
     "MAX_AGE_LIMIT",
+    "POLICY_PATH",
     "DomainFacts",
     "PolicyFetch",
     "Problem",
     "StsPolicy",
-    "TxtLookup",
-    "lookup_domain",
     "mx_pattern_for",
     "parse_policy",
     "parse_sts_record",
@@ -49,16 +47,6 @@ class Problem:
 
     key: str
     detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TxtLookup:
-    """The TXT strings at ``name`` (each record's strings joined, RFC 8461 §3.1), or the
-    DNS failure (``failed``: ``timeout``, ``servfail`` …); NXDOMAIN and NODATA give ()."""
-
-    name: str
-    texts: tuple[str, ...] = ()
-    failed: str = ""
 
 
 def _fields(text: str, version: str) -> tuple[dict[str, str], Problem | None]:
@@ -222,40 +210,3 @@ class DomainFacts:
     tlsrpt_txt: TxtLookup
     fetch: PolicyFetch | None  # None: the policy host has no address
     policy: StsPolicy | None  # None: nothing fetched with status 200
-
-
-async def lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | None,
-                        timeout: float, https_port: int = 443,
-                        cafile: str | None = None) -> DomainFacts:
-    """Read ``_mta-sts.DOMAIN`` and ``_smtp._tls.DOMAIN`` (TXT) and fetch the policy.
-
-    The policy is fetched even without a TXT record, so that a policy senders never look
-    at is reported too. With a *resolver* (``--dns-server``) the policy host's address
-    comes from it as well. Nothing raises: failures are facts.
-    """
-    from smtpprobe.dns_facts import addresses, txt
-
-    # Each step is bounded on its own: DNS by the resolver's lifetime, the fetch by *timeout*.
-    sts_txt, tlsrpt_txt, policy_addresses = await asyncio.gather(
-        txt(f"_mta-sts.{domain}", resolver, timeout),
-        txt(f"_smtp._tls.{domain}", resolver, timeout),
-        addresses(f"mta-sts.{domain}", resolver, timeout) if resolver else _none(),
-    )
-    host = f"mta-sts.{domain}"
-    url = f"https://{host}{f':{https_port}' if https_port != 443 else ''}{POLICY_PATH}"
-    if resolver is not None and not policy_addresses:
-        return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
-    try:
-        response = await fetch(host, POLICY_PATH, port=https_port, connect_to=policy_addresses,
-                               cafile=cafile, timeout=timeout)
-    except FetchError as exc:
-        if exc.reason == "no-address":
-            return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
-        return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, None, exc.reason,
-                                                                    exc.detail), None)
-    policy = parse_policy(response.body) if response.status == 200 else None
-    return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, response), policy)
-
-
-async def _none() -> tuple[str, ...]:
-    return ()
