@@ -1,7 +1,8 @@
 """Judge MTA-STS, TLS-RPT and DANE facts against one probed MX host (pure, no words).
 
-Each check gives a `MailTlsResult`: its worst `Issue` decides status and reason, and
-every issue is kept, so that each defect is explained (words: ``findings/<check>.toml``).
+Each check gives a `MailTlsResult`: its worst issue (a `TlsReason`) decides status and
+reason, and every issue is kept, so that each defect is explained (words:
+``findings/<check>.toml``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from smtpprobe.dane import DaneMatch, match_chain, usable
 from smtpprobe.dns_facts import TlsaLookup
 from smtpprobe.interpret.ehlo import parse_ehlo
+from smtpprobe.interpret.tls_facts import TlsReason  # one defect: reason, status, params
 from smtpprobe.mta_sts import (
     FATAL_PROBLEMS,
     MAX_AGE_LIMIT,
@@ -23,7 +25,7 @@ from smtpprobe.mta_sts import (
 )
 from smtpprobe.report import Session, Status, TlsMode, Verdict
 
-__all__ = ["DANE_VERDICTS", "HostTls", "Issue", "MailTlsResult", "dane", "host_tls", "mta_sts",
+__all__ = ["DANE_VERDICTS", "HostTls", "MailTlsResult", "dane", "host_tls", "mta_sts",
            "tls_rpt"]
 
 # The verdicts of the ``dane`` finding; their labels live in ui_mail_tls.toml.
@@ -32,20 +34,11 @@ DANE_VERDICTS = frozenset({Verdict.VALID, Verdict.MISMATCH, Verdict.NO_RECORDS,
 
 
 @dataclass(frozen=True, slots=True)
-class Issue:
-    """One fact worth saying: a reason key of the check, its status, the values it rests on."""
-
-    reason: str
-    status: Status
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class MailTlsResult:
     """A check's judgement: ``issues`` worst first (never empty), facts in ``data``."""
 
     check: str
-    issues: tuple[Issue, ...]
+    issues: tuple[TlsReason, ...]
     verdict: Verdict | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
 
@@ -58,7 +51,7 @@ class MailTlsResult:
         return self.issues[0].reason
 
 
-def _result(check: str, issues: Sequence[Issue], data: Mapping[str, Any],
+def _result(check: str, issues: Sequence[TlsReason], data: Mapping[str, Any],
             verdict: Verdict | None = None) -> MailTlsResult:
     ordered = sorted(issues, key=lambda i: -i.status.rank)  # stable: first said, first shown
     return MailTlsResult(check, tuple(ordered), verdict, data)
@@ -97,7 +90,7 @@ def mta_sts(facts: DomainFacts, host: str, tls: HostTls) -> MailTlsResult:
     """The domain's MTA-STS as it applies to *host*: record, policy, MX match, TLS."""
     domain = facts.domain
     base: dict[str, Any] = {"domain": domain, "host": host}
-    issues: list[Issue] = []
+    issues: list[TlsReason] = []
     record_id, record_problem = parse_sts_record(facts.sts_txt.texts)
     policy, fetched = facts.policy, facts.fetch
     data: dict[str, Any] = {"domain": domain, "host": host, "record": list(facts.sts_txt.texts),
@@ -105,41 +98,41 @@ def mta_sts(facts: DomainFacts, host: str, tls: HostTls) -> MailTlsResult:
                             "mode": None, "mx": [], "max_age": None, "mx_match": None,
                             "host_tls": tls.state}
     if facts.sts_txt.failed:
-        issues.append(Issue("record-lookup-failed", Status.UNKNOWN,
+        issues.append(TlsReason("record-lookup-failed", Status.UNKNOWN,
                             {**base, "detail": facts.sts_txt.failed}))
     elif record_problem is not None and record_problem.key == "no-record":
         if policy is None or not policy.usable:
-            return _result("mta_sts", [Issue("none", Status.OK, base)], data)
-        issues.append(Issue("policy-without-record", Status.WARNING, base))
+            return _result("mta_sts", [TlsReason("none", Status.OK, base)], data)
+        issues.append(TlsReason("policy-without-record", Status.WARNING, base))
     elif record_problem is not None:
-        issues.append(Issue(f"record-{record_problem.key}".replace("record-record-", "record-"),
+        issues.append(TlsReason(f"record-{record_problem.key}".replace("record-record-", "record-"),
                             Status.WARNING, {**base, "detail": record_problem.detail}))
     if fetched is None:
-        issues.append(Issue("policy-host-missing", Status.WARNING, base))
+        issues.append(TlsReason("policy-host-missing", Status.WARNING, base))
         return _result("mta_sts", issues, data)
     base["url"] = fetched.url
     response = fetched.response
     if response is None:
         # unreachable, tls, timeout, too-large, malformed (https_fetch.FetchError.reason)
-        issues.append(Issue(f"policy-{fetched.failed}", Status.WARNING,
+        issues.append(TlsReason(f"policy-{fetched.failed}", Status.WARNING,
                             {**base, "detail": fetched.detail}))
         return _result("mta_sts", issues, data)
     data["http_status"], data["media_type"] = response.status, response.media_type
     if 300 <= response.status < 400:
-        issues.append(Issue("policy-redirect", Status.WARNING,
+        issues.append(TlsReason("policy-redirect", Status.WARNING,
                             {**base, "code": response.status, "location": response.location}))
     elif response.status != 200:
-        issues.append(Issue("policy-http-status", Status.WARNING,
+        issues.append(TlsReason("policy-http-status", Status.WARNING,
                             {**base, "code": response.status}))
     if policy is None:
         return _result("mta_sts", issues, data)
     if response.media_type != "text/plain":
-        issues.append(Issue("policy-content-type", Status.WARNING,
+        issues.append(TlsReason("policy-content-type", Status.WARNING,
                             {**base, "media_type": response.media_type or "-"}))
     data.update(mode=policy.mode, mx=list(policy.mx), max_age=policy.max_age)
     for problem in policy.problems:
         status = Status.WARNING if problem.key in FATAL_PROBLEMS else Status.OK
-        issues.append(Issue(f"policy-{problem.key}".replace("policy-policy-", "policy-"), status,
+        issues.append(TlsReason(f"policy-{problem.key}".replace("policy-policy-", "policy-"), status,
                             {**base, "detail": problem.detail, "limit": MAX_AGE_LIMIT}))
     if not policy.usable or policy.mode is None:
         return _result("mta_sts", issues, data)
@@ -148,29 +141,29 @@ def mta_sts(facts: DomainFacts, host: str, tls: HostTls) -> MailTlsResult:
 
 
 def _host_issues(mode: str, patterns: Sequence[str], host: str, tls: HostTls,
-                 base: dict[str, Any], data: dict[str, Any]) -> list[Issue]:
+                 base: dict[str, Any], data: dict[str, Any]) -> list[TlsReason]:
     """RFC 8461 §4.1: in ``enforce`` a sender delivers only to an MX that matches an ``mx``
     pattern and shows a certificate valid for its name; ``testing`` only reports."""
     if mode == "none":
-        return [Issue("mode-none", Status.OK, base)]
+        return [TlsReason("mode-none", Status.OK, base)]
     enforcing = mode == "enforce"
     failing = Status.CRITICAL if enforcing else Status.WARNING
     values = {**base, "mode": mode, "patterns": " ".join(patterns)}
     pattern = mx_pattern_for(host, patterns)
     data["mx_match"] = pattern
-    issues: list[Issue] = []
+    issues: list[TlsReason] = []
     if pattern is None:
-        issues.append(Issue("mx-not-in-policy", failing, values))
+        issues.append(TlsReason("mx-not-in-policy", failing, values))
     if tls.state in ("unverified", "failed", "no-starttls"):
         reason = "mx-no-starttls" if tls.state == "no-starttls" else "mx-tls-invalid"
-        issues.append(Issue(reason, failing, {**values, "detail": tls.detail}))
+        issues.append(TlsReason(reason, failing, {**values, "detail": tls.detail}))
     elif tls.state == "not-tested":
-        issues.append(Issue("mx-tls-not-tested", Status.UNKNOWN, values))
+        issues.append(TlsReason("mx-tls-not-tested", Status.UNKNOWN, values))
     if not issues:
-        issues.append(Issue("enforced" if enforcing else "testing", Status.OK,
+        issues.append(TlsReason("enforced" if enforcing else "testing", Status.OK,
                             {**values, "pattern": pattern}))
     elif not enforcing:
-        issues.append(Issue("testing", Status.OK, {**values, "pattern": pattern or "-"}))
+        issues.append(TlsReason("testing", Status.OK, {**values, "pattern": pattern or "-"}))
     return issues
 
 
@@ -183,17 +176,17 @@ def tls_rpt(facts: DomainFacts) -> MailTlsResult:
     rua, problem = parse_tlsrpt_record(lookup.texts)
     data = {"domain": facts.domain, "record": list(lookup.texts), "rua": list(rua)}
     if lookup.failed:
-        return _result("tls_rpt", [Issue("lookup-failed", Status.UNKNOWN,
+        return _result("tls_rpt", [TlsReason("lookup-failed", Status.UNKNOWN,
                                          {**base, "detail": lookup.failed})], data)
     if problem is None:
-        return _result("tls_rpt", [Issue("published", Status.OK,
+        return _result("tls_rpt", [TlsReason("published", Status.OK,
                                           {**base, "rua": ", ".join(rua)})], data)
     if problem.key == "no-record":
         testing = facts.policy is not None and facts.policy.mode == "testing"
         reason, status = ("none-while-testing", Status.WARNING) if testing else ("none",
                                                                                  Status.OK)
-        return _result("tls_rpt", [Issue(reason, status, base)], data)
-    return _result("tls_rpt", [Issue(problem.key, Status.WARNING,
+        return _result("tls_rpt", [TlsReason(reason, status, base)], data)
+    return _result("tls_rpt", [TlsReason(problem.key, Status.WARNING,
                                      {**base, "detail": problem.detail})], data)
 
 
@@ -212,7 +205,7 @@ def dane(lookup: TlsaLookup, host: str, tls: HostTls, domain: str | None = None)
 
     def done(reason: str, status: Status, verdict: Verdict | None,
              **params: Any) -> MailTlsResult:
-        return _result("dane", [Issue(reason, status, {**base, **params})], data, verdict)
+        return _result("dane", [TlsReason(reason, status, {**base, **params})], data, verdict)
 
     if lookup.failed:
         return done("lookup-failed", Status.UNKNOWN, None, detail=lookup.failed)
