@@ -1,17 +1,18 @@
 """The mail TLS policies around a probe: MTA-STS, TLS-RPT (per domain) and DANE (per host).
 
-`gather` reads DNS and fetches the policies once per domain and host (while the probes
-run); `MailPolicies.add` then judges each probed host (`smtpprobe.interpret.mail_tls`)
-and adds the ``mta_sts``, ``tls_rpt`` and ``dane`` findings to its result.
+`PolicyReader` reads DNS and fetches the policies once per domain and host while the
+probes run; `MailPolicies.add` then judges each probed host
+(`smtpprobe.interpret.mail_tls`) and adds the ``mta_sts``, ``tls_rpt`` and ``dane``
+findings to its result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from smtpprobe.dns_facts import addresses, tlsa, txt
 from smtpprobe.errors import SMTPProbeError
@@ -25,11 +26,10 @@ if TYPE_CHECKING:
     import dns.asyncresolver
 
     from smtpprobe.dns_facts import TlsaLookup
+    from smtpprobe.fleet import TargetSpec
     from smtpprobe.report import TargetResult
 
-__all__ = ["MailPolicies", "MailPolicyOptions", "gather"]
-
-_T = TypeVar("_T")
+__all__ = ["MailPolicies", "MailPolicyOptions", "PolicyReader"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class MailPolicyOptions:
 
 @dataclass(frozen=True, slots=True)
 class MailPolicies:
-    """The facts read for every domain and host."""
+    """The facts read so far, by domain and by (host, port); filled by `PolicyReader`."""
 
     options: MailPolicyOptions
     domains: dict[str, DomainFacts] = field(default_factory=dict)
@@ -86,40 +86,92 @@ def presented_chain(session: Session) -> tuple[bytes, ...]:
     return tuple(c.der for c in session.tls.chain) if session.tls is not None else ()
 
 
-async def gather(domains: Sequence[str], hosts: Sequence[tuple[str, int]],
-                 mx_domains: Sequence[str] = (), *,
-                 options: MailPolicyOptions,
-                 resolver: dns.asyncresolver.Resolver | None, timeout: float,
-                 mx_port: int, family: int, concurrency: int = 20) -> MailPolicies:
-    """Read the MTA-STS and TLS-RPT of *domains* and, with DANE, the TLSA records of
-    *hosts* and of the MX hosts of *mx_domains* (on *mx_port*), each step within *timeout*,
-    at most *concurrency* domains or hosts at a time."""
+Key = tuple[str, ...]  # ("domain", name) or ("host", name, port): one look-up task
 
-    limit = asyncio.Semaphore(concurrency)
 
-    async def bounded(awaitable: Awaitable[_T]) -> _T:
-        async with limit:
-            return await awaitable
+class PolicyReader:
+    """Reads the policies as the targets come (`watch`), one task per domain or host, at
+    most *concurrency* at a time; `MailPolicies` fills as they finish.
 
-    # An address is no mail domain: --mx refuses it, and it has no _mta-sts name.
-    names = list(dict.fromkeys(d.lower().rstrip(".") for d in domains if not is_address(d)))
-    policies = [bounded(_lookup_domain(d, resolver=resolver, timeout=timeout,
-                                      https_port=options.https_port,
-                                      cafile=options.https_cafile)) for d in names]
-    targets = list(dict.fromkeys((h.lower().rstrip("."), p) for h, p in hosts
-                                 if not is_address(h)))
-    if options.dane:
-        for found in await asyncio.gather(*(bounded(_mx_hosts(d, resolver, timeout, family))
-                                            for d in dict.fromkeys(mx_domains)
-                                            if not is_address(d))):
-            targets += [(h, mx_port) for h in found if (h, mx_port) not in targets]
-    results = await asyncio.gather(*policies, *(bounded(tlsa(h, p, resolver, timeout))
-                                                for h, p in (targets if options.dane else [])))
-    facts: list[DomainFacts] = list(results[: len(policies)])  # type: ignore[arg-type]
-    lookups: list[TlsaLookup] = list(results[len(policies):])  # type: ignore[arg-type]
-    return MailPolicies(options, {f.domain: f for f in facts},
-                        {target: lookup for target, lookup in zip(targets, lookups,
-                                                                  strict=True)})
+    With ``mx`` each target is a mail domain: its MTA-STS and TLS-RPT (unless
+    ``options.domain`` names the one domain to judge against) and the TLSA records of its
+    MX hosts on *port*. Otherwise each target is a host, and DANE reads its own TLSA
+    records. Must be used inside the running event loop.
+    """
+
+    def __init__(self, options: MailPolicyOptions, *, mx: bool,
+                 resolver: dns.asyncresolver.Resolver | None, timeout: float, port: int,
+                 family: int, concurrency: int) -> None:
+        self.policies = MailPolicies(options)
+        self.mx, self.port, self.family = mx, port, family
+        self.resolver, self.timeout = resolver, timeout
+        self._limit = asyncio.Semaphore(concurrency)
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+
+    def watch(self, specs: Iterable[TargetSpec]) -> Iterator[TargetSpec]:
+        """*specs*, unchanged, starting the look-ups each one needs as it passes."""
+        options = self.policies.options
+        if options.domain is not None and options.mta_sts:
+            self._start(("domain", options.domain), self._domain(options.domain, True, False))
+        for spec in specs:
+            name = spec.host.lower().rstrip(".")
+            if not is_address(name):  # an address has no _mta-sts or TLSA name
+                if self.mx:
+                    self._start(("domain", name), self._domain(
+                        name, options.mta_sts and options.domain is None, options.dane))
+                elif options.dane:
+                    port = spec.port or self.port
+                    self._start(("host", name, str(port)), self._host(name, port))
+            yield spec
+
+    def pending(self, result: TargetResult) -> list[asyncio.Task[None]]:
+        """The look-ups *result* is judged on that have not finished yet."""
+        report = result.report
+        if report is None:
+            return []
+        keys: list[Key] = []
+        if self.policies.options.domain is not None:
+            keys.append(("domain", self.policies.options.domain))
+        mx = report.finding("mx")
+        if self.mx and mx is not None:
+            keys.append(("domain", str(mx.data.get("domain", "")).lower()))
+        elif not self.mx:
+            keys.append(("host", report.target.host.lower(), str(report.target.port)))
+        return [task for key in keys if (task := self._tasks.get(key)) and not task.done()]
+
+    async def finish(self) -> None:
+        """Wait for every look-up started (each is bounded by *timeout*)."""
+        await asyncio.gather(*self._tasks.values())
+
+    def cancel(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+
+    def _start(self, key: Key, work: Coroutine[Any, Any, None]) -> None:
+        if key in self._tasks:
+            work.close()
+            return
+        self._tasks[key] = asyncio.ensure_future(self._bounded(work))
+
+    async def _bounded(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._limit:
+            await work
+
+    async def _domain(self, domain: str, sts: bool, mx_dane: bool) -> None:
+        options = self.policies.options
+        if sts:
+            self.policies.domains[domain] = await _lookup_domain(
+                domain, resolver=self.resolver, timeout=self.timeout,
+                https_port=options.https_port, cafile=options.https_cafile)
+        if mx_dane:
+            hosts = await _mx_hosts(domain, self.resolver, self.timeout, self.family)
+            for host, found in zip(hosts, await asyncio.gather(
+                    *(tlsa(h, self.port, self.resolver, self.timeout) for h in hosts)),
+                    strict=True):
+                self.policies.tlsa[(host, self.port)] = found
+
+    async def _host(self, host: str, port: int) -> None:
+        self.policies.tlsa[(host, port)] = await tlsa(host, port, self.resolver, self.timeout)
 
 
 async def _lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | None,

@@ -2,30 +2,29 @@
 
 MTA-STS and TLS-RPT are checked for each ``--mx`` domain (or the one ``--mta-sts``
 names), DANE for each host probed as a mail server. `with_mail_policies` reads them
-(`smtpprobe.mail_policies`) while the probes run and adds the findings to each result.
+(`smtpprobe.mail_policies.PolicyReader`) while the probes run and judges each result.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from smtpprobe.errors import UsageError
-from smtpprobe.report import ProbeOptions, TlsMode
+from smtpprobe.report import ProbeOptions, Status, TlsMode
 
 if TYPE_CHECKING:
     import dns.asyncresolver
 
     from smtpprobe.fleet import Fleet, TargetSpec
-    from smtpprobe.mail_policies import MailPolicies
     from smtpprobe.report import TargetResult
 
-__all__ = ["mail_targets", "mail_tls_options", "policies_for", "with_mail_policies"]
+__all__ = ["mail_targets", "mail_tls_options", "with_mail_policies"]
 
 OnResult = Callable[[int, "TargetResult"], None]
 
@@ -69,30 +68,6 @@ def mail_targets(targets: tuple[tuple[str, int | None], ...],
     return targets
 
 
-async def policies_for(specs: Sequence[TargetSpec], options: ProbeOptions,
-                       params: dict[str, Any],
-                       resolver: dns.asyncresolver.Resolver | None) -> MailPolicies | None:
-    """Read what the options ask for; None when no mail policy is checked."""
-    mta_sts, dane = _wanted(params)
-    if not (mta_sts or dane):
-        return None
-    from smtpprobe.mail_policies import MailPolicyOptions, gather  # only when asked for
-
-    mx = bool(params["mx"])
-    mx_domains = [s.host for s in specs] if mx else []
-    domains = [params["mta_sts"]] if params["mta_sts"] else mx_domains
-    # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
-    port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
-    hosts = [] if mx else [(s.host, s.port or port) for s in specs]
-    chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
-                               https_port=params["policy_port"],
-                               https_cafile=params["policy_cafile"])
-    return await gather(domains if mta_sts else [], hosts, mx_domains, options=chosen,
-                        resolver=resolver,
-                        timeout=min(options.deadline, 10.0), mx_port=port,
-                        family=options.family, concurrency=params["concurrency"])
-
-
 def _wanted(params: dict[str, Any]) -> tuple[bool, bool]:
     """(MTA-STS and TLS-RPT, DANE): what the options ask for, --mx turning both on."""
     mx = bool(params["mx"])
@@ -100,44 +75,60 @@ def _wanted(params: dict[str, Any]) -> tuple[bool, bool]:
     return mta_sts, params["dane"] if params["dane"] is not None else (mx or mta_sts)
 
 
-async def with_mail_policies(specs: Sequence[TargetSpec], options: ProbeOptions,
-                             params: dict[str, Any],
-                             resolver: dns.asyncresolver.Resolver | None,
-                             stream: OnResult | None,
-                             run: Callable[[OnResult | None], Awaitable[Fleet]]) -> Fleet:
-    """``run(on_result)`` (the fleet) while the policies are read, then judge each result.
+async def with_mail_policies(
+        specs: Iterable[TargetSpec], options: ProbeOptions, params: dict[str, Any],
+        resolver: dns.asyncresolver.Resolver | None, stream: OnResult | None,
+        run: Callable[[Iterable[TargetSpec], OnResult | None], Awaitable[Fleet]]) -> Fleet:
+    """``run(specs, on_result)`` (the fleet) while the policies are read, judging each result.
 
-    Results that finish before the policies are known wait, so that a JSON Lines
-    *stream* still gets every object complete and in order.
+    The look-ups start as each target is taken; a result whose look-ups are still under
+    way waits, and those after it too, so that a JSON Lines *stream* gets every object
+    complete and in the order the fleet gave them.
     """
-    if not any(_wanted(params)):
-        return await run(stream)
-    reading = asyncio.ensure_future(policies_for(specs, options, params, resolver))
-    waiting: list[tuple[int, TargetResult]] = []
+    mta_sts, dane = _wanted(params)
+    if not (mta_sts or dane):
+        return await run(specs, stream)
+    from smtpprobe.mail_policies import MailPolicyOptions, PolicyReader  # only when asked for
 
-    def judged(result: TargetResult) -> TargetResult:
-        mail = reading.result()
-        return mail.add(result) if mail is not None else result
+    chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
+                               https_port=params["policy_port"],
+                               https_cafile=params["policy_cafile"])
+    # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
+    port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
+    reader = PolicyReader(chosen, mx=bool(params["mx"]), resolver=resolver,
+                          timeout=min(options.deadline, 10.0), port=port,
+                          family=options.family, concurrency=params["concurrency"])
+    waiting: deque[tuple[int, TargetResult]] = deque()
+    # The fleet counted each status before the policies were judged (its exit code).
+    shift: Counter[Status] = Counter()
 
-    def flush(_: object = None) -> None:
-        if stream is not None and not reading.cancelled() and reading.exception() is None:
-            while waiting:
-                index, result = waiting.pop(0)
-                stream(index, judged(result))
+    def judge(result: TargetResult) -> TargetResult:
+        judged = reader.policies.add(result)
+        shift[result.status] -= 1
+        shift[judged.status] += 1
+        return judged
+
+    def drain(_: object = None) -> None:
+        while stream is not None and waiting and not reader.pending(waiting[0][1]):
+            index, result = waiting.popleft()
+            stream(index, judge(result))
 
     def on_result(index: int, result: TargetResult) -> None:
         waiting.append((index, result))
-        if reading.done():
-            flush()
+        for task in reader.pending(result):
+            task.add_done_callback(drain)
+        drain()
 
-    reading.add_done_callback(flush)
     try:
-        fleet = await run(on_result if stream is not None else None)
+        fleet = await run(reader.watch(specs), on_result if stream is not None else None)
     except BaseException:  # Ctrl-C (FleetInterrupted) or a failure: stop reading too
-        reading.cancel()
+        reader.cancel()
         raise
-    mail = await reading  # each look-up has its own limit
-    flush()
-    if mail is None:
-        return fleet
-    return dataclasses.replace(fleet, results=tuple(map(mail.add, fleet.results)))
+    await reader.finish()
+    drain()
+    # With a stream every kept result went through it (and was counted) already.
+    results = tuple(map(judge if stream is None else reader.policies.add, fleet.results))
+    counts = Counter(fleet.counts)
+    counts.update(shift)
+    return dataclasses.replace(fleet, results=results,
+                               counts={status: n for status, n in counts.items() if n > 0})

@@ -374,9 +374,9 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         try:
             done.append(await with_mail_policies(  # MTA-STS, TLS-RPT, DANE beside the probes
                 specs, options, params, fleet_options.resolver, stream,
-                lambda on_result: run_fleet(specs, options=options, policy=policy,
-                                            fleet=fleet_options, on_event=on_event,
-                                            on_done=on_done, on_result=on_result)))
+                lambda watched, on_result: run_fleet(
+                    watched, options=options, policy=policy, fleet=fleet_options,
+                    on_event=on_event, on_done=on_done, on_result=on_result)))
         except FleetInterrupted as stop:  # Ctrl-C: report what was learned, exit 3
             done.append(stop.fleet)
             interrupted.append(True)
