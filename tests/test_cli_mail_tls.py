@@ -375,3 +375,24 @@ def test_dane_ee_authenticates_what_pkix_rejects(lab: Lab,
     found = doc["findings"]["dane"]
     assert (found["status"], found["verdict"], found["depth"]) == ("ok", "valid", 0)
     assert doc["findings"]["tls"]["status"] != "ok"  # PKIX still says why it fails
+
+
+def test_dane_for_a_stream_of_hosts(lab: Lab, tmp_path: Any,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """--targets streams: each host's TLSA look-up starts as the fleet takes it, each JSON
+    line carries its own verdict, and the exit code counts the judged findings."""
+    records = lab.zone([f"3 1 1 {_sha256_spki(lab.leaf_chain[0])}"])
+    records[f"_{lab.port}._tcp.mx.plain.test."] = {"TLSA": ["3 1 1 " + "ab" * 32]}
+    targets = tmp_path / "hosts.txt"
+    targets.write_text("mx.shared.test\n# a comment\nmx.plain.test\nmx.badcert.test\n")
+    with DnsServer(records, authenticated=True) as server:
+        code = main(["probe", "--targets", str(targets), "--dane", "--port", str(lab.port),
+                     "--cafile", lab.cafile, "--dns-server", f"127.0.0.1:{server.port}",
+                     "--format", "json", *FAST])
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    verdicts = {d["target"]["host"]: (d["findings"]["dane"]["reason"],
+                                      d["findings"]["dane"]["verdict"]) for d in docs}
+    assert verdicts == {"mx.shared.test": ("valid", "valid"),
+                        "mx.plain.test": ("no-starttls", "mismatch"),
+                        "mx.badcert.test": ("no-records", "no-records")}
+    assert code == 2
