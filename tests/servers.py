@@ -1,7 +1,7 @@
 """SMTP server personas for the probe tests: aiosmtpd servers that answer like real MTAs.
 
 Each persona reproduces the VRFY / EXPN / HELP / RCPT replies of one real server, with
-the strings from /work/shared/reference/reply-codes.md §3, plus a few misbehaving ones
+the strings in docs/reference/vrfy-expn-help.md, plus a few misbehaving ones
 (``421`` at connect, silent after the banner, closes in the middle of a reply).
 `make_persona(name, loop=…)` builds the asyncio protocol for one connection; the
 fixtures in ``conftest.py`` serve it in the test's loop or in a thread.

@@ -75,7 +75,7 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md);
+    """Whether a command lets outsiders tell real users from unknown ones (docs/architecture.md);
     also what became of a sent message, and whether the server relays."""
 
     DISCLOSING = "disclosing"
