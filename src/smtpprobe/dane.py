@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpprobe.dns_facts import Tlsa
-
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from smtpprobe.dns_facts import Tlsa
 
 __all__ = ["DaneMatch", "match_chain", "usable"]
 

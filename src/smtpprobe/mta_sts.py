@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpprobe.dns_facts import TxtLookup
-
 if TYPE_CHECKING:
+    from smtpprobe.dns_facts import TxtLookup
     from smtpprobe.https_fetch import HttpsResponse
 
 __all__ = [

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smtpprobe.dane import DaneMatch, match_chain, usable
-from smtpprobe.dns_facts import TlsaLookup
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.interpret.tls_facts import TlsReason  # one defect: reason, status, params
 from smtpprobe.mta_sts import (
@@ -24,6 +23,9 @@ from smtpprobe.mta_sts import (
     parse_tlsrpt_record,
 )
 from smtpprobe.report import Session, Status, TlsMode, Verdict
+
+if TYPE_CHECKING:
+    from smtpprobe.dns_facts import TlsaLookup  # the facts' type only: no DNS here
 
 __all__ = ["DANE_VERDICTS", "HostTls", "MailTlsResult", "dane", "host_tls", "mta_sts",
            "tls_rpt"]
