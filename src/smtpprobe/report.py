@@ -91,6 +91,11 @@ class Verdict(StrEnum):
     DEFERRED = "deferred"
     OPEN = "open"
     CLOSED = "closed"
+    # DANE (RFC 7672): do the TLSA records authenticate the server? (interpret/mail_tls.py)
+    VALID = "valid"
+    MISMATCH = "mismatch"
+    NO_RECORDS = "no-records"
+    NOT_VALIDATED = "not-validated"
 
 
 
