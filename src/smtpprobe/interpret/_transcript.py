@@ -28,8 +28,10 @@ def command_text(command: bytes) -> str:
 
 def verb(exchange: Exchange) -> str:
     """The command verb in upper case; ``CONNECT`` for the greeting (an empty command)."""
-    if exchange.phase == "AUTH":  # LOGIN's continuation lines are recorded as <redacted>
-        return "AUTH"
+    # LOGIN's continuation lines are recorded as <redacted>; the end of a message as "."
+    # or "BDAT n LAST", whose reply means what the KB says of DATA_END.
+    if exchange.phase in ("AUTH", "DATA_END"):
+        return exchange.phase
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
 
