@@ -40,6 +40,7 @@ COMMANDS = {
     "compare": "smtpprobe.commands.compare:compare_command",
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
+    "smuggle": "smtpprobe.commands.smuggle:smuggle_command",
 }
 
 EPILOG = """\b

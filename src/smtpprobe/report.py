@@ -72,6 +72,10 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # The SMTP smuggling check (interpret/smuggling.py): does DATA end only on CRLF.CRLF?
+    VULNERABLE = "vulnerable"
+    NOT_VULNERABLE = "not-vulnerable"
+    REJECTS_BARE_LF = "rejects-bare-lf"
 
 
 

@@ -19,13 +19,13 @@ from smtpprobe.probe import QUIT_TIMEOUT, _Run
 from smtpprobe.recorder import ServerEnded
 from smtpprobe.report import Exchange, ProbeEvent, ProbeOptions, Session
 from smtpprobe.smuggling import CANDIDATES, Candidate, new_marker, trial_bytes
+from smtpprobe.transaction import DATA_END, Transaction
 from smtpprobe.validate import check_options
 
-__all__ = ["DATA_END", "SMUGGLED", "SmugglingRun", "Trial", "run_smuggling_check"]
+__all__ = ["CONTENT", "SMUGGLED", "SmugglingRun", "Trial", "run_smuggling_check"]
 
 # Phases of the exchanges this check records, beside MAIL, RCPT, DATA and RSET.
 CONTENT = "DATA_CONTENT"  # the hand-made content, and the reply that came before its end
-DATA_END = "DATA_END"  # the real <CR><LF>.<CR><LF> and its reply
 SMUGGLED = "SMUGGLED"  # a reply to a command line that was hidden in the content
 # A reply within this many round trips of DATA counts as an early one; the floor and the
 # cap keep loopback tests quick and slow links honest. Later replies are still caught:
@@ -197,12 +197,10 @@ class _CheckRun(_Run):
 
     async def _open_transaction(self) -> str:
         """MAIL, RCPT, DATA; the name of the step that was refused, or ``""`` on 354."""
-        sender, recipient = self.sender, self.recipient
-        reply = await self.rec.exchange("MAIL", f"MAIL FROM:<{sender}>".encode(),
-                                        argument=sender)
+        transaction = Transaction(self.rec)
+        reply = await transaction.mail(self.sender)
         if reply.klass == 2:
-            reply = await self.rec.exchange("RCPT", f"RCPT TO:<{recipient}>".encode(),
-                                            argument=recipient)
+            reply = await transaction.rcpt(self.recipient)
             if reply.klass == 2:
                 reply = await self.rec.exchange("DATA", b"DATA")
                 if reply.code == 354:
@@ -212,7 +210,7 @@ class _CheckRun(_Run):
                 step = "rcpt"
         else:
             step = "mail"
-        await self.rec.exchange("RSET", b"RSET")
+        await transaction.rset()
         return step
 
     async def _replies(self, labels: list[bytes], wait: float) -> int:
