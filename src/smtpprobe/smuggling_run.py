@@ -95,7 +95,7 @@ async def run_smuggling_check(
     *,
     recipient: str,
     sender: str = "",
-    options: ProbeOptions = ProbeOptions(),
+    options: ProbeOptions | None = None,
     candidates: tuple[Candidate, ...] = CANDIDATES,
     on_event: Callable[[ProbeEvent], None] | None = None,
 ) -> SmugglingRun:
@@ -107,6 +107,7 @@ async def run_smuggling_check(
     :raises UsageError: invalid options (as `smtpprobe.probe.probe`).
     :raises ResolveError: *host* does not resolve.
     """
+    options = options or ProbeOptions()
     host = check_options(host, options)
     run = _CheckRun(host, options, on_event, recipient=recipient, sender=sender,
                     candidates=candidates)
@@ -179,8 +180,11 @@ class _CheckRun(_Run):
                 if await self.rec.write(CONTENT, made.payload, wait=wait) is not None:
                     early = await self._replies(labels, drain)
                 sent += made.terminator
-                end = await self.rec.write(DATA_END, made.terminator, wait=self.rec.left(),
-                                           shown=b".")
+                # Time for RSET and QUIT stays in hand, whatever the server does now.
+                loop = asyncio.get_running_loop()
+                wait = max(0.1, min(self.options.command_timeout,
+                                    self.rec.deadline - loop.time() - RESERVE))
+                end = await self.rec.write(DATA_END, made.terminator, wait=wait, shown=b".")
                 if end is None:  # stalled: the server may still be inside DATA
                     self._drop()
                     broken = True

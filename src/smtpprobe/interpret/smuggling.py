@@ -80,9 +80,9 @@ class SmugglingJudgement:
 
 
 # Server software named in the greeting or EHLO: the advice names its options.
-_SOFTWARE = (("postfix", re.compile(r"\bpostfix\b", re.I)),
-             ("exim", re.compile(r"\bexim\b", re.I)),
-             ("sendmail", re.compile(r"\bsendmail\b", re.I)))
+_SOFTWARE = (("postfix", re.compile(r"\bpostfix\b", re.IGNORECASE)),
+             ("exim", re.compile(r"\bexim\b", re.IGNORECASE)),
+             ("sendmail", re.compile(r"\bsendmail\b", re.IGNORECASE)))
 
 
 def server_software(session: Session) -> str:
