@@ -41,6 +41,7 @@ COMMANDS = {
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
     "smuggle": "smtpprobe.commands.smuggle:smuggle_command",
+    "send": "smtpprobe.commands.send:send_command",
 }
 
 EPILOG = """\b

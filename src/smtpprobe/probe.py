@@ -186,6 +186,11 @@ class _Run:
             self._reset()
             self.verify_error = reason
             await self._open(addresses, self.insecure_ctx)
+        await self._dialogue()
+
+    async def _dialogue(self) -> None:
+        """What the session is for, once the channel is set up: the probe's steps here;
+        ``smtpprobe send`` runs a mail transaction instead (`smtpprobe.send`)."""
         steps = {
             "auth": self._auth,
             "help": self._help,
@@ -198,6 +203,15 @@ class _Run:
         for name, step in steps.items():
             if name in self.options.steps:
                 await step()
+        if self.options.relay_check:
+            await self._relay()
+
+    async def _relay(self) -> None:
+        from smtpprobe.relay import DEFAULT_OUTSIDE, relay_tests, run_relay_tests
+
+        domain = self.addresses.domain or self.host
+        outside = self.options.relay_to or DEFAULT_OUTSIDE
+        await run_relay_tests(self.rec, relay_tests(domain, self.address, outside))
 
     async def _open(self, addresses: list[tuple[int, str]], ctx: ssl.SSLContext | None) -> None:
         """Connect, read the greeting, say EHLO and secure the channel as asked."""

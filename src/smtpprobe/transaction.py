@@ -88,17 +88,24 @@ class Transaction:
     refuses CR and LF); the message is normalised by `data`/`bdat` unless ``raw``.
     """
 
-    def __init__(self, rec: Recorder) -> None:
+    def __init__(self, rec: Recorder, *, phase: str | None = None) -> None:
+        # *phase* records MAIL, RCPT and RSET under one name instead of their verbs: the
+        # relay check's ``RELAY``, kept apart from the probe's own RCPT comparison.
         self.rec = rec
+        self.phase = phase
 
-    async def mail(self, sender: str, parameters: Iterable[str] = ()) -> Reply:
-        """``MAIL FROM:<sender>`` with ESMTP *parameters* (``SMTPUTF8``, ``BODY=8BITMIME``)."""
-        return await self.rec.exchange("MAIL", _line(b"MAIL FROM", sender, parameters),
-                                       argument=sender)
+    async def mail(self, sender: str, parameters: Iterable[str] = (), *,
+                   argument: str | None = None) -> Reply:
+        """``MAIL FROM:<sender>`` with ESMTP *parameters* (``SMTPUTF8``, ``BODY=8BITMIME``);
+        *argument* is recorded instead of the sender (a test's name)."""
+        return await self.rec.exchange(self.phase or "MAIL",
+                                       _line(b"MAIL FROM", sender, parameters),
+                                       argument=sender if argument is None else argument)
 
     async def rcpt(self, recipient: str, parameters: Iterable[str] = ()) -> Reply:
         """``RCPT TO:<recipient>``."""
-        return await self.rec.exchange("RCPT", _line(b"RCPT TO", recipient, parameters),
+        return await self.rec.exchange(self.phase or "RCPT",
+                                       _line(b"RCPT TO", recipient, parameters),
                                        argument=recipient)
 
     async def data(self, message: bytes, *, raw: bool = False) -> Reply:
@@ -140,4 +147,4 @@ class Transaction:
 
     async def rset(self) -> Reply:
         """``RSET``: abort the transaction, keep the session (RFC 5321 §4.1.1.5)."""
-        return await self.rec.exchange("RSET", b"RSET")
+        return await self.rec.exchange(self.phase or "RSET", b"RSET")

@@ -17,6 +17,7 @@ import click
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._relay import relay_options, with_relay
 from smtpprobe.errors import ResolveError, UsageError, localized
 from smtpprobe.i18n import LocalizedCommand, current_lang
 from smtpprobe.kb import KnowledgeBase, load
@@ -239,6 +240,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 @_connection_options
 @_question_options
 @auth_options
+@relay_options
 @policy_options
 @output_options
 def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) -> int:
@@ -251,5 +253,5 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_auth(_options(params, params["port"]), params)
+    options = with_relay(with_auth(_options(params, params["port"]), params), params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

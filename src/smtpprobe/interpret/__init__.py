@@ -49,5 +49,11 @@ CHECKS = tuple(_BUILDERS)
 
 
 def interpret(session: Session, kb: KnowledgeBase) -> tuple[Finding, ...]:
-    """The findings for *session*, one per name in `CHECKS`, texts in ``kb``'s language."""
-    return tuple(build(session, kb) for build in _BUILDERS.values())
+    """The findings for *session*, one per name in `CHECKS`, texts in ``kb``'s language;
+    and ``relay`` after them when ``--relay-check`` asked for it."""
+    found = tuple(build(session, kb) for build in _BUILDERS.values())
+    if session.options.relay_check:
+        from smtpprobe.interpret.relay import relay_finding
+
+        found += (relay_finding(session, kb),)
+    return found

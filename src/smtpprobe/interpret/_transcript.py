@@ -59,8 +59,12 @@ def argument(exchange: Exchange) -> str:
 
 
 def exchanges_for(session: Session, *verbs: str) -> list[Exchange]:
-    """Every exchange whose verb is one of *verbs*, in the order they happened."""
-    return [ex for ex in session.exchanges if verb(ex) in verbs]
+    """Every exchange whose verb is one of *verbs*, in the order they happened.
+
+    The relay check's exchanges (phase ``RELAY``) are left out: they test relaying, not
+    the commands the other checks judge.
+    """
+    return [ex for ex in session.exchanges if verb(ex) in verbs and ex.phase != "RELAY"]
 
 
 def banner(session: Session) -> Exchange | None:

@@ -31,6 +31,8 @@ _OUTCOMES: dict[int, tuple[str, Status]] = {
     504: ("auth_mechanism_unknown", Status.WARNING),
     503: ("auth_out_of_sequence", Status.WARNING),
 }
+# Mechanisms recognised and explained, deliberately not spoken (RFC 6331: DIGEST-MD5).
+_OBSOLETE = ("DIGEST-MD5",)
 # Why the probe sent nothing (`smtpprobe.auth`): ui key and status.
 _SKIPPED: dict[str, tuple[str, Status]] = {
     "not-offered": ("auth_not_offered", Status.WARNING),
@@ -83,6 +85,10 @@ def auth_finding(session: Session, kb: KnowledgeBase) -> Finding:
               "offered": " ".join(offered) or "-", "code": "-", "text": "-", "meaning": "-",
               "message": "-"}
     key, status, advice = _judge(session, sent, data, values, kb)
+    # Explained, never spoken: a server that still offers an obsolete mechanism.
+    data["obsolete"] = [name for name in offered if name in _OBSOLETE]
+    if "DIGEST-MD5" in offered:
+        advice = " ".join(t for t in (advice, kb.ui("auth_digest_md5_advice")) if t)
     return Finding("auth", status, kb.ui(key).format(**values), evidence=tuple(sent),
                    advice=advice, data=data)
 

@@ -1,0 +1,115 @@
+"""The relay finding (``--relay-check``): open, closed or inconclusive, with the tests the
+server accepted and their exchanges. Pure: reads the ``RELAY`` exchanges of a session.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from smtpprobe.interpret._words import finding_words
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
+
+__all__ = ["Relay", "RelayOutcome", "judge_relay", "relay_finding", "trusted_source"]
+
+_STATUS = {Verdict.OPEN: Status.CRITICAL, Verdict.CLOSED: Status.OK,
+           Verdict.INCONCLUSIVE: Status.UNKNOWN}
+
+
+@dataclass(frozen=True, slots=True)
+class RelayOutcome:
+    """One test: its name and its MAIL, RCPT (None when MAIL was refused) and RSET."""
+
+    name: str
+    exchanges: tuple[Exchange, ...]
+
+    def _reply_code(self, verb: bytes) -> int | None:
+        found = next((ex for ex in self.exchanges if ex.command.startswith(verb)), None)
+        return found.reply.code if found is not None and found.reply is not None else None
+
+    @property
+    def accepted(self) -> bool:
+        code = self._reply_code(b"RCPT")
+        return code is not None and code // 100 == 2
+
+    @property
+    def refused(self) -> bool:
+        """Finally refused: a 5xx to MAIL or RCPT."""
+        codes = (self._reply_code(b"MAIL"), self._reply_code(b"RCPT"))
+        return any(code is not None and code // 100 == 5 for code in codes)
+
+    def to_data(self) -> dict[str, Any]:
+        rcpt = next((ex for ex in self.exchanges if ex.command.startswith(b"RCPT")), None)
+        return {"name": self.name, "accepted": self.accepted,
+                "recipient": rcpt.argument if rcpt is not None else None,
+                "mail_code": self._reply_code(b"MAIL"), "rcpt_code": self._reply_code(b"RCPT")}
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """The verdict, its reason key and params, the evidence and the JSON facts."""
+
+    status: Status
+    verdict: Verdict
+    reason: str
+    params: dict[str, Any]
+    evidence: tuple[Exchange, ...]
+    data: dict[str, Any]
+
+
+def trusted_source(session: Session) -> bool:
+    """Whether the server probably trusts this client: it was reached over loopback or a
+    private network, the kind of address ``mynetworks`` (Postfix) and
+    ``relay_from_hosts`` (Exim) let relay."""
+    try:
+        address = ipaddress.ip_address(session.target.address or "")
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def _outcomes(session: Session) -> list[RelayOutcome]:
+    groups: list[tuple[str, list[Exchange]]] = []
+    for exchange in session.exchanges:
+        if exchange.phase != "RELAY":
+            continue
+        if exchange.command.startswith(b"MAIL"):
+            groups.append((exchange.argument, []))
+        if groups:
+            groups[-1][1].append(exchange)
+    return [RelayOutcome(name, tuple(exchanges)) for name, exchanges in groups]
+
+
+def judge_relay(session: Session) -> Relay:
+    """Open when any test's RCPT was accepted; closed when every test was refused with a
+    5xx; otherwise inconclusive (4xx, no reply, the session ended early)."""
+    outcomes = _outcomes(session)
+    accepted = [o for o in outcomes if o.accepted]
+    trusted = trusted_source(session)
+    params: dict[str, Any] = {"count": len(accepted), "tests": len(outcomes),
+                              "names": ", ".join(o.name for o in accepted) or "-",
+                              "address": session.target.address or "-"}
+    if accepted:
+        verdict, reason = Verdict.OPEN, "open-trusted-source" if trusted else "open"
+        evidence = tuple(ex for o in accepted for ex in o.exchanges)
+    elif outcomes and all(o.refused for o in outcomes) and session.error is None:
+        verdict, reason = Verdict.CLOSED, "closed-trusted-source" if trusted else "closed"
+        evidence = outcomes[0].exchanges
+    else:
+        verdict, reason = Verdict.INCONCLUSIVE, "inconclusive" if outcomes else "not-reached"
+        evidence = tuple(ex for o in outcomes if not o.refused for ex in o.exchanges)
+    data = {"verdict": verdict.value, "trusted_source": trusted,
+            "accepted": [o.name for o in accepted],
+            "tests": [o.to_data() for o in outcomes]}
+    return Relay(_STATUS[verdict], verdict, reason, params, evidence, data)
+
+
+def relay_finding(session: Session, kb: KnowledgeBase) -> Finding:
+    """The ``relay`` finding, its words from ``findings/relay.toml``."""
+    judged = judge_relay(session)
+    summary, advice = finding_words(kb.lang, "relay", judged.reason, judged.params)
+    return Finding("relay", judged.status, summary, verdict=judged.verdict,
+                   evidence=judged.evidence, advice=advice,
+                   data={"reason": judged.reason, **judged.data})
