@@ -175,8 +175,10 @@ async def test_a_persona_refusing_bare_lf_rejects_bare_lf(
 
 # -- servers that stall or hang up mid-check ---------------------------------------------
 
-def _script(mode: str, commands: list[bytes]) -> Callable[..., Awaitable[None]]:
+def _script(mode: str, commands: list[bytes],
+            writers: list[asyncio.StreamWriter]) -> Callable[..., Awaitable[None]]:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         writer.write(b"220 mx.test ESMTP\r\n")
         while line := await reader.readline():
             commands.append(line)
@@ -203,7 +205,8 @@ def _script(mode: str, commands: list[bytes]) -> Callable[..., Awaitable[None]]:
 @pytest.mark.parametrize("mode", ["stall", "hang-up", "slow"])
 async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
     commands: list[bytes] = []
-    server = await asyncio.start_server(_script(mode, commands), "127.0.0.1", 0)
+    writers: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_server(_script(mode, commands, writers), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     deadline = 12.0
     started = time.monotonic()
@@ -211,7 +214,7 @@ async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
         run = await run_smuggling_check("127.0.0.1", recipient=TO, options=_options(
             port, deadline=deadline, command_timeout=1.0))
     finally:
-        server.close()
+        await close_servers([server], writers)
     took = time.monotonic() - started
     assert took < deadline + 2.0
     judgement = judge(run)
