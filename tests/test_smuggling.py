@@ -233,9 +233,28 @@ async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
 # -- the CLI ------------------------------------------------------------------------------
 
 def test_the_check_refuses_to_run_without_to(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "smuggle", "127.0.0.1:1", "--tls", "none")
+    code, out, err = run_main(capsys, "send", "127.0.0.1:1", "--smuggling-check",
+                              "--tls", "none")
     assert code == 3 and out == ""
     assert "--to" in err and "servers you operate" in err
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (("--to", "a@mx.test", "--to", "b@mx.test"), "--to once"),
+    (("--to", "a@mx.test", "--subject", "x"), "--subject shapes a message"),
+    (("--to", "a@mx.test", "--data", "-"), "--data shapes a message"),
+])
+def test_the_check_sends_to_one_address_and_no_message_of_its_own(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str
+) -> None:
+    code, out, err = run_main(capsys, "send", "127.0.0.1:1", "--smuggling-check", *argv)
+    assert code == 3 and out == "" and words in err
+
+
+def test_expect_smuggling_needs_the_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "send", "127.0.0.1:1", "--to", "a@mx.test",
+                            "--from", "", "--expect-smuggling", "not-vulnerable")
+    assert code == 3 and "--smuggling-check" in err
 
 
 # -- the private Postfix ------------------------------------------------------------------
@@ -265,8 +284,8 @@ def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     target = f"{postfix_server.host}:{postfix_server.port}"
-    status, out, _ = run_main(capsys, "smuggle", target, "--to", "alice@postfix.test",
-                              "--tls", "none", "--format", "json",
+    status, out, _ = run_main(capsys, "send", target, "--smuggling-check",
+                              "--to", "alice@postfix.test", "--tls", "none", "--format", "json",
                               "--expect-smuggling", "not-vulnerable")
     found = json.loads(out)["findings"]
     assert found["smuggling"]["verdict"] == verdict, postfix_server.log_tail()
@@ -289,8 +308,8 @@ def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
 def test_the_transcript_shows_bare_cr_and_lf(postfix_server: PostfixInstance,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     target = f"{postfix_server.host}:{postfix_server.port}"
-    status, out, _ = run_main(capsys, "smuggle", target, "--to", "alice@postfix.test",
-                              "--tls", "none", "--lang", "id")
+    status, out, _ = run_main(capsys, "send", target, "--smuggling-check",
+                              "--to", "alice@postfix.test", "--tls", "none", "--lang", "id")
     assert status == 2
     assert "\\n.\\nMAIL FROM:<>\\r\\n" in out  # the bytes as sent, visibly
     assert "rentan" in out and "smtpd_forbid_bare_newline" in out

@@ -40,7 +40,6 @@ COMMANDS = {
     "compare": "smtpprobe.commands.compare:compare_command",
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
-    "smuggle": "smtpprobe.commands.smuggle:smuggle_command",
     "send": "smtpprobe.commands.send:send_command",
 }
 

@@ -151,6 +151,8 @@ class _CheckRun(_Run):
         self.rec.enter("reconnect", "smuggling")
         try:
             await self._open(self.addresses_seen, ctx)
+            if "auth" in self.options.steps:
+                await self._auth()
         except (SMTPProbeError, ServerEnded):
             self._drop()
             return False

@@ -1,42 +1,56 @@
-"""``smtpprobe smuggle TARGET --to ADDRESS``: the SMTP smuggling check, opt-in and explained.
+"""``smtpprobe send TARGET --smuggling-check --to ADDRESS``: the SMTP smuggling check.
 
-Runs `smtpprobe.smuggling_run.run_smuggling_check`, judges it
-(`smtpprobe.interpret.smuggling`), keeps the session findings that still apply (connection,
-greeting, EHLO, TLS) and renders the report like ``probe``. Refuses to run without
-``--to``: every test message, the smuggled one included, goes to that address only.
+`smuggling_options` adds the flags to ``send``; `run_smuggling` runs
+`smtpprobe.smuggling_run.run_smuggling_check`, judges it (`smtpprobe.interpret.smuggling`),
+keeps the session findings that still apply (connection, greeting, EHLO, TLS, AUTH) and
+renders the report like ``probe``. Refuses to run without one ``--to``: every test
+message, the smuggled one included, goes to that address only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from smtpprobe.commands._common import emit_json, lang_from_env
-from smtpprobe.commands.probe import (
-    HostPort,
-    _check_addresses,
-    _connection_options,
-    _emit,
-    _live,
-    output_options,
-)
+from smtpprobe.commands._common import emit_doc, emit_json
+from smtpprobe.commands.probe import _live
 from smtpprobe.errors import ResolveError, UsageError, localized
-from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
+from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat
-from smtpprobe.report import ProbeOptions, ProbeReport, Target, TlsMode
+from smtpprobe.report import ProbeOptions, ProbeReport, Target
 
-__all__ = ["SESSION_CHECKS", "smuggle_command", "smuggling_report"]
+__all__ = ["SESSION_CHECKS", "run_smuggling", "smuggling_options", "smuggling_report"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The probe's findings that a smuggling session still answers; the rest (VRFY, HELP …)
 # were not asked and would only say "not tested".
-SESSION_CHECKS = ("connection", "banner", "greeting", "ehlo", "starttls", "tls")
-# Eight tests, each a transaction with a wait for a reply that should not come.
+SESSION_CHECKS = ("connection", "banner", "greeting", "ehlo", "starttls", "tls", "auth")
+# Eight tests, each a transaction with a wait for a reply that should not come: the
+# default --timeout (30 s, one probe) is raised to this unless given.
 DEFAULT_DEADLINE = 120.0
+# send's options that shape a message of their own: none of them fits the check.
+_MESSAGE_OPTIONS = ("subject", "body", "body_file", "data_file", "attachments", "headers",
+                    "quit_after", "chunking")
+
+
+def smuggling_options(function: F) -> F:
+    """``--smuggling-check`` and ``--expect-smuggling``, for ``send``."""
+    function = click.option(
+        "--expect-smuggling", type=click.Choice([e.value for e in SmugglingExpectation]),
+        help="Policy for --smuggling-check: CRITICAL unless the verdict is this "
+        "(not-vulnerable accepts rejects-bare-lf too).")(function)
+    return click.option(
+        "--smuggling-check", is_flag=True,
+        help="Instead of one message, test for SMTP smuggling: eight transactions to the "
+        "one --to address, each hiding a second one behind an odd end-of-data sequence. "
+        "Only against servers you operate.")(function)
 
 
 def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender: str,
@@ -51,7 +65,8 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
     from smtpprobe.smuggling_run import run_smuggling_check
 
     kb = load(options.lang)
-    options = dataclasses.replace(options, steps=frozenset({"ehlo", "starttls", "quit"}))
+    steps = {"ehlo", "starttls", "quit"} | ({"auth"} if options.auth_user else set())
+    options = dataclasses.replace(options, steps=frozenset(steps))
     run = asyncio.run(run_smuggling_check(host, recipient=recipient, sender=sender,
                                           options=options,
                                           on_event=_live if verbose else None))
@@ -60,50 +75,34 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
     return apply_policy(report, policy, kb)
 
 
-@click.command("smuggle", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("target", type=HostPort(), metavar="TARGET")
-@click.option("--to", "recipient", multiple=True, callback=_check_addresses,
-              help="A mailbox you own on that server (or a sink): every test message, the "
-              "smuggled one included, goes there. Required.")
-@click.option("--from", "sender", multiple=True, callback=_check_addresses,
-              help="MAIL FROM address (default: the null sender <>).")
-@click.option("--expect-smuggling", type=click.Choice([e.value for e in SmugglingExpectation]),
-              help="Policy: CRITICAL unless the verdict is this (not-vulnerable accepts "
-              "rejects-bare-lf too).")
-@_connection_options
-@output_options
-def smuggle_command(target: tuple[str, int | None], **params: Any) -> int:
-    """Check TARGET for SMTP smuggling: does it end DATA on anything but
-    <CR><LF>.<CR><LF>? One transaction per test (<LF>.<LF>, <LF>.<CR><LF>,
-    <CR><LF>.<LF>, <CR>.<CR>, <CR><LF>.<CR>, <LF>.<CR>, bare CR, bare LF), each hiding a
-    second transaction to the same --to address. Run it only against servers you operate.
-    Exit codes: 0 not vulnerable, 2 CRITICAL vulnerable (or a violated policy), 3 UNKNOWN.
+def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
+                  params: dict[str, Any]) -> int:
+    """``send --smuggling-check``: check, print the report, return the exit code.
+
+    :raises UsageError: no ``--to``, more than one, or an option that shapes a message.
     """
-    lang = params["lang"] or lang_from_env()
-    if not params["recipient"]:
+    recipients = tuple(params["recipients"])
+    if not recipients:
         raise UsageError(key="error_smuggling_needs_to")
-    if len(params["recipient"]) > 1 or len(params["sender"]) > 1:
+    if len(recipients) > 1:
         raise UsageError(key="error_smuggling_one_address")
-    if params["ipv4"] and params["ipv6"]:
-        raise UsageError(key="error_ipv4_and_ipv6")
-    host, port = target
-    timeout = params["timeout"]
-    options = ProbeOptions(
-        port=params["port"] or port, tls=TlsMode(params["tls"]), helo=params["helo"],
-        family=_family(params), lang=lang, cafile=params["cafile"],
-        insecure=params["insecure"], command_timeout=params["command_timeout"],
-        # --timeout's default (30 s) is for one probe; eight transactions need more.
-        deadline=DEFAULT_DEADLINE if timeout == 30.0 else timeout,
-    )
-    expected = params["expect_smuggling"]
-    policy = Policy(expect_smuggling=SmugglingExpectation(expected) if expected else None)
+    given = [name for name in _MESSAGE_OPTIONS if params.get(name)]
+    if given:
+        option = "--" + given[0].replace("_", "-").removesuffix("s")
+        raise UsageError(key="error_smuggling_message_option",
+                         params={"option": option.replace("-file", "").replace(
+                             "--attachment", "--attach")})
+    expected = params.get("expect_smuggling")
+    policy = dataclasses.replace(
+        policy, expect_smuggling=SmugglingExpectation(expected) if expected else None)
+    if params["timeout"] == 30.0:  # the default: sized for one probe, not eight tests
+        options = dataclasses.replace(options, deadline=DEFAULT_DEADLINE)
     output_format = OutputFormat(params["output_format"])
-    kb: KnowledgeBase = load(lang)
-    sender = params["sender"][0] if params["sender"] else ""
+    kb: KnowledgeBase = load(options.lang)
     try:
-        report = smuggling_report(host, options, recipient=params["recipient"][0],
-                                  sender=sender, policy=policy, verbose=params["verbose"])
+        report = smuggling_report(host, options, recipient=recipients[0],
+                                  sender=params["sender"] or "", policy=policy,
+                                  verbose=params["verbose"])
     except ResolveError as exc:
         if output_format is OutputFormat.JSON:
             from smtpprobe.render.json_report import error_document
@@ -115,11 +114,11 @@ def smuggle_command(target: tuple[str, int | None], **params: Any) -> int:
         if hint:
             click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
         return 3
-    _emit(output_format.to_renderer()(report, kb))
+    output = output_format.to_renderer()(report, kb)
+    if isinstance(output, Doc):
+        emit_doc(output)
+    elif isinstance(output, str):
+        click.echo(output, nl=False)
+    else:
+        emit_json(output)
     return report.status.exit_code
-
-
-def _family(params: dict[str, Any]) -> int:
-    import socket
-
-    return socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
