@@ -9,8 +9,8 @@ LF (``smuggle-rejects-bare-lf``). Accepted messages are appended to `RECEIVED`.
 
 from __future__ import annotations
 
-import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from smtpprobe.smuggling import CANDIDATES
 from tests.servers import DOMAIN
 
-__all__ = ["RECEIVED", "SMUGGLING_PERSONAS", "make_smuggling_persona"]
+__all__ = ["RECEIVED", "SMUGGLING_PERSONAS"]
 
 RECEIVED: list[tuple[str, bytes]] = []
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -76,15 +76,14 @@ def _lenient(name: str, ends: tuple[bytes, ...], refuse: bool = False) -> type[L
                 {"extra_ends": ends, "refuse_bare_lf": refuse, "persona": name})
 
 
-SMUGGLING_PERSONAS: dict[str, type[SMTP]] = {
+_CLASSES: dict[str, type[SMTP]] = {
     "smuggle-strict": SMTP,
     "smuggle-lenient": _lenient("smuggle-lenient", (b"\n.\n", b"\n.\r\n", b"\r\n.\n")),
     "smuggle-rejects-bare-lf": _lenient("smuggle-rejects-bare-lf", (), refuse=True),
     **{f"smuggle-{c.name}": _lenient(f"smuggle-{c.name}", (c.sequence,))
        for c in CANDIDATES if c.ends_data},
 }
-
-
-def make_smuggling_persona(name: str, *, loop: asyncio.AbstractEventLoop,
-                           **kwargs: Any) -> SMTP:
-    return SMUGGLING_PERSONAS[name](Handler(), hostname=DOMAIN, loop=loop, **kwargs)
+# In the shape of tests.servers.make_persona: (SMTP class, handler factory, kwargs).
+SMUGGLING_PERSONAS: dict[str, tuple[type[SMTP], Callable[[], object], dict[str, Any]]] = {
+    name: (smtp_class, Handler, {}) for name, smtp_class in _CLASSES.items()
+}

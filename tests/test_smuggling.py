@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from smtpprobe.transaction import DATA_END
 from tests.cli import run_main
 from tests.ports import ServerAddress, close_servers
 from tests.postfix import PostfixInstance, postfix_server
-from tests.smuggling_personas import RECEIVED, make_smuggling_persona
+from tests.smuggling_personas import RECEIVED
 
 __all__ = ["postfix_server"]
 
@@ -103,22 +102,9 @@ def test_an_early_refusal_alone_is_a_rejection() -> None:
 # -- aiosmtpd personas --------------------------------------------------------------------
 
 @pytest.fixture
-async def persona() -> AsyncIterator[Callable[[str], Awaitable[ServerAddress]]]:
-    loop = asyncio.get_running_loop()
-    servers: list[asyncio.Server] = []
-    protocols: list[Any] = []
-
-    async def start(name: str) -> ServerAddress:
-        def factory() -> asyncio.Protocol:
-            protocols.append(make_smuggling_persona(name, loop=loop))
-            return protocols[-1]  # type: ignore[no-any-return]
-
-        server = await loop.create_server(factory, "127.0.0.1", 0, family=socket.AF_INET)
-        servers.append(server)
-        return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
-
-    yield start
-    await close_servers(servers, protocols)
+def persona(smtp_server: Callable[..., Awaitable[ServerAddress]]
+            ) -> Callable[[str], Awaitable[ServerAddress]]:
+    return lambda name: smtp_server(name)
 
 
 async def _check(address: ServerAddress, **options: Any) -> Any:

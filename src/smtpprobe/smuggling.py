@@ -36,7 +36,9 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return "".join({13: "<CR>", 10: "<LF>"}.get(b, chr(b)) for b in self.sequence)
+        """The bytes as ``<LF>.<CR><LF>``; a mid-line test as ``…<CR>…``."""
+        shown = "".join({13: "<CR>", 10: "<LF>"}.get(b, chr(b)) for b in self.sequence)
+        return shown if self.ends_data else f"…{shown}…"
 
     @property
     def has_bare_lf(self) -> bool:

@@ -16,12 +16,11 @@ from typing import Any, TypeVar
 
 import click
 
-from smtpprobe.commands._common import emit_doc, emit_json
-from smtpprobe.commands.probe import _live
+from smtpprobe.commands._common import emit_json
+from smtpprobe.commands.probe import _emit, _live
 from smtpprobe.errors import ResolveError, UsageError, localized
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
-from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, ProbeReport, Target
 
@@ -31,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # The probe's findings that a smuggling session still answers; the rest (VRFY, HELP …)
 # were not asked and would only say "not tested".
-SESSION_CHECKS = ("connection", "banner", "greeting", "ehlo", "starttls", "tls", "auth")
+SESSION_CHECKS = ("connection", "banner", "greeting", "ehlo", "starttls", "tls")
 # Eight tests, each a transaction with a wait for a reply that should not come: the
 # default --timeout (30 s, one probe) is raised to this unless given.
 DEFAULT_DEADLINE = 120.0
@@ -70,7 +69,8 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
     run = asyncio.run(run_smuggling_check(host, recipient=recipient, sender=sender,
                                           options=options,
                                           on_event=_live if verbose else None))
-    kept = tuple(f for f in interpret(run.session, kb) if f.check in SESSION_CHECKS)
+    checks = (*SESSION_CHECKS, "auth") if options.auth_user else SESSION_CHECKS
+    kept = tuple(f for f in interpret(run.session, kb) if f.check in checks)
     report = ProbeReport(run.session, (*kept, smuggling_finding(judge(run), kb)))
     return apply_policy(report, policy, kb)
 
@@ -114,11 +114,5 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
         if hint:
             click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
         return 3
-    output = output_format.to_renderer()(report, kb)
-    if isinstance(output, Doc):
-        emit_doc(output)
-    elif isinstance(output, str):
-        click.echo(output, nl=False)
-    else:
-        emit_json(output)
+    _emit(output_format.to_renderer()(report, kb))
     return report.status.exit_code
