@@ -1,5 +1,5 @@
 """aiosmtpd personas for mail transactions: accept, partial accept, defer, refuse, BDAT,
-SMTPUTF8, an open relay and a closed one.
+SMTPUTF8, an open relay, a closed one, one with the %-hack hole, a greylisting one.
 
 Every message a persona accepts is appended to `RECEIVED` (the envelope and the exact
 octets read after dot-unstuffing), so tests read back what really arrived.
@@ -125,6 +125,17 @@ class PercentHackHandler(ClosedRelayHandler):
         return await super().handle_RCPT(server, session, envelope, address, options)
 
 
+class GreylistHandler(AcceptHandler):
+    """Every recipient greylisted (Postgrey's words): nothing decided yet."""
+
+    persona = "greylist"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        return f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted, see " \
+               "http://postgrey.schweikert.ch/help/mx.test.html"
+
+
 class ChunkingHandler(AcceptHandler):
     persona = "bdat"
     chunking = True
@@ -166,4 +177,7 @@ DELIVERY_PERSONAS: dict[str, tuple[type[SMTP], Callable[[], object], dict[str, A
     "open-relay": (PersonaSMTP, AcceptHandler, {}),
     "closed-relay": (PersonaSMTP, ClosedRelayHandler, {}),
     "percent-hack": (PersonaSMTP, PercentHackHandler, {}),
+    "greylist": (PersonaSMTP, GreylistHandler, {}),
+    # aiosmtpd leaves 8BITMIME out of EHLO when it decodes the data itself.
+    "no-8bitmime": (PersonaSMTP, AcceptHandler, {"decode_data": True}),
 }

@@ -8,15 +8,19 @@ import base64
 import hmac
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from smtpprobe.auth import choose_mechanism
+from smtpprobe.message import Draft
 from smtpprobe.probe import probe
 from smtpprobe.report import AuthMechanism, ProbeOptions, ProbeReport, Status, TlsMode
+from smtpprobe.send import SendOptions, send
 from tests.ports import ServerAddress, close_servers
 
 pytestmark = pytest.mark.filterwarnings(
@@ -59,10 +63,13 @@ async def mech_server() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]
     servers: list[asyncio.Server] = []
     protocols: list[SMTP] = []
 
-    async def start(exclude: tuple[str, ...] = ()) -> ServerAddress:
+    async def start(exclude: tuple[str, ...] = (),
+                    tls: ssl.SSLContext | None = None) -> ServerAddress:
         def factory() -> asyncio.Protocol:
+            # With *tls*: STARTTLS offered and AUTH only inside it, as on port 587.
             protocol = MechanismSMTP(object(), hostname="mx.test", loop=loop,
-                                     auth_require_tls=False, auth_exclude_mechanism=exclude)
+                                     auth_require_tls=tls is not None, tls_context=tls,
+                                     auth_exclude_mechanism=exclude)
             protocols.append(protocol)
             return protocol
 
@@ -129,3 +136,29 @@ async def test_xoauth2_with_a_token(
     assert token not in text and base64.b64encode(token.encode()).decode() not in text
     if code == 535:
         assert '"status": "401"' in found.data["challenges"][0]
+
+
+async def test_submission_send_with_starttls_and_auth(
+    mech_server: Callable[..., Awaitable[ServerAddress]],
+    server_certs: dict[str, trustme.LeafCert], cafile: str,
+) -> None:
+    """Port 587 as a user expects: STARTTLS, then AUTH (the strongest offered), then the
+    message; the password nowhere in the transcript."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_certs["valid"].configure_cert(context)
+    address = await mech_server(tls=context)
+    options = ProbeOptions(port=address.port, tls=TlsMode.STARTTLS, cafile=cafile,
+                           deadline=10.0, command_timeout=5.0, auth_user=USER,
+                           auth_password=PASSWORD)
+    mail = SendOptions(Draft(sender="alice@mx.test", recipients=("bob@example.net",)))
+    report = await send(address.host, options=options, mail=mail)
+    phases = [ex.phase for ex in report.session.exchanges]
+    assert phases == ["banner", "EHLO", "STARTTLS", "EHLO", "AUTH", "AUTH", "MAIL", "RCPT",
+                      "DATA", "DATA_END", "QUIT"]
+    assert report.session.tls is not None and report.session.tls.verified
+    auth, delivery = report.finding("auth"), report.finding("delivery")
+    assert auth is not None and auth.status is Status.OK and auth.data["mechanism"] == "CRAM-MD5"
+    assert delivery is not None and delivery.verdict is not None
+    assert delivery.verdict.value == "accepted" and delivery.data["queue_id"] is None
+    assert delivery.data["reason"] == "accepted-no-queue-id"  # aiosmtpd's bare "250 OK"
+    assert PASSWORD not in transcript(report)

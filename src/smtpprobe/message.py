@@ -93,11 +93,12 @@ def compose(draft: Draft, *, utf8: bool = False, seven_bit: bool = False) -> byt
         message[name] = value
     message.set_content(draft.body if draft.body is not None else _default_body(now, draft))
     for path in draft.attachments:
-        message.add_attachment(*_attachment(path))
+        content, maintype, subtype = _attachment(path)
+        message.add_attachment(content, maintype, subtype, filename=os.path.basename(path))
     return flatten_message(message, utf8=utf8, cte_type="7bit" if seven_bit else "8bit")
 
 
-def _attachment(path: str) -> tuple[bytes, str, str, str]:
+def _attachment(path: str) -> tuple[bytes, str, str]:
     try:
         with open(path, "rb") as handle:
             content = handle.read()
@@ -106,7 +107,7 @@ def _attachment(path: str) -> tuple[bytes, str, str, str]:
                          ) from None
     kind, _ = mimetypes.guess_type(path)
     maintype, _, subtype = (kind or "application/octet-stream").partition("/")
-    return content, maintype, subtype, os.path.basename(path)
+    return content, maintype, subtype
 
 
 def needs(message: bytes, addresses: tuple[str, ...]) -> Needs:

@@ -176,7 +176,7 @@ class SMTPWire:
         transport = self._require_transport()
         waiting = self._require().parser.discard_buffered()
         if waiting:
-            verb = data.split(b" ", 1)[0][:16].decode("ascii", "replace")
+            verb = (data.split(None, 1) or [b""])[0][:16].decode("ascii", "replace")
             self.unsolicited.append((verb, waiting[:PARTIAL_OCTETS]))
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(data)

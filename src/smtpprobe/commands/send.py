@@ -14,13 +14,14 @@ from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
 from smtpprobe.commands._monitor import _policy, policy_options
 from smtpprobe.commands.probe import HostPort, _connection_options, _live, output_options
 from smtpprobe.commands.smuggle import smuggling_options
-from smtpprobe.errors import ResolveError, UsageError, localized
+from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError, localized
 from smtpprobe.i18n import LocalizedCommand
-from smtpprobe.kb import load
+from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.message import Draft, split_header
 from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, TlsMode
+from smtpprobe.validate import check_token
 
 __all__ = ["send_command"]
 
@@ -75,10 +76,10 @@ def _draft(params: dict[str, Any]) -> Draft:
     if sender is None:
         raise UsageError("send needs --from ADDRESS (or --from '' for the null sender)",
                          hint="the sender is the address bounces go to: use one you read")
-    for flag, values in (("--from", (sender,)), ("--to", recipients)):
+    for flag, values in (("--from", (sender,) if sender else ()), ("--to", recipients)):
         for value in values:
-            if any(c in value for c in "\r\n<> ") or (value and "@" not in value
-                                                      and flag == "--to"):
+            check_token(flag, value)  # no space, control character, CR/LF or <>
+            if "@" not in value.strip("@"):
                 raise UsageError(key="error_not_an_address",
                                  params={"option": flag.lstrip("-"), "value": value})
     if params["body"] is not None and params["body_file"] is not None:
@@ -112,6 +113,14 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
         cafile=params["cafile"], insecure=params["insecure"], lang=params["lang"])
+
+
+def _error_line(error: SMTPProbeError, kb: KnowledgeBase) -> None:
+    """The error and its hint on stderr, in the run's language (as ``probe`` prints them)."""
+    message, hint = localized(error, kb)
+    click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
 
 
 @click.command("send", cls=LocalizedCommand,
@@ -153,10 +162,7 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     try:
         report = asyncio.run(send(host, options=options, mail=mail, on_event=on_event))
     except ResolveError as exc:
-        message, hint = localized(exc, kb)
-        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
+        _error_line(exc, kb)
         return 3
     report = apply_policy(report, policy, kb)
     output_format = OutputFormat(params["output_format"])
@@ -169,10 +175,7 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
         emit_json(output)
     error = report.session.error
     if error is not None and output_format in (OutputFormat.TEXT, OutputFormat.JSON):
-        message, hint = localized(error, kb)
-        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
+        _error_line(error, kb)
     if error is not None and error.kind == "usage":
         return 3
     return report.status.exit_code

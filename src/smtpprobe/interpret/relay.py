@@ -5,15 +5,20 @@ server accepted and their exchanges. Pure: reads the ``RELAY`` exchanges of a se
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from smtpprobe.interpret._words import finding_words
 from smtpprobe.kb import KnowledgeBase
+from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
 __all__ = ["Relay", "RelayOutcome", "judge_relay", "relay_finding", "trusted_source"]
 
+_RELAY_DENIED = re.compile(
+    r"relay(?:ing)?\b.{0,40}\b(?:denied|not (?:permitted|allowed)|prohibited|refused)"
+    r"|(?:not|never) (?:relay|permitted to relay)", re.IGNORECASE)
 _STATUS = {Verdict.OPEN: Status.CRITICAL, Verdict.CLOSED: Status.OK,
            Verdict.INCONCLUSIVE: Status.UNKNOWN}
 
@@ -25,9 +30,13 @@ class RelayOutcome:
     name: str
     exchanges: tuple[Exchange, ...]
 
-    def _reply_code(self, verb: bytes) -> int | None:
+    def _reply(self, verb: bytes) -> Reply | None:
         found = next((ex for ex in self.exchanges if ex.command.startswith(verb)), None)
-        return found.reply.code if found is not None and found.reply is not None else None
+        return found.reply if found is not None else None
+
+    def _reply_code(self, verb: bytes) -> int | None:
+        reply = self._reply(verb)
+        return reply.code if reply is not None else None
 
     @property
     def accepted(self) -> bool:
@@ -36,9 +45,12 @@ class RelayOutcome:
 
     @property
     def refused(self) -> bool:
-        """Finally refused: a 5xx to MAIL or RCPT."""
-        codes = (self._reply_code(b"MAIL"), self._reply_code(b"RCPT"))
-        return any(code is not None and code // 100 == 5 for code in codes)
+        """Refused as a relay: a 5xx to MAIL or RCPT, or a 4xx that says relaying is denied
+        (Postfix's default ``defer_unauth_destination`` answers ``454 4.7.1 … Relay access
+        denied``: temporary only as a safety net for a mistaken configuration)."""
+        return any(reply is not None and (reply.klass == 5 or (
+            reply.klass == 4 and _RELAY_DENIED.search(" ".join(reply.lines)) is not None))
+            for reply in (self._reply(b"MAIL"), self._reply(b"RCPT")))
 
     def to_data(self) -> dict[str, Any]:
         rcpt = next((ex for ex in self.exchanges if ex.command.startswith(b"RCPT")), None)
