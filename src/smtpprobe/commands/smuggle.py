@@ -18,7 +18,7 @@ import click
 
 from smtpprobe.commands._common import emit_json
 from smtpprobe.commands.probe import _emit, _live
-from smtpprobe.errors import ResolveError, UsageError, localized
+from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
 from smtpprobe.render.formats import OutputFormat
@@ -109,10 +109,9 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
 
             emit_json(error_document(Target(host, options.port or 25, None, options.tls),
                                      exc, kb))
-        message, hint = localized(exc, kb)
-        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
+        from smtpprobe.commands.send import _error_line
+
+        _error_line(exc, kb)
         return 3
     _emit(output_format.to_renderer()(report, kb))
     return report.status.exit_code
