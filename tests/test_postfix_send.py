@@ -77,7 +77,7 @@ def test_unknown_mailbox_and_foreign_domain_are_refused(
 def test_relay_is_closed(capsys: pytest.CaptureFixture[str],
                          postfix_server: PostfixInstance) -> None:
     code, doc = _json(capsys, "probe", f"{postfix_server.host}:{postfix_server.port}",
-                      "--tls", "none", "--only", "ehlo", "--relay-check",
+                      "--tls", "none", "--only", "quit", "--relay-check",
                       "--expect-relay", "closed")
     relay = doc["findings"]["relay"]
     assert relay["verdict"] == "closed", relay["tests"]

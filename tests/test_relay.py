@@ -98,3 +98,11 @@ def test_greylisting_is_inconclusive(capsys: pytest.CaptureFixture[str],
 def test_relay_to_must_be_an_address(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run_main(capsys, "probe", "127.0.0.1:1", "--relay-to", "no-at-sign")
     assert code == 3 and "relay-to" in err
+
+
+def test_relay_check_is_for_strangers(capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_PASSWORD", "x")
+    code, _out, err = run_main(capsys, "probe", "127.0.0.1:1", "--relay-check",
+                               "--auth-user", "alice", "--auth-password-env", "SMTP_PASSWORD")
+    assert code == 3 and "stranger" in err

@@ -281,7 +281,10 @@ def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
         # Postfix < 3.9 with "no" reads a bare LF as a line end (smtp_stream.c), so the
         # three LF candidates end DATA and the CR ones are one line of content.
         assert ended == ["lf-dot-lf", "lf-dot-crlf", "crlf-dot-lf"]
-        assert found["smuggling"]["reason"] == "vulnerable-postfix"
+        assert found["smuggling"]["reason"] == "vulnerable"
+        assert found["smuggling"]["params"]["vendor"] == "postfix"
+        assert "CVE-2023-51764" in found["smuggling"]["advice"]
+        assert "smtpd_forbid_bare_newline = normalize" in found["smuggling"]["advice"]
         assert found["expect-smuggling"]["status"] == "critical"
     else:
         assert ended == [] and found["expect-smuggling"]["status"] == "ok"

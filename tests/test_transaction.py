@@ -99,3 +99,32 @@ async def test_data_refused_sends_no_message(smtp_server: Start) -> None:
     rec.wire.close()
     assert reply.code == 503
     assert [ex.phase for ex in rec.exchanges][-1] == "DATA"
+
+
+def test_any_body_arrives_unchanged_at_a_real_server(
+        start_controller: Callable[..., ServerAddress]) -> None:
+    """The property again, read back by aiosmtpd's own DATA reader over a socket."""
+    from hypothesis import settings
+
+    from tests.conftest import PersonaController
+    from tests.ports import free_port
+
+    server = start_controller(PersonaController("accept", starttls=None, hostname="127.0.0.1",
+                                                port=free_port(), ready_timeout=5.0))
+
+    async def deliver(body: bytes) -> bytes:
+        rec = await _session(server)
+        tx = Transaction(rec)
+        await tx.mail("a@client.test")
+        await tx.rcpt("alice@mx.test")
+        end = await tx.data(body)
+        rec.wire.close()
+        assert end.code == 250, end
+        return RECEIVED[-1].content
+
+    @settings(max_examples=40, deadline=None)
+    @given(_BODIES)
+    def round_trip(body: bytes) -> None:
+        assert asyncio.run(deliver(body)) == normalize_crlf(body)
+
+    round_trip()

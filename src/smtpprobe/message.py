@@ -16,12 +16,9 @@ from email.utils import format_datetime, make_msgid
 
 from smtpprobe import __version__
 from smtpprobe.errors import UsageError
+from smtpprobe.report import DEFAULT_HELO
 
 __all__ = ["Draft", "Needs", "compose", "needs", "split_header"]
-
-# RFC 5322 §2.1.1: 998 octets per line, the CRLF aside.
-_MAX_LINE = 998
-
 
 @dataclass(frozen=True, slots=True)
 class Draft:
@@ -34,17 +31,16 @@ class Draft:
     headers: tuple[tuple[str, str], ...] = ()
     attachments: tuple[str, ...] = ()
     raw: bytes | None = None
-    helo: str = "smtpprobe.invalid"
+    helo: str = DEFAULT_HELO
 
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """The extensions a message needs: SMTPUTF8 (RFC 6531: UTF-8 in addresses or headers),
-    8BITMIME (RFC 6152: octets above 127 in the body), and whether a line is too long."""
+    """The extensions a message needs: SMTPUTF8 (RFC 6531: UTF-8 in addresses or headers)
+    and 8BITMIME (RFC 6152: octets above 127 in the body)."""
 
     smtputf8: bool
     eightbit: bool
-    long_line: bool
 
 
 def split_header(text: str) -> tuple[str, str]:
@@ -114,5 +110,4 @@ def needs(message: bytes, addresses: tuple[str, ...]) -> Needs:
     """What *message*, sent with the envelope *addresses*, needs from the server."""
     head, _, body = message.replace(b"\r\n", b"\n").partition(b"\n\n")
     utf8 = any(not address.isascii() for address in addresses) or not head.isascii()
-    long_line = any(len(line.rstrip(b"\r")) > _MAX_LINE for line in message.split(b"\n"))
-    return Needs(smtputf8=utf8, eightbit=not body.isascii(), long_line=long_line)
+    return Needs(smtputf8=utf8, eightbit=not body.isascii())

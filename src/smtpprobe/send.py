@@ -11,10 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from enum import StrEnum
 
-from smtpprobe.errors import UsageError
+from smtpprobe.errors import ProbeInterruptedError, UsageError
+from smtpprobe.interpret import interpret
 from smtpprobe.interpret.ehlo import EhloInfo, parse_ehlo
 from smtpprobe.message import Draft, compose, needs
-from smtpprobe.probe import _interpret, _Run
+from smtpprobe.probe import ProbeInterrupted, _Run
 from smtpprobe.report import Finding, ProbeEvent, ProbeOptions, ProbeReport, Session
 from smtpprobe.transaction import Transaction
 from smtpprobe.validate import check_options
@@ -35,12 +36,13 @@ class QuitAfter(StrEnum):
     DATA = "data"
 
 
-# The probe steps each stop point keeps (the session ends after them).
+# The probe steps each stop point keeps (the session ends after them); EHLO is no step,
+# `_SendRun._greet` leaves it out before it.
 _STEPS = {
     QuitAfter.CONNECT: {"quit"},
     QuitAfter.BANNER: {"quit"},
-    QuitAfter.EHLO: {"ehlo", "quit"},
-    QuitAfter.TLS: {"ehlo", "starttls", "quit"},
+    QuitAfter.EHLO: {"quit"},
+    QuitAfter.TLS: {"starttls", "quit"},
 }
 _BEFORE_MAIL = (*_STEPS, QuitAfter.AUTH)
 # The probe's findings about user enumeration say nothing here.
@@ -63,30 +65,30 @@ async def send(host: str, /, *, options: ProbeOptions, mail: SendOptions,
     Returns the report with the probe's connection findings and ``delivery``.
 
     :raises UsageError, ResolveError: as `smtpprobe.probe.probe`.
+    :raises ProbeInterrupted: Ctrl-C; it carries the report of what was recorded.
     """
     steps = _STEPS.get(mail.quit_after) if mail.quit_after else None
     if steps is None:
-        steps = {"ehlo", "starttls", "quit"} | ({"auth"} if options.auth_user else set())
-    options = dataclasses.replace(options, steps=frozenset(steps) & options.steps | {"quit"})
+        steps = {"starttls", "quit"} | ({"auth"} if options.auth_user else set())
+    options = dataclasses.replace(options, steps=frozenset(steps) | {"quit"})
     host = check_options(host, options)
     run = _SendRun(host, options, mail, on_event)
     session = await run.execute()
-    findings = tuple(f for f in _interpret(session, options.lang)
-                     if f.check not in _NOT_FOR_SEND)
-    found = delivery_finding(session, mail, run.octets, options.lang)
-    return ProbeReport(session, (*findings, found))
+    findings = tuple(f for f in interpret(session) if f.check not in _NOT_FOR_SEND)
+    report = ProbeReport(session, (*findings, delivery_finding(session, mail, run.octets)))
+    if isinstance(session.error, ProbeInterruptedError):
+        raise ProbeInterrupted(report)
+    return report
 
 
-def delivery_finding(session: Session, mail: SendOptions, octets: int, lang: str) -> Finding:
-    """The ``delivery`` finding, its words from ``findings/delivery.toml``."""
-    from smtpprobe.interpret._words import finding_words
+def delivery_finding(session: Session, mail: SendOptions, octets: int) -> Finding:
+    """The ``delivery`` finding (its words in ``findings/delivery.toml``)."""
     from smtpprobe.interpret.delivery import judge_delivery
 
     quit_after = str(mail.quit_after) if mail.quit_after else None
     judged = judge_delivery(session, quit_after=quit_after, octets=octets)
-    summary, advice = finding_words(lang, "delivery", judged.reason, judged.params)
-    return Finding("delivery", judged.status, summary, verdict=judged.verdict,
-                   evidence=judged.evidence, advice=advice,
+    return Finding("delivery", judged.status, judged.reason, judged.params,
+                   verdict=judged.verdict, evidence=judged.evidence,
                    data={"reason": judged.reason, **judged.data})
 
 
@@ -97,6 +99,10 @@ class _SendRun(_Run):
         self.mail = mail
         self.octets = 0
         self.abandoned = False
+
+    async def _greet(self) -> None:
+        if self.mail.quit_after not in (QuitAfter.CONNECT, QuitAfter.BANNER):
+            await super()._greet()
 
     async def _dialogue(self) -> None:
         if "auth" in self.options.steps:

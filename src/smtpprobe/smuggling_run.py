@@ -19,6 +19,7 @@ from smtpprobe.probe import QUIT_TIMEOUT, _Run
 from smtpprobe.recorder import ServerEnded
 from smtpprobe.report import Exchange, ProbeEvent, ProbeOptions, Session
 from smtpprobe.smuggling import CANDIDATES, Candidate, new_marker, trial_bytes
+from smtpprobe.tls import client_context
 from smtpprobe.transaction import DATA_END, Transaction
 from smtpprobe.validate import check_options
 
@@ -131,10 +132,12 @@ class _CheckRun(_Run):
         self.addresses_seen: list[tuple[int, str]] = []
 
     async def _converse(self, addresses: list[tuple[int, str]]) -> None:
-        # The probe's own steps are not asked for (the CLI leaves only EHLO, STARTTLS
-        # and QUIT), so this opens the session, with --insecure's second try if need be.
-        self.addresses_seen = addresses
+        self.addresses_seen = addresses  # kept for a new connection after one breaks
         await super()._converse(addresses)
+
+    async def _dialogue(self) -> None:
+        if "auth" in self.options.steps:
+            await self._auth()
         loop = asyncio.get_running_loop()
         for test in self.candidates:
             if self.rec.deadline - loop.time() < RESERVE:
@@ -147,7 +150,9 @@ class _CheckRun(_Run):
 
     async def _reopen(self) -> bool:
         """A new connection after the last one broke; False when that failed too."""
-        ctx = self.insecure_ctx if self.verify_error else self.verify_ctx
+        # The first connection's verdict on the certificate stands (probe._converse).
+        ctx = (client_context(cafile=None, verify=False) if self.verify_error
+               else self.verify_ctx)
         self.rec.enter("reconnect", "smuggling")
         try:
             await self._open(self.addresses_seen, ctx)

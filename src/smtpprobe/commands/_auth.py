@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import current_lang
 from smtpprobe.kb import load
 from smtpprobe.report import AuthMechanism, ProbeOptions
 
@@ -52,8 +53,8 @@ def with_auth(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     """*options* with the AUTH settings from *params*; reads or asks for the password.
 
     :raises UsageError: ``--auth-password-env`` without ``--auth-user``, a variable that
-        is not set or empty, no variable and no terminal to ask on, or ``--skip auth`` or
-        ``--skip ehlo`` with ``--auth-user``.
+        is not set or empty, no variable and no terminal to ask on, or ``--skip auth``
+        with ``--auth-user``.
     """
     user, variable = params["auth_user"], params["auth_password_env"]
     token_variable = params.get("auth_token_env")
@@ -68,20 +69,19 @@ def with_auth(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
         raise UsageError("--auth-mechanism xoauth2 needs --auth-token-env",
                          hint="export the access token in a variable and pass its name: "
                          "--auth-token-env SMTP_TOKEN")
-    for step in ("auth", "ehlo"):
-        if step in params["skip"]:
-            raise UsageError(f"--auth-user needs the step that --skip {step} leaves out")
+    if "auth" in params["skip"]:
+        raise UsageError("--auth-user needs the step that --skip auth leaves out")
     return dataclasses.replace(
         options,
         auth_user=user,
         auth_password=(None if token_variable is not None and variable is None
-                       else _password(user, variable, options.lang)),
+                       else _password(user, variable, params["lang"] or current_lang())),
         auth_token=_secret(token_variable) if token_variable is not None else None,
         auth_mechanism=mechanism,
         allow_plaintext_auth=params["allow_plaintext_auth"],
         # AUTH needs EHLO (RFC 4954 §3) and, unless skipped on purpose, STARTTLS first;
         # with --only the steps listed are what to ask besides logging in.
-        steps=options.steps | {"auth", "ehlo"} | ({"starttls"} - set(params["skip"])),
+        steps=options.steps | {"auth"} | ({"starttls"} - set(params["skip"])),
     )
 
 

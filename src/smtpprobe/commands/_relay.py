@@ -35,7 +35,8 @@ def relay_options(function: F) -> F:
 def with_relay(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     """*options* with the relay check on when asked for, directly or by the policy.
 
-    :raises UsageError: a ``--relay-to`` that is not one ``local@domain`` token.
+    :raises UsageError: a ``--relay-to`` that is not one ``local@domain`` token; the check
+        with ``--auth-user``.
     """
     relay_to = params["relay_to"]
     if relay_to is not None:
@@ -47,4 +48,8 @@ def with_relay(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     wanted = params["relay_check"] or params["expect_relay"] is not None or relay_to is not None
     if not wanted:
         return options
+    if options.auth_user is not None:
+        # A logged-in client may relay by design (permit_sasl_authenticated): the check
+        # would call every submission server open.
+        raise UsageError(key="error_relay_with_auth")
     return dataclasses.replace(options, relay_check=True, relay_to=relay_to)

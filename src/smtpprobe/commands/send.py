@@ -14,7 +14,7 @@ from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
 from smtpprobe.commands._monitor import _policy, policy_options
 from smtpprobe.commands.probe import HostPort, _connection_options, _live, output_options
 from smtpprobe.commands.smuggle import smuggling_options
-from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError, localized
+from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError
 from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.message import Draft, split_header
@@ -22,6 +22,7 @@ from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, TlsMode
 from smtpprobe.validate import check_token
+from smtpprobe.views.errors import localized
 
 __all__ = ["send_command"]
 
@@ -112,7 +113,7 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
     return ProbeOptions(
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
-        cafile=params["cafile"], insecure=params["insecure"], lang=params["lang"])
+        cafile=params["cafile"], insecure=params["insecure"], source=params["source"])
 
 
 def _error_line(error: SMTPProbeError, kb: KnowledgeBase) -> None:
@@ -157,14 +158,14 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
         raise UsageError(key="error_smuggling_expect_without_check")
     quit_after = QuitAfter(params["quit_after"]) if params["quit_after"] else None
     mail = SendOptions(_draft(params), quit_after=quit_after, chunking=params["chunking"])
-    kb = load(options.lang)
+    kb = load(params["lang"])
     on_event = _live if params["verbose"] else None
     try:
         report = asyncio.run(send(host, options=options, mail=mail, on_event=on_event))
     except ResolveError as exc:
         _error_line(exc, kb)
         return 3
-    report = apply_policy(report, policy, kb)
+    report = apply_policy(report, policy)
     output_format = OutputFormat(params["output_format"])
     output = output_format.to_renderer()(report, kb)
     if isinstance(output, Doc):

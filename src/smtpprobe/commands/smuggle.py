@@ -63,16 +63,15 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
     from smtpprobe.interpret.smuggling import judge, smuggling_finding
     from smtpprobe.smuggling_run import run_smuggling_check
 
-    kb = load(options.lang)
     steps = {"ehlo", "starttls", "quit"} | ({"auth"} if options.auth_user else set())
     options = dataclasses.replace(options, steps=frozenset(steps))
     run = asyncio.run(run_smuggling_check(host, recipient=recipient, sender=sender,
                                           options=options,
                                           on_event=_live if verbose else None))
     checks = (*SESSION_CHECKS, "auth") if options.auth_user else SESSION_CHECKS
-    kept = tuple(f for f in interpret(run.session, kb) if f.check in checks)
-    report = ProbeReport(run.session, (*kept, smuggling_finding(judge(run), kb)))
-    return apply_policy(report, policy, kb)
+    kept = tuple(f for f in interpret(run.session) if f.check in checks)
+    report = ProbeReport(run.session, (*kept, smuggling_finding(judge(run))))
+    return apply_policy(report, policy)
 
 
 def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
@@ -98,7 +97,7 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
     if params["timeout"] == 30.0:  # the default: sized for one probe, not eight tests
         options = dataclasses.replace(options, deadline=DEFAULT_DEADLINE)
     output_format = OutputFormat(params["output_format"])
-    kb: KnowledgeBase = load(options.lang)
+    kb: KnowledgeBase = load(params["lang"])
     try:
         report = smuggling_report(host, options, recipient=recipients[0],
                                   sender=params["sender"] or "", policy=policy,

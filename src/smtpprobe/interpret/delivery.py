@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from smtpprobe.interpret._transcript import exchanges_for
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Session, Status, Verdict
+from smtpprobe.transcript import exchanges_for
 
 __all__ = ["Delivery", "RecipientResult", "judge_delivery", "queue_id"]
 

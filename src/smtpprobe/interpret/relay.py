@@ -9,8 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smtpprobe.interpret._words import finding_words
-from smtpprobe.kb import KnowledgeBase
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
@@ -118,10 +116,9 @@ def judge_relay(session: Session) -> Relay:
     return Relay(_STATUS[verdict], verdict, reason, params, evidence, data)
 
 
-def relay_finding(session: Session, kb: KnowledgeBase) -> Finding:
-    """The ``relay`` finding, its words from ``findings/relay.toml``."""
+def relay_finding(session: Session) -> Finding:
+    """The ``relay`` finding (its words in ``findings/relay.toml``)."""
     judged = judge_relay(session)
-    summary, advice = finding_words(kb.lang, "relay", judged.reason, judged.params)
-    return Finding("relay", judged.status, summary, verdict=judged.verdict,
-                   evidence=judged.evidence, advice=advice,
+    return Finding("relay", judged.status, judged.reason, judged.params,
+                   verdict=judged.verdict, evidence=judged.evidence,
                    data={"reason": judged.reason, **judged.data})

@@ -1,28 +1,23 @@
 """Judging the SMTP smuggling check: per test, did DATA end early; overall, the verdict.
 
 Pure: the trials of `smtpprobe.smuggling_run` in, a `SmugglingJudgement` out (verdict,
-reason key, params, evidence), then one `Finding` whose words come from the KB table
-``findings/smuggling.toml`` of that reason. A reply before the real ``<CR><LF>.<CR><LF>``
+reason key, params, evidence), then one language-neutral `Finding`; the views word it
+from ``findings/smuggling.toml`` (advice per ``vendor``: postfix, exim, sendmail). A reply before the real ``<CR><LF>.<CR><LF>``
 was sent, or more than one reply after it, means the server took a candidate for the
 end of the data (RFC 5321 §4.1.1.4): the hidden second transaction was read as commands.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from smtpprobe.interpret._transcript import exchanges_for, reply_text
-from smtpprobe.kb import KnowledgeBase
-from smtpprobe.kb.store import DATA_DIR
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 from smtpprobe.smuggling_run import SmugglingRun, Trial
+from smtpprobe.transcript import exchanges_for, reply_text
 
 __all__ = [
     "CandidateOutcome",
@@ -153,12 +148,12 @@ def judge(run: SmugglingRun) -> SmugglingJudgement:
         "untested": len(untested) + len(missing),
         "untested_labels": _labels([*untested]) if not missing else
         ", ".join([*(o.label for o in untested), *(c.label for c in missing)]),
-        "rejected_labels": _labels(rejected), "software": software or "-",
+        "rejected_labels": _labels(rejected), "vendor": software or None,
         "recipient": run.recipient, "marker": run.marker,
     }
     if ended:
         verdict, status = Verdict.VULNERABLE, Status.CRITICAL
-        reason = f"vulnerable-{software}" if software else "vulnerable"
+        reason = "vulnerable"
         evidence = tuple(ex for o in ended for ex in o.evidence)
     elif untested or missing or not ends:
         verdict, status, reason = Verdict.INCONCLUSIVE, Status.UNKNOWN, "inconclusive"
@@ -172,24 +167,14 @@ def judge(run: SmugglingRun) -> SmugglingJudgement:
     return SmugglingJudgement(verdict, status, reason, params, outcomes, evidence)
 
 
-@functools.cache
-def _words(lang: str) -> dict[str, dict[str, str]]:
-    # The KB's findings/<check>.toml tables (docs/kb-schema.md), one per reason.
-    path = os.path.join(DATA_DIR, lang, "findings", "smuggling.toml")
-    with open(path, "rb") as file:
-        return tomllib.load(file)
-
-
-def smuggling_finding(judgement: SmugglingJudgement, kb: KnowledgeBase) -> Finding:
-    """The ``smuggling`` finding: the reason's words filled with its params, the verdict,
-    the exchanges of the tests it rests on, every test's outcome in ``data``."""
-    words = _words(kb.lang).get(judgement.reason) or _words("en")[judgement.reason]
-    params = judgement.params
+def smuggling_finding(judgement: SmugglingJudgement) -> Finding:
+    """The ``smuggling`` finding: the reason and params (worded from
+    ``findings/smuggling.toml``, advice by ``vendor``), the verdict, the exchanges of the
+    tests it rests on, and every test's outcome in ``data``."""
     ended = [o.name for o in judgement.outcomes if o.outcome is Outcome.ENDED_EARLY]
     return Finding(
-        "smuggling", judgement.status, words["summary"].format(**params),
+        "smuggling", judgement.status, judgement.reason, judgement.params,
         verdict=judgement.verdict, evidence=judgement.evidence,
-        advice=words.get("advice", "").format(**params),
-        data={"reason": judgement.reason, "params": params, "ended_early": ended,
+        data={"ended_early": ended,
               "candidates": [o.as_data() for o in judgement.outcomes]},
     )
