@@ -51,6 +51,12 @@ def test_trial_bytes_hold_the_candidate_once_and_smuggle_only_to_the_recipient(t
         assert made.smuggled == () and b"RCPT" not in made.payload
 
 
+def test_addresses_cannot_write_lines_into_the_content() -> None:
+    with pytest.raises(ValueError):
+        trial_bytes(candidate("lf-dot-lf"), marker="M", sender="",
+                    recipient="a@mx.test\r\nRCPT TO:<b@example.net>")
+
+
 def test_labels_and_bare_lf() -> None:
     assert candidate("lf-dot-crlf").label == "<LF>.<CR><LF>"
     assert candidate("lf-dot-crlf").has_bare_lf and candidate("crlf-dot-lf").has_bare_lf
@@ -229,6 +235,9 @@ def test_the_check_refuses_to_run_without_to(capsys: pytest.CaptureFixture[str])
     (("--to", "a@mx.test", "--to", "b@mx.test"), "--to once"),
     (("--to", "a@mx.test", "--subject", "x"), "--subject shapes a message"),
     (("--to", "a@mx.test", "--data", "-"), "--data shapes a message"),
+    (("--to", "a@mx.test\r\nRCPT TO:<b@example.net>"), "--to"),
+    (("--to", "postmaster"), "not an address"),
+    (("--to", "a@mx.test", "--from", "x y@mx.test"), "--from"),
 ])
 def test_the_check_sends_to_one_address_and_no_message_of_its_own(
     capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str

@@ -102,7 +102,12 @@ def trial_bytes(test: Candidate, *, marker: str, sender: str, recipient: str) ->
     end-of-data candidate a complete second transaction to the same *recipient*.
 
     Addresses are sent as given (the CLI checked them); everything else is ASCII.
+
+    :raises ValueError: an address holds CR, LF or an angle bracket (it would write its
+        own lines into the content).
     """
+    if any(c in address for address in (sender, recipient) for c in "\r\n<>"):
+        raise ValueError("an address with CR, LF or <> cannot go into the test content")
     outer = _headers(sender, recipient, f"[{marker}] {test.name}: outer test message")
     text = (f"smtpprobe SMTP smuggling check {marker}: this message tests how the "
             f"server reads {test.label}.").encode()

@@ -23,6 +23,7 @@ from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, ProbeReport, Target
+from smtpprobe.validate import check_token
 
 __all__ = ["SESSION_CHECKS", "run_smuggling", "smuggling_options", "smuggling_report"]
 
@@ -85,6 +86,14 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
         raise UsageError(key="error_smuggling_needs_to")
     if len(recipients) > 1:
         raise UsageError(key="error_smuggling_one_address")
+    sender = params["sender"] or ""
+    # The addresses go into hand-made DATA content, which no wire check guards: one
+    # token each (no CR, LF, space or <>), with an @.
+    for flag, value in (("--to", recipients[0]), *((("--from", sender),) if sender else ())):
+        check_token(flag, value)
+        if "@" not in value.strip("@"):
+            raise UsageError(key="error_not_an_address",
+                             params={"option": flag.lstrip("-"), "value": value})
     given = [name for name in _MESSAGE_OPTIONS if params.get(name)]
     if given:
         option = "--" + given[0].replace("_", "-").removesuffix("s")
@@ -100,7 +109,7 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
     kb: KnowledgeBase = load(params["lang"])
     try:
         report = smuggling_report(host, options, recipient=recipients[0],
-                                  sender=params["sender"] or "", policy=policy,
+                                  sender=sender, policy=policy,
                                   verbose=params["verbose"])
     except ResolveError as exc:
         if output_format is OutputFormat.JSON:
