@@ -41,10 +41,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 if [ "$MODE" = test ]; then
-    # Postfix for tests/test_postfix.py, swaks for bench/bench_probe.py: install what is missing.
+    # Postfix for tests/test_postfix.py, swaks and testssl.sh for the benchmarks: install what is missing.
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
+    # testssl.sh only for bench/bench_tls_scan.py (it runs without it and says so).
+    command -v testssl >/dev/null || command -v testssl.sh >/dev/null || missing+=(testssl.sh)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             echo "setup: installing ${missing[*]} from Debian for the integration tests" >&2

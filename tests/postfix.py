@@ -182,6 +182,8 @@ def _master_cf(port: int, deliver: bool = False) -> str:
         "cleanup unix n - n - 0 cleanup\n"
         "anvil unix - - n - 1 anvil\n"
         "postlog unix-dgram n - n - 1 postlogd\n"
+        # smtpd gets its TLS entropy and session cache from tlsmgr: without it, TLS is off.
+        "tlsmgr unix - - n 1000? 1 tlsmgr\n"
     ) + (_DELIVERY_SERVICES if deliver else "")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from smtpprobe import __version__
+from smtpprobe.version import __version__
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from smtpprobe.fleet import Fleet
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.views.findings import summary_text
 from smtpprobe.transcript import milliseconds
 from smtpprobe.kb import KnowledgeBase
@@ -19,7 +18,7 @@ from smtpprobe.report import Finding, Status, Verdict
 from smtpprobe.views.probe_view import STATUS_STYLE, status_line
 
 if TYPE_CHECKING:
-    from smtpprobe.mx import MxPlan
+    from smtpprobe.report import MxPlan
 
 __all__ = ["mx_blocks", "summary_doc"]
 
