@@ -24,6 +24,7 @@ from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, ProbeReport, Target
 from smtpprobe.validate import check_token
+from smtpprobe.views.errors import localized
 
 __all__ = ["SESSION_CHECKS", "run_smuggling", "smuggling_options", "smuggling_report"]
 
@@ -117,9 +118,10 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
 
             emit_json(error_document(Target(host, options.port or 25, None, options.tls),
                                      exc, kb))
-        from smtpprobe.commands.send import _error_line
-
-        _error_line(exc, kb)
+        message, hint = localized(exc, kb)
+        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
+        if hint:
+            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
         return 3
     _emit(output_format.to_renderer()(report, kb))
     return report.status.exit_code

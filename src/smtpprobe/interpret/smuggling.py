@@ -142,12 +142,11 @@ def judge(run: SmugglingRun) -> SmugglingJudgement:
     untested = [o for o in outcomes if o.outcome is Outcome.UNTESTED]
     rejected = [o for o in outcomes if o.outcome is Outcome.REJECTED]
     software = server_software(run.session)
+    not_run = [*(o.label for o in untested), *(c.label for c in missing)]
     params: dict[str, Any] = {
         "ended": len(ended), "ended_labels": _labels(ended),
         "tested": len(outcomes) - len(untested), "total": len(run.candidates),
-        "untested": len(untested) + len(missing),
-        "untested_labels": _labels([*untested]) if not missing else
-        ", ".join([*(o.label for o in untested), *(c.label for c in missing)]),
+        "untested": len(not_run), "untested_labels": ", ".join(not_run) or "-",
         "rejected_labels": _labels(rejected), "vendor": software or None,
         "recipient": run.recipient, "marker": run.marker,
     }
