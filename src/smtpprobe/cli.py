@@ -42,6 +42,7 @@ COMMANDS = {
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
     "send": "smtpprobe.commands.send:send_command",
+    "exporter": "smtpprobe.commands.exporter:exporter_command",
 }
 
 EPILOG = """\b

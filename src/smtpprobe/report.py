@@ -466,11 +466,27 @@ class MxPlan:
 
 @dataclass(frozen=True, slots=True)
 class Fleet:
-    """Every result in input order, and the MX plans they came from (for the view)."""
+    """Every kept result in input order, the MX plans they came from (for the view), and
+    how many targets ended in each status (all of them, kept or not).
+
+    ``out_of_files`` counts targets not probed because this machine had no file
+    descriptor left, ``internal`` those an internal error stopped, ``timed_out`` those
+    the run's ``total_timeout`` cut short: each is said once.
+    """
 
     results: tuple[TargetResult, ...]
     plans: tuple[MxPlan, ...] = ()
+    counts: Mapping[Status, int] = field(default_factory=dict)
+    out_of_files: int = 0
+    internal: int = 0
+    timed_out: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) if self.counts else len(self.results)
 
     @property
     def status(self) -> Status:
+        if self.counts:
+            return Status.worst(status for status, count in self.counts.items() if count)
         return Status.worst(r.status for r in self.results)

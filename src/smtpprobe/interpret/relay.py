@@ -4,11 +4,11 @@ server accepted and their exchanges. Pure: reads the ``RELAY`` exchanges of a se
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from smtpprobe.interpret.checks import _ip, _trusted_source
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
@@ -70,14 +70,10 @@ class Relay:
 
 
 def trusted_source(session: Session) -> bool:
-    """Whether the server probably trusts this client: it was reached over loopback or a
-    private network, the kind of address ``mynetworks`` (Postfix) and
-    ``relay_from_hosts`` (Exim) let relay."""
-    try:
-        address = ipaddress.ip_address(session.target.address or "")
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
+    """Whether the server probably trusts this client (loopback, or the same private
+    network: what ``mynetworks`` and ``relay_from_hosts`` let relay); the connection
+    finding's ``trusted-source`` note asks the same question."""
+    return _trusted_source(session)
 
 
 def _outcomes(session: Session) -> list[RelayOutcome]:
@@ -100,7 +96,8 @@ def judge_relay(session: Session) -> Relay:
     trusted = trusted_source(session)
     params: dict[str, Any] = {"count": len(accepted), "tests": len(outcomes),
                               "names": ", ".join(o.name for o in accepted) or "-",
-                              "address": session.target.address or "-"}
+                              "address": session.target.address or "-",
+                              "source": str(_ip(session.source) or session.source or "-")}
     if accepted:
         verdict, reason = Verdict.OPEN, "open-trusted-source" if trusted else "open"
         evidence = tuple(ex for o in accepted for ex in o.exchanges)
