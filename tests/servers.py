@@ -233,10 +233,11 @@ def make_persona(
     """One connection's protocol for persona *name*; *tls_context* enables STARTTLS."""
     if name in _SCRIPTED:
         return _SCRIPTED[name]()
-    if name not in _SMTP_PERSONAS:  # the mail-transaction personas have their own module
+    if name not in _SMTP_PERSONAS:  # the mail-transaction personas have their own modules
         from tests.mail_personas import DELIVERY_PERSONAS
+        from tests.smuggling_personas import SMUGGLING_PERSONAS
 
-        smtp_class, handler_class, kwargs = DELIVERY_PERSONAS[name]
+        smtp_class, handler_class, kwargs = {**DELIVERY_PERSONAS, **SMUGGLING_PERSONAS}[name]
     else:
         smtp_class, handler_class, kwargs = _SMTP_PERSONAS[name]
     return smtp_class(

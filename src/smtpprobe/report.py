@@ -84,6 +84,10 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # The SMTP smuggling check (interpret/smuggling.py): does DATA end only on CRLF.CRLF?
+    VULNERABLE = "vulnerable"
+    NOT_VULNERABLE = "not-vulnerable"
+    REJECTS_BARE_LF = "rejects-bare-lf"
     # ``smtpprobe send`` (findings.delivery; REFUSED too) and ``--relay-check``
     # (findings.relay; INCONCLUSIVE too).
     ACCEPTED = "accepted"
