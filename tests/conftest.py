@@ -203,6 +203,30 @@ def findings_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return finding
 
     monkeypatch.setattr(fleet, "_mx_finding", mx_finding)
+
+    # The findings built outside the interpreter's table: each is checked where it is made.
+    import smtpprobe.interpret.relay as relay
+    import smtpprobe.interpret.smuggling as smuggling
+    import smtpprobe.mail_policies as mail_policies
+    import smtpprobe.send as send
+
+    def checked_alone(build: Callable[..., Any], *, with_session: bool) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            finding = build(*args, **kwargs)
+            problem = violation(args[0] if with_session else None, finding)
+            if problem:
+                found.append(problem)
+            return finding
+        return wrapper
+
+    monkeypatch.setattr(relay, "relay_finding", checked_alone(relay.relay_finding,
+                                                              with_session=True))
+    monkeypatch.setattr(send, "delivery_finding", checked_alone(send.delivery_finding,
+                                                                with_session=True))
+    monkeypatch.setattr(smuggling, "smuggling_finding",
+                        checked_alone(smuggling.smuggling_finding, with_session=False))
+    monkeypatch.setattr(mail_policies, "finding", checked_alone(mail_policies.finding,
+                                                                with_session=False))
     yield found
     assert not found, "findings the session does not bear out: " + "; ".join(
         sorted(set(found)))
