@@ -1,7 +1,9 @@
 """Validation of probe input at the API boundary, so that no injection reaches the wire.
 
 Every value that ends up inside an SMTP command line (user, list, HELO name, domain,
-control address) must be one token: no spaces, no control characters, no CR/LF.
+control address) must be one token: no spaces, no control characters, no CR/LF. Numbers
+from outside (a port, days, a server's SIZE) are read by one rule: `ascii_number`
+(`smtpprobe.numbers`, re-exported here).
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import unicodedata
 
 from smtpprobe.errors import Alternatives, Term, UsageError
 from smtpprobe.kb import LANGUAGES
+from smtpprobe.numbers import ascii_number, finite_seconds
 from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
-__all__ = ["check_credentials", "check_options", "check_token"]
+__all__ = ["ascii_number", "check_credentials", "check_options", "check_token",
+           "finite_seconds"]
+
 
 # Cc controls (CR, LF, NUL, ESC …), Cf format (zero-width, bidi overrides), line and
 # paragraph separators: none of them belongs in a command argument.

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from smtpprobe.commands._common import emit_doc, emit_json
+from smtpprobe.commands._common import Seconds, WholeNumber, emit_doc, emit_json, stdout_utf8
 from smtpprobe.errors import UsageError, localized
 from smtpprobe.i18n import current_lang, text
 from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.lines import bounded_lines
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeEvent, ProbeOptions, TlsMode
-from smtpprobe.validate import check_options
+from smtpprobe.validate import ascii_number, check_options
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -49,9 +50,9 @@ class CertDays(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, tuple):
             return value
         warn, comma, crit = str(value).partition(",")
-        if not (comma and warn.strip().isdigit() and crit.strip().isdigit()):
+        days = ascii_number(warn.strip(), max_digits=6), ascii_number(crit.strip(), max_digits=6)
+        if not comma or days[0] is None or days[1] is None:
             self.fail(text("error_cert_days_format", value=value), param, ctx)
-        days = int(warn), int(crit)
         if days[0] < days[1]:
             self.fail(text("error_cert_days_order", value=value), param, ctx)
         return days
@@ -104,7 +105,7 @@ def target_options(function: F) -> F:
                      metavar="FILE",
                      help="Read more targets from FILE, one per line (- for stdin; # starts "
                      "a comment)."),
-        click.option("--concurrency", type=click.IntRange(1, 1000), default=20,
+        click.option("--concurrency", type=WholeNumber(1, 1000), default=20,
                      show_default=True, help="Probe at most N targets at once."),
         click.option("--mx", is_flag=True, help="Targets are domains: probe each MX host, in "
                      "preference order (RFC 5321 §5.1 fallback and RFC 7505 null MX explained)."),
@@ -119,7 +120,7 @@ def target_options(function: F) -> F:
 
 def policy_options(function: F) -> F:
     """The thresholds and expectations that set the exit code (`smtpprobe.policy.Policy`)."""
-    seconds = click.FloatRange(0, min_open=True)
+    seconds = Seconds()
     return _options(function, (
         click.option("--expect-vrfy", type=click.Choice(_EXPECT), help="CRITICAL unless the "
                      "VRFY verdict is this."),
@@ -200,11 +201,21 @@ def read_targets(lines: Iterator[str]) -> list[tuple[str, int | None]]:
     return found
 
 
+# A host name is at most 253 characters (RFC 1035 §2.3.4); room for a port and a comment.
+_TARGET_LINE_CHARS = 4096
+
+
+def _overlong_target(number: int) -> None:
+    raise UsageError(key="error_targets_line_too_long",
+                     params={"number": number, "limit": _TARGET_LINE_CHARS})
+
+
 def _specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
            options: ProbeOptions) -> list[TargetSpec]:
     given = list(targets)
     if params["targets_file"] is not None:
-        given += read_targets(iter(params["targets_file"]))
+        given += read_targets(bounded_lines(params["targets_file"], _TARGET_LINE_CHARS,
+                                            on_overlong=_overlong_target))
     if not given:
         raise UsageError(key="error_no_target")
     from smtpprobe.fleet import TargetSpec
@@ -317,7 +328,7 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     bar = (output_format is OutputFormat.TEXT and on_event is None and not single
            and sys.stderr.isatty())
     lines = output_format is OutputFormat.JSON and not single
-    stream = JsonLines(kb, click.echo) if lines else None
+    stream = JsonLines(kb, click.echo, ascii_only=not stdout_utf8()) if lines else None
     done: list[Fleet] = []
 
     async def probe_all(on_done: Callable[[int, int], None] | None) -> None:

@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
-from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
+from smtpprobe.commands._common import (
+    Seconds,
+    WholeNumber,
+    emit_doc,
+    emit_json,
+    lang_from_env,
+    lang_option,
+)
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
 from smtpprobe.errors import ResolveError, UsageError, localized
 from smtpprobe.i18n import LocalizedCommand, current_lang
@@ -23,7 +30,7 @@ from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
-from smtpprobe.validate import check_token
+from smtpprobe.validate import ascii_number, check_token
 
 __all__ = ["HostPort", "output_options", "parse_host_port", "probe_command", "run_probe"]
 
@@ -48,15 +55,28 @@ def parse_host_port(value: str) -> tuple[str, int | None]:
         port = _port(port_text)
     else:
         host = text  # a name, an IPv4 address, or an IPv6 address without a port
+        if ":" in host and not _is_ipv6(host):
+            raise UsageError(key="error_hostport_extra", params={"text": text})
     if not host:
         raise UsageError(key="error_hostport_no_host", params={"text": text})
     return host, port
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    port = ascii_number(text, max_digits=5)  # "²" or "٣٩٩٩" is no port
+    if port is None or not 0 < port < 65536:
         raise UsageError(key="error_hostport_port", params={"text": text})
-    return int(text)
+    return port
+
+
+def _is_ipv6(text: str) -> bool:
+    """An IPv6 address (``host:port:extra`` is not one, and is not looked up as a name)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 class HostPort(click.ParamType):  # type: ignore[type-arg]
@@ -96,7 +116,7 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
 
 def _connection_options(function: F) -> F:
     for option in reversed((
-        click.option("--port", type=click.IntRange(1, 65535), help="Port (default 25; 465 "
+        click.option("--port", type=WholeNumber(1, 65535), help="Port (default 25; 465 "
                      "with --tls implicit). Or give TARGET as host:port."),
         click.option("--tls", "tls", type=click.Choice([m.value for m in TlsMode]),
                      default="auto", show_default=True, help="none, STARTTLS (required), "
@@ -105,9 +125,9 @@ def _connection_options(function: F) -> F:
                       "EHLO/HELO."),
         click.option("-4", "ipv4", is_flag=True, help="IPv4 only."),
         click.option("-6", "ipv6", is_flag=True, help="IPv6 only."),
-        click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0,
+        click.option("--timeout", type=Seconds(), default=30.0,
                      show_default=True, help="One deadline in seconds for the whole session."),
-        click.option("--command-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+        click.option("--command-timeout", type=Seconds(), default=10.0,
                      show_default=True, help="Seconds to wait for one reply."),
         click.option("--cafile", type=click.Path(exists=True, dir_okay=False),
                      help="PEM file of CA certificates to trust (a private CA)."),

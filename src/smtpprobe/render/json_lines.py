@@ -6,8 +6,6 @@ Each record has the schema of the single document (`smtpprobe.render.json_report
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,14 +16,11 @@ from smtpprobe.render.json_report import (
     error_dict,
     error_document,
     finding_dict,
+    json_text,
     report_document,
 )
 
 __all__ = ["JsonLines", "json_line", "result_document"]
-
-# As emit_json: DEL and C1 controls are not left raw (U+009B is CSI to many terminals);
-# U+2028/U+2029 would end a line for JavaScript readers of the stream.
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
@@ -44,22 +39,23 @@ def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
             "error": error_dict(None)}
 
 
-def json_line(document: dict[str, Any]) -> str:
-    """One compact JSON Lines record, with no raw control character."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+def json_line(document: dict[str, Any], *, ascii_only: bool = False) -> str:
+    """One compact JSON Lines record, with no raw control character (`json_text`)."""
+    return json_text(document, compact=True, ascii_only=ascii_only)
 
 
 class JsonLines:
     """JSON Lines in input order: ``writer`` gets each record once every earlier one was
     written (`smtpprobe.fleet.run_fleet`'s ``on_result``)."""
 
-    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any]) -> None:
-        self.kb, self.writer, self.next = kb, writer, 0
+    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any], *,
+                 ascii_only: bool = False) -> None:
+        self.kb, self.writer, self.next, self.ascii_only = kb, writer, 0, ascii_only
         self.waiting: dict[int, TargetResult] = {}
 
     def __call__(self, index: int, result: TargetResult) -> None:
         self.waiting[index] = result
         while self.next in self.waiting:
-            self.writer(json_line(result_document(self.waiting.pop(self.next), self.kb)))
+            document = result_document(self.waiting.pop(self.next), self.kb)
+            self.writer(json_line(document, ascii_only=self.ascii_only))
             self.next += 1

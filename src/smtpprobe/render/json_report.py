@@ -14,6 +14,7 @@ from smtpprobe.errors import SMTPProbeError, localized
 from smtpprobe.interpret._transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.meaning import annotate_reply
+from smtpprobe.render.json_text import json_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Target
 
@@ -23,6 +24,7 @@ __all__ = [
     "error_document",
     "exchange_dict",
     "finding_dict",
+    "json_text",
     "report_document",
 ]
 

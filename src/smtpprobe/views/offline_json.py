@@ -65,6 +65,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from smtpprobe.render.json_text import json_text
 from smtpprobe.views.annotation_json import annotation_json, digit_json, entry_json
 
 if TYPE_CHECKING:  # only for annotations: each command imports just the views it uses
@@ -176,11 +177,11 @@ def record_tail(found: Found, reading: Reading) -> str:
     build one record per reply with a single string operation. ASCII only (``\\u`` escapes):
     a million records are written three times faster than as UTF-8.
     """
-    tail = json.dumps({
+    tail = json_text({
         "source": found.source, "code": found.code, "enhanced": found.enhanced,
         "command": found.command, "title": reading.title, "meaning": reading.meaning,
         "fix": reading.fix, "tone": reading.tone.value, "basis": reading.basis,
-    })
+    }, ascii_only=True)
     return tail[1:]
 
 
