@@ -45,6 +45,8 @@ if [ "$MODE" = test ]; then
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
+    # localedef and its sources, for the tests under an ISO-8859-1 locale (tests/test_output_safety.py).
+    { command -v localedef >/dev/null && [ -d /usr/share/i18n/locales ]; } || missing+=(locales)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             echo "setup: installing ${missing[*]} from Debian for the integration tests" >&2

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.i18n import lang_from_env, text
+from smtpprobe.kb import LANGUAGES
 from smtpprobe.render.doc import Doc
 
 __all__ = [
@@ -68,7 +69,7 @@ def lang_option(function: F) -> F:
     """``--lang en|id``; the default follows the locale."""
     return click.option(
         "--lang",
-        type=click.Choice(["en", "id"]),
+        type=click.Choice(list(LANGUAGES)),
         default=None,
         help="Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
         "Bahasa Indonesia).",

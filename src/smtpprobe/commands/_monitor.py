@@ -50,9 +50,11 @@ class CertDays(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, tuple):
             return value
         warn, comma, crit = str(value).partition(",")
-        days = ascii_number(warn.strip(), max_digits=6), ascii_number(crit.strip(), max_digits=6)
-        if not comma or days[0] is None or days[1] is None:
+        warn_days = ascii_number(warn.strip(), max_digits=6)
+        crit_days = ascii_number(crit.strip(), max_digits=6)
+        if not comma or warn_days is None or crit_days is None:
             self.fail(text("error_cert_days_format", value=value), param, ctx)
+        days = warn_days, crit_days
         if days[0] < days[1]:
             self.fail(text("error_cert_days_order", value=value), param, ctx)
         return days
@@ -316,6 +318,8 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     policy = _policy(params)
     options = _steps_for(policy, options, params)
     specs = _specs(targets, params, options)
+    if params["junit_file"]:
+        _write_junit(params["junit_file"], None)  # fail before probing, not after
     single = len(targets) == 1 and len(specs) == 1 and not (
         params["mx"] or params["all_addresses"])
     output_format = OutputFormat(params["output_format"])
@@ -348,14 +352,25 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
                 click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
                 if hint and single:
                     click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
-    _emit(fleet, output_format, kb, lines=not single)
     if params["junit_file"]:
+        # Before anything is printed: a run whose report could not be written must not
+        # first say "SMTP OK".
         from smtpprobe.render.junit import junit_xml
 
-        try:
-            with open(params["junit_file"], "w", encoding="utf-8") as handle:
-                handle.write(junit_xml(fleet.results, kb))
-        except OSError as exc:
-            raise UsageError(key="error_junit_unwritable",
-                             params={"path": params["junit_file"], "reason": exc}) from None
+        _write_junit(params["junit_file"], lambda: junit_xml(fleet.results, kb))
+    _emit(fleet, output_format, kb, lines=not single)
     return fleet.status.exit_code
+
+
+def _write_junit(path: str, document: Callable[[], str] | None) -> None:
+    """Write the JUnit file (or, with no *document*, check that it can be written).
+
+    :raises UsageError: it cannot: a missing or read-only directory, a full disk.
+    """
+    try:
+        with open(path, "w" if document is not None else "a", encoding="utf-8") as handle:
+            if document is not None:
+                handle.write(document())
+    except OSError as exc:
+        raise UsageError(key="error_junit_unwritable",
+                         params={"path": path, "reason": exc}) from None
