@@ -97,15 +97,17 @@ def _load(path: str, names: set[str]) -> dict[str, dict[str, Any]] | None:
         descriptor = os.open(path, flags)
     except OSError:
         return None
-    with os.fdopen(descriptor, "rb") as handle:
+    try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() \
                 or info.st_size > _MAX_BLOB:
             return None
-        try:
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
             cached = marshal.loads(handle.read(_MAX_BLOB + 1))
-        except (OSError, ValueError, EOFError, TypeError):
-            return None
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    finally:
+        os.close(descriptor)
     # A damaged or planted blob (``{}``, other files, non-table values) is not used: an
     # empty table would print the ui keys themselves ("synth_basic_title").
     if not isinstance(cached, dict) or set(cached) != names \
