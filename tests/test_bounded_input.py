@@ -214,7 +214,7 @@ def test_a_backtracking_expect_banner_is_unknown_in_time(
     script = functools.partial(hostile.converse, banner=banner)
     with serve_in_thread(script) as server:
         run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "5",
-                      "--only", "ehlo", "--expect-banner", "^220 (a+)+$", "--format", "json")
+                      "--only", "noop", "--expect-banner", "^220 (a+)+$", "--format", "json")
     assert run.elapsed < 20
     assert run.code == 3
     finding = json.loads(run.out)["findings"]["expect-banner"]
@@ -226,7 +226,7 @@ def test_a_plain_expect_banner_still_matches(capsys: pytest.CaptureFixture[str],
     set_plain_english(monkeypatch)
     with serve_in_thread(hostile.converse) as server:
         run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "5",
-                      "--only", "ehlo", "--expect-banner", r"^220 mx\.hostile", "--format",
+                      "--only", "noop", "--expect-banner", r"^220 mx\.hostile", "--format",
                       "json")
     finding = json.loads(run.out)["findings"]["expect-banner"]
     assert finding["status"] == "ok" and finding["matched"] is True

@@ -13,6 +13,7 @@ from time import perf_counter
 
 from smtpprobe.errors import (
     MalformedReplyError,
+    ProbeInterruptedError,
     ProbeTimeoutError,
     SMTPProbeError,
     Term,
@@ -84,6 +85,8 @@ class Recorder:
         *,
         shown: bytes | None = None,
         secrets: tuple[str, ...] = (),
+        role: str = "",
+        name: str = "",
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
 
@@ -104,15 +107,20 @@ class Recorder:
         except SMTPProbeError as exc:
             exc.phase = phase
             _scrub_error(exc, secrets)
-            self._record(phase, recorded, None, started, argument, exc, secrets)
+            self._record(phase, recorded, None, started, argument, exc, secrets, (role, name))
             raise
-        except asyncio.CancelledError:  # the session deadline ran out mid-reply
-            late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
-            self._record(phase, recorded, None, started, argument, late, secrets)
+        except asyncio.CancelledError:
+            # The session deadline, or the user (Ctrl-C): only the clock can tell them apart.
+            if asyncio.get_running_loop().time() >= self.deadline:
+                late: SMTPProbeError = ProbeTimeoutError(key="error_deadline_ran_out",
+                                                         phase=phase)
+            else:
+                late = ProbeInterruptedError(key="error_probe_interrupted", phase=phase)
+            self._record(phase, recorded, None, started, argument, late, secrets, (role, name))
             raise
         if secrets:
             reply = scrub_reply(reply, secrets)
-        self._record(phase, recorded, reply, started, argument, None)
+        self._record(phase, recorded, reply, started, argument, None, (), (role, name))
         if reply.code == 421:
             raise ServerEnded(polite=False)
         return reply
@@ -126,6 +134,7 @@ class Recorder:
         argument: str,
         error: SMTPProbeError | None,
         secrets: tuple[str, ...] = (),
+        asked: tuple[str, str] = ("", ""),
     ) -> None:
         exchange = Exchange(
             phase=phase,
@@ -136,6 +145,8 @@ class Recorder:
             error=error,
             argument=argument,
             partial=_scrub_bytes(self.wire.partial, secrets) if error is not None else b"",
+            role=asked[0],
+            name=asked[1],
         )
         self.exchanges.append(exchange)
         if self.on_event is not None:
