@@ -45,7 +45,7 @@ if [ "$MODE" = test ]; then
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
-    # localedef and its sources, for the tests under an ISO-8859-1 locale (tests/test_output_safety.py).
+    # localedef and its locale sources: tests/test_output_safety.py builds an ISO-8859-1 locale.
     { command -v localedef >/dev/null && [ -d /usr/share/i18n/locales ]; } || missing+=(locales)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
