@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from smtpprobe.errors import ResolveError, SMTPProbeError
 from smtpprobe.policy import Policy, apply_policy
+from smtpprobe.probe import ProbeInterrupted
 from smtpprobe.report import (
     Finding,
     Note,
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
     from smtpprobe.mx import MxHost, MxPlan
 
-__all__ = ["Fleet", "FleetOptions", "TargetResult", "TargetSpec", "run_fleet"]
+__all__ = ["Fleet", "FleetInterrupted", "FleetOptions", "TargetResult", "TargetSpec",
+           "run_fleet"]
 
 # Notes that say the DNS set-up breaks a rule (RFC 7505 §3, RFC 2181 §10.3), not just a fact.
 _MX_WARNINGS = frozenset({"mx_null_mixed", "mx_host_cname"})
@@ -46,6 +48,14 @@ class TargetSpec:
 
     host: str
     port: int | None = None
+
+
+class FleetInterrupted(asyncio.CancelledError):
+    """The run was cancelled (Ctrl-C); ``fleet`` holds what finished and what was cut."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__()
+        self.fleet = fleet
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +121,20 @@ async def run_fleet(
     if on_done is not None:
         on_done(0, total)
 
+    finished: dict[int, TargetResult] = {}
+
     async def run(index: int, slot: _Slot) -> TargetResult:
         nonlocal done
         if isinstance(slot, _Job):
             async with limit:
-                result = await _probe(slot, policy, on_event)
+                try:
+                    result = await _probe(slot, policy, on_event)
+                except ProbeInterrupted as stop:  # keep the partial report, then stop
+                    finished[index] = TargetResult(stop.report.target, stop.report)
+                    raise
         else:
             result = slot
+        finished[index] = result
         done += 1
         if on_done is not None:
             on_done(done, total)
@@ -125,7 +142,12 @@ async def run_fleet(
             on_result(index, result)
         return result
 
-    results = list(await asyncio.gather(*(run(i, slot) for i, slot in enumerate(slots))))
+    try:
+        results = list(await asyncio.gather(*(run(i, slot) for i, slot in enumerate(slots))))
+    except asyncio.CancelledError:
+        # Ctrl-C: every target that finished, and the interrupted ones as they stood.
+        kept = tuple(finished[index] for index in sorted(finished))
+        raise FleetInterrupted(Fleet(kept, plans)) from None
     if fleet.all_addresses:
         _add_pool_findings(results, slots)
         for index, result in enumerate(results):
@@ -196,7 +218,7 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
 
 async def _probe(job: _Job, policy: Policy | None,
                  on_event: Callable[[ProbeEvent], None] | None) -> TargetResult:
-    from smtpprobe.probe import probe  # MX-only and offline paths never need the probe
+    from smtpprobe.probe import probe
 
     try:
         report = await probe(job.host, options=job.options, on_event=on_event)

@@ -127,6 +127,11 @@ async def resolve_targets(
         return ask.plan("direct", MxHost(name, None, (name,) if all_addresses else ()))
     if not (mx or all_addresses):
         return ask.plan("direct", MxHost(name, None))
+    if not mx and resolver is None:
+        # A host's addresses as a plain probe finds them: the system resolver, which
+        # reads /etc/hosts (`localhost`), not only DNS.
+        return ask.plan("direct", MxHost(name, None, await _system_addresses(
+            name, port, family, timeout)))
     lookup = _Lookup(_resolver(resolver), asyncio.get_running_loop().time() + timeout, timeout)
     qname = lookup.absolute(name)
     try:
@@ -140,6 +145,26 @@ async def resolve_targets(
         raise ResolveError(key="error_resolve_no_record", phase="resolve",
                            params={"name": name, "rdtypes": Alternatives(rdtypes)})
     return ask.plan("direct", MxHost(name, None, addresses))
+
+
+async def _system_addresses(name: str, port: int, family: int,
+                            timeout: float) -> tuple[str, ...]:
+    """Every address getaddrinfo gives for *name*, in its order, without repeats.
+
+    :raises ResolveError: the name does not resolve, or not within *timeout*.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            infos = await loop.getaddrinfo(name, port, family=family, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise ResolveError(key="error_resolve_slow", phase="resolve",
+                           params={"host": name}) from None
+    except (OSError, UnicodeError) as exc:
+        reason = exc if isinstance(exc, OSError) else str(exc)
+        raise ResolveError(key="error_resolve_host", phase="resolve",
+                           params={"host": name, "reason": reason}) from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,8 @@ class _Run:
             rec.wire.close()
             await rec.wire.wait_closed()
         return Session(
-            target=Target(self.host, self.port, self.address or _literal(self.host),
+            target=Target(self.host, self.port, self.address or _literal(self.host) or (
+                self.options.connect_to[0] if len(self.options.connect_to) == 1 else None),
                           self.options.tls),
             options=self.options,
             exchanges=tuple(rec.exchanges),

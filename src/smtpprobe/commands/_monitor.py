@@ -313,7 +313,7 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     :raises UsageError: no target, a bad ``--targets`` line, contradicting options, a
         ``--junit`` file that cannot be written.
     """
-    from smtpprobe.fleet import FleetOptions, run_fleet
+    from smtpprobe.fleet import FleetInterrupted, FleetOptions, run_fleet
     from smtpprobe.render.json_lines import JsonLines
 
     policy = _policy(params)
@@ -335,13 +335,19 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     lines = output_format is OutputFormat.JSON and not single
     stream = JsonLines(kb, click.echo, ascii_only=not stdout_utf8()) if lines else None
     done: list[Fleet] = []
+    interrupted: list[bool] = []
 
     async def probe_all(on_done: Callable[[int, int], None] | None) -> None:
         # The result is kept out of the main task on purpose: when asyncio.run restores
         # the SIGINT handler, CPython builds the repr of the old one, and with it of the
         # task and its result: with a thousand reports, a good part of a second.
-        done.append(await run_fleet(specs, options=options, policy=policy, fleet=fleet_options,
-                                    on_event=on_event, on_done=on_done, on_result=stream))
+        try:
+            done.append(await run_fleet(specs, options=options, policy=policy,
+                                        fleet=fleet_options, on_event=on_event,
+                                        on_done=on_done, on_result=stream))
+        except FleetInterrupted as stop:  # Ctrl-C: report what was learned, exit 3
+            done.append(stop.fleet)
+            interrupted.append(True)
 
     with _progress(bar, kb.ui("monitor_progress")) as on_done:
         asyncio.run(probe_all(on_done))
@@ -360,6 +366,10 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
 
         _write_junit(params["junit_file"], lambda: junit_xml(fleet.results, kb))
     _emit(fleet, output_format, kb, lines=not single)
+    if interrupted:
+        click.secho(f"smtpprobe: {kb.ui('error_label')}: {kb.ui('error_interrupted')}",
+                    fg="red", err=True)
+        return 3  # UNKNOWN: the run did not finish, whatever it had found
     return fleet.status.exit_code
 
 
