@@ -77,6 +77,7 @@ def test_bounded_read_refuses_more_than_its_limit() -> None:
 # -- logscan ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_many_continuation_lines_are_linear_and_capped() -> None:
     # Before: 50k continuation lines took 20 s (quadratic joining), 100k never finished.
     lines = [BOUNCE] + [f"    continued text {n}\n" for n in range(200_000)] + [BOUNCE]
@@ -88,6 +89,7 @@ def test_many_continuation_lines_are_linear_and_capped() -> None:
     assert len(found[0].text) <= MAX_ENTRY_CHARS
 
 
+@pytest.mark.slow
 def test_annotate_many_continuation_lines(tmp_path: Path) -> None:
     log = tmp_path / "bounce.log"
     log.write_text(BOUNCE + "    more\n" * 100_000 + BOUNCE, encoding="utf-8")
@@ -102,6 +104,7 @@ def test_annotate_many_continuation_lines(tmp_path: Path) -> None:
 # -- input without newlines ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_annotate_skips_an_over_long_line_and_reads_on(tmp_path: Path) -> None:
     log = tmp_path / "zeros.log"
     with log.open("wb") as handle:
@@ -115,6 +118,7 @@ def test_annotate_skips_an_over_long_line_and_reads_on(tmp_path: Path) -> None:
     assert records[-1]["skipped_lines"] == 1
 
 
+@pytest.mark.slow
 def test_annotate_dev_zero_stays_small() -> None:
     # Before: memory grew without limit (4-5 GB) until the kernel said no.
     process = subprocess.Popen(_limited(256 << 20, "annotate", "/dev/zero"),
@@ -164,6 +168,7 @@ def test_annotate_reports_a_reply_over_the_caps_and_goes_on(
 # -- the annotator's caches ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_annotator_caches_stay_bounded() -> None:
     annotator = Annotator(load("en"), size=64)
     letters = "bcdfghjklmnpqrstvwxz"
@@ -182,6 +187,7 @@ def test_digit_free_ids_share_one_reading() -> None:
     assert len(readings) == 1
 
 
+@pytest.mark.slow
 def test_annotate_of_many_distinct_ids_is_fast_and_small(tmp_path: Path) -> None:
     # Before: 300k such lines took 31-39 s and 554-641 MB; after: ~5 s and ~22 MB.
     import random
@@ -206,6 +212,7 @@ def test_annotate_of_many_distinct_ids_is_fast_and_small(tmp_path: Path) -> None
 # -- --expect-banner -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_backtracking_expect_banner_is_unknown_in_time(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # Before: 28 s past a 5 s deadline, then an answer.

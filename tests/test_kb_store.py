@@ -123,6 +123,7 @@ def test_a_fifo_at_the_blob_path_does_not_hang(fresh: Path) -> None:
     _assert_explained(_explain(fresh))
 
 
+@pytest.mark.slow
 def test_a_directory_at_the_blob_path_is_ignored(fresh: Path) -> None:
     (_blob_name(fresh) / "x").mkdir(parents=True)
     _assert_explained(_explain(fresh))

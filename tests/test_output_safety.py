@@ -147,6 +147,7 @@ def test_annotate_under_latin1(latin1: dict[str, str]) -> None:
     assert records[0]["text"] == "220 caf\u00e9 \u2014 ready"
 
 
+@pytest.mark.slow
 def test_probe_under_latin1_in_every_format(latin1: dict[str, str]) -> None:
     with serve_in_thread(_banner_script()) as server:
         results = {f: _run(latin1, "probe", server.target, "--tls", "none", "--timeout", "5",

@@ -33,7 +33,7 @@ from smtpprobe.render.doc import Block, Doc
 from smtpprobe.views.annotate_view import (
     CACHE_SIZE,
     Annotator,
-    Lru,
+    BoundedCache,
     Tally,
     reading_tail,
     reply_blocks,
@@ -192,7 +192,7 @@ def annotate_command(source: str, output_format: str, lang: str | None) -> int:
     annotator, scanner, counts = Annotator(kb), LogScanner(), _Counts()
     # One entry per wording and source, bounded like the annotator's caches. Keyed by the
     # reading's id, checked by identity: a forgotten reading's successor may reuse the id.
-    seen: Lru[tuple[str, int], _Seen] = Lru(CACHE_SIZE)
+    seen: BoundedCache[tuple[str, int], _Seen] = BoundedCache(CACHE_SIZE)
     skipped: list[int] = []
     # A pipe may be a live log (tail -f): hand each reply on at once, not per buffer.
     flush = sys.stdout.flush if source == "-" else None

@@ -35,7 +35,7 @@ from smtpprobe.views.explanation import enhanced_reading
 __all__ = [
     "CACHE_SIZE",
     "Annotator",
-    "Lru",
+    "BoundedCache",
     "Tally",
     "finding_blocks",
     "reading_tail",
@@ -85,7 +85,7 @@ def reply_shape(text: str) -> str:
 _ID_LIKE = re.compile(r"[a-z][A-Z].*[a-z][A-Z]|^\S{24,}$")
 
 
-class Lru(OrderedDict[K, V]):
+class BoundedCache(OrderedDict[K, V]):
     """A dict of at most *size* entries; the oldest is forgotten first.
 
     Lookups are plain ``dict.get`` (C speed on a hot path that hits nine times in ten); an
@@ -112,8 +112,8 @@ class Annotator:
 
     def __init__(self, kb: KnowledgeBase, size: int = CACHE_SIZE) -> None:
         self.kb = kb
-        self._by_key: Lru[_Key, Reading] = Lru(size)
-        self._by_shape: Lru[_Key, Reading] = Lru(size)
+        self._by_key: BoundedCache[_Key, Reading] = BoundedCache(size)
+        self._by_shape: BoundedCache[_Key, Reading] = BoundedCache(size)
 
     def read(self, found: Found) -> Reading:
         """The one-line reading of *found*; the same object for the same wording (while

@@ -53,7 +53,8 @@ found, as soon as it is found, then one summary object last::
     {"schema_version": 1, "type": "summary", "source": "mail.log", "lines": 1000000,
      "found": 99853, "replies": 89830,        # found = replies + bare enhanced statuses
      "codes": [{"code": "550", "count": 40000, "title": …}, …],   # most frequent first
-     "enhanced": [{"code": "5.1.1", "count": 40000, "title": …}, …]}
+     "enhanced": [{"code": "5.1.1", "count": 40000, "title": …}, …],
+     "skipped_lines": 0}                      # lines over 65,536 characters, not read
 
 In a ``reply`` record ``code`` is null when the log gave only an enhanced status (Postfix
 ``dsn=4.4.1`` after a timeout, a DSN ``Status:`` field); ``text`` then holds the log's words.
