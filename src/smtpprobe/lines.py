@@ -20,7 +20,7 @@ MAX_LINE_CHARS = 65536
 MAX_INPUT_CHARS = 1 << 20
 
 
-class InputTooLong(Exception):  # noqa: N818 - a condition, not a programming error
+class InputTooLong(Exception):
     """A whole input over its limit (`bounded_read`)."""
 
     def __init__(self, limit: int) -> None:

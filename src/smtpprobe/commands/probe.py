@@ -25,6 +25,7 @@ from smtpprobe.commands._common import (
     lang_option,
 )
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._tls import tls_options, with_tls
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.views.errors import localized
 from smtpprobe.views.probe_view import error_label
@@ -278,6 +279,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 @click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
 @target_options
 @_connection_options
+@tls_options
 @_question_options
 @auth_options
 @policy_options
@@ -292,5 +294,5 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_auth(_options(params, params["port"]), params)
+    options = with_tls(with_auth(_options(params, params["port"]), params), params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

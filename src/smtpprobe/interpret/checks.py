@@ -20,6 +20,7 @@ from smtpprobe.errors import (
 )
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.interpret.facts import facts
+from smtpprobe.interpret.tls_facts import certificate_data, with_tls_facts
 from smtpprobe.report import Exchange, Finding, Note, Session, Status, TlsMode
 from smtpprobe.transcript import (
     banner,
@@ -319,15 +320,7 @@ def _starttls_outcome(
 def _certificate_data(session: Session) -> dict[str, Any] | None:
     tls = session.tls
     cert = tls.certificate if tls is not None else None
-    if cert is None:
-        return None
-    return {
-        "subject": cert.subject,
-        "issuer": cert.issuer,
-        "sans": list(cert.sans),
-        "not_after": cert.not_after.isoformat() if cert.not_after else None,
-        "days_left": cert.days_left,
-    }
+    return None if cert is None else certificate_data(cert)
 
 
 def tls_finding(session: Session) -> Finding:
@@ -340,12 +333,14 @@ def tls_finding(session: Session) -> Finding:
         if tls_attempted(session):
             asked = _tls_asked(session) or _implicit(session)
             error = session.error if isinstance(session.error, ProbeTLSError) else None
-            return Finding("tls", Status.CRITICAL if asked else Status.WARNING,
-                           "handshake-failed", {"mode": session.options.tls.value},
-                           cause=error or session.error, data={"used": False, "attempted": True})
+            return with_tls_facts(Finding(
+                "tls", Status.CRITICAL if asked else Status.WARNING, "handshake-failed",
+                {"mode": session.options.tls.value}, cause=error or session.error,
+                data={"used": False, "attempted": True}), session)
         reached = greeted(session) or session.complete
         reason = "none" if reached else "not-reached"
-        return Finding("tls", Status.OK, reason, data={"used": False, "attempted": False})
+        return with_tls_facts(Finding("tls", Status.OK, reason,
+                                      data={"used": False, "attempted": False}), session)
     cert = tls.certificate
     data: dict[str, Any] = {
         "used": True,
@@ -375,7 +370,7 @@ def tls_finding(session: Session) -> Finding:
         reason, status = "unverified", Status.WARNING
     else:
         reason, status = "not-checked", Status.OK
-    return Finding("tls", status, reason, params, data=data)
+    return with_tls_facts(Finding("tls", status, reason, params, data=data), session)
 
 
 def _deviation(exchange: Exchange, kind: str, reply_code: int | None,

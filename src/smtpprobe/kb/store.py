@@ -22,7 +22,7 @@ import tempfile
 import zlib
 from typing import Any
 
-from smtpprobe import __version__
+from smtpprobe.version import __version__
 
 __all__ = ["DATA_DIR", "cache_path", "files_under", "languages", "read", "ui_files"]
 
