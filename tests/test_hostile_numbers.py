@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtpprobe.commands.probe import parse_host_port
+from smtpprobe.validate import parse_host_port
 from smtpprobe.errors import UsageError
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.numbers import MAX_DIGITS, ascii_number

@@ -197,7 +197,7 @@ def read_targets(lines: Iterable[str]) -> Iterator[tuple[str, int | None]]:
     :raises UsageError: (when reached) a line that is not ``host``, ``host:port`` or
         ``[v6addr]:port``.
     """
-    from smtpprobe.commands.probe import parse_host_port
+    from smtpprobe.validate import parse_host_port
 
     for number, raw in enumerate(lines, 1):
         target = raw.split("#", 1)[0].strip()
@@ -276,7 +276,7 @@ def _resolver(server: str | None, lifetime: float) -> dns.asyncresolver.Resolver
     import dns.asyncresolver
     import dns.nameserver
 
-    from smtpprobe.commands.probe import parse_host_port
+    from smtpprobe.validate import parse_host_port
 
     try:
         host, port = parse_host_port(server)

@@ -34,53 +34,13 @@ from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
-from smtpprobe.validate import ascii_number, check_token
+from smtpprobe.validate import check_token, parse_host_port
 
 __all__ = ["HostPort", "output_options", "parse_host_port", "probe_command", "run_probe"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain), or an address literal in [].
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
-
-
-def parse_host_port(value: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
-
-    :raises UsageError: an unclosed ``[``, no host, or a port outside 1-65535.
-    """
-    text, port = value.strip(), None
-    if text.startswith("["):
-        host, closed, rest = text[1:].partition("]")
-        if not closed or (rest and not rest.startswith(":")):
-            raise UsageError(key="error_hostport_ipv6", params={"text": text})
-        port = _port(rest[1:]) if rest else None
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        port = _port(port_text)
-    else:
-        host = text  # a name, an IPv4 address, or an IPv6 address without a port
-        if ":" in host and not _is_ipv6(host):
-            raise UsageError(key="error_hostport_extra", params={"text": text})
-    if not host:
-        raise UsageError(key="error_hostport_no_host", params={"text": text})
-    return host, port
-
-
-def _port(text: str) -> int:
-    port = ascii_number(text, max_digits=5)  # "²" or "٣٩٩٩" is no port
-    if port is None or not 0 < port < 65536:
-        raise UsageError(key="error_hostport_port", params={"text": text})
-    return port
-
-
-def _is_ipv6(text: str) -> bool:
-    """An IPv6 address (``host:port:extra`` is not one, and is not looked up as a name)."""
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(text).version == 6
-    except ValueError:
-        return False
 
 
 class HostPort(click.ParamType):  # type: ignore[type-arg]
