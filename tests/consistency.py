@@ -24,7 +24,9 @@ def _verb(exchange: Exchange) -> str:
 
 
 def _of(session: Session, verb: str) -> list[Exchange]:
-    return [ex for ex in session.exchanges if _verb(ex) == verb]
+    # The relay check's MAIL/RCPT (phase RELAY) are not the probe's own, as in
+    # smtpprobe.transcript.exchanges_for.
+    return [ex for ex in session.exchanges if _verb(ex) == verb and ex.phase != "RELAY"]
 
 
 def _codes(session: Session, verb: str) -> list[int]:
@@ -76,8 +78,9 @@ def _connection(reason: str) -> Predicate:
             "silent": kind == "timeout" and first is not None and first.reply is None
             and not first.partial,
             "no-banner": first is None or first.reply is None or first.reply.code != 220,
-            "ended-before-ehlo": not session.complete and not _greeted(session),
-            "incomplete": not session.complete and _greeted(session),
+            "ended-before-ehlo": (error is not None or not session.complete)
+            and not _greeted(session),
+            "incomplete": (error is not None or not session.complete) and _greeted(session),
             "interrupted": kind == "interrupted",
             "not-probed": finding.cause is not None,
         }[reason]

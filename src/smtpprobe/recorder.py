@@ -87,8 +87,12 @@ class Recorder:
         secrets: tuple[str, ...] = (),
         role: str = "",
         name: str = "",
+        raw: bytes | None = None,
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
+
+        With *raw*, those bytes are written as they are instead of *command* and CRLF
+        (a message body, a BDAT chunk); *command* is still what is recorded.
 
         Redaction hook for credentials: *shown* is recorded and reported instead of
         *command*, and every one of *secrets* is replaced by `REDACTED` in the reply,
@@ -103,7 +107,10 @@ class Recorder:
         wire = self.wire
         started = perf_counter()
         try:
-            reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
+            if raw is not None:
+                reply = await wire.send(raw, wait)
+            else:
+                reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
         except SMTPProbeError as exc:
             exc.phase = phase
             _scrub_error(exc, secrets)
