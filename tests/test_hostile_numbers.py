@@ -156,6 +156,8 @@ def test_any_port_text_is_a_port_or_a_usage_error(port: str) -> None:
     ["probe", "--timeout", "٣", "127.0.0.1"],
     ["probe", "--command-timeout", "NaN", "127.0.0.1"],
     ["codes", "--class", "٤"],
+    ["exporter", "--max-timeout", "nan"],
+    ["exporter", "--concurrency", "٣"],
 ])
 def test_bad_numbers_on_the_command_line_are_usage_errors(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
