@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtpprobe.validate import parse_host_port
 from smtpprobe.errors import UsageError
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.numbers import MAX_DIGITS, ascii_number
 from smtpprobe.reply import Reply
+from smtpprobe.validate import parse_host_port
 from tests import hostile
 from tests.cli import set_plain_english
 from tests.hostile import run_cli, serve_in_thread
