@@ -18,7 +18,9 @@ from typing import Any
 
 import click
 
+from smtpprobe.version import __version__
 from smtpprobe.errors import SMTPProbeError
+from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (
     ClickCatalog,
     LocalizedGroup,
@@ -28,8 +30,6 @@ from smtpprobe.i18n import (
     text,
     using,
 )
-from smtpprobe.version import __version__
-from smtpprobe.views.errors import localized
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_UNKNOWN", "EXIT_WARNING", "cli", "main"]
 
