@@ -10,8 +10,10 @@ tls="starttls")`` / ``threaded_smtp_server("exim")`` return the address to probe
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -23,6 +25,10 @@ from aiosmtpd.controller import Controller
 from tests.dnsserver import dns_server  # noqa: F401 - the DNS server fixture, for every module
 from tests.ports import ServerAddress, close_servers, free_port, start_controller  # noqa: F401
 from tests.servers import DOMAIN, make_persona
+
+# The knowledge-base cache of every test run (and of the CLIs tests start) lives in a
+# directory of its own: no test reads or writes the user's ~/.cache.
+os.environ["SMTPPROBE_CACHE_DIR"] = tempfile.mkdtemp(prefix="smtpprobe-test-cache-")
 
 TlsKind = Literal["starttls", "implicit"] | None
 CertKind = Literal["valid", "expired", "wrong-name"]
