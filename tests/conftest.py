@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 
 from tests.dnsserver import dns_server  # noqa: F401 - the DNS server fixture, for every module
 from tests.ports import ServerAddress, close_servers, free_port, start_controller  # noqa: F401
+from tests.postfix import postfix_pool, postfix_server  # noqa: F401 - one Postfix per settings
 from tests.servers import DOMAIN, make_persona
 
 # The knowledge-base cache of every test run (and of the CLIs tests start) lives in a

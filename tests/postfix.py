@@ -32,7 +32,9 @@ __all__ = [
     "HOSTNAME",
     "VRFY_DISABLED",
     "PostfixInstance",
+    "PostfixPool",
     "PostfixUnavailable",
+    "postfix_pool",
     "postfix_server",
     "running_postfix",
 ]
@@ -305,20 +307,67 @@ def running_postfix(
     raise PostfixUnavailable(f"the Postfix instance did not start; its log ends:\n{failure}")
 
 
-@pytest.fixture(scope="module")
-def postfix_server(request: pytest.FixtureRequest) -> Iterator[PostfixInstance]:
+class PostfixPool:
+    """Private Postfix instances for one test session, one per configuration.
+
+    Starting an instance takes ~50 ms, but tests of one configuration are spread over
+    several modules (the default serves test_postfix and test_exporter), so each starts at
+    most once and runs until the session ends. Tests must not change a shared instance's
+    configuration; what they leave behind (queued or delivered mail) they tell apart by a
+    marker of their own (a unique subject), so no cleaning is needed between them.
+    """
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._running: dict[tuple[tuple[str, str], ...], PostfixInstance] = {}
+        self._unavailable: PostfixUnavailable | None = None
+
+    def get(self, settings: Mapping[str, str]) -> PostfixInstance:
+        """The running instance with main.cf *settings* added, started on first use.
+
+        :raises PostfixUnavailable: as `running_postfix` (remembered: not tried again).
+        """
+        if self._unavailable is not None:
+            raise self._unavailable
+        key = tuple(sorted(settings.items()))
+        if key not in self._running:
+            try:
+                self._running[key] = self._stack.enter_context(running_postfix(settings))
+            except PostfixUnavailable as exc:
+                self._unavailable = exc
+                raise
+        return self._running[key]
+
+    def close(self) -> None:
+        """Stop every instance (master and its daemons) and remove its files."""
+        self._stack.close()
+        self._running.clear()
+
+
+@pytest.fixture(scope="session")
+def postfix_pool() -> Iterator[PostfixPool]:
+    """The session's Postfix instances; use `postfix_server`, which picks one."""
+    pool = PostfixPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def postfix_server(
+    request: pytest.FixtureRequest, postfix_pool: PostfixPool
+) -> PostfixInstance:
     """A running private Postfix; parametrise indirectly with a settings mapping.
 
-    Skips with the reason when Postfix cannot run here, unless SMTPPROBE_REQUIRE_POSTFIX=1
-    (CI, where setup.sh installs it), which turns the skip into a failure.
+    Every test with the same settings shares one instance (see `PostfixPool`). Skips with
+    the reason when Postfix cannot run here, unless SMTPPROBE_REQUIRE_POSTFIX=1 (CI, where
+    setup.sh installs it), which turns the skip into a failure.
     """
     settings: Mapping[str, str] = getattr(request, "param", DEFAULT_VRFY)
-    stack = contextlib.ExitStack()
     try:
-        instance = stack.enter_context(running_postfix(settings))
+        return postfix_pool.get(settings)
     except PostfixUnavailable as exc:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but Postfix cannot run: {exc}")
         pytest.skip(f"Postfix cannot run here: {exc}")
-    with stack:
-        yield instance

@@ -16,9 +16,7 @@ import pytest
 from tests.conftest import ServerAddress
 from tests.exporter_process import get, metrics, promtool_problems, running_exporter, value
 from tests.hostile import ESCAPES, escape_banner, serve_in_thread, silent
-from tests.postfix import PostfixInstance, postfix_server
-
-__all__ = ["postfix_server"]  # the fixture, imported so pytest finds it here
+from tests.postfix import PostfixInstance
 
 Serve = Callable[..., ServerAddress]
 CONFIG = """

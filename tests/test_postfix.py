@@ -19,10 +19,7 @@ from tests.postfix import (
     HOSTNAME,
     VRFY_DISABLED,
     PostfixInstance,
-    postfix_server,
 )
-
-__all__ = ["postfix_server"]  # the fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.postfix
 

@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cli import run_main, set_plain_english
-from tests.postfix import DELIVERING, DELIVERY_DOMAIN, PostfixInstance, postfix_server
-
-__all__ = ["postfix_server"]  # the fixture, imported so pytest finds it here
+from tests.postfix import DELIVERING, DELIVERY_DOMAIN, PostfixInstance
 
 pytestmark = [pytest.mark.postfix,
               pytest.mark.parametrize("postfix_server", [DELIVERING], indirect=True)]

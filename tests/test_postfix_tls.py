@@ -18,14 +18,14 @@ import pytest
 import trustme
 
 from tests.cli import run_main, set_plain_english
-from tests.postfix import PostfixInstance, postfix_server  # noqa: F401
+from tests.postfix import PostfixInstance
 
 pytestmark = pytest.mark.postfix
 
 def _tls_settings(protocols: str) -> dict[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("mx.postfix.test", "127.0.0.1")
-    # Written at import (the settings parametrise a module-scoped fixture); readable by
+    # Written at import (the settings key a session-wide instance); readable by
     # Postfix's smtpd, which loads the key as root before dropping privileges.
     folder = Path(tempfile.mkdtemp(prefix="smtpprobe-pftls-"))
     atexit.register(shutil.rmtree, folder, True)

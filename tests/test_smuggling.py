@@ -24,10 +24,8 @@ from smtpprobe.smuggling_run import CONTENT, SMUGGLED, Trial, run_smuggling_chec
 from smtpprobe.transaction import DATA_END
 from tests.cli import run_main
 from tests.ports import ServerAddress, close_servers
-from tests.postfix import PostfixInstance, postfix_server
+from tests.postfix import PostfixInstance
 from tests.smuggling_personas import RECEIVED
-
-__all__ = ["postfix_server"]
 
 TO = "alice@mx.test"
 OPTIONS = ProbeOptions(tls=TlsMode.NONE, deadline=60.0, command_timeout=5.0)
