@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 
 from smtpprobe.errors import ResolveError
-from smtpprobe.interpret import interpret
 from smtpprobe.kb import load
 from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat, renderer_for
 from smtpprobe.render.json_report import SCHEMA_VERSION, error_document
 from smtpprobe.render.plain import to_plain
-from smtpprobe.reply import parse_reply
-from smtpprobe.report import Exchange, ProbeOptions, ProbeReport, Session, Target, TlsMode
+from smtpprobe.report import ProbeReport, Target, TlsMode
+from tests.builders import CONTROL, ex, real_and_control, report
 
 KB = load("en")
 
 
 def _report() -> ProbeReport:
-    exchanges = (
-        Exchange("banner", b"", parse_reply(b"220 mx.example.org ESMTP\r\n"), 0.01, 0.002),
-        Exchange("VRFY", b"VRFY postmaster", parse_reply(b"252 2.0.0 postmaster\r\n"), 0.02,
-                 0.001, argument="postmaster", role="real", name="postmaster"),
-        Exchange("VRFY", b"VRFY ctl", parse_reply(b"550 5.1.1 unknown\r\n"), 0.03, 0.001,
-                 argument="ctl", role="control", name="ctl"),
-    )
-    session = Session(Target("mx.example.org", 25, "192.0.2.1"), ProbeOptions(), exchanges,
-                      datetime(2025, 1, 1, tzinfo=timezone.utc), 0.1, control_address="ctl")
-    return ProbeReport(session, interpret(session))
+    return report(ex("", "220 mx.example.org ESMTP\r\n"),
+                  *real_and_control("252 2.0.0 postmaster", "550 5.1.1 unknown"))
 
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))
@@ -55,12 +45,12 @@ def test_json_document_shape() -> None:
     doc = OutputFormat.JSON.to_renderer()(_report(), KB)
     assert isinstance(doc, dict)
     assert doc["schema_version"] == SCHEMA_VERSION and doc["status"] == "warning"
-    assert doc["started_at"] == "2025-01-01T00:00:00+00:00" and doc["error"] is None
+    assert doc["started_at"] == "2025-01-02T03:04:05+00:00" and doc["error"] is None
     banner = doc["exchanges"][0]
     assert banner["reply"]["raw"] == "220 mx.example.org ESMTP\r\n"
     assert banner["meaning"]["allowed"] is True and banner["meaning"]["tone"] == "ok"
     vrfy = doc["findings"]["vrfy"]
-    assert [e["command"] for e in vrfy["evidence"]] == ["VRFY postmaster", "VRFY ctl"]
+    assert [e["command"] for e in vrfy["evidence"]] == ["VRFY postmaster", f"VRFY {CONTROL}"]
 
 
 def test_error_document_reads_the_fields() -> None:

@@ -15,8 +15,8 @@ from smtpprobe.errors import (
     ProbeTimeoutError,
     ProbeTLSError,
     ResolveError,
-    SMTPProbeError,
     ServerDisconnectedError,
+    SMTPProbeError,
 )
 from smtpprobe.interpret import CHECKS, interpret, judge, parse_ehlo
 from smtpprobe.interpret.ehlo import tls_changes
@@ -34,55 +34,23 @@ from smtpprobe.report import (
     ProbeReport,
     Session,
     Status,
-    Target,
     TlsInfo,
     TlsMode,
     Verdict,
 )
 from smtpprobe.views.probe_view import probe_doc
+from tests.builders import (
+    CONTROL,
+    EHLO_NO_TLS,
+    ex,
+    greeting,
+    real_and_control,
+    reply,
+    session,
+)
 from tests.worded import read
 
 KB = load("en")
-CONTROL = "zq7x1k9w"
-EHLO_OK = ("250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n"
-           "250 8BITMIME\r\n")
-EHLO_NO_TLS = "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
-
-
-def reply(text: str) -> Reply:
-    return parse_reply(text.encode() if "\r\n" in text else text)
-
-
-def ex(command: str, text: str | None, *, error: SMTPProbeError | None = None,
-       argument: str = "", started: float = 0.1) -> Exchange:
-    verb = command.split()[0] if command else "banner"
-    # As the probe stamps them: whose name it asked about, as the user gave it.
-    name = argument.partition("@")[0]
-    role = "" if not argument else "control" if name == CONTROL else "real"
-    return Exchange(phase=verb, command=command.encode(), reply=reply(text) if text else None,
-                    started=started, elapsed=0.004, error=error, argument=argument,
-                    role=role, name=name)
-
-
-def greeting(banner: str = "220 mx.example.org ESMTP\r\n", ehlo: str = EHLO_OK) -> list[Exchange]:
-    return [ex("", banner), ex("EHLO smtpprobe.invalid", ehlo)]
-
-
-def session(*exchanges: Exchange, **changes: object) -> Session:
-    # --tls none by default: a session that never tries STARTTLS, so that only the
-    # tests about TLS meet the STARTTLS and TLS findings' warnings.
-    options = changes.pop("options", ProbeOptions(tls=TlsMode.NONE))
-    fields: dict[str, object] = {
-        "target": Target("mx.example.org", 25, "192.0.2.25"),
-        "options": options,
-        "exchanges": tuple(exchanges),
-        "started_at": datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-        "elapsed": 0.25,
-        "connect_elapsed": 0.003,
-        "control_address": CONTROL,
-    }
-    fields.update(changes)
-    return Session(**fields)  # type: ignore[arg-type]
 
 
 def findings(s: Session, lang: str = "en") -> dict[str, Finding]:
@@ -91,11 +59,6 @@ def findings(s: Session, lang: str = "en") -> dict[str, Finding]:
 
 def overall(s: Session) -> Status:
     return ProbeReport(s, interpret(s)).status
-
-
-def vrfy_pair(real: str, control: str, verb: str = "VRFY", name: str = "postmaster") -> list[Exchange]:
-    return [ex(f"{verb} {name}", real, argument=name),
-            ex(f"{verb} {CONTROL}", control, argument=CONTROL)]
 
 
 # -- the verdict rule --------------------------------------------------------------------------
@@ -141,7 +104,7 @@ def test_judge_without_a_reply_is_inconclusive() -> None:
 # -- VRFY / EXPN / RCPT findings --------------------------------------------------------------
 
 def test_postfix_vrfy_discloses_with_evidence_and_advice() -> None:
-    pair = vrfy_pair("252 2.0.0 postmaster", "550 5.1.1 <zq7x1k9w>: Recipient address "
+    pair = real_and_control("252 2.0.0 postmaster", "550 5.1.1 <zq7x1k9w>: Recipient address "
                      "rejected: User unknown in local recipient table")
     s = session(*greeting("220 mx.example.org ESMTP Postfix\r\n"), *pair)
     vrfy = findings(s)["vrfy"]
@@ -155,7 +118,7 @@ def test_postfix_vrfy_discloses_with_evidence_and_advice() -> None:
 
 def test_gmail_252_for_everyone_is_hidden() -> None:
     text = "252 2.1.5 Send some mail, I'll try my best 1 - gsmtp"
-    s = session(*greeting(), *vrfy_pair(text, text))
+    s = session(*greeting(), *real_and_control(text, text))
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.HIDDEN and vrfy.status is Status.OK
     assert "--rcpt-check" in vrfy.advice
@@ -165,8 +128,8 @@ def test_gmail_252_for_everyone_is_hidden() -> None:
 def test_exim_defaults_hide_vrfy_and_refuse_expn() -> None:
     s = session(
         *greeting("220 mx.example.org ESMTP Exim 4.97 Mon, 01 Jan 2025\r\n"),
-        *vrfy_pair("252 Administrative prohibition", "252 Administrative prohibition"),
-        *vrfy_pair("550 Administrative prohibition", "550 Administrative prohibition", "EXPN"),
+        *real_and_control("252 Administrative prohibition", "252 Administrative prohibition"),
+        *real_and_control("550 Administrative prohibition", "550 Administrative prohibition", "EXPN"),
     )
     found = findings(s)
     assert found["vrfy"].verdict is Verdict.HIDDEN
@@ -176,19 +139,19 @@ def test_exim_defaults_hide_vrfy_and_refuse_expn() -> None:
 
 def test_sendmail_vendor_advice() -> None:
     s = session(*greeting("220 h ESMTP Sendmail 8.17.1\r\n"),
-                *vrfy_pair("250 2.1.5 <postmaster@h>", "550 5.1.1 zq... User unknown"))
+                *real_and_control("250 2.1.5 <postmaster@h>", "550 5.1.1 zq... User unknown"))
     assert "novrfy" in findings(s)["vrfy"].advice
 
 
 def test_unknown_vendor_gets_every_knob() -> None:
-    s = session(*greeting(), *vrfy_pair("250 ok", "550 no"))
+    s = session(*greeting(), *real_and_control("250 ok", "550 no"))
     advice = findings(s)["vrfy"].advice
     assert "disable_vrfy_command" in advice and "PrivacyOptions" in advice
     assert "acl_smtp_vrfy" in advice
 
 
 def test_disabled_vrfy_is_ok() -> None:
-    s = session(*greeting(), *vrfy_pair("502 5.5.1 VRFY command is disabled",
+    s = session(*greeting(), *real_and_control("502 5.5.1 VRFY command is disabled",
                                         "502 5.5.1 VRFY command is disabled"))
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.DISABLED and vrfy.status is Status.OK
@@ -217,14 +180,14 @@ def test_exchanges_without_a_role_are_never_paired() -> None:
 
 
 def test_control_is_found_without_a_recorded_control_address() -> None:
-    s = session(*greeting(), *vrfy_pair("250 ok", "550 no"), control_address="")
+    s = session(*greeting(), *real_and_control("250 ok", "550 no"), control_address="")
     assert findings(s)["vrfy"].verdict is Verdict.DISCLOSING
 
 
 def test_one_disclosing_user_makes_the_verdict() -> None:
     options = ProbeOptions(users=("postmaster", "nobody"))
-    s = session(*greeting(), *vrfy_pair("252 a", "252 a"),
-                *vrfy_pair("250 nobody", "252 a", name="nobody")[:1], options=options)
+    s = session(*greeting(), *real_and_control("252 a", "252 a"),
+                *real_and_control("250 nobody", "252 a", name="nobody")[:1], options=options)
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.DISCLOSING
     assert [p["verdict"] for p in vrfy.data["pairs"]] == ["hidden", "disclosing"]
@@ -232,7 +195,7 @@ def test_one_disclosing_user_makes_the_verdict() -> None:
 
 def test_mixed_verdicts_without_disclosure_are_inconclusive() -> None:
     options = ProbeOptions(users=("postmaster", "abuse"))
-    s = session(*greeting(), *vrfy_pair("252 a", "252 a"),
+    s = session(*greeting(), *real_and_control("252 a", "252 a"),
                 ex("VRFY abuse", "451 later", argument="abuse"), options=options)
     assert findings(s)["vrfy"].verdict is Verdict.INCONCLUSIVE
 
@@ -430,7 +393,7 @@ def test_refusal_at_connect_is_explained_and_critical(code: int) -> None:
 
 def test_banner_facts() -> None:
     banner = findings(session(*greeting()))["banner"]
-    assert banner.data["domain"] == "mx.example.org" and banner.data["delay_ms"] == 4.0
+    assert banner.data["domain"] == "mx.example.org" and banner.data["delay_ms"] == 2.0
 
 
 def test_silent_server_is_critical() -> None:
@@ -498,7 +461,7 @@ def test_every_check_in_order() -> None:
 
 
 def test_indonesian_text() -> None:
-    s = session(*greeting(), *vrfy_pair("252 2.0.0 postmaster", "550 5.1.1 unknown"))
+    s = session(*greeting(), *real_and_control("252 2.0.0 postmaster", "550 5.1.1 unknown"))
     vrfy = findings(s, "id")["vrfy"]
     assert "membedakan pengguna" in vrfy.summary
     assert vrfy.advice and vrfy.advice != findings(s)["vrfy"].advice

@@ -6,10 +6,13 @@ import xml.etree.ElementTree as ET
 
 from smtpprobe.errors import ResolveError
 from smtpprobe.fleet import TargetResult
+from smtpprobe.kb import load
 from smtpprobe.policy import Expectation, Policy, apply_policy
 from smtpprobe.render.junit import junit_report, junit_xml
 from smtpprobe.report import Finding, ProbeReport, Status, Target
-from tests.test_policy import KB, ex, greeted, report, vrfy
+from tests.builders import ex, greeting, real_and_control, report
+
+KB = load("en")
 
 
 def parse(text: str) -> ET.Element:
@@ -22,7 +25,7 @@ def cases(suite: ET.Element) -> dict[str, ET.Element]:
 
 
 def test_one_case_per_check_and_a_failure_per_violated_policy() -> None:
-    base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"))
+    base = report(*greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"))
     checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN, time_warning=60))
     root = parse(junit_report(checked, KB))
     suite = root.find("testsuite")
@@ -45,7 +48,7 @@ def test_one_case_per_check_and_a_failure_per_violated_policy() -> None:
 def test_unknown_is_an_error_and_a_lone_note_makes_a_suite() -> None:
     error = ResolveError("nope.test does not exist (NXDOMAIN)")
     note = Finding("connection", Status.UNKNOWN, "Not probed: nope.test does not exist")
-    ok = report(*greeted())
+    ok = report(*greeting())
     root = parse(junit_xml([TargetResult(Target("nope.test", 25), None, error, (note,)),
                             TargetResult(ok.target, ok)], KB))
     suites = root.findall("testsuite")

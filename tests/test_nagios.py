@@ -12,7 +12,9 @@ from smtpprobe.kb import load
 from smtpprobe.policy import Expectation, Policy, apply_policy
 from smtpprobe.render.nagios import nagios_line, nagios_output, perfdata
 from smtpprobe.report import Finding, Status, Target
-from tests.test_policy import KB, ex, greeted, report, tls, vrfy
+from tests.builders import ex, greeting, real_and_control, report, tls
+
+KB = load("en")
 
 # Plugin guidelines: 'label'=value[UOM];[warn];[crit];[min];[max]
 PERF = re.compile(r"(?:'[^'=]+'|[^'= ]+)=-?[0-9.]+(?:s|%|B|KB|MB|TB|c|us|ms)?"
@@ -33,7 +35,7 @@ def parse(output: str) -> tuple[str, str, list[str]]:
 
 
 def test_the_example_shape_from_the_issue() -> None:
-    base = report(*greeted(), *vrfy("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012)
+    base = report(*greeting(), *real_and_control("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012)
     line = nagios_line(apply_policy(base, Policy(time_warning=1, time_critical=5)), KB)
     assert line.endswith("\n") and line.count("\n") == 1
     status, text, perf = parse(line)
@@ -43,7 +45,7 @@ def test_the_example_shape_from_the_issue() -> None:
 
 
 def test_problems_follow_the_facts_worst_first() -> None:
-    base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10))
+    base = report(*greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10))
     line = nagios_line(apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN)), KB)
     status, text, perf = parse(line)
     assert status == "CRITICAL"
@@ -56,7 +58,7 @@ def test_problems_follow_the_facts_worst_first() -> None:
 
 
 def test_banner_limit_goes_into_perfdata() -> None:
-    base = apply_policy(report(*greeted()), Policy(max_banner_delay=3))
+    base = apply_policy(report(*greeting()), Policy(max_banner_delay=3))
     assert "banner=0.002s;;3" in perfdata(base)
     assert perfdata(base, "mx1:25")[0].startswith("'mx1:25 time'=")
 
@@ -81,8 +83,8 @@ def test_an_unresolved_target_is_unknown_without_perfdata() -> None:
 
 
 def test_several_targets_summary_line_then_one_line_each() -> None:
-    ok = report(*greeted(), *vrfy("252 x", "252 x"))
-    bad = report(*greeted(), *vrfy("250 yes", "550 no"), target=Target("mx2.example.org", 25,
+    ok = report(*greeting(), *real_and_control("252 x", "252 x"))
+    bad = report(*greeting(), *real_and_control("250 yes", "550 no"), target=Target("mx2.example.org", 25,
                                                                           "192.0.2.26"))
     results = [TargetResult(r.target, r) for r in (ok, bad)]
     lines = nagios_output(results, KB).splitlines()
@@ -96,8 +98,8 @@ def test_several_targets_summary_line_then_one_line_each() -> None:
 
 
 def test_same_target_twice_gets_distinct_labels() -> None:
-    one = report(*greeted())
-    other = report(*greeted(), target=Target("mx.example.org", 25, "192.0.2.99"))
+    one = report(*greeting())
+    other = report(*greeting(), target=Target("mx.example.org", 25, "192.0.2.99"))
     perf = parse(nagios_output([TargetResult(r.target, r) for r in (one, other, one)], KB))[2]
     assert [p.split("=")[0] for p in perf if "time" in p] == [
         "'mx.example.org:25 #1 time'", "'mx.example.org:25 192.0.2.99 time'",
@@ -105,5 +107,5 @@ def test_same_target_twice_gets_distinct_labels() -> None:
 
 
 def test_indonesian_words_status_stays_english() -> None:
-    line = nagios_line(report(*greeted(), tls=tls(84)), load("id"))
+    line = nagios_line(report(*greeting(), tls=tls(84)), load("id"))
     assert line.startswith("SMTP OK - ") and "sertifikat 84 hari" in line

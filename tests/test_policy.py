@@ -3,72 +3,27 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import pytest
 
-from tests.worded import read
-
-from smtpprobe.errors import ProbeConnectError, ProbeTLSError, SMTPProbeError
-from smtpprobe.interpret import CHECKS, interpret
+from smtpprobe.errors import ProbeConnectError, ProbeTLSError
+from smtpprobe.interpret import CHECKS
 from smtpprobe.kb import LANGUAGES, load
 from smtpprobe.policy import POLICY_CHECKS, Expectation, Policy, apply_policy
 from smtpprobe.reply import parse_reply
 from smtpprobe.report import (
-    CertificateInfo,
-    Exchange,
     Finding,
-    ProbeOptions,
     ProbeReport,
-    Session,
     Status,
-    Target,
-    TlsInfo,
     TlsMode,
     Verdict,
 )
+from tests.builders import CONTROL, ex, greeting, real_and_control, report, tls
+from tests.worded import read
 
 KB = load("en")
-CONTROL = "zq7x1k9w"
 EHLO = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 STARTTLS\r\n"
 NO_DEFAULTS = Policy(cert_days=None)
-
-
-def ex(command: str, text: str | None, *, elapsed: float = 0.004, argument: str = "",
-       error: SMTPProbeError | None = None) -> Exchange:
-    phase = command.split()[0] if command else "banner"
-    reply = parse_reply(text.encode()) if text else None
-    name = argument.partition("@")[0]
-    role = "" if not argument else "control" if name == CONTROL else "real"
-    return Exchange(phase, command.encode(), reply, 0.1, elapsed, error=error, argument=argument,
-                    role=role, name=name)
-
-
-def vrfy(real: str, control: str) -> list[Exchange]:
-    return [ex("VRFY postmaster", real, argument="postmaster"),
-            ex(f"VRFY {CONTROL}", control, argument=CONTROL)]
-
-
-def report(*exchanges: Exchange, **changes: object) -> ProbeReport:
-    fields: dict[str, object] = {
-        "target": Target("mx.example.org", 25, "192.0.2.25"), "options": ProbeOptions(),
-        "exchanges": exchanges, "started_at": datetime(2025, 1, 2, tzinfo=timezone.utc),
-        "elapsed": 0.25, "connect_elapsed": 0.003, "control_address": CONTROL,
-    }
-    fields.update(changes)
-    session = Session(**fields)  # type: ignore[arg-type]
-    return ProbeReport(session, interpret(session))
-
-
-def greeted(banner_delay: float = 0.002, ehlo: str = EHLO) -> list[Exchange]:
-    return [ex("", "220 mx.example.org ESMTP Postfix\r\n", elapsed=banner_delay),
-            ex("EHLO smtpprobe.invalid", ehlo)]
-
-
-def tls(days: int | None = 90, verified: bool = True, error: str = "",
-        mode: TlsMode = TlsMode.STARTTLS) -> TlsInfo:
-    cert = None if days is None else CertificateInfo("mx.example.org", "CN=CA", (), None, days)
-    return TlsInfo(mode, "TLSv1.3", "TLS_AES_256_GCM_SHA384", cert, verified, error)
 
 
 def added(result: ProbeReport) -> dict[str, Finding]:
@@ -80,7 +35,7 @@ def judge(policy: Policy, base: ProbeReport) -> dict[str, Finding]:
 
 
 def test_no_policy_adds_nothing() -> None:
-    base = report(*greeted())
+    base = report(*greeting())
     assert apply_policy(base, NO_DEFAULTS) is base
     assert [f.check for f in base.findings] == list(CHECKS)
 
@@ -88,7 +43,7 @@ def test_no_policy_adds_nothing() -> None:
 def test_policy_findings_come_after_the_interpreters_in_a_fixed_order() -> None:
     policy = Policy(expect_vrfy=Expectation.HIDDEN, require_starttls=True, time_warning=5,
                     expect_extensions=("SIZE",))
-    result = apply_policy(report(*greeted(), *vrfy("252 x", "252 y"), tls=tls()), policy)
+    result = apply_policy(report(*greeting(), *real_and_control("252 x", "252 y"), tls=tls()), policy)
     checks = [f.check for f in result.findings]
     assert checks[:len(CHECKS)] == list(CHECKS)
     assert checks[len(CHECKS):] == ["expect-vrfy", "require-starttls", "cert-days", "time",
@@ -120,7 +75,7 @@ def test_policy_findings_come_after_the_interpreters_in_a_fixed_order() -> None:
 )
 def test_expect_vrfy(expected: str, real: str, control: str, status: Status) -> None:
     found = judge(Policy(expect_vrfy=Expectation(expected), cert_days=None),
-                  report(*greeted(), *vrfy(real, control)))["expect-vrfy"]
+                  report(*greeting(), *real_and_control(real, control)))["expect-vrfy"]
     assert found.status is status
     assert [e.command for e in found.evidence] == [b"VRFY postmaster", f"VRFY {CONTROL}".encode()]
     assert found.data["expected"] == expected
@@ -129,7 +84,7 @@ def test_expect_vrfy(expected: str, real: str, control: str, status: Status) -> 
 
 def test_expect_rcpt_not_tested_is_unknown() -> None:
     found = judge(Policy(expect_rcpt=Expectation.HIDDEN, cert_days=None),
-                  report(*greeted()))["expect-rcpt"]
+                  report(*greeting()))["expect-rcpt"]
     assert found.status is Status.UNKNOWN and found.data["actual"] == "not-tested"
 
 
@@ -142,11 +97,11 @@ def test_expectation_accepts() -> None:
 
 def test_require_starttls() -> None:
     policy = Policy(require_starttls=True, cert_days=None)
-    ok = judge(policy, report(*greeted(), ex("STARTTLS", "220 Ready"), tls=tls()))
+    ok = judge(policy, report(*greeting(), ex("STARTTLS", "220 Ready"), tls=tls()))
     assert ok["require-starttls"].status is Status.OK
-    implicit = judge(policy, report(*greeted(), tls=tls(mode=TlsMode.IMPLICIT)))
+    implicit = judge(policy, report(*greeting(), tls=tls(mode=TlsMode.IMPLICIT)))
     assert implicit["require-starttls"].status is Status.OK
-    plain = judge(policy, report(*greeted(ehlo="250-mx.example.org\r\n250 SIZE 1\r\n")))
+    plain = judge(policy, report(*greeting(ehlo="250-mx.example.org\r\n250 SIZE 1\r\n")))
     assert plain["require-starttls"].status is Status.CRITICAL
     assert plain["require-starttls"].params["starttls"] == "not-offered"
     assert plain["require-starttls"].advice and plain["require-starttls"].evidence
@@ -154,15 +109,15 @@ def test_require_starttls() -> None:
 
 def test_require_valid_cert() -> None:
     policy = Policy(require_valid_cert=True, cert_days=None)
-    assert judge(policy, report(*greeted(), tls=tls()))["require-valid-cert"].status is Status.OK
-    bad = judge(policy, report(*greeted(), tls=tls(verified=False, error="self-signed")))
+    assert judge(policy, report(*greeting(), tls=tls()))["require-valid-cert"].status is Status.OK
+    bad = judge(policy, report(*greeting(), tls=tls(verified=False, error="self-signed")))
     assert bad["require-valid-cert"].status is Status.CRITICAL
     assert "self-signed" in bad["require-valid-cert"].summary
-    none = judge(policy, report(*greeted()))["require-valid-cert"]
+    none = judge(policy, report(*greeting()))["require-valid-cert"]
     assert none.status is Status.CRITICAL and none.data["verified"] is False
     # The handshake failed (no --insecure): no TlsInfo, the reason is in the session error.
     failed = ProbeTLSError("certificate verify failed: unable to get local issuer", phase="tls")
-    refused = judge(policy, report(*greeted(), complete=False, error=failed))
+    refused = judge(policy, report(*greeting(), complete=False, error=failed))
     assert "unable to get local issuer" in refused["require-valid-cert"].summary
 
 
@@ -172,7 +127,7 @@ def test_require_valid_cert() -> None:
      (6, Status.CRITICAL), (0, Status.CRITICAL), (-3, Status.CRITICAL)],
 )
 def test_cert_days_default_21_7(days: int, status: Status) -> None:
-    found = judge(Policy(), report(*greeted(), tls=tls(days)))["cert-days"]
+    found = judge(Policy(), report(*greeting(), tls=tls(days)))["cert-days"]
     assert found.status is status
     assert found.data == {"policy": True, "days_left": days, "warning": 21, "critical": 7}
     if days < 0:
@@ -180,15 +135,15 @@ def test_cert_days_default_21_7(days: int, status: Status) -> None:
 
 
 def test_cert_days_over_implicit_tls_and_without_a_certificate() -> None:
-    implicit = judge(Policy(cert_days=(30, 10)), report(*greeted(),
+    implicit = judge(Policy(cert_days=(30, 10)), report(*greeting(),
                                                         tls=tls(25, mode=TlsMode.IMPLICIT)))
     assert implicit["cert-days"].status is Status.WARNING
-    assert "cert-days" not in judge(Policy(), report(*greeted()))
-    assert "cert-days" not in judge(Policy(cert_days=None), report(*greeted(), tls=tls(3)))
+    assert "cert-days" not in judge(Policy(), report(*greeting()))
+    assert "cert-days" not in judge(Policy(cert_days=None), report(*greeting(), tls=tls(3)))
 
 
 def test_total_time_thresholds() -> None:
-    slow = [*greeted(), ex("HELP", "214 ok", elapsed=0.2)]
+    slow = [*greeting(), ex("HELP", "214 ok", elapsed=0.2)]
     for warning, critical, status in [(1.0, 2.0, Status.OK), (0.1, 2.0, Status.WARNING),
                                       (0.1, 0.2, Status.CRITICAL), (None, 0.2, Status.CRITICAL),
                                       (0.3, None, Status.OK)]:
@@ -201,15 +156,15 @@ def test_total_time_thresholds() -> None:
 
 def test_banner_delay() -> None:
     policy = Policy(max_banner_delay=0.5, cert_days=None)
-    assert judge(policy, report(*greeted(0.4)))["banner-delay"].status is Status.OK
-    late = judge(policy, report(*greeted(0.6)))["banner-delay"]
+    assert judge(policy, report(*greeting(banner_delay=0.4)))["banner-delay"].status is Status.OK
+    late = judge(policy, report(*greeting(banner_delay=0.6)))["banner-delay"]
     assert late.status is Status.CRITICAL and late.evidence[0].command == b""
     unreached = judge(policy, report(complete=False, error=ProbeConnectError("refused")))
     assert unreached["banner-delay"].status is Status.UNKNOWN
 
 
 def test_expect_banner_is_searched_in_the_lines_as_received() -> None:
-    base = report(*greeted())
+    base = report(*greeting())
     assert judge(Policy(expect_banner=re.compile(r"^220 mx\.example\.org "), cert_days=None),
                  base)["expect-banner"].status is Status.OK
     missed = judge(Policy(expect_banner=re.compile("Exim"), cert_days=None), base)
@@ -219,7 +174,7 @@ def test_expect_banner_is_searched_in_the_lines_as_received() -> None:
 
 def test_expect_extension_counts_the_ehlo_before_tls() -> None:
     inside = "250-mx.example.org\r\n250-AUTH PLAIN\r\n250 SIZE 1\r\n"
-    base = report(*greeted(ehlo=inside), tls=tls(),
+    base = report(*greeting(ehlo=inside), tls=tls(),
                   ehlo_before_tls=parse_reply(EHLO.encode()))
     ok = judge(Policy(expect_extensions=("STARTTLS", "AUTH"), cert_days=None), base)
     assert ok["expect-extension"].status is Status.OK
@@ -246,7 +201,7 @@ def test_every_summary_formats_in_every_language(lang: str) -> None:
     policy = Policy(expect_vrfy=Expectation.HIDDEN, require_starttls=True,
                     require_valid_cert=True, time_warning=0.1, max_banner_delay=0.001,
                     expect_banner=re.compile("nope"), expect_extensions=("XFOO",))
-    result = apply_policy(report(*greeted(), *vrfy("250 ok", "550 no"),
+    result = apply_policy(report(*greeting(), *real_and_control("250 ok", "550 no"),
                                  tls=tls(3, verified=False, error="bad")), policy)
     for found in added(result).values():
         finding = read(found.finding, kb)
