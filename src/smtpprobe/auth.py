@@ -1,8 +1,8 @@
 """The probe's AUTH step: SASL PLAIN or LOGIN (RFC 4954, RFC 4616), credentials never kept.
 
-Lines that carry credentials are recorded as ``<redacted>``, and every form of the secret
-(the password, its BASE64, the PLAIN blob, the BASE64 user name) is scrubbed from the
-replies before they are recorded, in case a server echoes what it got.
+Lines that carry credentials are recorded as ``<redacted>``, and the credentials are
+registered with the recorder's `smtpprobe.redact.Redactor` before anything is sent: from
+then on no form of them survives in anything received, in case a server echoes what it got.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ __all__ = [
     "authenticate",
     "choose_mechanism",
     "offered_mechanisms",
-    "secret_forms",
 ]
 
 # Why the auth step sent nothing (`Session.auth_skipped`).
@@ -67,12 +66,6 @@ def choose_mechanism(requested: AuthMechanism, offered: tuple[str, ...]) -> str 
     return next((name for name in ("PLAIN", "LOGIN") if name in offered), None)
 
 
-def secret_forms(user: str, password: str) -> tuple[str, ...]:
-    """Every form of the credentials that must never be recorded."""
-    plain = _b64(f"\0{user}\0{password}")
-    return (plain, password, _b64(password), _b64(user))
-
-
 async def authenticate(
     rec: Recorder, options: ProbeOptions, greeting: Reply | None, *, encrypted: bool
 ) -> str:
@@ -92,15 +85,15 @@ async def authenticate(
         return NO_MECHANISM
     if not encrypted and not options.allow_plaintext_auth:
         return PLAINTEXT
-    secrets = secret_forms(user, password)
+    rec.redactor.add_credentials(user, password)
 
     async def say(line: bytes, shown: bytes) -> Reply:
-        return await rec.exchange("AUTH", line, shown=shown, secrets=secrets)
+        return await rec.exchange("AUTH", line, shown=shown)
 
     redacted = REDACTED.encode()
     if mechanism == "PLAIN":
         # RFC 4954 §4 initial response; RFC 4616 §2: empty authzid, authcid, password.
-        blob = secrets[0].encode()
+        blob = _b64(f"\0{user}\0{password}").encode()
         reply = await say(b"AUTH PLAIN " + blob, b"AUTH PLAIN " + redacted)
         steps: list[bytes] = []
     else:

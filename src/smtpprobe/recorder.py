@@ -7,8 +7,7 @@ Owns the connection (`SMTPWire`), the session clock and deadline, and the list o
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from time import perf_counter
 
 from smtpprobe.errors import (
@@ -17,13 +16,12 @@ from smtpprobe.errors import (
     SMTPProbeError,
     Term,
 )
+from smtpprobe.redact import REDACTED, Redactor
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, ProbeEvent, ProbeEventKind
 from smtpprobe.wire import SMTPWire
 
-__all__ = ["REDACTED", "Recorder", "ServerEnded", "scrub_reply"]
-
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "Recorder", "ServerEnded"]
 
 
 class ServerEnded(Exception):
@@ -41,6 +39,9 @@ class Recorder:
     """One probe's transcript under one deadline (``loop.time()`` based).
 
     :param command_timeout: the cap for one command; the time left caps it further.
+
+    ``redactor`` holds the session's secrets: every byte received goes through it (the
+    wire's evidence too) before anything is recorded, cut, returned or reported.
     """
 
     def __init__(
@@ -55,7 +56,8 @@ class Recorder:
         self.on_event = on_event
         self.t0 = perf_counter()
         self.phase = "resolve"
-        self.wire = SMTPWire()
+        self.redactor = Redactor()
+        self.wire = SMTPWire(redact=self.redactor.data)
         self.exchanges: list[Exchange] = []
 
     def left(self, cap: float | None = None) -> float:
@@ -66,7 +68,7 @@ class Recorder:
     def new_wire(self) -> SMTPWire:
         """Drop the current connection (if any) and start a fresh one."""
         self.wire.close()
-        self.wire = SMTPWire()
+        self.wire = SMTPWire(redact=self.redactor.data)
         return self.wire
 
     def enter(self, phase: str, detail: str = "") -> None:
@@ -87,13 +89,15 @@ class Recorder:
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
 
-        Redaction hook for credentials: *shown* is recorded and reported instead of
-        *command*, and every one of *secrets* is replaced by `REDACTED` in the reply,
-        the partial bytes and the error before anything is recorded or returned.
+        Credentials: *shown* is recorded and reported instead of *command*; *secrets* are
+        registered with `redactor` (with their derived forms) before anything is sent, so
+        that no reply from now on, nor its partial bytes or error, shows any of them.
 
         :raises ServerEnded: the reply is a 421 (RFC 5321 §3.8: the server is closing).
         :raises RemoteError: no complete reply (recorded first, with ``phase`` set).
         """
+        for secret in secrets:
+            self.redactor.add(secret)
         recorded = command if shown is None else shown
         self.enter(phase, recorded.decode(errors="backslashreplace"))
         wait = self.left(timeout)
@@ -103,15 +107,14 @@ class Recorder:
             reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
         except SMTPProbeError as exc:
             exc.phase = phase
-            _scrub_error(exc, secrets)
-            self._record(phase, recorded, None, started, argument, exc, secrets)
+            scrub_error(exc, self.redactor)
+            self._record(phase, recorded, None, started, argument, exc)
             raise
         except asyncio.CancelledError:  # the session deadline ran out mid-reply
             late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
-            self._record(phase, recorded, None, started, argument, late, secrets)
+            self._record(phase, recorded, None, started, argument, late)
             raise
-        if secrets:
-            reply = scrub_reply(reply, secrets)
+        reply = self.redactor.reply(reply)
         self._record(phase, recorded, reply, started, argument, None)
         if reply.code == 421:
             raise ServerEnded(polite=False)
@@ -125,7 +128,6 @@ class Recorder:
         started: float,
         argument: str,
         error: SMTPProbeError | None,
-        secrets: tuple[str, ...] = (),
     ) -> None:
         exchange = Exchange(
             phase=phase,
@@ -135,48 +137,25 @@ class Recorder:
             elapsed=perf_counter() - started,
             error=error,
             argument=argument,
-            partial=_scrub_bytes(self.wire.partial, secrets) if error is not None else b"",
+            partial=self.wire.partial if error is not None else b"",
         )
         self.exchanges.append(exchange)
         if self.on_event is not None:
             self.on_event(ProbeEvent(ProbeEventKind.EXCHANGE, phase, exchange=exchange))
 
 
-def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    # Longest first, so a PLAIN blob goes whole before the shorter forms inside it.
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
-    for secret in sorted((s.encode() for s in secrets if s), key=len, reverse=True):
-        data = data.replace(secret, REDACTED.encode())
-    return data
-
-
-def scrub_reply(reply: Reply, secrets: tuple[str, ...]) -> Reply:
-    """*reply* with every secret in its lines and raw bytes replaced by `REDACTED`."""
-    lines = tuple(_scrub_text(line, secrets) for line in reply.lines)
-    raw = _scrub_bytes(reply.raw, secrets)
-    if lines == reply.lines and raw == reply.raw:
-        return reply
-    return dataclasses.replace(reply, lines=lines, raw=raw)
-
-
-def _scrub_error(exc: SMTPProbeError, secrets: tuple[str, ...]) -> None:
-    """Scrub an error in place: it is recorded, and it becomes the session's error."""
-    if not secrets:
+def scrub_error(exc: SMTPProbeError, redactor: Redactor) -> None:
+    """Redact an error in place: it is recorded, and it becomes the session's error."""
+    if not redactor:
         return
-    exc.message = _scrub_text(exc.message, secrets)
-    exc.hint = _scrub_text(exc.hint, secrets)
-    exc.args = (exc.message,)
-    # The params fill the message in other languages (errors.localized): scrubbed too.
+    exc.message = redactor.text(exc.message)
+    exc.hint = redactor.text(exc.hint)
+    exc.args = tuple(redactor.values(exc.args))
+    # The params fill the message in other languages (errors.localized): redacted too.
     for name, value in exc.params.items():
         if isinstance(value, SMTPProbeError):
-            _scrub_error(value, secrets)
+            scrub_error(value, redactor)
         elif isinstance(value, (str, bytes)) and not isinstance(value, Term):
-            exc.params[name] = (_scrub_text(value, secrets) if isinstance(value, str)
-                                else _scrub_bytes(value, secrets))
+            exc.params[name] = redactor.values([value])[0]
     if isinstance(exc, MalformedReplyError):
-        exc.raw = _scrub_bytes(exc.raw, secrets)
+        exc.raw = redactor.data(exc.raw)
