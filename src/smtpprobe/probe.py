@@ -41,6 +41,8 @@ __all__ = ["QUIT_TIMEOUT", "ProbeEvent", "ProbeOptions", "ProbeReport", "probe"]
 
 # QUIT is a courtesy: never wait long for its 221.
 QUIT_TIMEOUT = 1.0
+# After 221 the server closes; bytes that still come meanwhile were never read as replies.
+LEFTOVER_WAIT = 0.2
 
 
 async def probe(
@@ -95,12 +97,13 @@ class _Run:
                 self.insecure_ctx = client_context(cafile=None, verify=False)
         self.control = options.control_address or control_address(options.users)
         self.rec = Recorder(
-            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event
+            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event,
+            foreign_reply=_foreign_reply(),
         )
         self._reset()
 
     def _reset(self) -> None:
-        self.rec.exchanges = []
+        self.rec.restart()
         self.addresses = Addresses(self.options.users, self.control, self.options.domain)
         self.greeting: Reply | None = None
         self.ehlo_before_tls: Reply | None = None
@@ -121,6 +124,7 @@ class _Run:
             async with asyncio.timeout_at(rec.deadline):
                 await self._converse(addresses)
             await self._quit()
+            await self._check_leftover()
         except ServerEnded as end:
             ended = True
             if end.polite:
@@ -150,6 +154,7 @@ class _Run:
             control_address=self.control,
             qualified_users=dict(self.addresses.qualified),
             auth_skipped=self.auth_skipped,
+            desync=rec.desync,
         )
 
     async def _resolve(self) -> list[tuple[int, str]]:
@@ -274,6 +279,7 @@ class _Run:
             exc.phase = "tls"
             raise
         self._record_tls(TlsMode.STARTTLS, ctx)
+        self.rec.in_step()
         if "ehlo" in self.options.steps:
             self.ehlo_before_tls = self.greeting
             await self._greet()
@@ -343,9 +349,53 @@ class _Run:
         if "quit" not in self.options.steps or left <= 0:
             return
         try:
-            await self.rec.exchange("QUIT", b"QUIT", timeout=left)
+            reply = await self.rec.exchange("QUIT", b"QUIT", timeout=left)
         except (SMTPProbeError, ServerEnded):
-            pass  # recorded on the exchange; a missing 221 does not spoil the session
+            return  # recorded on the exchange; a missing 221 does not spoil the session
+        if reply.code != 221:  # RFC 5321 §4.1.1.10: the reply to QUIT is 221, nothing else
+            self.rec.out_of_step("quit-reply", code=reply.code,
+                                 exchange=len(self.rec.exchanges) - 1)
+
+    async def _check_leftover(self) -> None:
+        """Bytes never read as a reply when the session ends: one reply more than commands.
+
+        After QUIT the server closes; wait for that briefly, so a reply that a stray
+        pushed out of step (often the real 221) is still seen.
+        """
+        quit_sent = any(ex.phase == "QUIT" for ex in self.rec.exchanges)
+        wait = min(LEFTOVER_WAIT, self.rec.left()) if quit_sent else 0.0
+        leftover = await self.rec.wire.leftover(wait)
+        if leftover:
+            self.rec.out_of_step("leftover-bytes", data=leftover)
+
+
+# Codes the RFCs do not list for a command but servers send as its own answer: a plain
+# 250 to HELP (aiosmtpd and others; the help finding reports it as non-conforming).
+_QUIRKS = frozenset({("HELP", 250)})
+
+
+def _foreign_reply() -> Callable[[int, str], bool]:
+    """Whether a code cannot be a command's own answer, so replies are out of step.
+
+    RFC 5321 §4.3.2 lists each command's codes (the KB's table), but servers refuse any
+    command in their own ways (Postfix answers VRFY 454 for relaying, greylisting 451):
+    an unlisted 4xx/5xx is a refusal, not a shift, except to NOOP, RSET and QUIT, which
+    cannot fail. An unlisted success or intermediate code (252 to HELP, 250 to QUIT, 354
+    to RCPT) is another command's answer or a stray.
+    """
+    from smtpprobe import kb
+
+    rules = kb.load("en")
+
+    def foreign(code: int, verb: str) -> bool:
+        rule = rules.command_rule(verb)
+        if rule is None or rules.reply_allowed(code, verb) is not False:
+            return False
+        if (verb, code) in _QUIRKS:
+            return False
+        return code // 100 in (2, 3) or not rule.error
+
+    return foreign
 
 
 def _verify_reason(exc: ProbeTLSError) -> str:

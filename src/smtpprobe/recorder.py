@@ -18,7 +18,7 @@ from smtpprobe.errors import (
 )
 from smtpprobe.redact import REDACTED, Redactor
 from smtpprobe.reply import Reply
-from smtpprobe.report import Exchange, ProbeEvent, ProbeEventKind
+from smtpprobe.report import Desync, Exchange, ProbeEvent, ProbeEventKind
 from smtpprobe.wire import SMTPWire
 
 __all__ = ["REDACTED", "Recorder", "ServerEnded"]
@@ -39,6 +39,9 @@ class Recorder:
     """One probe's transcript under one deadline (``loop.time()`` based).
 
     :param command_timeout: the cap for one command; the time left caps it further.
+    :param foreign_reply: whether a code cannot be a command verb's own answer (another
+        command's, or a stray); a True marks the session desynchronised (``desync``), as
+        do bytes waiting before a command.
 
     ``redactor`` holds the session's secrets: every byte received goes through it (the
     wire's evidence too) before anything is recorded, cut, returned or reported.
@@ -50,8 +53,10 @@ class Recorder:
         deadline: float,
         command_timeout: float,
         on_event: Callable[[ProbeEvent], None] | None,
+        foreign_reply: Callable[[int, str], bool] | None = None,
     ) -> None:
         self.deadline = deadline
+        self.foreign_reply = foreign_reply
         self.command_timeout = command_timeout
         self.on_event = on_event
         self.t0 = perf_counter()
@@ -59,6 +64,23 @@ class Recorder:
         self.redactor = Redactor()
         self.wire = SMTPWire(redact=self.redactor.data)
         self.exchanges: list[Exchange] = []
+        self.desync: Desync | None = None
+        self._in_step = 1  # the first exchange after the greeting or a TLS handshake
+
+    def restart(self) -> None:
+        """Forget the transcript (a new connection replaces the old one)."""
+        self.exchanges, self.desync, self._in_step = [], None, 1
+
+    def in_step(self) -> None:
+        """A TLS handshake restarted the stream: a stray from before cannot shift what follows."""
+        self._in_step = len(self.exchanges)
+
+    def out_of_step(self, reason: str, *, code: int | None = None, data: bytes = b"",
+                    exchange: int | None = None) -> None:
+        """Record evidence that replies fell out of step; the first evidence is kept."""
+        if self.desync is None:
+            where = len(self.exchanges) if exchange is None else exchange
+            self.desync = Desync(reason, where, min(self._in_step, where), code, data)
 
     def left(self, cap: float | None = None) -> float:
         """Seconds one call may take: *cap* (the command timeout) or the time left."""
@@ -102,6 +124,7 @@ class Recorder:
         self.enter(phase, recorded.decode(errors="backslashreplace"))
         wait = self.left(timeout)
         wire = self.wire
+        waiting_before = len(wire.unsolicited)
         started = perf_counter()
         try:
             reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
@@ -109,6 +132,7 @@ class Recorder:
             exc.phase = phase
             scrub_error(exc, self.redactor)
             self._record(phase, recorded, None, started, argument, exc)
+            self._check_step(waiting_before, phase, recorded, None)
             raise
         except asyncio.CancelledError:  # the session deadline ran out mid-reply
             late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
@@ -116,9 +140,29 @@ class Recorder:
             raise
         reply = self.redactor.reply(reply)
         self._record(phase, recorded, reply, started, argument, None)
+        self._check_step(waiting_before, phase, recorded, reply)
         if reply.code == 421:
             raise ServerEnded(polite=False)
         return reply
+
+    def _check_step(self, waiting_before: int, phase: str, command: bytes,
+                    reply: Reply | None) -> None:
+        """Evidence of a shifted transcript in the exchange just recorded.
+
+        Bytes that were waiting before the command: the reply read before them may have
+        been a stray, and they the real one. A code the command cannot get: another
+        command's reply, or a stray.
+        """
+        index = len(self.exchanges) - 1
+        if len(self.wire.unsolicited) > waiting_before:
+            self.out_of_step("unsolicited-bytes", exchange=index,
+                             data=self.wire.unsolicited[-1][1])
+        if reply is None or not command or self.foreign_reply is None:
+            return
+        verb = "AUTH" if phase == "AUTH" else command.split(b" ", 1)[0].decode(
+            "ascii", "replace").upper()
+        if self.foreign_reply(reply.code, verb):
+            self.out_of_step("unexpected-code", exchange=index, code=reply.code)
 
     def _record(
         self,

@@ -181,6 +181,18 @@ class SMTPWire:
             transport.write(line + b"\r\n")
         return await self.read_reply(timeout)
 
+    async def leftover(self, timeout: float) -> bytes:
+        """Bytes received and never read as a reply, once the server has closed the
+        connection or *timeout* has passed (redacted, then cut to `PARTIAL_OCTETS`)."""
+        protocol = self._protocol
+        if protocol is None:
+            return b""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not protocol.parser.at_eof:
+                    await protocol.wait_data()
+        return self._redact(protocol.parser.pending)[:PARTIAL_OCTETS]
+
     async def starttls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float
     ) -> Reply:

@@ -94,6 +94,11 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
     return values
 
 
+def _check_control(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--control``: one address, checked like ``--user``."""
+    return None if value is None else _check_addresses(ctx, param, (value,))[0]
+
+
 def _connection_options(function: F) -> F:
     for option in reversed((
         click.option("--port", type=click.IntRange(1, 65535), help="Port (default 25; 465 "
@@ -128,6 +133,9 @@ def _question_options(function: F) -> F:
                      help="Mailing list to test with EXPN (repeatable)."),
         click.option("--domain", help="Domain to qualify bare names with (default: the "
                      "server's own name)."),
+        click.option("--control", metavar="NAME", callback=_check_control,
+                     help="The address that must not exist, compared with the real ones "
+                     "(default: a new random name like a person's)."),
         click.option("--skip", multiple=True, type=click.Choice(STEPS), help="Leave out a "
                      "step (repeatable)."),
         click.option("--only", multiple=True, type=click.Choice(STEPS), help="Run only these "
@@ -169,6 +177,7 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
         users=params["users"], lists=params["lists"], domain=params["domain"],
+        control_address=params["control"],
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
         cafile=params["cafile"], insecure=params["insecure"], lang=params["lang"],
     )

@@ -282,6 +282,24 @@ def _not_smtp(
     return item
 
 
+def _desync_item(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
+    """The first evidence that replies fell out of step (`smtpprobe.report.Desync`)."""
+    desync = session.desync
+    assert desync is not None
+    shown = session.exchanges[desync.exchange] if desync.exchange < len(session.exchanges) else None
+    first = session.exchanges[desync.since] if desync.since < len(session.exchanges) else None
+    command = verb(shown) if shown is not None else "-"
+    detail = kb.ui(f"hostile_desync_{desync.reason}").format(
+        command=command, code=desync.code if desync.code is not None else "-",
+        count=len(desync.data), since=verb(first) if first is not None else "-")
+    item = {"phase": shown.phase if shown is not None else "end", "command": command,
+            "code": desync.code, "kind": "desynchronised", "reason": desync.reason,
+            "detail": detail, "since": desync.since}
+    if desync.data:
+        item["bytes"] = desync.data[:200].decode("latin-1")
+    return item
+
+
 def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
     """Replies a command should not get, malformed replies, bytes where none may be."""
     items: list[dict[str, Any]] = []
@@ -319,6 +337,9 @@ def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
                       "kind": "stray-bytes",
                       "detail": kb.ui("probe_dev_stray").format(count=len(session.stray)),
                       "bytes": session.stray[:200].decode("latin-1")})
+    if session.desync is not None:
+        status = Status.WARNING
+        items.append(_desync_item(session, kb))
     key = "probe_dev_none" if not items else "probe_dev_count"
     summary = kb.ui(key).format(count=len(items))
     if not_smtp:
@@ -328,5 +349,7 @@ def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
         summary += " " + kb.ui("hostile_unsolicited").format(count=len(waiting), command=command)
     if session.stray:
         summary += " " + kb.ui("probe_dev_stray").format(count=len(session.stray))
+    if session.desync is not None:
+        summary += " " + kb.ui("hostile_desync")
     return Finding("deviations", status, summary, evidence=tuple(evidence),
                    data={"count": len(items), "items": items})

@@ -20,7 +20,8 @@ from smtpprobe.kb import KnowledgeBase
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
-__all__ = ["Pair", "combine", "judge", "judge_alone", "pairs", "verdict_finding"]
+__all__ = ["Pair", "combine", "desynchronised", "judge", "judge_alone", "pairs",
+           "verdict_finding"]
 
 # RFC 5321 §4.2.4: 500/502/504 say the command (or parameter) is not implemented.
 _NOT_IMPLEMENTED = frozenset({500, 502, 504})
@@ -171,6 +172,36 @@ def _pair(name: str, real: Exchange, control: Exchange | None) -> Pair:
     return Pair(name, real, control, verdict, reason)
 
 
+def desynchronised(session: Session, kb: KnowledgeBase, command: str, pair: Pair) -> Pair:
+    """*pair*, or ``inconclusive`` when its replies may not be its own.
+
+    ``desynchronised``: the session fell out of step (`Session.desync`) at or before
+    either exchange; a stray 252 read as the control's answer fakes "hidden", a stray 550
+    read as the real name's fakes "disclosing". ``unexpected-code``: either reply is a
+    code *command* cannot get (RFC 5321 §4.3.2), so it says nothing about the address.
+    """
+    exchanges = [ex for ex in (pair.real, pair.control) if ex is not None]
+    if _shifted(session, exchanges):
+        reason = "desynchronised"
+    elif pair.verdict is not Verdict.INCONCLUSIVE and any(
+        ex.reply is not None and kb.reply_allowed(ex.reply.code, command) is False
+        for ex in exchanges
+    ):
+        reason = "unexpected-code"
+    else:
+        return pair
+    return Pair(pair.name, pair.real, pair.control, Verdict.INCONCLUSIVE, reason)
+
+
+def _shifted(session: Session, exchanges: Sequence[Exchange]) -> bool:
+    """Whether any of *exchanges* came at or after the point the session fell out of step."""
+    if session.desync is None:
+        return False
+    since = session.desync.since
+    return any(i >= since for i, ex in enumerate(session.exchanges)
+               if any(ex is e for e in exchanges))
+
+
 def _vendor(session: Session) -> str:
     text = reply_text(session.exchanges).lower()
     found = next((v for v in _VENDORS if v in text), "")
@@ -204,6 +235,7 @@ def verdict_finding(session: Session, kb: KnowledgeBase, check: str) -> Finding:
         return _rcpt_without_pairs(session, kb, exchanges)
     if not found:
         return _not_tested(session, kb, check, command, exchanges)
+    found = [desynchronised(session, kb, command, p) for p in found]
     verdict = combine([p.verdict for p in found])
     decisive = next((p for p in found if p.verdict is verdict), found[0])
     vendor = _vendor(session)
@@ -264,7 +296,7 @@ def _rcpt_without_pairs(
     mail = mails[-1] if mails else None
     if mail is None or (mail.reply is not None and mail.reply.klass == 2):
         return _not_tested(session, kb, "rcpt", "RCPT", exchanges)
-    refused = mail.reply is not None and mail.reply.klass == 5
+    refused = mail.reply is not None and mail.reply.klass == 5 and not _shifted(session, [mail])
     verdict = Verdict.REFUSED if refused else Verdict.INCONCLUSIVE
     summary = kb.ui("probe_rcpt_summary_mail_refused").format(code=_code(mail))
     advice = _ui_first(kb, f"probe_advice_rcpt_{verdict.value}", f"probe_advice_{verdict.value}")
