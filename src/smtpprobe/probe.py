@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from time import perf_counter
 
@@ -162,12 +163,9 @@ class _Run:
         if self.options.connect_to:
             return [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
                     for address in self.options.connect_to]
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(self.rec.deadline):
-                infos = await loop.getaddrinfo(
-                    self.host, self.port, family=self.options.family, type=socket.SOCK_STREAM
-                )
+                infos = await _getaddrinfo(self.host, self.port, self.options.family)
         except TimeoutError:
             raise ResolveError(key="error_resolve_slow", phase="resolve",
                                params={"host": self.host}) from None
@@ -396,6 +394,43 @@ def _foreign_reply() -> Callable[[int, str], bool]:
         return code // 100 in (2, 3) or not rule.error
 
     return foreign
+
+
+_AddrInfo = Sequence[tuple[int, int, int, str, tuple[object, ...]]]
+
+
+async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
+    """The system resolver, in a daemon thread of its own that is never waited for.
+
+    ``loop.getaddrinfo`` runs in the loop's default executor, which ``asyncio.run``
+    joins on the way out: a resolver that never answers held ``--timeout 2`` for 15 s.
+    Here the deadline abandons the thread, and it ends whenever the resolver gives up.
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[_AddrInfo] = loop.create_future()
+
+    def settle(result: _AddrInfo | None, error: BaseException | None) -> None:
+        if answer.done():
+            return  # the probe gave up waiting
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def resolve() -> None:
+        result: _AddrInfo | None = None
+        error: BaseException | None = None
+        try:
+            result = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the waiting probe, raised there
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    threading.Thread(target=resolve, name="smtpprobe-resolve", daemon=True).start()
+    return await answer
 
 
 def _verify_reason(exc: ProbeTLSError) -> str:
