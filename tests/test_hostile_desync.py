@@ -42,14 +42,20 @@ class Plan:
     vrfy_unknown: bytes = b"550 5.1.1 User unknown\r\n"
 
 
+# With --rcpt-check: MAIL, RCPT for each name and RSET come before QUIT.
+RCPT_ORDER = (*DEFAULT_ORDER[:-1], "MAIL", "RCPT real", "RCPT control", "RSET", "QUIT")
+
+
 def _answer(plan: Plan, command: bytes) -> bytes:
     verb, _, argument = command.partition(b" ")
     verb = verb.upper()
+    name = argument.decode("latin-1").partition(":")[2 if verb == b"RCPT" else 0].strip("<>")
+    exists = not plan.disclosing or plan.known.fullmatch(name) is not None
     if verb == b"VRFY":
-        name = argument.decode("latin-1").strip("<>")
-        if not plan.disclosing or plan.known.fullmatch(name):
-            return b"252 2.0.0 Cannot VRFY user, but will accept message\r\n"
-        return plan.vrfy_unknown
+        return b"252 2.0.0 Cannot VRFY user, but will accept message\r\n" if exists else (
+            plan.vrfy_unknown)
+    if verb == b"RCPT":
+        return b"250 2.1.5 OK\r\n" if exists else b"550 5.1.1 User unknown\r\n"
     return {
         b"EHLO": _EHLO,
         b"HELO": b"250 mx.hostile.test\r\n",
@@ -230,7 +236,7 @@ _STRAYS = (b"252 2.0.0 stray\r\n", b"550 5.1.1 stray\r\n", b"250 2.0.0 stray\r\n
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-@given(disclosing=st.booleans(), after=st.integers(0, len(DEFAULT_ORDER) - 1),
+@given(disclosing=st.booleans(), after=st.integers(0, len(RCPT_ORDER) - 1),
        delay=st.sampled_from((0.0, 0.03, 0.1)), stray=st.sampled_from(_STRAYS))
 def test_no_stray_reply_flips_the_verdict(
     capsys: pytest.CaptureFixture[str], disclosing: bool, after: int, delay: float,
@@ -239,12 +245,15 @@ def test_no_stray_reply_flips_the_verdict(
     """Whatever the stray and wherever it lands, the verdict is the server's true one or
     inconclusive; a session judged without a desync was judged on its own replies."""
     run = probe(capsys, Plan(disclosing=disclosing, after=after, delay=delay, stray=stray),
-                "--expect-vrfy", "not-disclosing")
+                "--expect-vrfy", "not-disclosing", "--expect-rcpt", "not-disclosing",
+                "--rcpt-check")
     doc = run.json()
-    verdict = doc["findings"]["vrfy"]["verdict"]
-    truth = "disclosing" if disclosing else "hidden"
-    assert verdict in (truth, "inconclusive"), (verdict, doc["exchanges"])
-    if verdict == "inconclusive":
-        assert doc["desynchronised"] and run.code != 0
+    truths = {"vrfy": "disclosing" if disclosing else "hidden", "expn": "disabled",
+              "rcpt": "disclosing" if disclosing else "hidden"}
+    for check, truth in truths.items():
+        verdict = doc["findings"][check]["verdict"]
+        assert verdict in (truth, "inconclusive"), (check, verdict, doc["exchanges"])
+        if verdict == "inconclusive":
+            assert doc["desynchronised"] and run.code != 0
     if disclosing:
-        assert run.code != 0  # never a false OK for --expect-vrfy not-disclosing
+        assert run.code != 0  # never a false OK for --expect-* not-disclosing
