@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.worded import english
+
 from smtpprobe.codes import (
     CodeQuery,
     is_standard_code,
@@ -71,8 +73,8 @@ def test_parse_code_query(text: str, expected: CodeQuery | None) -> None:
 def test_parse_code_query_rejects_with_hint(text: str, hint: str) -> None:
     with pytest.raises(UnknownCodeError) as info:
         parse_code_query(text)
-    assert hint in info.value.hint
-    assert text in info.value.message
+    assert hint in english(info.value)[1]
+    assert text in english(info.value)[0]
     assert isinstance(info.value, UsageError)  # exit code 3 at the CLI boundary
 
 

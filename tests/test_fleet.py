@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import dns.asyncresolver
 import pytest
 
+from tests.worded import read
+
 from smtpprobe.errors import UsageError
 from smtpprobe.fleet import FleetOptions, TargetSpec, run_fleet
 from smtpprobe.policy import Expectation, Policy
@@ -77,7 +79,7 @@ async def test_unresolvable_is_unknown_and_the_worst_wins(smtp_server: Serve,
     assert ok.status is Status.OK and ok.report is not None
     assert unknown.report is None and unknown.error is not None
     assert unknown.status is Status.UNKNOWN and unknown.error.kind == "resolve"
-    assert unknown.findings[0].summary.startswith("Not probed: ")
+    assert read(unknown.findings[0]).summary.startswith("Not probed: ")
     assert fleet.status is Status.UNKNOWN
     refused = await run_fleet([*specs, TargetSpec("127.0.0.1", closed_port)], options=FAST)
     assert refused.status is Status.CRITICAL  # CRITICAL outranks UNKNOWN
@@ -109,7 +111,7 @@ async def test_mx_expansion_through_a_resolver(
     assert found is not None and found.data["preference"] == 10
     assert found.data["source"] == "mx" and "mx_port_not_25" in found.data["notes"]
     assert null.report is None and null.status is Status.UNKNOWN
-    assert "RFC 7505" in null.findings[0].summary
+    assert "RFC 7505" in read(null.findings[0]).summary
     assert [p.source for p in fleet.plans] == ["mx", "null-mx"]
 
 

@@ -24,13 +24,13 @@ def _report() -> ProbeReport:
     exchanges = (
         Exchange("banner", b"", parse_reply(b"220 mx.example.org ESMTP\r\n"), 0.01, 0.002),
         Exchange("VRFY", b"VRFY postmaster", parse_reply(b"252 2.0.0 postmaster\r\n"), 0.02,
-                 0.001, argument="postmaster"),
+                 0.001, argument="postmaster", role="real", name="postmaster"),
         Exchange("VRFY", b"VRFY ctl", parse_reply(b"550 5.1.1 unknown\r\n"), 0.03, 0.001,
-                 argument="ctl"),
+                 argument="ctl", role="control", name="ctl"),
     )
     session = Session(Target("mx.example.org", 25, "192.0.2.1"), ProbeOptions(), exchanges,
                       datetime(2025, 1, 1, tzinfo=timezone.utc), 0.1, control_address="ctl")
-    return ProbeReport(session, interpret(session, KB))
+    return ProbeReport(session, interpret(session))
 
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))

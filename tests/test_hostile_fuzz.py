@@ -120,7 +120,7 @@ def test_any_bytes_through_parser_and_interpreter_give_a_safe_report(
         stray=stray,
         control_address="smtpprobe-0",
     )
-    findings = interpret(session, KB)
+    findings = interpret(session)
     assert tuple(f.check for f in findings) == CHECKS
     views_are_safe(ProbeReport(session, findings))
 

@@ -23,7 +23,7 @@ def cases(suite: ET.Element) -> dict[str, ET.Element]:
 
 def test_one_case_per_check_and_a_failure_per_violated_policy() -> None:
     base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"))
-    checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN, time_warning=60), KB)
+    checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN, time_warning=60))
     root = parse(junit_report(checked, KB))
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == "mx.example.org:25"
@@ -60,11 +60,12 @@ def test_hostile_server_text_stays_well_formed() -> None:
     hostile = "</failure><x>&amp;]]>\x00\x1b[2J\ufffe\ud800 end"
     base = report(ex("", "554 5.7.1 " + hostile.encode("utf-8", "surrogatepass")
                      .decode("utf-8", "replace") + "\r\n"))
-    quoted = Finding("banner", Status.CRITICAL, f"said {hostile}", advice=hostile,
+    quoted = Finding("auth", Status.CRITICAL, "rejected",
+                     {"user": "said", "mechanism": "PLAIN", "code": 535, "text": hostile},
                      evidence=base.session.exchanges)
     text = junit_report(ProbeReport(base.session, (*base.findings, quoted)), KB)
     root = parse(text)
-    failures = [f for f in root.iter("failure") if f.get("message", "").startswith("said ")]
+    failures = [f for f in root.iter("failure") if "for said" in f.get("message", "")]
     assert len(failures) == 1
     message = failures[0].get("message", "")
     assert "</failure><x>&amp;]]>" in message and "\\x1b[2J" in message

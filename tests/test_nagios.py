@@ -34,7 +34,7 @@ def parse(output: str) -> tuple[str, str, list[str]]:
 
 def test_the_example_shape_from_the_issue() -> None:
     base = report(*greeted(), *vrfy("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012)
-    line = nagios_line(apply_policy(base, Policy(time_warning=1, time_critical=5), KB), KB)
+    line = nagios_line(apply_policy(base, Policy(time_warning=1, time_critical=5)), KB)
     assert line.endswith("\n") and line.count("\n") == 1
     status, text, perf = parse(line)
     assert status == "OK"
@@ -44,7 +44,7 @@ def test_the_example_shape_from_the_issue() -> None:
 
 def test_problems_follow_the_facts_worst_first() -> None:
     base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10))
-    line = nagios_line(apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN), KB), KB)
+    line = nagios_line(apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN)), KB)
     status, text, perf = parse(line)
     assert status == "CRITICAL"
     facts, problems = text.split(" - ", 1)
@@ -56,7 +56,7 @@ def test_problems_follow_the_facts_worst_first() -> None:
 
 
 def test_banner_limit_goes_into_perfdata() -> None:
-    base = apply_policy(report(*greeted()), Policy(max_banner_delay=3), KB)
+    base = apply_policy(report(*greeted()), Policy(max_banner_delay=3))
     assert "banner=0.002s;;3" in perfdata(base)
     assert perfdata(base, "mx1:25")[0].startswith("'mx1:25 time'=")
 
@@ -74,10 +74,10 @@ def test_server_text_cannot_break_the_line(hostile: str) -> None:
 
 def test_an_unresolved_target_is_unknown_without_perfdata() -> None:
     error = ResolveError("nope.test does not exist (NXDOMAIN)")
-    note = Finding("connection", Status.UNKNOWN, "Not probed: nope.test does not exist")
+    note = Finding("connection", Status.UNKNOWN, "not-probed", cause=error)
     result = TargetResult(Target("nope.test", 25), None, error, (note,))
     assert nagios_output([result], KB) == (
-        "SMTP UNKNOWN - nope.test:25 Not probed: nope.test does not exist\n")
+        "SMTP UNKNOWN - nope.test:25 Not probed: nope.test does not exist (NXDOMAIN)\n")
 
 
 def test_several_targets_summary_line_then_one_line_each() -> None:

@@ -126,7 +126,6 @@ async def test_address_family_is_honoured(smtp_server: Start) -> None:
         pytest.param({"steps": frozenset({"data"})}, id="unknown-step"),
         pytest.param({"port": 70000}, id="port-out-of-range"),
         pytest.param({"deadline": 0.0}, id="zero-deadline"),
-        pytest.param({"lang": "fr"}, id="unknown-language"),
         pytest.param({"cafile": "/nonexistent/ca.pem", "tls": TlsMode.STARTTLS}, id="no-cafile"),
     ],
 )

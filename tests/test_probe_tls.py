@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.worded import english
+
 from smtpprobe.errors import ProbeTLSError, UsageError
 from smtpprobe.probe import probe
 from smtpprobe.report import ProbeOptions, Session, TlsMode
@@ -67,23 +69,43 @@ async def test_forced_starttls_refused_is_recorded_and_the_session_goes_on(
     ("cert", "reason"),
     [("expired", "certificate has expired"), ("wrong-name", "mismatch")],
 )
-async def test_bad_certificate_stops_the_session_with_the_reason(
+async def test_bad_certificate_with_starttls_asked_fails_closed_with_the_facts(
     smtp_server: Start, cafile: str, cert: str, reason: str
 ) -> None:
-    session = await run(await smtp_server("hidden", tls="starttls", cert=cert), TlsMode.AUTO,
-                        cafile=cafile)
+    """--tls starttls without --insecure: stop, but say why and what the certificate is."""
+    session = await run(await smtp_server("hidden", tls="starttls", cert=cert),
+                        TlsMode.STARTTLS, cafile=cafile)
     assert not session.complete
     assert isinstance(session.error, ProbeTLSError) and session.error.phase == "tls"
-    assert reason in session.error.message
+    assert reason in english(session.error)[0]
     assert [e.phase for e in session.exchanges] == ["banner", "EHLO", "STARTTLS"]
-    assert session.tls is None
+    tls = session.tls
+    assert tls is not None and not tls.verified and reason in tls.verify_error
+    assert tls.certificate is not None and tls.certificate.subject
+
+
+@pytest.mark.parametrize(
+    ("cert", "reason"),
+    [("expired", "certificate has expired"), ("wrong-name", "mismatch")],
+)
+async def test_opportunistic_tls_goes_on_past_a_bad_certificate(
+    smtp_server: Start, cafile: str, cert: str, reason: str
+) -> None:
+    """--tls auto (RFC 7435, as MTAs do on port 25): record the failure, keep probing."""
+    session = await run(await smtp_server("disclosing", tls="starttls", cert=cert),
+                        TlsMode.AUTO, cafile=cafile)
+    assert session.complete and session.error is None
+    tls = session.tls
+    assert tls is not None and not tls.verified and reason in tls.verify_error
+    assert tls.certificate is not None
+    assert "VRFY" in [e.phase for e in session.exchanges]
 
 
 async def test_system_store_does_not_trust_a_private_ca(smtp_server: Start) -> None:
     """Verification is on by default, against the system store."""
     session = await run(await smtp_server("hidden", tls="starttls"), TlsMode.STARTTLS)
     assert isinstance(session.error, ProbeTLSError)
-    assert "unable to get local issuer certificate" in session.error.message
+    assert "unable to get local issuer certificate" in english(session.error)[0]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from smtpprobe import __version__
-from smtpprobe.errors import SMTPProbeError, localized
+from smtpprobe.errors import SMTPProbeError
+from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (
     ClickCatalog,
     LocalizedGroup,

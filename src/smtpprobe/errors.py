@@ -6,6 +6,7 @@
     ├── UsageError                      local: bad argument, option or input text
     │   └── UnknownCodeError            a code or enhanced code the grammar rejects
     ├── ResolveError                    local: the target name does not resolve
+    ├── ProbeInterruptedError           local: Ctrl-C; the partial session is kept
     └── RemoteError                     the server or the network failed us
         ├── ProbeConnectError           (also ConnectionError) refused, unreachable
         ├── ProbeTimeoutError           (also TimeoutError) deadline or command timeout
@@ -15,24 +16,22 @@
             └── MalformedReplyError     bytes that cannot be parsed as a reply
 
 Renderers read the structured fields (`kind`, `phase`, `message`, `hint`), never `str(exc)`.
-An error raised with a ``key`` (and ``params``) is told in any language by `localized`: the
-texts live in ``kb/data/{en,id}/ui_errors.toml`` (``<key>`` and ``<key>_hint``), and
-``message`` / ``hint`` are the English ones.
+An error raised with a ``key`` (and ``params``) is worded in any language by the views
+(`smtpprobe.views.errors`): the texts live in ``kb/data/{en,id}/ui_errors.toml``
+(``<key>`` and ``<key>_hint``). This module imports nothing of the knowledge base.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
-
-if TYPE_CHECKING:
-    from smtpprobe.kb import KnowledgeBase
+from typing import ClassVar
 
 __all__ = [
     "Alternatives",
     "MalformedReplyError",
     "ProbeConnectError",
+    "ProbeInterruptedError",
     "ProbeTLSError",
     "ProbeTimeoutError",
     "RemoteError",
@@ -43,7 +42,6 @@ __all__ = [
     "Term",
     "UnknownCodeError",
     "UsageError",
-    "localized",
 ]
 
 
@@ -94,12 +92,9 @@ class SMTPProbeError(Exception):
 
     @property
     def message(self) -> str:
-        """The English sentence (from the ``en`` table when the error was raised by key)."""
-        if self._message is None:
-            self._message, hint = _english(self)
-            if self._hint is None:
-                self._hint = hint
-        return self._message
+        """The sentence given when raised, else the key: the views word keyed errors
+        (`smtpprobe.views.errors.localized`), so an exception never loads the KB."""
+        return self._message if self._message is not None else self.key
 
     @message.setter
     def message(self, value: str) -> None:
@@ -107,10 +102,8 @@ class SMTPProbeError(Exception):
 
     @property
     def hint(self) -> str:
-        """What to try next, in English, or ``""``."""
-        if self._hint is None:
-            self._hint = _english(self)[1] if self.key else ""
-        return self._hint
+        """The hint given when raised, or ``""`` (keyed hints are worded by the views)."""
+        return self._hint or ""
 
     @hint.setter
     def hint(self, value: str) -> None:
@@ -118,77 +111,6 @@ class SMTPProbeError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-def _english(exc: SMTPProbeError) -> tuple[str, str]:
-    if not exc.key:
-        return "", ""
-    from smtpprobe.kb import load
-
-    return localized(exc, load("en"))
-
-
-def localized(exc: SMTPProbeError, kb: KnowledgeBase) -> tuple[str, str]:
-    """The message and hint of *exc* in *kb*'s language.
-
-    An error raised without a key, or whose entry is missing or does not fit its params,
-    is told in its English words.
-    """
-    if not exc.key:
-        return exc.message, exc.hint
-    values = {name: _value(value, kb) for name, value in exc.params.items()}
-    message = _fill(kb, exc.key, values)
-    if message is None:
-        if kb.lang != "en":
-            return exc.message, exc.hint
-        return exc._message or exc.key, exc._hint or ""
-    hint = _fill(kb, exc.key + "_hint", values)
-    return message, (exc._hint or "") if hint is None else hint
-
-
-def _fill(kb: KnowledgeBase, key: str, values: Mapping[str, object]) -> str | None:
-    template = kb.ui(key)
-    if template == key:
-        return None
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return None
-
-
-def _value(value: object, kb: KnowledgeBase) -> object:
-    """A param as the message shows it: errors and reasons told in *kb*'s language."""
-    if isinstance(value, SMTPProbeError):
-        return localized(value, kb)[0]
-    if isinstance(value, Alternatives):
-        return f" {kb.ui('error_word_or')} ".join(value)
-    if isinstance(value, Term):
-        text = kb.ui(value.key)
-        return str(value) if text == value.key else text
-    if isinstance(value, OSError):
-        return _os_reason(value, kb)
-    return value
-
-
-def _os_reason(exc: OSError, kb: KnowledgeBase) -> str:
-    """The system's reason, English as the C library words it, else ``error_os_<ENAME>``."""
-    english = exc.strerror or str(exc)
-    if kb.lang == "en" or not isinstance(exc.errno, int):
-        return english
-    import errno
-    import socket
-    import ssl
-
-    if isinstance(exc, ssl.SSLError):  # its errno is OpenSSL's, not the system's
-        return english
-    if isinstance(exc, socket.gaierror):
-        name = {getattr(socket, n): n for n in dir(socket) if n.startswith("EAI_")}.get(exc.errno)
-    else:
-        name = errno.errorcode.get(exc.errno)
-    if name is None:
-        return english
-    text = kb.ui(f"error_os_{name}")
-    return english if text == f"error_os_{name}" else text
 
 
 class UsageError(SMTPProbeError):
@@ -240,6 +162,12 @@ class ServerDisconnectedError(RemoteError, ConnectionError):
                  hint: str = "") -> None:
         super().__init__(message, key=key, params=params, phase=phase, hint=hint)
         self.raw = raw
+
+
+class ProbeInterruptedError(SMTPProbeError):
+    """The user stopped the probe (Ctrl-C) before it ended; what was recorded is kept."""
+
+    kind = "interrupted"
 
 
 class ProbeTLSError(RemoteError):

@@ -15,11 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from smtpprobe.errors import ResolveError, SMTPProbeError, localized
-from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.errors import ResolveError, SMTPProbeError
 from smtpprobe.policy import Policy, apply_policy
-from smtpprobe.report import Finding, ProbeEvent, ProbeOptions, ProbeReport, Status, Target
-from smtpprobe.report import TlsMode
+from smtpprobe.report import (
+    Finding,
+    Note,
+    ProbeEvent,
+    ProbeOptions,
+    ProbeReport,
+    Status,
+    Target,
+    TargetResult,
+    TlsMode,
+)
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -38,31 +46,6 @@ class TargetSpec:
 
     host: str
     port: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetResult:
-    """The outcome for one host or address: its report, or why nothing was probed.
-
-    ``report`` is None when the name did not resolve (``error`` says why) or when DNS
-    left nothing to probe (a null MX, an MX host without address); ``notes`` then hold
-    the findings that explain it.
-    """
-
-    target: Target
-    report: ProbeReport | None = None
-    error: SMTPProbeError | None = None
-    notes: tuple[Finding, ...] = ()
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return self.report.findings if self.report is not None else self.notes
-
-    @property
-    def status(self) -> Status:
-        if self.report is not None:
-            return self.report.status
-        return Status.worst(f.status for f in self.notes) if self.notes else Status.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +103,8 @@ async def run_fleet(
 
     :raises UsageError: bad options, or ``mx`` asked for an IP address.
     """
-    kb = load(options.lang)
     limit = asyncio.Semaphore(fleet.concurrency)
-    expanded = await asyncio.gather(*(_expand(spec, options, fleet, kb, limit) for spec in specs))
+    expanded = await asyncio.gather(*(_expand(spec, options, fleet, limit) for spec in specs))
     slots = [slot for plan_slots in expanded for slot in plan_slots[1]]
     plans = tuple(plan for plan, _slots in expanded if plan is not None and plan.source != "direct")
     total, done = len(slots), 0
@@ -133,7 +115,7 @@ async def run_fleet(
         nonlocal done
         if isinstance(slot, _Job):
             async with limit:
-                result = await _probe(slot, policy, kb, on_event)
+                result = await _probe(slot, policy, on_event)
         else:
             result = slot
         done += 1
@@ -145,7 +127,7 @@ async def run_fleet(
 
     results = list(await asyncio.gather(*(run(i, slot) for i, slot in enumerate(slots))))
     if fleet.all_addresses:
-        _add_pool_findings(results, slots, kb)
+        _add_pool_findings(results, slots)
         for index, result in enumerate(results):
             if on_result is not None:
                 on_result(index, result)
@@ -164,17 +146,15 @@ def _port(spec: TargetSpec, options: ProbeOptions) -> int:
     return spec.port or options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
 
 
-def _unresolved(host: str, port: int, options: ProbeOptions, error: SMTPProbeError,
-                kb: KnowledgeBase) -> TargetResult:
-    message, hint = localized(error, kb)
-    summary = kb.ui("monitor_unresolved").format(message=message)
-    finding = Finding("connection", Status.UNKNOWN, summary, advice=hint,
-                      data={"complete": False, "phase": error.phase or "resolve"})
+def _unresolved(host: str, port: int, options: ProbeOptions,
+                error: SMTPProbeError) -> TargetResult:
+    finding = Finding("connection", Status.UNKNOWN, "not-probed", {"host": host, "port": port},
+                      cause=error, data={"complete": False, "phase": error.phase or "resolve"})
     return TargetResult(Target(host, port, None, options.tls), None, error, (finding,))
 
 
 async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
-                  kb: KnowledgeBase, limit: asyncio.Semaphore) -> tuple[MxPlan | None, list[_Slot]]:
+                  limit: asyncio.Semaphore) -> tuple[MxPlan | None, list[_Slot]]:
     """The jobs (and results known without probing) of one target, in probe order."""
     port = _port(spec, options)
     job_options = dataclasses.replace(options, port=spec.port or options.port)
@@ -192,16 +172,16 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
                                          family=options.family, resolver=fleet.resolver,
                                          timeout=fleet.dns_timeout)
     except ResolveError as exc:
-        return None, [_unresolved(spec.host, port, options, exc, kb)]
+        return None, [_unresolved(spec.host, port, options, exc)]
     if plan.source == "null-mx":
         return plan, [TargetResult(Target(plan.domain, port, None, options.tls),
-                                   notes=(_mx_finding(plan, None, kb, Status.UNKNOWN),))]
+                                   notes=(_mx_finding(plan, None, Status.UNKNOWN),))]
     slots: list[_Slot] = []
     for pool, host in enumerate(plan.hosts):
         if not host.addresses:
             status = Status.CRITICAL if "mx_none_usable" in plan.notes else Status.WARNING
             slots.append(TargetResult(Target(host.name, port, None, options.tls),
-                                      notes=(_mx_finding(plan, host, kb, status),)))
+                                      notes=(_mx_finding(plan, host, status),)))
         elif fleet.all_addresses:
             slots.extend(
                 _Job(host.name, dataclasses.replace(job_options, connect_to=(address,)),
@@ -214,19 +194,19 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
     return plan, slots
 
 
-async def _probe(job: _Job, policy: Policy | None, kb: KnowledgeBase,
+async def _probe(job: _Job, policy: Policy | None,
                  on_event: Callable[[ProbeEvent], None] | None) -> TargetResult:
-    from smtpprobe.probe import probe  # here: renderers import this module for its types
+    from smtpprobe.probe import probe  # MX-only and offline paths never need the probe
 
     try:
         report = await probe(job.host, options=job.options, on_event=on_event)
     except ResolveError as exc:
         port = job.options.port or (465 if job.options.tls is TlsMode.IMPLICIT else 25)
-        return _unresolved(job.host, port, job.options, exc, kb)
+        return _unresolved(job.host, port, job.options, exc)
     if policy is not None:
-        report = apply_policy(report, policy, kb)
+        report = apply_policy(report, policy)
     if job.plan is not None and job.plan.source != "direct":
-        report = _with(report, _mx_finding(job.plan, job.mx_host, kb, None))
+        report = _with(report, _mx_finding(job.plan, job.mx_host, None))
     return TargetResult(report.target, report)
 
 
@@ -234,31 +214,24 @@ def _with(report: ProbeReport, *findings: Finding) -> ProbeReport:
     return dataclasses.replace(report, findings=report.findings + findings)
 
 
-def _mx_finding(plan: MxPlan, host: MxHost | None, kb: KnowledgeBase,
-                status: Status | None) -> Finding:
+def _mx_finding(plan: MxPlan, host: MxHost | None, status: Status | None) -> Finding:
     """Where this host comes from (MX preference, fallback, null MX) and the DNS notes."""
     notes = [*plan.notes, *(host.notes if host is not None else ())]
-    values = {"domain": plan.domain, "host": host.name if host else plan.domain,
-              "port": plan.port, "preference": host.preference if host else "-"}
-    texts = [kb.ui(f"monitor_mx_{plan.source}").format(**values)]
-    texts += [kb.ui(note).format(**values) for note in notes]
+    params = {"domain": plan.domain, "host": host.name if host else plan.domain,
+              "port": plan.port, "preference": host.preference if host else None}
     if status is None:
         status = Status.WARNING if _MX_WARNINGS & set(notes) else Status.OK
     data: dict[str, Any] = {"domain": plan.domain, "source": plan.source,
                             "host": host.name if host else None,
                             "preference": host.preference if host else None,
                             "addresses": list(host.addresses) if host else [], "notes": notes}
-    return Finding("mx", status, " ".join(texts), data=data)
+    # mx.py names its notes "mx_<what>"; the words are the "note-<what>" tables.
+    return Finding("mx", status, plan.source, params, data=data,
+                   notes=tuple(Note("note-" + note.removeprefix("mx_").replace("_", "-"))
+                               for note in notes))
 
 
-def _pool_value(value: str | bool, kb: KnowledgeBase) -> str:
-    if isinstance(value, bool):
-        return kb.ui("mx_yes" if value else "mx_no")
-    return value
-
-
-def _add_pool_findings(results: list[TargetResult], slots: list[_Slot],
-                       kb: KnowledgeBase) -> None:
+def _add_pool_findings(results: list[TargetResult], slots: list[_Slot]) -> None:
     """Compare the members of each address pool; add one ``pool`` finding to each member."""
     pools: dict[tuple[int, int], list[int]] = {}
     for index, slot in enumerate(slots):
@@ -270,11 +243,12 @@ def _add_pool_findings(results: list[TargetResult], slots: list[_Slot],
         from smtpprobe.pool import compare_pool
 
         found = compare_pool(reports)
-        texts = [kb.ui(d.key).format(host=host, values=", ".join(
-            f"{member}: {_pool_value(value, kb)}" for member, value in d.values)) for d in found]
+        notes = tuple(Note("note-" + d.key.removeprefix("mx_pool_").replace("_", "-"),
+                           {"values": [[member, value] for member, value in d.values]})
+                      for d in found)
         finding = Finding(
-            "pool", Status.worst(d.status for d in found),
-            " ".join(texts) or kb.ui("mx_pool_alike").format(host=host),
+            "pool", Status.worst(d.status for d in found), "differ" if found else "alike",
+            {"host": host}, notes=notes,
             data={"host": host, "members": [r.target.address for r in reports],
                   "disagreements": [{"key": d.key, "status": d.status.value,
                                      "values": {m: v for m, v in d.values}} for d in found]})

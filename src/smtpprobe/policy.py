@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from smtpprobe.errors import localized
-from smtpprobe.interpret._transcript import banner, exchanges_for
 from smtpprobe.interpret.checks import greeted
 from smtpprobe.interpret.ehlo import parse_ehlo
-from smtpprobe.kb import KnowledgeBase
 from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Verdict
+from smtpprobe.transcript import banner, exchanges_for
 
 __all__ = ["POLICY_CHECKS", "Expectation", "Policy", "apply_policy"]
 
@@ -62,27 +60,25 @@ class Policy:
 
 
 _Values = dict[str, Any]
-_Check = Callable[[Session, ProbeReport, Policy, KnowledgeBase], Finding | None]
+_Check = Callable[[Session, ProbeReport, Policy], Finding | None]
 
 
-def _finding(kb: KnowledgeBase, check: str, status: Status, key: str, text: _Values,
-             data: _Values, *, evidence: tuple[Exchange, ...] = (), advice: str = "") -> Finding:
-    """A policy finding: summary from ``kb.ui(key)``, advice only when violated."""
-    return Finding(check, status, kb.ui(key).format(**text), evidence=evidence,
-                   advice=kb.ui(advice) if advice and status is not Status.OK else "",
+def _finding(check: str, status: Status, reason: str, params: _Values, data: _Values, *,
+             evidence: tuple[Exchange, ...] = ()) -> Finding:
+    """A policy finding; its words (and advice, for a violation) come from the views."""
+    return Finding(check, status, reason, params, evidence=evidence,
                    data={"policy": True, **data})
 
 
-def _not_reached(kb: KnowledgeBase, check: str, option: str) -> Finding:
-    return Finding(check, Status.UNKNOWN, kb.ui("policy_not_reached").format(option=option),
+def _not_reached(check: str, option: str) -> Finding:
+    return Finding(check, Status.UNKNOWN, "not-reached", {"option": option},
                    data={"policy": True})
 
 
 def _expectation(command: str) -> _Check:
     check = f"expect-{command}"
 
-    def judge(session: Session, report: ProbeReport, policy: Policy,
-              kb: KnowledgeBase) -> Finding | None:
+    def judge(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
         expected: Expectation | None = getattr(policy, f"expect_{command}")
         if expected is None:
             return None
@@ -94,19 +90,18 @@ def _expectation(command: str) -> _Check:
         data = {"expected": expected.value, "actual": verdict.value}
         evidence = found.evidence if found is not None else ()
         if verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_TESTED):
-            status, key = Status.UNKNOWN, "policy_expect_unknown"
+            status, key = Status.UNKNOWN, "undecided"
         elif expected.accepts(verdict):
-            status, key = Status.OK, "policy_expect_ok"
+            status, key = Status.OK, "ok"
         else:
-            status, key = Status.CRITICAL, "policy_expect_violated"
+            status, key = Status.CRITICAL, "violated"
         # The verdict finding beside this one already says how to change the command.
-        return _finding(kb, check, status, key, text, data, evidence=evidence)
+        return _finding(check, status, key, text, data, evidence=evidence)
 
     return judge
 
 
-def _require_starttls(session: Session, report: ProbeReport, policy: Policy,
-                      kb: KnowledgeBase) -> Finding | None:
+def _require_starttls(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     if not policy.require_starttls:
         return None
     check = "require-starttls"
@@ -114,46 +109,48 @@ def _require_starttls(session: Session, report: ProbeReport, policy: Policy,
     tls = session.tls
     if tls is not None:
         text = {"mode": tls.mode.value, "version": tls.version or "-"}
-        return _finding(kb, check, Status.OK, "policy_starttls_ok", text,
+        return _finding(check, Status.OK, "ok", text,
                         {"encrypted": True, "mode": tls.mode.value}, evidence=evidence)
-    if banner(session) is None and not _tls_error(session, kb):
-        return _not_reached(kb, check, "--require-starttls")
+    if banner(session) is None and not _tls_failed(session):
+        return _not_reached(check, "--require-starttls")
     found = report.finding("starttls")
-    text = {"reason": found.summary if found is not None else "-"}
-    return _finding(kb, check, Status.CRITICAL, "policy_starttls_violated", text,
-                    {"encrypted": False}, evidence=evidence, advice="policy_advice_starttls")
+    params = {"starttls": found.reason if found is not None else None}
+    return _finding(check, Status.CRITICAL, "violated", params,
+                    {"encrypted": False}, evidence=evidence)
 
 
-def _tls_error(session: Session, kb: KnowledgeBase) -> str:
-    error = session.error
-    return localized(error, kb)[0] if error is not None and error.kind == "tls" else ""
+def _tls_failed(session: Session) -> bool:
+    return session.error is not None and session.error.kind == "tls"
 
 
-def _require_valid_cert(session: Session, report: ProbeReport, policy: Policy,
-                        kb: KnowledgeBase) -> Finding | None:
+def _require_valid_cert(session: Session, report: ProbeReport,
+                        policy: Policy) -> Finding | None:
     if not policy.require_valid_cert:
         return None
     check, tls = "require-valid-cert", session.tls
     evidence = tuple(exchanges_for(session, "STARTTLS"))
     if tls is not None and tls.verified:
-        return _finding(kb, check, Status.OK, "policy_cert_valid_ok", {}, {"verified": True},
+        return _finding(check, Status.OK, "ok", {}, {"verified": True},
                         evidence=evidence)
-    why = (tls.verify_error if tls is not None else "") or _tls_error(session, kb)
+    why = tls.verify_error if tls is not None else ""
     if why:
-        key = "policy_cert_valid_violated"
+        key = "violated"
+    elif _tls_failed(session):
+        # The handshake failed (no --insecure): the reason is the session's error.
+        return Finding(check, Status.CRITICAL, "handshake-failed", {}, evidence=evidence,
+                       cause=session.error, data={"policy": True, "verified": False,
+                                                  "why": None})
     elif tls is not None:
-        key = "policy_cert_unchecked"
+        key = "unchecked"
     elif banner(session) is None:
-        return _not_reached(kb, check, "--require-valid-cert")
+        return _not_reached(check, "--require-valid-cert")
     else:
-        key = "policy_cert_none"
-    return _finding(kb, check, Status.CRITICAL, key, {"why": why},
-                    {"verified": False, "why": why or None}, evidence=evidence,
-                    advice="policy_advice_cert")
+        key = "no-tls"
+    return _finding(check, Status.CRITICAL, key, {"why": why or None},
+                    {"verified": False, "why": why or None}, evidence=evidence)
 
 
-def _cert_days(session: Session, report: ProbeReport, policy: Policy,
-               kb: KnowledgeBase) -> Finding | None:
+def _cert_days(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     tls = session.tls
     if policy.cert_days is None or tls is None or tls.certificate is None:
         return None
@@ -162,22 +159,20 @@ def _cert_days(session: Session, report: ProbeReport, policy: Policy,
         return None
     warning, critical = policy.cert_days
     if days < 0:
-        status, key = Status.CRITICAL, "policy_cert_days_expired"
+        status, key = Status.CRITICAL, "expired"
     elif days < critical:
-        status, key = Status.CRITICAL, "policy_cert_days_critical"
+        status, key = Status.CRITICAL, "critical"
     elif days < warning:
-        status, key = Status.WARNING, "policy_cert_days_warning"
+        status, key = Status.WARNING, "warning"
     else:
-        status, key = Status.OK, "policy_cert_days_ok"
+        status, key = Status.OK, "ok"
     text = {"days": days, "ago": -days, "warning": warning, "critical": critical}
     data = {"days_left": days, "warning": warning, "critical": critical}
-    return _finding(kb, "cert-days", status, key, text, data,
-                    evidence=tuple(exchanges_for(session, "STARTTLS")),
-                    advice="policy_advice_cert_days")
+    return _finding("cert-days", status, key, text, data,
+                    evidence=tuple(exchanges_for(session, "STARTTLS")))
 
 
-def _time(session: Session, report: ProbeReport, policy: Policy,
-          kb: KnowledgeBase) -> Finding | None:
+def _time(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     warning, critical = policy.time_warning, policy.time_critical
     if warning is None and critical is None:
         return None
@@ -190,47 +185,44 @@ def _time(session: Session, report: ProbeReport, policy: Policy,
                                   (Status.WARNING, warning, "warning")):
         if limit is not None and elapsed > limit:
             text.update(limit=f"{limit:g}", option=option)
-            return _finding(kb, "time", status, "policy_time_violated", text, data,
-                            evidence=evidence, advice="policy_advice_time")
+            return _finding("time", status, "violated", text, data,
+                            evidence=evidence)
     text["limit"] = f"{warning if warning is not None else critical:g}"
-    return _finding(kb, "time", Status.OK, "policy_time_ok", text, data, evidence=evidence)
+    return _finding("time", Status.OK, "ok", text, data, evidence=evidence)
 
 
-def _banner_delay(session: Session, report: ProbeReport, policy: Policy,
-                  kb: KnowledgeBase) -> Finding | None:
+def _banner_delay(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     limit = policy.max_banner_delay
     if limit is None:
         return None
     found = banner(session)
     # A greeting that never came but was awaited longer than the limit still violates it.
     if found is None or (found.reply is None and found.elapsed <= limit):
-        return _not_reached(kb, "banner-delay", "--max-banner-delay")
+        return _not_reached("banner-delay", "--max-banner-delay")
     text = {"seconds": f"{found.elapsed:.3f}", "limit": f"{limit:g}"}
     data = {"delay_s": round(found.elapsed, 6), "limit": limit}
     if found.elapsed > limit:
-        return _finding(kb, "banner-delay", Status.CRITICAL, "policy_banner_delay_violated",
-                        text, data, evidence=(found,), advice="policy_advice_banner_delay")
-    return _finding(kb, "banner-delay", Status.OK, "policy_banner_delay_ok", text, data,
+        return _finding("banner-delay", Status.CRITICAL, "violated",
+                        text, data, evidence=(found,))
+    return _finding("banner-delay", Status.OK, "ok", text, data,
                     evidence=(found,))
 
 
-def _expect_banner(session: Session, report: ProbeReport, policy: Policy,
-                   kb: KnowledgeBase) -> Finding | None:
+def _expect_banner(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     pattern = policy.expect_banner
     if pattern is None:
         return None
     found = banner(session)
     if found is None or found.reply is None:
-        return _not_reached(kb, "expect-banner", "--expect-banner")
+        return _not_reached("expect-banner", "--expect-banner")
     matched = pattern.search("\n".join(found.reply.wire_lines())) is not None
-    status, key = (Status.OK, "policy_banner_ok") if matched else (
-        Status.CRITICAL, "policy_banner_violated")
-    return _finding(kb, "expect-banner", status, key, {"pattern": pattern.pattern},
+    status, key = (Status.OK, "ok") if matched else (
+        Status.CRITICAL, "violated")
+    return _finding("expect-banner", status, key, {"pattern": pattern.pattern},
                     {"pattern": pattern.pattern, "matched": matched}, evidence=(found,))
 
 
-def _expect_extensions(session: Session, report: ProbeReport, policy: Policy,
-                       kb: KnowledgeBase) -> Finding | None:
+def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     wanted = policy.expect_extensions
     if not wanted:
         return None
@@ -242,15 +234,15 @@ def _expect_extensions(session: Session, report: ProbeReport, policy: Policy,
     if session.ehlo_before_tls is not None and session.ehlo_before_tls.code == 250:
         replies.append(session.ehlo_before_tls)
     if not replies and not greeted(session):
-        return _not_reached(kb, "expect-extension", "--expect-extension")
+        return _not_reached("expect-extension", "--expect-extension")
     infos = [parse_ehlo(reply) for reply in replies]
     missing = [name for name in wanted if not any(info.has(name) for info in infos)]
     text = {"names": " ".join(wanted), "missing": " ".join(missing)}
     data = {"expected": list(wanted), "missing": missing}
     if missing:
-        return _finding(kb, "expect-extension", Status.CRITICAL, "policy_extension_violated",
-                        text, data, evidence=ehlos, advice="policy_advice_extension")
-    return _finding(kb, "expect-extension", Status.OK, "policy_extension_ok", text, data,
+        return _finding("expect-extension", Status.CRITICAL, "violated",
+                        text, data, evidence=ehlos)
+    return _finding("expect-extension", Status.OK, "ok", text, data,
                     evidence=ehlos)
 
 
@@ -270,10 +262,10 @@ POLICY_CHECKS = tuple(_CHECKS)
 """Every check name a policy finding may carry, in report order."""
 
 
-def apply_policy(report: ProbeReport, policy: Policy, kb: KnowledgeBase) -> ProbeReport:
+def apply_policy(report: ProbeReport, policy: Policy) -> ProbeReport:
     """*report* with one finding added per policy that is set (after the interpreter's)."""
     added = tuple(
         found for judge in _CHECKS.values()
-        if (found := judge(report.session, report, policy, kb)) is not None
+        if (found := judge(report.session, report, policy)) is not None
     )
     return dataclasses.replace(report, findings=report.findings + added) if added else report

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from smtpprobe.interpret._transcript import banner, exchanges_for
+from smtpprobe.transcript import banner, exchanges_for
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import ProbeReport, Status, Verdict
 

@@ -8,6 +8,7 @@ the caller's ``on_event``. Never sends DATA.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 import threading
@@ -18,15 +19,16 @@ from time import perf_counter
 from smtpprobe.addresses import Addresses, control_address
 from smtpprobe.auth import authenticate
 from smtpprobe.errors import (
+    ProbeInterruptedError,
     ProbeTimeoutError,
     ProbeTLSError,
     ResolveError,
     SMTPProbeError,
 )
+from smtpprobe.interpret import interpret
 from smtpprobe.recorder import Recorder, ServerEnded
 from smtpprobe.reply import Reply
 from smtpprobe.report import (
-    Finding,
     ProbeEvent,
     ProbeOptions,
     ProbeReport,
@@ -38,12 +40,32 @@ from smtpprobe.report import (
 from smtpprobe.tls import client_context
 from smtpprobe.validate import check_options
 
-__all__ = ["QUIT_TIMEOUT", "ProbeEvent", "ProbeOptions", "ProbeReport", "probe"]
+__all__ = [
+    "QUIT_TIMEOUT",
+    "ProbeEvent",
+    "ProbeInterrupted",
+    "ProbeOptions",
+    "ProbeReport",
+    "probe",
+]
 
 # QUIT is a courtesy: never wait long for its 221.
 QUIT_TIMEOUT = 1.0
 # After 221 the server closes; bytes that still come meanwhile were never read as replies.
 LEFTOVER_WAIT = 0.2
+
+
+class ProbeInterrupted(asyncio.CancelledError):
+    """The probe was cancelled (Ctrl-C); ``report`` holds what it had recorded.
+
+    A `CancelledError`, so cancellation keeps its meaning for callers that do not care;
+    the CLI catches it to print the partial report (``session.complete`` False, the
+    session's error of kind ``interrupted``).
+    """
+
+    def __init__(self, report: ProbeReport) -> None:
+        super().__init__()
+        self.report = report
 
 
 async def probe(
@@ -69,14 +91,10 @@ async def probe(
     host = check_options(host, options)
     run = _Run(host, options, on_event)
     session = await run.execute()
-    return ProbeReport(session, _interpret(session, options.lang))
-
-
-def _interpret(session: Session, lang: str) -> tuple[Finding, ...]:
-    from smtpprobe import kb
-    from smtpprobe.interpret import interpret
-
-    return interpret(session, kb.load(lang))
+    report = ProbeReport(session, interpret(session))
+    if isinstance(session.error, ProbeInterruptedError):
+        raise ProbeInterrupted(report)
+    return report
 
 
 class _Run:
@@ -91,11 +109,11 @@ class _Run:
             options.tls is TlsMode.AUTO and self.port == 465
         )
         self.verify_ctx: ssl.SSLContext | None = None
-        self.insecure_ctx: ssl.SSLContext | None = None
         if options.tls is not TlsMode.NONE:
             self.verify_ctx = client_context(cafile=options.cafile, verify=True)
-            if options.insecure:
-                self.insecure_ctx = client_context(cafile=None, verify=False)
+        # Set when the certificate failed and TLS was asked for explicitly without
+        # --insecure: the probe looks at the certificate, then stops (fails closed).
+        self.fail_closed: ProbeTLSError | None = None
         self.control = options.control_address or control_address(options.users)
         self.rec = Recorder(
             deadline=0.0, command_timeout=options.command_timeout, on_event=on_event,
@@ -118,14 +136,20 @@ class _Run:
         rec = self.rec
         rec.t0 = perf_counter()
         rec.deadline = asyncio.get_running_loop().time() + self.options.deadline
-        addresses = await self._resolve()
         error: SMTPProbeError | None = None
         ended = False
         try:
+            addresses = await self._resolve()
             async with asyncio.timeout_at(rec.deadline):
                 await self._converse(addresses)
             await self._quit()
             await self._check_leftover()
+        except ResolveError:
+            raise
+        except asyncio.CancelledError:
+            # Not our deadline (timeout_at turns that into TimeoutError): the caller
+            # cancelled, usually Ctrl-C. Keep what was recorded; `probe` re-raises.
+            error = ProbeInterruptedError(key="error_probe_interrupted", phase=rec.phase)
         except ServerEnded as end:
             ended = True
             if end.polite:
@@ -140,7 +164,8 @@ class _Run:
             rec.wire.close()
             await rec.wire.wait_closed()
         return Session(
-            target=Target(self.host, self.port, self.address, self.options.tls),
+            target=Target(self.host, self.port, self.address or _literal(self.host),
+                          self.options.tls),
             options=self.options,
             exchanges=tuple(rec.exchanges),
             started_at=started_at,
@@ -156,6 +181,7 @@ class _Run:
             qualified_users=dict(self.addresses.qualified),
             auth_skipped=self.auth_skipped,
             desync=rec.desync,
+            source=rec.wire.source_address,
         )
 
     async def _resolve(self) -> list[tuple[int, str]]:
@@ -180,15 +206,20 @@ class _Run:
             await self._open(addresses, self.verify_ctx)
         except ProbeTLSError as exc:
             reason = _verify_reason(exc)
-            if not reason or self.insecure_ctx is None:
+            if not reason:
                 raise
             # The failed handshake killed the connection. OpenSSL's own check gave the
             # verdict and its reason; now look anyway over a new, unverified connection
-            # (rather than re-implementing chain and name checks after an unverified one).
+            # (rather than re-implementing chain and name checks after an unverified one),
+            # so the report has the certificate's facts. Opportunistic TLS (auto, RFC 7435)
+            # goes on over it, as MTAs do on port 25; TLS asked for explicitly fails closed
+            # there unless --insecure.
             self.rec.enter("reconnect", reason)
             self._reset()
             self.verify_error = reason
-            await self._open(addresses, self.insecure_ctx)
+            if self.options.tls is not TlsMode.AUTO and not self.options.insecure:
+                self.fail_closed = exc
+            await self._open(addresses, client_context(cafile=None, verify=False))
         steps = {
             "auth": self._auth,
             "help": self._help,
@@ -212,8 +243,7 @@ class _Run:
         if banner.code != 220:
             # RFC 5321 §3.1: after a 554 greeting the client should still send QUIT.
             raise ServerEnded(polite=True)
-        if "ehlo" in self.options.steps:
-            await self._greet()
+        await self._greet()
         if ctx is not None and self._wants_starttls():
             await self._starttls(ctx)
 
@@ -223,7 +253,8 @@ class _Run:
             self.rec.enter("connect", f"{address} port {self.port}")
             wire = self.rec.new_wire()
             try:
-                await wire.connect(address, self.port, family=family, timeout=self.rec.left())
+                await wire.connect(address, self.port, family=family, timeout=self.rec.left(),
+                                   source=self.options.source)
             except SMTPProbeError as exc:  # refused or timed out: try the next address
                 exc.phase, last = "connect", exc
                 continue
@@ -278,19 +309,26 @@ class _Run:
             raise
         self._record_tls(TlsMode.STARTTLS, ctx)
         self.rec.in_step()
-        if "ehlo" in self.options.steps:
-            self.ehlo_before_tls = self.greeting
-            await self._greet()
+        self.ehlo_before_tls = self.greeting
+        await self._greet()
 
     def _record_tls(self, mode: TlsMode, ctx: ssl.SSLContext | None) -> None:
         verified = ctx is not None and ctx is self.verify_ctx
         self.tls = self.rec.wire.tls_info(mode, verified=verified, verify_error=self.verify_error)
+        if self.fail_closed is not None:
+            raise self.fail_closed
 
     async def _auth(self) -> None:
-        if self.options.auth_user is not None:
-            self.auth_skipped = await authenticate(
-                self.rec, self.options, self.greeting, encrypted=self.tls is not None
-            )
+        if self.options.auth_user is None:
+            return
+        if self.tls is not None and self.verify_error and not self.options.insecure:
+            # Opportunistic TLS went on past a certificate that failed: fine for reading
+            # replies, never for a password (anyone in the middle could be the server).
+            self.auth_skipped = "unverified"
+            return
+        self.auth_skipped = await authenticate(
+            self.rec, self.options, self.greeting, encrypted=self.tls is not None
+        )
 
     async def _help(self) -> None:
         await self.rec.exchange("HELP", b"HELP")
@@ -303,12 +341,12 @@ class _Run:
         for address in self.addresses.all:
             final = self.addresses.for_vrfy(address)
             if sent[address] != final:
-                await self.rec.exchange("VRFY", b"VRFY " + final.encode(), argument=final)
+                await self._ask("VRFY", address, final)
 
     async def _vrfy_one(self, address: str) -> str:
         """Ask VRFY about *address*, again in another form while the server asks for one."""
         sent = self.addresses.for_vrfy(address)
-        reply = await self.rec.exchange("VRFY", b"VRFY " + sent.encode(), argument=sent)
+        reply = await self._ask("VRFY", address, sent)
         # Postfix and kin want user@domain, or refuse to "relay" to a domain they do not
         # serve: ask again; from now on every address (the control one too) uses that form.
         for _attempt in range(2):
@@ -319,13 +357,19 @@ class _Run:
             if qualified == sent:
                 break
             sent = qualified
-            reply = await self.rec.exchange("VRFY", b"VRFY " + sent.encode(), argument=sent)
+            reply = await self._ask("VRFY", address, sent)
         return sent
 
     async def _expn(self) -> None:
         # The control name makes EXPN judged like VRFY: by comparison, not by one reply.
         for name in (*self.options.lists, self.addresses.control):
-            await self.rec.exchange("EXPN", b"EXPN " + name.encode(), argument=name)
+            await self._ask("EXPN", name, name)
+
+    async def _ask(self, verb: str, name: str, sent: str) -> Reply:
+        """Ask *verb* about *name* in the form *sent*, stamped with whose name it is."""
+        role = "control" if name == self.addresses.control else "real"
+        line = f"RCPT TO:<{sent}>" if verb == "RCPT" else f"{verb} {sent}"
+        return await self.rec.exchange(verb, line.encode(), argument=sent, role=role, name=name)
 
     async def _noop(self) -> None:
         await self.rec.exchange("NOOP", b"NOOP")
@@ -337,9 +381,7 @@ class _Run:
         reply = await self.rec.exchange("MAIL", b"MAIL FROM:<>")
         if reply.klass == 2:
             for address in self.addresses.all:
-                sent = self.addresses.qualify(address)
-                line = b"RCPT TO:<" + sent.encode() + b">"
-                await self.rec.exchange("RCPT", line, argument=sent)
+                await self._ask("RCPT", address, self.addresses.qualify(address))
         await self.rec.exchange("RSET", b"RSET")
 
     async def _quit(self) -> None:
@@ -431,6 +473,14 @@ async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
 
     threading.Thread(target=resolve, name="smtpprobe-resolve", daemon=True).start()
     return await answer
+
+
+def _literal(host: str) -> str | None:
+    """*host* when it is an IP address: the address is known even if no connection came."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _verify_reason(exc: ProbeTLSError) -> str:

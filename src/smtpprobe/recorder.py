@@ -12,6 +12,7 @@ from time import perf_counter
 
 from smtpprobe.errors import (
     MalformedReplyError,
+    ProbeInterruptedError,
     ProbeTimeoutError,
     SMTPProbeError,
     Term,
@@ -108,6 +109,8 @@ class Recorder:
         *,
         shown: bytes | None = None,
         secrets: tuple[str, ...] = (),
+        role: str = "",
+        name: str = "",
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
 
@@ -131,15 +134,20 @@ class Recorder:
         except SMTPProbeError as exc:
             exc.phase = phase
             scrub_error(exc, self.redactor)
-            self._record(phase, recorded, None, started, argument, exc)
+            self._record(phase, recorded, None, started, argument, exc, (role, name))
             self._check_step(waiting_before, phase, recorded, None)
             raise
-        except asyncio.CancelledError:  # the session deadline ran out mid-reply
-            late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
-            self._record(phase, recorded, None, started, argument, late)
+        except asyncio.CancelledError:
+            # The session deadline, or the user (Ctrl-C): only the clock can tell them apart.
+            if asyncio.get_running_loop().time() >= self.deadline:
+                late: SMTPProbeError = ProbeTimeoutError(key="error_deadline_ran_out",
+                                                         phase=phase)
+            else:
+                late = ProbeInterruptedError(key="error_probe_interrupted", phase=phase)
+            self._record(phase, recorded, None, started, argument, late, (role, name))
             raise
         reply = self.redactor.reply(reply)
-        self._record(phase, recorded, reply, started, argument, None)
+        self._record(phase, recorded, reply, started, argument, None, (role, name))
         self._check_step(waiting_before, phase, recorded, reply)
         if reply.code == 421:
             raise ServerEnded(polite=False)
@@ -172,6 +180,7 @@ class Recorder:
         started: float,
         argument: str,
         error: SMTPProbeError | None,
+        asked: tuple[str, str] = ("", ""),
     ) -> None:
         exchange = Exchange(
             phase=phase,
@@ -182,6 +191,8 @@ class Recorder:
             error=error,
             argument=argument,
             partial=self.wire.partial if error is not None else b"",
+            role=asked[0],
+            name=asked[1],
         )
         self.exchanges.append(exchange)
         if self.on_event is not None:

@@ -26,11 +26,13 @@ __all__ = [
     "Finding",
     "ProbeEvent",
     "ProbeEventKind",
+    "Note",
     "ProbeOptions",
     "ProbeReport",
     "Session",
     "Status",
     "Target",
+    "TargetResult",
     "TlsInfo",
     "TlsMode",
     "Verdict",
@@ -39,7 +41,9 @@ __all__ = [
 # RFC 2606 reserves .invalid: a fixed name, so no slow getfqdn() and no leak of our host name.
 DEFAULT_HELO = "smtpprobe.invalid"
 # Selectable probe steps, in the order they run ("auth" runs only when auth_user is set).
-STEPS = ("ehlo", "starttls", "auth", "help", "vrfy", "expn", "noop", "rset", "rcpt", "quit")
+# EHLO (or HELO) is not among them: it is always sent, because a server may refuse every
+# other command before it (Sendmail: "503 5.0.0 I demand that you introduce yourself").
+STEPS = ("starttls", "auth", "help", "vrfy", "expn", "noop", "rset", "rcpt", "quit")
 
 
 class Status(StrEnum):
@@ -112,7 +116,6 @@ class ProbeOptions:
     cafile: str | None = None
     insecure: bool = False
     control_address: str | None = None
-    lang: str = "en"
     auth_user: str | None = None
     # Never in a repr: the report holds its options, and reports get logged.
     auth_password: str | None = field(default=None, repr=False)
@@ -121,6 +124,8 @@ class ProbeOptions:
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()
+    # The local address to connect from (``--source``), like ``swaks -li``.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +152,9 @@ class Exchange:
     from the connection being ready to the end of the greeting). ``argument`` is the
     address or topic the command carried, as sent (``postmaster@mx.example``, ``VRFY``).
     ``error`` is set when no complete reply came; ``partial`` then holds the bytes of the
-    unfinished reply.
+    unfinished reply. For VRFY, EXPN and RCPT, ``role`` says whom the command asked about
+    (``real``: a name the user gave, ``control``: the random name) and ``name`` which
+    one, as given (``argument`` may carry a domain the probe added).
     """
 
     phase: str
@@ -158,6 +165,8 @@ class Exchange:
     error: SMTPProbeError | None = None
     argument: str = ""
     partial: bytes = b""
+    role: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +234,7 @@ class Session:
     ``qualified_users`` maps an address to the form with a domain that was sent instead
     (VRFY after the server asked for a domain with a 501, RCPT always). Use
     `exchanges_for` to find the exchanges of one address; the last one is the answer.
-    ``auth_skipped`` says why the auth step sent nothing (``plaintext``, ``not-offered``,
+    ``source`` is the local ``address:port`` the connection came from. ``auth_skipped`` says why the auth step sent nothing (``plaintext``, ``not-offered``,
     ``no-mechanism``; ``""`` when it ran or was not asked for). Lines carrying
     credentials are recorded as ``<redacted>``. ``desync`` is the first evidence that
     replies fell out of step with commands (`Desync`); verdicts resting on exchanges from
@@ -250,6 +259,7 @@ class Session:
     qualified_users: Mapping[str, str] = field(default_factory=dict)
     auth_skipped: str = ""
     desync: Desync | None = None
+    source: str = ""
 
     def exchanges_for(self, phase: str, address: str) -> tuple[Exchange, ...]:
         """The exchanges of *phase* (``VRFY``, ``EXPN``, ``RCPT``) that carried *address*,
@@ -283,19 +293,37 @@ class ProbeEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One judgement about the server, with its evidence and advice.
+class Note:
+    """A further fact a finding states, worded like its reason (``tls-added`` …)."""
 
-    ``check`` names the area (banner, ehlo, help, vrfy, expn, rcpt, starttls, tls,
-    deviations, …); ``data`` holds structured facts for JSON (kept JSON-serialisable).
+    reason: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One judgement about the server: a stable reason and the facts it rests on.
+
+    Language-neutral: no prose here. ``check`` names the area (banner, ehlo, help, vrfy,
+    expn, rcpt, starttls, tls, deviations, …); ``reason`` is a stable kebab-case key
+    (``not-offered``, ``differs`` …) and ``params`` the JSON-serialisable facts it rests
+    on. The views word a finding from ``check`` + ``reason`` + ``params`` in the user's
+    language (``kb/data/<lang>/findings/<check>.toml``). ``notes`` are further reasons
+    that add a sentence each (``auth-tls-only`` after an EHLO); ``advice`` names advice
+    kept elsewhere in the knowledge base (``reply:554@CONNECT``, ``pattern:<id>``), on top
+    of the reason's own. ``cause`` is the error a finding is about, worded by the views
+    too. ``data`` holds the structured facts for JSON.
     """
 
     check: str
     status: Status
-    summary: str
+    reason: str
+    params: Mapping[str, Any] = field(default_factory=dict)
     verdict: Verdict | None = None
     evidence: tuple[Exchange, ...] = ()
-    advice: str = ""
+    notes: tuple[Note, ...] = ()
+    advice: tuple[str, ...] = ()
+    cause: SMTPProbeError | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -316,3 +344,28 @@ class ProbeReport:
 
     def finding(self, check: str) -> Finding | None:
         return next((f for f in self.findings if f.check == check), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """The outcome for one host or address: its report, or why nothing was probed.
+
+    ``report`` is None when the name did not resolve (``error`` says why) or when DNS
+    left nothing to probe (a null MX, an MX host without address); ``notes`` then hold
+    the findings that explain it.
+    """
+
+    target: Target
+    report: ProbeReport | None = None
+    error: SMTPProbeError | None = None
+    notes: tuple[Finding, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.report.findings if self.report is not None else self.notes
+
+    @property
+    def status(self) -> Status:
+        if self.report is not None:
+            return self.report.status
+        return Status.worst(f.status for f in self.notes) if self.notes else Status.UNKNOWN

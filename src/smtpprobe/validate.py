@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from smtpprobe.errors import Alternatives, Term, UsageError
-from smtpprobe.kb import LANGUAGES
+from smtpprobe.errors import Term, UsageError
 from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
 __all__ = ["check_credentials", "check_options", "check_token"]
@@ -60,15 +59,13 @@ def check_options(host: str, options: ProbeOptions) -> str:
         raise UsageError(key="error_port_range", params={"port": options.port})
     if not (options.deadline > 0 and options.command_timeout > 0):
         raise UsageError(key="error_timeouts_positive")
-    unknown = sorted(set(options.steps) - set(STEPS))
+    # "ehlo" was a step once; EHLO is always sent now, so it is accepted and ignored.
+    unknown = sorted(set(options.steps) - set(STEPS) - {"ehlo"})
     if unknown:
         raise UsageError(key="error_unknown_steps",
                          params={"steps": ", ".join(unknown), "choices": ", ".join(STEPS)})
     if options.auth_user is not None:
         check_credentials(options)
-    if options.lang not in LANGUAGES:
-        raise UsageError(key="error_unknown_lang",
-                         params={"lang": options.lang, "choices": Alternatives(LANGUAGES)})
     return host
 
 

@@ -86,6 +86,7 @@ class SMTPWire:
         self._transport: asyncio.BaseTransport | None = None
         self._redact = redact
         self.connect_elapsed: float | None = None
+        self.source_address = ""
         self.handshake_elapsed: float | None = None
         self.stray = b""
         self._unfinished = b""
@@ -100,9 +101,12 @@ class SMTPWire:
         family: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        source: str | None = None,
         timeout: float,
     ) -> None:
-        """Open TCP to *host*, then run the TLS handshake when *ssl_context* is given.
+        """Open TCP to *host* (from the local address *source*, when given), then run the
+        TLS handshake when *ssl_context* is given. ``source_address`` records where the
+        connection came from (``address:port``).
 
         The TCP connect and the handshake are timed apart (implicit TLS, port 465).
 
@@ -116,7 +120,8 @@ class SMTPWire:
         try:
             async with asyncio.timeout(timeout):
                 self._transport, _ = await loop.create_connection(
-                    lambda: protocol, host, port, family=family
+                    lambda: protocol, host, port, family=family,
+                    local_addr=(source, 0) if source else None,
                 )
         except TimeoutError:
             raise ProbeTimeoutError(key="error_connect_timeout",
@@ -126,6 +131,11 @@ class SMTPWire:
             raise ProbeConnectError(key="error_connect_failed",
                                     params={"host": host, "port": port, "reason": exc}) from exc
         self.connect_elapsed = perf_counter() - started
+        local = self._transport.get_extra_info("sockname")
+        if isinstance(local, tuple) and len(local) >= 2:
+            address = str(local[0])
+            self.source_address = f"[{address}]:{local[1]}" if ":" in address else (
+                f"{address}:{local[1]}")
         if ssl_context is not None:
             await self.upgrade(ssl_context, server_hostname, timeout)
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import current_lang
 from smtpprobe.kb import load
 from smtpprobe.report import AuthMechanism, ProbeOptions
 
@@ -47,26 +48,25 @@ def with_auth(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     """*options* with the AUTH settings from *params*; reads or asks for the password.
 
     :raises UsageError: ``--auth-password-env`` without ``--auth-user``, a variable that
-        is not set or empty, no variable and no terminal to ask on, or ``--skip auth`` or
-        ``--skip ehlo`` with ``--auth-user``.
+        is not set or empty, no variable and no terminal to ask on, or ``--skip auth``
+        with ``--auth-user``.
     """
     user, variable = params["auth_user"], params["auth_password_env"]
     if user is None:
         if variable is not None:
             raise UsageError("--auth-password-env needs --auth-user")
         return options
-    for step in ("auth", "ehlo"):
-        if step in params["skip"]:
-            raise UsageError(f"--auth-user needs the step that --skip {step} leaves out")
+    if "auth" in params["skip"]:
+        raise UsageError("--auth-user needs the step that --skip auth leaves out")
     return dataclasses.replace(
         options,
         auth_user=user,
-        auth_password=_password(user, variable, options.lang),
+        auth_password=_password(user, variable, params["lang"] or current_lang()),
         auth_mechanism=AuthMechanism(params["auth_mechanism"]),
         allow_plaintext_auth=params["allow_plaintext_auth"],
         # AUTH needs EHLO (RFC 4954 §3) and, unless skipped on purpose, STARTTLS first;
         # with --only the steps listed are what to ask besides logging in.
-        steps=options.steps | {"auth", "ehlo"} | ({"starttls"} - set(params["skip"])),
+        steps=options.steps | {"auth"} | ({"starttls"} - set(params["skip"])),
     )
 
 

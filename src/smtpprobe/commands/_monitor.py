@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from smtpprobe.commands._common import emit_doc, emit_json
-from smtpprobe.errors import UsageError, localized
+from smtpprobe.errors import UsageError
+from smtpprobe.views.errors import localized
 from smtpprobe.i18n import current_lang, text
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Expectation, Policy
@@ -171,7 +172,7 @@ def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) ->
     if policy.expect_rcpt is not None and not params["only"] and "rcpt" not in params["skip"]:
         steps.add("rcpt")
     needs = {"vrfy": policy.expect_vrfy, "expn": policy.expect_expn, "rcpt": policy.expect_rcpt,
-             "ehlo": policy.expect_extensions, "starttls": policy.require_starttls}
+             "starttls": policy.require_starttls}
     for step, wanted in needs.items():
         if wanted and step not in steps:
             raise UsageError(key="error_policy_needs_step", params={"step": step})
@@ -313,7 +314,7 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         all_addresses=params["all_addresses"],
         resolver=_resolver(params["dns_server"], min(options.deadline, 10.0)),
         dns_timeout=min(options.deadline, 10.0))
-    kb = load(options.lang)
+    kb = load(params["lang"])
     bar = (output_format is OutputFormat.TEXT and on_event is None and not single
            and sys.stderr.isatty())
     lines = output_format is OutputFormat.JSON and not single

@@ -58,6 +58,6 @@ def demo_command(profile: str, list_profiles: bool, **params: Any) -> int:
         click.echo(load(lang).ui("probe_demo_started").format(
             profile=profile, host=server.host, port=server.port), err=True)
         options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, cafile=server.cafile,
-                               deadline=15.0, command_timeout=5.0, lang=lang)
-        return run_probe(server.host, options, verbose=params["verbose"],
+                               deadline=15.0, command_timeout=5.0)
+        return run_probe(server.host, options, verbose=params["verbose"], lang=lang,
                          output_format=OutputFormat(params["output_format"]))

@@ -7,6 +7,7 @@ exit code, so the demo shows exactly what a real probe would.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import socket
 from collections.abc import Callable
@@ -17,7 +18,9 @@ import click
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
-from smtpprobe.errors import ResolveError, UsageError, localized
+from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.views.errors import localized
+from smtpprobe.views.probe_view import error_label
 from smtpprobe.i18n import LocalizedCommand, current_lang
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
@@ -99,6 +102,19 @@ def _check_control(ctx: click.Context, param: click.Parameter, value: str | None
     return None if value is None else _check_addresses(ctx, param, (value,))[0]
 
 
+def _check_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An IP address of this machine to bind, or None.
+
+    :raises UsageError: not an IP address.
+    """
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise UsageError(key="error_source_not_ip", params={"value": value}) from None
+
+
 def _connection_options(function: F) -> F:
     for option in reversed((
         click.option("--port", type=click.IntRange(1, 65535), help="Port (default 25; 465 "
@@ -117,7 +133,12 @@ def _connection_options(function: F) -> F:
         click.option("--cafile", type=click.Path(exists=True, dir_okay=False),
                      help="PEM file of CA certificates to trust (a private CA)."),
         click.option("--insecure", is_flag=True, help="Go on when the certificate does not "
-                     "verify (the TLS finding still says why)."),
+                     "verify, and allow AUTH over such a connection (the TLS finding still "
+                     "says why). Without it, --tls auto goes on too (opportunistic TLS) but "
+                     "sends no password."),
+        click.option("--source", metavar="ADDRESS", callback=_check_source,
+                     help="Connect from this local IPv4/IPv6 address (like swaks -li), to "
+                     "see what an outside client sees."),
     )):
         function = option(function)
     return function
@@ -179,7 +200,7 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         users=params["users"], lists=params["lists"], domain=params["domain"],
         control_address=params["control"],
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
-        cafile=params["cafile"], insecure=params["insecure"], lang=params["lang"],
+        cafile=params["cafile"], insecure=params["insecure"], source=params["source"],
     )
 
 
@@ -199,8 +220,8 @@ def _live(event: ProbeEvent) -> None:
             click.echo("S: " + visible(wire_line) + (took if n == len(wire) - 1 else ""), err=True)
     if exchange.error is not None:
         kb = load(current_lang())
-        kind = kb.ui(f"error_kind_{exchange.error.kind}")
-        click.echo(visible(f"!  {kind}: {localized(exchange.error, kb)[0]}"), err=True)
+        label = error_label(exchange.error, kb)
+        click.echo(visible(f"!  {label}: {localized(exchange.error, kb)[0]}"), err=True)
 
 
 def _emit(output: Doc | dict[str, Any] | str) -> None:
@@ -213,7 +234,7 @@ def _emit(output: Doc | dict[str, Any] | str) -> None:
 
 
 def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
-              verbose: bool) -> int:
+              verbose: bool, lang: str) -> int:
     """Probe *host*, print the report in *output_format*, return the exit code.
 
     A name that does not resolve gives UNKNOWN (3): one line on stderr, and for JSON a
@@ -223,7 +244,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
     """
     from smtpprobe.probe import probe
 
-    kb: KnowledgeBase = load(options.lang)
+    kb: KnowledgeBase = load(lang)
     try:
         report = asyncio.run(probe(host, options=options, on_event=_live if verbose else None))
     except ResolveError as exc:

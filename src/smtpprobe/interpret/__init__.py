@@ -1,6 +1,6 @@
-"""Turn a recorded `Session` into `Finding`s: pure, no I/O, every human word from the KB.
+"""Turn a recorded `Session` into `Finding`s: pure, no I/O, no words (the views word them).
 
-``interpret(session, kb)`` returns one finding per check, always in the order of `CHECKS`,
+``interpret(session)`` returns one finding per check, always in the order of `CHECKS`,
 so that renderers and the JSON schema can rely on every check being present.
 """
 
@@ -19,16 +19,15 @@ from smtpprobe.interpret.checks import (
 )
 from smtpprobe.interpret.ehlo import EhloInfo, ehlo_finding, parse_ehlo
 from smtpprobe.interpret.verdict import judge, verdict_finding
-from smtpprobe.kb import KnowledgeBase
 from smtpprobe.report import Finding, Session
 
 __all__ = ["CHECKS", "EhloInfo", "interpret", "judge", "parse_ehlo"]
 
-_Check = Callable[[Session, KnowledgeBase], Finding]
+_Check = Callable[[Session], Finding]
 
 
 def _verdict(check: str) -> _Check:
-    return lambda session, kb: verdict_finding(session, kb, check)
+    return lambda session: verdict_finding(session, check)
 
 
 _BUILDERS: dict[str, _Check] = {
@@ -48,6 +47,6 @@ CHECKS = tuple(_BUILDERS)
 """Every check `interpret` reports on, in report order."""
 
 
-def interpret(session: Session, kb: KnowledgeBase) -> tuple[Finding, ...]:
-    """The findings for *session*, one per name in `CHECKS`, texts in ``kb``'s language."""
-    return tuple(build(session, kb) for build in _BUILDERS.values())
+def interpret(session: Session) -> tuple[Finding, ...]:
+    """The findings for *session*, one per name in `CHECKS`, language-neutral."""
+    return tuple(build(session) for build in _BUILDERS.values())

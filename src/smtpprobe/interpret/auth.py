@@ -10,32 +10,32 @@ import base64
 import binascii
 from typing import Any
 
-from smtpprobe.errors import localized
-from smtpprobe.interpret._transcript import command_text, exchanges_for, is_skipped
+from smtpprobe.errors import SMTPProbeError
 from smtpprobe.interpret.ehlo import parse_ehlo
-from smtpprobe.kb import KnowledgeBase
-from smtpprobe.meaning import annotate_reply
+from smtpprobe.interpret.facts import facts
 from smtpprobe.report import Exchange, Finding, Session, Status
+from smtpprobe.transcript import command_text, exchanges_for, is_skipped
 
 __all__ = ["auth_finding", "decode_challenge"]
 
-# Final reply code → (ui key, status). The credential itself failed: CRITICAL. 454 and
+# Final reply code → (reason, status). The credential itself failed: CRITICAL. 454 and
 # 432 are server-side (RFC 4954 §6: do not ask for a new password), but logins fail now.
 _OUTCOMES: dict[int, tuple[str, Status]] = {
-    535: ("auth_rejected", Status.CRITICAL),
-    534: ("auth_too_weak", Status.CRITICAL),
-    454: ("auth_temporary", Status.CRITICAL),
-    432: ("auth_transition", Status.CRITICAL),
-    538: ("auth_encryption_required", Status.WARNING),
-    530: ("auth_tls_first", Status.WARNING),
-    504: ("auth_mechanism_unknown", Status.WARNING),
-    503: ("auth_out_of_sequence", Status.WARNING),
+    535: ("rejected", Status.CRITICAL),
+    534: ("too-weak", Status.CRITICAL),
+    454: ("temporary", Status.CRITICAL),
+    432: ("transition", Status.CRITICAL),
+    538: ("encryption-required", Status.WARNING),
+    530: ("tls-first", Status.WARNING),
+    504: ("mechanism-unknown", Status.WARNING),
+    503: ("out-of-sequence", Status.WARNING),
 }
-# Why the probe sent nothing (`smtpprobe.auth`): ui key and status.
+# Why the probe sent nothing (`smtpprobe.auth`, the probe): reason and status.
 _SKIPPED: dict[str, tuple[str, Status]] = {
-    "not-offered": ("auth_not_offered", Status.WARNING),
-    "no-mechanism": ("auth_no_mechanism", Status.UNKNOWN),
-    "plaintext": ("auth_plaintext_refused", Status.UNKNOWN),
+    "not-offered": ("not-offered", Status.WARNING),
+    "no-mechanism": ("no-mechanism", Status.UNKNOWN),
+    "plaintext": ("plaintext-refused", Status.UNKNOWN),
+    "unverified": ("unverified-tls", Status.UNKNOWN),
 }
 
 
@@ -58,11 +58,11 @@ def _mechanism(sent: list[Exchange]) -> str | None:
     return words[1].upper() if len(words) > 1 else None
 
 
-def auth_finding(session: Session, kb: KnowledgeBase) -> Finding:
+def auth_finding(session: Session) -> Finding:
     """The outcome of the AUTH step; OK and ``tested`` False when no ``auth_user`` was given."""
     options = session.options
     if options.auth_user is None or is_skipped(session, "auth"):
-        return Finding("auth", Status.OK, kb.ui("auth_not_tested"), data={"tested": False})
+        return Finding("auth", Status.OK, "not-tested", data={"tested": False})
     sent = [ex for ex in session.exchanges if ex.phase == "AUTH"]
     offered = _offered(session)
     data: dict[str, Any] = {
@@ -79,46 +79,43 @@ def auth_finding(session: Session, kb: KnowledgeBase) -> Finding:
         "challenges": [decode_challenge(ex.reply.lines[0]) for ex in sent
                        if ex.reply is not None and ex.reply.code == 334],
     }
-    values = {"user": options.auth_user, "mechanism": data["mechanism"] or "-",
-              "offered": " ".join(offered) or "-", "code": "-", "text": "-", "meaning": "-",
-              "message": "-"}
-    key, status, advice = _judge(session, sent, data, values, kb)
-    return Finding("auth", status, kb.ui(key).format(**values), evidence=tuple(sent),
-                   advice=advice, data=data)
+    params: dict[str, Any] = {"user": options.auth_user, "mechanism": data["mechanism"],
+                              "offered": offered, "code": None, "text": None}
+    reason, status, advice, cause = _judge(session, sent, data, params)
+    return Finding("auth", status, reason, params, evidence=tuple(sent), advice=advice,
+                   cause=cause, data=data)
 
 
 def _judge(
-    session: Session, sent: list[Exchange], data: dict[str, Any], values: dict[str, str],
-    kb: KnowledgeBase,
-) -> tuple[str, Status, str]:
+    session: Session, sent: list[Exchange], data: dict[str, Any], params: dict[str, Any],
+) -> tuple[str, Status, tuple[str, ...], SMTPProbeError | None]:
     if session.auth_skipped in _SKIPPED:
-        key, status = _SKIPPED[session.auth_skipped]
-        return key, status, kb.ui(f"{key}_advice").format(**values)
+        reason, status = _SKIPPED[session.auth_skipped]
+        if reason == "not-offered" and session.tls is None:
+            reason = "not-offered-plaintext"  # some servers offer AUTH only inside TLS
+        return reason, status, (), None
     if not sent:
-        return "auth_not_reached", Status.UNKNOWN, ""
+        return "not-reached", Status.UNKNOWN, (), None
     last = sent[-1]
     if last.reply is None:
-        values["message"] = localized(last.error, kb)[0] if last.error is not None else "-"
-        return "auth_no_reply", Status.UNKNOWN, ""
+        return "no-reply", Status.UNKNOWN, (), last.error
     if command_text(last.command) == "*" and len(sent) > 1:
         last = sent[-2]  # the challenge that made the probe cancel is the news
     reply = last.reply
     assert reply is not None
     data["code"] = reply.code
     data["enhanced"] = str(reply.enhanced) if reply.enhanced is not None else None
-    values["code"] = str(reply.code)
-    values["text"] = reply.lines[-1] or "-"
-    annotation = annotate_reply(reply, kb, "AUTH")
-    pattern_fix = annotation.patterns[0].fix if annotation.patterns else ""
+    params["code"] = reply.code
+    params["text"] = reply.lines[-1] or None
+    patterns = facts().patterns_for(reply.code, " ".join(reply.lines),
+                                    str(reply.enhanced) if reply.enhanced else None)
+    advice = tuple(f"pattern:{p.id}" for p in patterns[:1])
     if reply.klass == 2:
         data["authenticated"] = True
         if not data["encrypted"]:
-            return "auth_ok_plaintext", Status.WARNING, kb.ui("auth_ok_plaintext_advice")
-        return "auth_ok", Status.OK, ""
+            return "ok-plaintext", Status.WARNING, (), None
+        return "ok", Status.OK, (), None
     if reply.code == 334:
-        return "auth_cancelled", Status.WARNING, kb.ui("auth_cancelled_advice")
-    key, status = _OUTCOMES.get(reply.code, ("auth_failed", Status.WARNING))
-    context = annotation.context
-    values["meaning"] = context.meaning if context is not None else annotation.basic.title
-    advice = " ".join(t for t in (kb.ui(f"{key}_advice").format(**values), pattern_fix) if t)
-    return key, status, advice
+        return "cancelled", Status.WARNING, (), None
+    reason, status = _OUTCOMES.get(reply.code, ("failed", Status.WARNING))
+    return reason, status, advice + (f"reply:{reply.code}@AUTH",) * (reason == "failed"), None

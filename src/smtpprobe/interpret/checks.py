@@ -1,18 +1,27 @@
-"""Findings about the session itself: connection, greeting, HELP, STARTTLS, TLS, deviations."""
+"""Findings about the session itself: connection, greeting, HELP, STARTTLS, TLS, deviations.
+
+Each finding states only what the recorded session shows: a reason key and the facts it
+rests on (`smtpprobe.report.Finding`); the views word it.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
 from smtpprobe.errors import (
     ProbeConnectError,
+    ProbeInterruptedError,
+    ProbeTimeoutError,
     ProbeTLSError,
     ResolveError,
     ServerProtocolError,
-    localized,
 )
-from smtpprobe.interpret._transcript import (
+from smtpprobe.interpret.ehlo import parse_ehlo
+from smtpprobe.interpret.facts import facts
+from smtpprobe.report import Exchange, Finding, Note, Session, Status, TlsMode
+from smtpprobe.transcript import (
     banner,
     command_text,
     exchanges_for,
@@ -20,9 +29,6 @@ from smtpprobe.interpret._transcript import (
     milliseconds,
     verb,
 )
-from smtpprobe.interpret.ehlo import parse_ehlo
-from smtpprobe.kb import KnowledgeBase
-from smtpprobe.report import Exchange, Finding, Session, Status, TlsMode
 
 __all__ = [
     "banner_finding",
@@ -30,18 +36,28 @@ __all__ = [
     "deviations_finding",
     "greeted",
     "help_finding",
+    "help_topics",
     "starttls_finding",
+    "tls_attempted",
     "tls_finding",
 ]
 
+# Relay (RFC 5321 §4.5.4.2) and submission (RFC 6409): the ports where plain text is news.
+_MAIL_PORTS = frozenset({25, 587})
 # RFC 5321 §4.3.2: 220 is the only greeting that opens a session; 421/554/521 turn it away.
 _REFUSALS = frozenset({421, 554, 521})
-# RFC 5321 §4.1 verbs and the common extension verbs, to pick HELP's command list out of prose.
+# RFC 5321 §4.1 verbs and the common extension verbs, to read HELP's command list.
 _VERBS = frozenset(
     "HELO EHLO LHLO MAIL RCPT DATA BDAT RSET VRFY EXPN HELP NOOP QUIT TURN ETRN ATRN AUTH "
-    "STARTTLS SEND SOML SAML VERB ONEX BURL DSN WIZ DEBUG".split()
+    "STARTTLS SEND SOML SAML VERB ONEX BURL DSN WIZ DEBUG XCLIENT XFORWARD".split()
 )
-_WORD = re.compile(r"[A-Z][A-Z0-9-]{2,19}")
+# A line of a command list: an optional label ("Commands supported:", "Topics:") and then
+# nothing but verbs. Prose such as OpenSMTPD's "End of HELP info" is not a list.
+_ENHANCED_PREFIX = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
+_LABEL = re.compile(r"^[^:]{0,40}:\s*")
+# OpenSSL's words when the peer answered a ClientHello with plain text (an SMTP greeting).
+_PLAIN_PEER = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
+               "packet length too long", "unknown protocol", "http request")
 
 
 def greeted(session: Session) -> bool:
@@ -56,6 +72,12 @@ def _tls_asked(session: Session) -> bool:
     return session.options.tls in (TlsMode.STARTTLS, TlsMode.IMPLICIT)
 
 
+def _implicit(session: Session) -> bool:
+    options = session.options
+    return options.tls is TlsMode.IMPLICIT or (
+        options.tls is TlsMode.AUTO and session.target.port == 465)
+
+
 def _usable_banner(session: Session) -> bool:
     found = banner(session)
     return found is not None and found.reply is not None and found.reply.code == 220
@@ -68,288 +90,379 @@ def _last_words(exchange: Exchange | None) -> str:
     return f"{exchange.reply.code} {exchange.reply.lines[-1]}"
 
 
-def connection_finding(session: Session, kb: KnowledgeBase) -> Finding:
+def tls_attempted(session: Session) -> bool:
+    """True when a TLS handshake was started: implicit TLS, or a ``220`` to STARTTLS."""
+    if session.tls is not None or isinstance(session.error, ProbeTLSError):
+        return True
+    if session.error is not None and session.error.phase == "tls":
+        return True
+    return any(ex.reply is not None and ex.reply.code == 220
+               for ex in exchanges_for(session, "STARTTLS"))
+
+
+def _plain_peer(error: ProbeTLSError) -> bool:
+    """The handshake met a plain-text server: the port speaks SMTP without TLS first."""
+    cause = error.__cause__
+    text = " ".join(str(part) for part in (getattr(cause, "reason", ""), cause,
+                                           *error.params.values()))
+    return any(word in text for word in _PLAIN_PEER)
+
+
+def _connection_notes(session: Session) -> list[Note]:
+    notes: list[Note] = []
+    error = session.error
+    first = banner(session)
+    if (isinstance(error, ProbeTimeoutError) and first is not None and first.reply is None
+            and not first.partial and not _implicit(session)):
+        notes.append(Note("silent-greeting", {"port": session.target.port}))
+    if isinstance(error, ProbeTLSError) and _implicit(session) and _plain_peer(error):
+        notes.append(Note("plain-port", {"port": session.target.port}))
+    if _trusted_source(session):
+        notes.append(Note("trusted-source", {"source": session.source}))
+    return notes
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    host = text.rsplit(":", 1)[0] if text.count(":") == 1 or text.startswith("[") else text
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _trusted_source(session: Session) -> bool:
+    """Loopback, or the same private network as the server: it may trust this client."""
+    local, remote = _ip(session.source), _ip(session.target.address or "")
+    if local is None or remote is None:
+        return False
+    if local.is_loopback or remote.is_loopback:
+        return True
+    if not (local.is_private and remote.is_private) or local.version != remote.version:
+        return False
+    prefix = 24 if local.version == 4 else 64
+    network = ipaddress.ip_network(f"{local}/{prefix}", strict=False)
+    return remote in network
+
+
+def connection_finding(session: Session) -> Finding:
     """CRITICAL when nothing usable came up, WARNING when the session broke after EHLO."""
     error, target = session.error, session.target
-    address = target.address or target.host
     # The reply that ended the session (a 421), not the courtesy QUIT after it.
     last = next((ex for ex in reversed(session.exchanges) if verb(ex) != "QUIT"), None)
-    values = {
+    params: dict[str, Any] = {
         "target": str(target),
         "host": target.host,
-        "address": address,
+        "address": target.address or target.host,
         "port": target.port,
-        "ms": milliseconds(session.connect_elapsed) or "-",
-        "phase": (error.phase if error is not None else "") or (last.phase if last else "-"),
-        "message": localized(error, kb)[0] if error is not None else _last_words(last),
+        "source": session.source or None,
+        "ms": milliseconds(session.connect_elapsed),
+        "phase": (error.phase if error is not None else "") or (last.phase if last else None),
+        "mode": session.options.tls.value,
     }
-    data: dict[str, Any] = {"complete": session.complete, "phase": values["phase"]}
-    if isinstance(error, ResolveError):
-        key, status = "probe_conn_resolve", Status.UNKNOWN
-    elif isinstance(error, ProbeConnectError) or not session.exchanges and error is not None:
-        key, status = "probe_conn_failed", Status.CRITICAL
-    elif isinstance(error, ProbeTLSError) and _tls_asked(session):
-        key, status = "probe_conn_tls", Status.CRITICAL
-        values["mode"] = session.options.tls.value
+    if error is None:
+        params["message"] = _last_words(last)
+    data: dict[str, Any] = {"complete": session.complete, "phase": params["phase"],
+                            "source": session.source or None}
+    if isinstance(error, ProbeInterruptedError):
+        reason, status = "interrupted", Status.UNKNOWN
+    elif isinstance(error, ResolveError):
+        reason, status = "resolve-failed", Status.UNKNOWN
+    elif isinstance(error, ProbeTLSError) and (_tls_asked(session) or _implicit(session)):
+        reason, status = "tls-failed", Status.CRITICAL
     elif isinstance(error, ProbeTLSError) and banner(session) is None:
-        key, status = "probe_conn_tls_early", Status.CRITICAL
+        reason, status = "tls-failed-early", Status.CRITICAL
+    elif isinstance(error, ProbeConnectError) or (not session.exchanges and error is not None):
+        reason, status = "connect-failed", Status.CRITICAL
     elif not _usable_banner(session):
-        key, status = "probe_conn_no_banner", Status.CRITICAL
+        reason, status = "no-banner", Status.CRITICAL
         if error is None:
-            values["message"] = _last_words(banner(session))
-    elif (error is not None or not session.complete) and not greeted(session) and not (
-        is_skipped(session, "ehlo")
-    ):
-        key, status = "probe_conn_before_ehlo", Status.CRITICAL
+            params["message"] = _last_words(banner(session))
+    elif (error is not None or not session.complete) and not greeted(session):
+        reason, status = "ended-before-ehlo", Status.CRITICAL
     elif error is not None or not session.complete:
-        key, status = "probe_conn_incomplete", Status.WARNING
+        reason, status = "incomplete", Status.WARNING
     else:
-        key, status = "probe_conn_ok", Status.OK
-    return Finding("connection", status, kb.ui(key).format(**values), data=data)
+        reason, status = "ok", Status.OK
+    return Finding("connection", status, reason, params, cause=error,
+                   notes=tuple(_connection_notes(session)), data=data)
 
 
-def banner_finding(session: Session, kb: KnowledgeBase) -> Finding:
+def banner_finding(session: Session) -> Finding:
     """The greeting's code, the name it gives, and how long it took to come."""
     found = banner(session)
     if found is None or found.reply is None:
-        # Without a connection the connection finding already says why; here it is unknown.
-        unreached = isinstance(session.error, (ResolveError, ProbeConnectError))
-        status = Status.UNKNOWN if unreached else Status.CRITICAL
-        return Finding("banner", status, kb.ui("probe_banner_none"),
-                       evidence=(found,) if found else ())
+        # The connection finding says why; here, only that no greeting came.
+        unreached = isinstance(session.error, (ResolveError, ProbeConnectError,
+                                               ProbeInterruptedError))
+        reason = "not-reached" if found is None else "no-greeting"
+        status = Status.UNKNOWN if unreached or found is None else Status.CRITICAL
+        return Finding("banner", status, reason, evidence=(found,) if found else ())
     reply = found.reply
     words = reply.lines[0].split()
     domain = words[0] if words else ""
     delay = milliseconds(found.elapsed)
+    params = {"code": reply.code, "domain": domain, "ms": delay}
     data = {"code": reply.code, "domain": domain, "delay_ms": delay, "text": list(reply.lines)}
-    context = kb.context(reply.code, "CONNECT")
-    meaning = context.meaning if context is not None else kb.basic(reply.code).title
     if reply.code == 220:
-        summary = kb.ui("probe_banner_ok").format(code=reply.code, domain=domain or "-", ms=delay)
-        return Finding("banner", Status.OK, summary, evidence=(found,), data=data)
-    key = "probe_banner_refused" if reply.code in _REFUSALS else "probe_banner_unexpected"
-    fix = context.fix if context is not None else kb.basic(reply.code).fix
-    return Finding("banner", Status.CRITICAL, kb.ui(key).format(code=reply.code, meaning=meaning),
-                   evidence=(found,), advice=fix, data=data)
+        return Finding("banner", Status.OK, "ok", params, evidence=(found,), data=data)
+    reason = "refused" if reply.code in _REFUSALS else "unexpected"
+    return Finding("banner", Status.CRITICAL, reason, params, evidence=(found,),
+                   advice=(f"reply:{reply.code}@CONNECT",), data=data)
 
 
-def _help_topics(lines: tuple[str, ...]) -> list[str]:
+def help_topics(lines: tuple[str, ...]) -> list[str]:
+    """The commands a HELP reply lists; only lines that are a list of verbs count."""
     topics: list[str] = []
     for line in lines:
-        for word in _WORD.findall(line):
-            if (word in _VERBS or word.startswith("X")) and word not in topics:
-                topics.append(word)
+        text = _LABEL.sub("", _ENHANCED_PREFIX.sub("", line.strip()), count=1)
+        words = text.replace(",", " ").split()
+        if not words or not all(w.upper() in _VERBS or (w.startswith("X") and w.isupper()
+                                                        and w.isalpha()) for w in words):
+            continue
+        for word in words:
+            if word.upper() not in topics:
+                topics.append(word.upper())
     return topics
 
 
-def help_finding(session: Session, kb: KnowledgeBase) -> Finding:
+def help_finding(session: Session) -> Finding:
     """HELP's code (RFC 5321 §4.3.2 wants 211 or 214) and the commands it lists."""
-    helps = [ex for ex in exchanges_for(session, "HELP") if ex.reply is not None]
+    sent = exchanges_for(session, "HELP")
+    helps = [ex for ex in sent if ex.reply is not None]
     if not helps:
-        sent = tuple(exchanges_for(session, "HELP"))
-        skipped = is_skipped(session, "help")
-        key = ("probe_help_skipped" if skipped else "probe_help_none" if sent
-               else "probe_help_not_reached")
-        status = Status.OK if skipped or session.complete else Status.UNKNOWN
-        return Finding("help", status, kb.ui(key), evidence=sent)
+        if is_skipped(session, "help"):
+            return Finding("help", Status.OK, "skipped")
+        if sent:
+            return Finding("help", Status.OK if session.complete else Status.UNKNOWN, "no-reply",
+                           evidence=tuple(sent), cause=sent[-1].error)
+        return Finding("help", Status.OK if session.complete else Status.UNKNOWN, "not-reached")
     found = helps[0]
     assert found.reply is not None
     code = found.reply.code
-    topics = _help_topics(found.reply.lines) if found.reply.klass == 2 else []
+    topics = help_topics(found.reply.lines) if found.reply.klass == 2 else []
     conforms = code in (211, 214)
     if conforms:
-        key = "probe_help_ok"
+        reason = "listed" if topics else "answered"
     elif code in (500, 502, 504):
-        key = "probe_help_not_implemented"
+        reason = "not-implemented"
     elif found.reply.klass == 2:
-        key = "probe_help_nonconform"
+        reason = "nonconforming"
     else:
-        key = "probe_help_refused"
-    summary = kb.ui(key).format(code=code, count=len(topics), topics=" ".join(topics) or "-")
+        reason = "refused"
+    params = {"code": code, "count": len(topics), "topics": topics}
     data = {"code": code, "conforms": conforms, "topics": topics, "text": list(found.reply.lines)}
-    return Finding("help", Status.OK, summary, evidence=(found,), data=data)
+    return Finding("help", Status.OK, reason, params, evidence=(found,), data=data)
 
 
-def _advertised(session: Session) -> bool:
+def advertised_starttls(session: Session) -> bool:
+    """True when an EHLO before TLS listed STARTTLS (RFC 3207 §4)."""
     replies = [session.ehlo_before_tls] + [ex.reply for ex in exchanges_for(session, "EHLO")]
     return any(r is not None and r.code == 250 and parse_ehlo(r).has("STARTTLS") for r in replies)
 
 
-def starttls_finding(session: Session, kb: KnowledgeBase) -> Finding:
-    """Advertised? used? If it failed: WARNING, or CRITICAL when TLS was asked for."""
+def starttls_finding(session: Session) -> Finding:
+    """Offered? used? Not offered is a WARNING (mail crosses in clear), CRITICAL if asked."""
     mode = session.options.tls
-    advertised = _advertised(session)
+    advertised = advertised_starttls(session)
     sent = exchanges_for(session, "STARTTLS")
     data: dict[str, Any] = {"advertised": advertised, "used": False, "mode": mode.value}
-    if mode is TlsMode.IMPLICIT:
-        return Finding("starttls", Status.OK, kb.ui("probe_starttls_implicit"), data=data)
-    key, status, values = _starttls_outcome(session, advertised, sent[-1] if sent else None, kb)
-    data["used"] = key == "probe_starttls_used"
-    return Finding("starttls", status, kb.ui(key).format(**values),
-                   evidence=tuple(sent), data=data)
+    if _implicit(session):
+        reason = "implicit" if session.tls is not None else "not-applicable"
+        return Finding("starttls", Status.OK, reason, data=data)
+    reason, status, params = _starttls_outcome(session, advertised, sent[-1] if sent else None)
+    data["used"] = reason == "used"
+    cause = session.error if reason == "handshake-failed" else None
+    if cause is None and reason == "handshake-failed" and sent:
+        cause = sent[-1].error
+    return Finding("starttls", status, reason, params, evidence=tuple(sent), cause=cause,
+                   data=data)
 
 
 def _starttls_outcome(
-    session: Session, advertised: bool, last: Exchange | None, kb: KnowledgeBase
-) -> tuple[str, Status, dict[str, str]]:
+    session: Session, advertised: bool, last: Exchange | None
+) -> tuple[str, Status, dict[str, Any]]:
     mode = session.options.tls
-    tls_error = session.error if isinstance(session.error, ProbeTLSError) else None
-    failed = Status.CRITICAL if mode is TlsMode.STARTTLS else Status.WARNING
-    values = {"code": "-", "message": localized(tls_error, kb)[0] if tls_error else "-"}
+    asked = mode is TlsMode.STARTTLS
+    failed = Status.CRITICAL if asked else Status.WARNING
+    params: dict[str, Any] = {"code": None, "port": session.target.port}
+    if not greeted(session) and last is None:
+        return "not-reached", Status.OK, params
+    if not advertised:
+        # RFC 3207 §4: a server that does not list STARTTLS may answer it 502, correctly.
+        # On the mail ports (relay 25, submission 587) mail then crosses in clear.
+        mail_port = session.target.port in _MAIL_PORTS
+        return "not-offered", (Status.CRITICAL if asked else
+                               Status.WARNING if mail_port else Status.OK), params
     if last is not None:
         if last.reply is not None and last.reply.code != 220:
-            values["code"] = str(last.reply.code)
-            return "probe_starttls_failed_reply", failed, values
+            params["code"] = last.reply.code
+            return "refused", failed, params
         if last.reply is None or session.tls is None:
-            if last.error is not None and tls_error is None:
-                values["message"] = localized(last.error, kb)[0]
-            return "probe_starttls_failed_handshake", failed, values
-        return "probe_starttls_used", Status.OK, values
-    if tls_error is not None:
-        return "probe_starttls_failed_handshake", failed, values
-    if not greeted(session):
-        return "probe_starttls_not_reached", Status.OK, values
-    if mode is TlsMode.STARTTLS:
-        return "probe_starttls_required_missing", Status.CRITICAL, values
-    if not advertised:
-        return "probe_starttls_not_offered", Status.OK, values
-    if mode is TlsMode.NONE or is_skipped(session, "starttls"):
-        return "probe_starttls_not_used", Status.OK, values
-    return "probe_starttls_not_reached", Status.OK, values
+            return "handshake-failed", failed, params
+        return "used", Status.OK, params
+    if isinstance(session.error, ProbeTLSError):
+        return "handshake-failed", failed, params
+    if is_skipped(session, "starttls"):
+        return "skipped", Status.OK, params
+    if mode is TlsMode.NONE:
+        return "not-used", Status.OK, params
+    return "not-reached", Status.OK, params
 
 
-def tls_finding(session: Session, kb: KnowledgeBase) -> Finding:
-    """Version, cipher, certificate facts, and whether the certificate verified."""
+def _certificate_data(session: Session) -> dict[str, Any] | None:
+    tls = session.tls
+    cert = tls.certificate if tls is not None else None
+    if cert is None:
+        return None
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "sans": list(cert.sans),
+        "not_after": cert.not_after.isoformat() if cert.not_after else None,
+        "days_left": cert.days_left,
+    }
+
+
+def tls_finding(session: Session) -> Finding:
+    """Version, cipher, certificate facts, and whether the certificate verified.
+
+    "No TLS" only when no handshake was started; a handshake that failed says so.
+    """
     tls = session.tls
     if tls is None:
-        return Finding("tls", Status.OK, kb.ui("probe_tls_none"), data={"used": False})
+        if tls_attempted(session):
+            asked = _tls_asked(session) or _implicit(session)
+            error = session.error if isinstance(session.error, ProbeTLSError) else None
+            return Finding("tls", Status.CRITICAL if asked else Status.WARNING,
+                           "handshake-failed", {"mode": session.options.tls.value},
+                           cause=error or session.error, data={"used": False, "attempted": True})
+        reached = greeted(session) or session.complete
+        reason = "none" if reached else "not-reached"
+        return Finding("tls", Status.OK, reason, data={"used": False, "attempted": False})
     cert = tls.certificate
     data: dict[str, Any] = {
         "used": True,
+        "attempted": True,
         "mode": tls.mode.value,
         "version": tls.version,
         "cipher": tls.cipher,
         "verified": tls.verified,
         "verify_error": tls.verify_error or None,
-        "certificate": None if cert is None else {
-            "subject": cert.subject,
-            "issuer": cert.issuer,
-            "sans": list(cert.sans),
-            "not_after": cert.not_after.isoformat() if cert.not_after else None,
-            "days_left": cert.days_left,
-        },
+        "certificate": _certificate_data(session),
     }
-    values = {
-        "version": tls.version or "-",
-        "cipher": tls.cipher or "-",
-        "subject": cert.subject if cert else "-",
-        "issuer": cert.issuer if cert else "-",
-        "not_after": cert.not_after.date().isoformat() if cert and cert.not_after else "-",
-        "days": cert.days_left if cert and cert.days_left is not None else "-",
-        "why": tls.verify_error or "-",
+    params = {
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "subject": cert.subject if cert else None,
+        "issuer": cert.issuer if cert else None,
+        "not_after": cert.not_after.date().isoformat() if cert and cert.not_after else None,
+        "days": cert.days_left if cert else None,
+        "why": tls.verify_error or None,
     }
     if cert is not None and cert.days_left is not None and cert.days_left < 0:
-        key, status = "probe_tls_expired", Status.WARNING
+        reason, status = "expired", Status.WARNING
     elif tls.verified:
-        key, status = "probe_tls_ok", Status.OK
+        reason, status = "verified", Status.OK
     elif tls.verify_error:
-        # --insecure only lets the probe go on; the certificate still fails to verify.
-        key, status = "probe_tls_unverified", Status.WARNING
+        # Opportunistic TLS (or --insecure) went on; the certificate still fails to verify.
+        reason, status = "unverified", Status.WARNING
     else:
-        key, status = "probe_tls_insecure", Status.OK
-    return Finding("tls", status, kb.ui(key).format(**values), data=data)
+        reason, status = "not-checked", Status.OK
+    return Finding("tls", status, reason, params, data=data)
 
 
-def _deviation(exchange: Exchange, kind: str, detail: str, code: int | None) -> dict[str, Any]:
+def _deviation(exchange: Exchange, kind: str, reply_code: int | None,
+               **params: Any) -> dict[str, Any]:
     return {
         "phase": exchange.phase,
         "command": command_text(exchange.command),
-        "code": code,
+        "code": reply_code,
         "kind": kind,
-        "detail": detail,
+        "params": params,
     }
 
 
-def _not_smtp(
-    exchange: Exchange, error: ServerProtocolError, kb: KnowledgeBase
-) -> dict[str, Any]:
-    """A line that is no reply at all (RFC 5321 §4.2): the session ended on it."""
-    evidence = getattr(error, "raw", b"") or exchange.partial
-    item = _deviation(exchange, error.kind,
-                      kb.ui("hostile_not_smtp_item").format(message=localized(error, kb)[0]),
-                      None)
-    item["bytes"] = evidence[:200].decode("latin-1")
-    return item
+def _after_554_greeting(session: Session) -> bool:
+    first = banner(session)
+    return first is not None and first.reply is not None and first.reply.code == 554
 
 
-def _desync_item(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
+def _code_allowed(session: Session, code: int, command: str) -> bool | None:
+    # RFC 5321 §3.1: after a 554 greeting the server SHOULD answer 503 to every command.
+    if code == 503 and _after_554_greeting(session) and command != "CONNECT":
+        return True
+    return facts().reply_allowed(code, command)
+
+
+def _desync_item(session: Session) -> dict[str, Any]:
     """The first evidence that replies fell out of step (`smtpprobe.report.Desync`)."""
     desync = session.desync
     assert desync is not None
-    shown = session.exchanges[desync.exchange] if desync.exchange < len(session.exchanges) else None
-    first = session.exchanges[desync.since] if desync.since < len(session.exchanges) else None
+    exchanges = session.exchanges
+    shown = exchanges[desync.exchange] if desync.exchange < len(exchanges) else None
+    first = exchanges[desync.since] if desync.since < len(exchanges) else None
     command = verb(shown) if shown is not None else "-"
-    detail = kb.ui(f"hostile_desync_{desync.reason}").format(
-        command=command, code=desync.code if desync.code is not None else "-",
-        count=len(desync.data), since=verb(first) if first is not None else "-")
-    item = {"phase": shown.phase if shown is not None else "end", "command": command,
-            "code": desync.code, "kind": "desynchronised", "reason": desync.reason,
-            "detail": detail, "since": desync.since}
+    item: dict[str, Any] = {
+        "phase": shown.phase if shown is not None else "end", "command": command,
+        "code": desync.code, "kind": "desynchronised", "reason": desync.reason,
+        "since": desync.since,
+        "params": {"reason": desync.reason, "command": command, "code": desync.code,
+                   "count": len(desync.data), "since": verb(first) if first else "-"},
+    }
     if desync.data:
         item["bytes"] = desync.data[:200].decode("latin-1")
     return item
 
 
-def deviations_finding(session: Session, kb: KnowledgeBase) -> Finding:
+def deviations_finding(session: Session) -> Finding:
     """Replies a command should not get, malformed replies, bytes where none may be."""
     items: list[dict[str, Any]] = []
     evidence: list[Exchange] = []
+    notes: list[Note] = []
     not_smtp = 0
-    for exchange in session.exchanges:
+    for index, exchange in enumerate(session.exchanges):
         reply = exchange.reply
         if reply is None:
             if isinstance(exchange.error, ServerProtocolError):
-                items.append(_not_smtp(exchange, exchange.error, kb))
+                # "at" points the views at the exchange, whose error they word.
+                item = _deviation(exchange, exchange.error.kind, None)
+                item["at"] = index
+                raw = getattr(exchange.error, "raw", b"") or exchange.partial
+                item["bytes"] = raw[:200].decode("latin-1")
+                items.append(item)
                 evidence.append(exchange)
                 not_smtp += 1
             continue
         command = verb(exchange)
         found = []
-        if kb.reply_allowed(reply.code, command) is False:
-            text = kb.ui("deviation").format(code=reply.code, command=command)
-            found.append(_deviation(exchange, "unexpected-code", text, reply.code))
-        for defect in reply.defects:
-            text = kb.ui(f"probe_defect_{defect.value}")
-            found.append(_deviation(exchange, str(defect), text, reply.code))
+        if _code_allowed(session, reply.code, command) is False:
+            found.append(_deviation(exchange, "unexpected-code", reply.code,
+                                    code=reply.code, command=command))
+        found += [_deviation(exchange, str(defect), reply.code) for defect in reply.defects]
         if found:
             items.extend(found)
             evidence.append(exchange)
+    if not_smtp:
+        notes.append(Note("not-smtp"))
     for command, waiting in session.unsolicited:
         items.append({"phase": command, "command": command, "code": None,
                       "kind": "unsolicited-bytes",
-                      "detail": kb.ui("hostile_unsolicited").format(count=len(waiting),
-                                                                   command=command),
+                      "params": {"count": len(waiting), "command": command},
                       "bytes": waiting[:200].decode("latin-1")})
-    status = Status.WARNING if not_smtp or session.unsolicited else Status.OK
-    if session.stray:
-        status = Status.WARNING
-        items.append({"phase": "starttls", "command": "STARTTLS", "code": None,
-                      "kind": "stray-bytes",
-                      "detail": kb.ui("probe_dev_stray").format(count=len(session.stray)),
-                      "bytes": session.stray[:200].decode("latin-1")})
-    if session.desync is not None:
-        status = Status.WARNING
-        items.append(_desync_item(session, kb))
-    key = "probe_dev_none" if not items else "probe_dev_count"
-    summary = kb.ui(key).format(count=len(items))
-    if not_smtp:
-        summary += " " + kb.ui("hostile_not_smtp")
     if session.unsolicited:
         command, waiting = session.unsolicited[0]
-        summary += " " + kb.ui("hostile_unsolicited").format(count=len(waiting), command=command)
+        notes.append(Note("unsolicited", {"count": len(waiting), "command": command}))
     if session.stray:
-        summary += " " + kb.ui("probe_dev_stray").format(count=len(session.stray))
+        items.append({"phase": "starttls", "command": "STARTTLS", "code": None,
+                      "kind": "stray-bytes", "params": {"count": len(session.stray)},
+                      "bytes": session.stray[:200].decode("latin-1")})
+        notes.append(Note("stray", {"count": len(session.stray)}))
     if session.desync is not None:
-        summary += " " + kb.ui("hostile_desync")
-    return Finding("deviations", status, summary, evidence=tuple(evidence),
+        items.append(_desync_item(session))
+        notes.append(Note("desynchronised"))
+    status = Status.WARNING if (not_smtp or session.unsolicited or session.stray
+                                or session.desync) else Status.OK
+    reason = "found" if items else "none"
+    return Finding("deviations", status, reason, {"count": len(items)},
+                   evidence=tuple(evidence), notes=tuple(notes),
                    data={"count": len(items), "items": items})

@@ -6,11 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from smtpprobe.errors import localized
-from smtpprobe.interpret._transcript import exchanges_for, is_skipped
-from smtpprobe.kb import KnowledgeBase
 from smtpprobe.reply import Reply
-from smtpprobe.report import Exchange, Finding, Session, Status
+from smtpprobe.report import Exchange, Finding, Note, Session, Status
+from smtpprobe.transcript import exchanges_for
 
 __all__ = ["FLAGS", "EhloInfo", "ehlo_finding", "parse_ehlo", "tls_changes"]
 
@@ -104,37 +102,37 @@ def _accepted(exchanges: list[Exchange]) -> Exchange | None:
     return good[-1] if good else None
 
 
-def ehlo_finding(session: Session, kb: KnowledgeBase) -> Finding:
+# Challenge-response mechanisms never send the password itself (RFC 2195, RFC 6331);
+# PLAIN and LOGIN do, so only those put it in clear over a plain connection.
+_CLEAR_MECHANISMS = frozenset({"PLAIN", "LOGIN"})
+
+
+def ehlo_finding(session: Session) -> Finding:
     """EHLO accepted (with its extensions), HELO fallback, or no greeting the server took."""
     ehlos, helos = exchanges_for(session, "EHLO"), exchanges_for(session, "HELO")
-    if not ehlos and not helos:
-        if is_skipped(session, "ehlo") or session.complete:
-            return Finding("ehlo", Status.OK, kb.ui("probe_ehlo_not_tested"))
-        return Finding("ehlo", Status.UNKNOWN, kb.ui("probe_ehlo_not_reached"))
+    tried = ehlos + helos
+    if not tried:
+        return Finding("ehlo", Status.OK if session.complete else Status.UNKNOWN, "not-reached")
     ehlo, helo = _accepted(ehlos), _accepted(helos)
-    answered = [ex for ex in ehlos + helos if ex.reply is not None]
-    if not answered:
+    if not any(ex.reply is not None for ex in tried):
         # Timed out or cut off: the connection finding says so and how bad it is.
-        error = (ehlos + helos)[-1].error or session.error
-        message = localized(error, kb)[0] if error else "-"
-        summary = kb.ui("probe_ehlo_no_reply").format(message=message)
-        return Finding("ehlo", Status.UNKNOWN, summary, evidence=tuple(ehlos + helos))
+        return Finding("ehlo", Status.UNKNOWN, "no-reply", evidence=tuple(tried),
+                       cause=tried[-1].error or session.error)
     if ehlo is None and helo is None:
-        last = (ehlos + helos)[-1]
-        code = str(last.reply.code) if last.reply is not None else "-"
-        summary = kb.ui("probe_ehlo_refused").format(code=code)
-        return Finding("ehlo", Status.CRITICAL, summary, evidence=tuple(ehlos + helos))
+        last = tried[-1]
+        code = last.reply.code if last.reply is not None else None
+        return Finding("ehlo", Status.CRITICAL, "refused", {"code": code}, evidence=tuple(tried))
     if ehlo is None:
         assert helo is not None and helo.reply is not None
-        first = ehlos[0].reply.code if ehlos and ehlos[0].reply is not None else "-"
+        first = ehlos[0].reply.code if ehlos and ehlos[0].reply is not None else None
         data = {"command": "HELO", "helo_fallback": True, **parse_ehlo(helo.reply).to_data()}
-        summary = kb.ui("probe_ehlo_helo_fallback").format(code=first)
-        return Finding("ehlo", Status.OK, summary, evidence=(*ehlos, helo), data=data)
+        return Finding("ehlo", Status.OK, "helo-fallback", {"code": first},
+                       evidence=(*ehlos, helo), data=data)
     assert ehlo.reply is not None
     info = parse_ehlo(ehlo.reply)
     data = {"command": "EHLO", "helo_fallback": False, **info.to_data()}
-    notes = [kb.ui("probe_ehlo_ok").format(count=len(info.extensions),
-                                           names=" ".join(info.extensions) or "-")]
+    params = {"count": len(info.extensions), "names": list(info.extensions)}
+    notes: list[Note] = []
     before_reply = session.ehlo_before_tls
     accepted = [ex for ex in ehlos if ex.reply is not None and ex.reply.code == 250]
     if before_reply is None and len(accepted) > 1:
@@ -144,12 +142,19 @@ def ehlo_finding(session: Session, kb: KnowledgeBase) -> Finding:
         changes = tls_changes(before, info)
         data["before_tls"] = before.to_data()
         data["tls_changes"] = changes
-        if changes["added"] or changes["removed"] or changes["changed"]:
-            notes.append(kb.ui("probe_ehlo_tls_changed").format(
-                added=" ".join(changes["added"]) or "-",
-                removed=" ".join(changes["removed"]) or "-"))
+        # RFC 3207 §4.2: STARTTLS must not be offered again inside TLS; no news there.
+        dropped = [name for name in changes["removed"] if name != "STARTTLS"]
+        if changes["added"]:
+            notes.append(Note("tls-added", {"added": changes["added"]}))
+        if dropped:
+            notes.append(Note("tls-dropped", {"removed": dropped}))
         if changes["auth_only_with_tls"]:
-            notes.append(kb.ui("probe_ehlo_auth_tls_only"))
+            notes.append(Note("auth-tls-only"))
     elif info.auth and session.tls is None:
-        notes.append(kb.ui("probe_ehlo_auth_plaintext").format(mechanisms=" ".join(info.auth)))
-    return Finding("ehlo", Status.OK, " ".join(notes), evidence=(ehlo,), data=data)
+        clear = [m for m in info.auth if m in _CLEAR_MECHANISMS]
+        if clear:
+            notes.append(Note("auth-plaintext", {"mechanisms": clear}))
+        else:
+            notes.append(Note("auth-challenge-only", {"mechanisms": list(info.auth)}))
+    return Finding("ehlo", Status.OK, "accepted", params, evidence=(ehlo,), notes=tuple(notes),
+                   data=data)

@@ -6,17 +6,13 @@ because a 252 means "hidden" only when an unknown address gets the same 252.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smtpprobe.interpret._transcript import (
-    argument,
-    exchanges_for,
-    is_skipped,
-    reply_text,
-)
-from smtpprobe.kb import KnowledgeBase
+from smtpprobe.interpret.facts import facts
+from smtpprobe.transcript import exchanges_for, is_skipped, reply_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
@@ -40,28 +36,54 @@ class Pair:
     reason: str
 
 
-def judge(real: Reply | None, control: Reply | None) -> tuple[Verdict, str]:
+# Text of a refusal that says "no such user" rather than "not for you" (policy).
+_UNKNOWN_USER = re.compile(
+    r"user unknown|unknown user|no such (user|mailbox|recipient)|not found|does ?n[o']t exist|"
+    r"unrouteable|invalid (recipient|mailbox|user|address)|mailbox unavailable|"
+    r"recipient (address )?rejected: user|address rejected", re.IGNORECASE)
+
+
+def _says_unknown(reply: Reply) -> bool:
+    enhanced = reply.enhanced
+    if enhanced is not None and enhanced.subject == 1 and enhanced.detail in (1, 0):
+        return True
+    return bool(_UNKNOWN_USER.search(" ".join(reply.lines)))
+
+
+def judge(real: Reply | None, control: Reply | None, command: str = "VRFY") -> tuple[Verdict, str]:
     """Compare the reply for a real address with the one for a random control address.
 
-    Returns the verdict and a machine reason (``codes-differ``, ``same-success`` …).
+    Returns the verdict and its reason key (``differs``, ``same-reply`` …).
     """
     if real is None or control is None:
         return Verdict.INCONCLUSIVE, "no-reply"
     if real.code in _NOT_IMPLEMENTED and control.code in _NOT_IMPLEMENTED:
         return Verdict.DISABLED, "not-implemented"
+    if 503 in (real.code, control.code):
+        # RFC 5321 §4.3.2 "bad sequence": the server wants another command first
+        # (Sendmail: "I demand that you introduce yourself first"). Says nothing of users.
+        return Verdict.INCONCLUSIVE, "bad-sequence"
     if real.klass == 4 or control.klass == 4:
         return Verdict.INCONCLUSIVE, "temporary"
     if 501 in (real.code, control.code):
         return Verdict.INCONCLUSIVE, "syntax"
+    allowed = facts().reply_allowed
+    if allowed(real.code, command) is False or allowed(control.code, command) is False:
+        # A code the command cannot get (RFC 5321 §4.3.2): the reply answers something else.
+        return Verdict.INCONCLUSIVE, "unexpected-code"
     if real.code != control.code:
         # Postfix: `252 2.0.0 postmaster` for a real user, `550 5.1.1 ... User unknown` else.
-        return Verdict.DISCLOSING, "codes-differ"
+        return Verdict.DISCLOSING, "differs"
     if real.enhanced is not None and control.enhanced is not None and (
         real.enhanced != control.enhanced
     ):
-        return Verdict.DISCLOSING, "enhanced-differ"
+        return Verdict.DISCLOSING, "differs"
     if real.klass == 2:
-        return Verdict.HIDDEN, "same-success"
+        return Verdict.HIDDEN, "same-reply"
+    if real.klass == 5 and _says_unknown(real) and _says_unknown(control):
+        # "User unknown" for both: the real name does not exist either. The pair shows
+        # nothing about disclosure, and a uniform refusal it is not.
+        return Verdict.INCONCLUSIVE, "both-unknown"
     if real.klass == 5:
         return Verdict.REFUSED, "same-refusal"
     return Verdict.INCONCLUSIVE, "other"
@@ -76,69 +98,30 @@ def combine(verdicts: Sequence[Verdict]) -> Verdict:
     return verdicts[0] if len(set(verdicts)) == 1 else Verdict.INCONCLUSIVE
 
 
-def _local(address: str) -> str:
-    return address.rpartition("@")[0] if "@" in address else address
-
-
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower() if "@" in address else ""
 
 
-def _forms(session: Session, names: Iterable[str]) -> set[str]:
-    forms = {n.lower() for n in names if n}
-    forms |= {session.qualified_users[n].lower() for n in names if n in session.qualified_users}
-    return forms
+def pairs(exchanges: Sequence[Exchange]) -> list[Pair]:
+    """Pair each real name's answer with the control's answer in the same form.
 
-
-def _matches(arg: str, forms: set[str]) -> bool:
-    lowered = arg.lower()
-    if lowered in forms:
-        return True
-    # The probe may have added a domain of its own (RCPT always needs one).
-    return "@" in lowered and _local(lowered) in {f for f in forms if "@" not in f}
-
-
-def pairs(session: Session, exchanges: Sequence[Exchange], names: Iterable[str]) -> list[Pair]:
-    """Pair each real name's exchange with the control exchange sent in the same form.
-
-    When the probe had to qualify a bare name (``session.qualified_users``), the qualified
-    exchanges are compared, since the bare ones only show a syntax complaint.
+    The probe stamps every exchange with its role and name; the last exchange of a name
+    is its answer (a retry in the form with a domain replaces a syntax complaint). The
+    control compared is the one sent in the same form, after the real one when there is
+    one, so both replies come from the same state of the session.
     """
-    names = tuple(names)
-    controls = _forms(session, [session.control_address, session.options.control_address or ""])
+    controls = [ex for ex in exchanges if ex.role == "control"]
+    names = list(dict.fromkeys(ex.name for ex in exchanges if ex.role == "real"))
     found = []
     for name in names:
-        own = _forms(session, [name])
-        real_candidates = [ex for ex in exchanges if _matches(argument(ex), own)]
-        if not real_candidates:
-            continue
-        qualified = session.qualified_users.get(name, "").lower()
-        real = next((ex for ex in real_candidates if argument(ex).lower() == qualified),
-                    real_candidates[-1])
-        control = _control_for(real, exchanges, controls, _forms(session, names))
+        real = [ex for ex in exchanges if ex.role == "real" and ex.name == name][-1]
+        same_form = [ex for ex in controls if _domain(ex.argument) == _domain(real.argument)]
+        position = exchanges.index(real)
+        after = [ex for ex in same_form if exchanges.index(ex) > position]
+        control = after[0] if after else (same_form[-1] if same_form else
+                                          (controls[-1] if controls else None))
         found.append(_pair(name, real, control))
     return found
-
-
-def _control_for(
-    real: Exchange, exchanges: Sequence[Exchange], controls: set[str], names: set[str]
-) -> Exchange | None:
-    def is_control(ex: Exchange) -> bool:
-        if controls:
-            return _matches(argument(ex), controls) or _local(argument(ex)).lower() in {
-                _local(c) for c in controls
-            }
-        return not _matches(argument(ex), names)
-
-    candidates = [ex for ex in exchanges if is_control(ex)]
-    same_form = [ex for ex in candidates if _domain(argument(ex)) == _domain(argument(real))]
-    position = exchanges.index(real)
-    after = [ex for ex in same_form if exchanges.index(ex) > position]
-    if after:
-        return after[0]
-    if same_form:
-        return same_form[-1]
-    return candidates[-1] if candidates else None
 
 
 def judge_alone(reply: Reply | None) -> tuple[Verdict, str]:
@@ -151,10 +134,12 @@ def judge_alone(reply: Reply | None) -> tuple[Verdict, str]:
         return Verdict.INCONCLUSIVE, "no-reply"
     if reply.code in _NOT_IMPLEMENTED:
         return Verdict.DISABLED, "not-implemented"
+    if reply.code == 503:
+        return Verdict.INCONCLUSIVE, "bad-sequence"
     if reply.code in (250, 251):
         return Verdict.DISCLOSING, "answered-alone"
     if reply.code == 252:
-        return Verdict.HIDDEN, "same-success"
+        return Verdict.HIDDEN, "neither-confirms"
     if reply.klass == 5 and reply.code != 501:
         return Verdict.REFUSED, "refused-alone"
     return Verdict.INCONCLUSIVE, "no-control"
@@ -166,31 +151,22 @@ def _pair(name: str, real: Exchange, control: Exchange | None) -> Pair:
         if real.error is not None:
             verdict, reason = Verdict.INCONCLUSIVE, "error"
         return Pair(name, real, None, verdict, reason)
-    verdict, reason = judge(real.reply, control.reply)
+    verdict, reason = judge(real.reply, control.reply, real.phase)
     if real.error is not None or control.error is not None:
         verdict, reason = Verdict.INCONCLUSIVE, "error"
     return Pair(name, real, control, verdict, reason)
 
 
-def desynchronised(session: Session, kb: KnowledgeBase, command: str, pair: Pair) -> Pair:
-    """*pair*, or ``inconclusive`` when its replies may not be its own.
+def desynchronised(session: Session, pair: Pair) -> Pair:
+    """*pair*, or ``inconclusive`` (``desynchronised``) when its replies may not be its own.
 
-    ``desynchronised``: the session fell out of step (`Session.desync`) at or before
-    either exchange; a stray 252 read as the control's answer fakes "hidden", a stray 550
-    read as the real name's fakes "disclosing". ``unexpected-code``: either reply is a
-    code *command* cannot get (RFC 5321 §4.3.2), so it says nothing about the address.
+    The session fell out of step (`Session.desync`) at or before either exchange: a stray
+    252 read as the control's answer fakes "hidden", a stray 550 read as the real name's
+    fakes "disclosing". (A code the command cannot get is `judge`'s ``unexpected-code``.)
     """
-    exchanges = [ex for ex in (pair.real, pair.control) if ex is not None]
-    if _shifted(session, exchanges):
-        reason = "desynchronised"
-    elif pair.verdict is not Verdict.INCONCLUSIVE and any(
-        ex.reply is not None and kb.reply_allowed(ex.reply.code, command) is False
-        for ex in exchanges
-    ):
-        reason = "unexpected-code"
-    else:
+    if not _shifted(session, [ex for ex in (pair.real, pair.control) if ex is not None]):
         return pair
-    return Pair(pair.name, pair.real, pair.control, Verdict.INCONCLUSIVE, reason)
+    return Pair(pair.name, pair.real, pair.control, Verdict.INCONCLUSIVE, "desynchronised")
 
 
 def _shifted(session: Session, exchanges: Sequence[Exchange]) -> bool:
@@ -210,62 +186,48 @@ def _vendor(session: Session) -> str:
     return found
 
 
-def _ui_first(kb: KnowledgeBase, *keys: str) -> str:
-    """The first of *keys* the knowledge base has; "" when none (kb.ui echoes missing keys)."""
-    for key in keys:
-        text = kb.ui(key)
-        if text != key:
-            return text
-    return ""
-
-
-def _code(exchange: Exchange | None) -> str:
+def _code(exchange: Exchange | None) -> int | None:
     if exchange is None or exchange.reply is None:
-        return "-"
-    return str(exchange.reply.code)
+        return None
+    return exchange.reply.code
 
 
-def verdict_finding(session: Session, kb: KnowledgeBase, check: str) -> Finding:
-    """The finding for ``vrfy``, ``expn`` or ``rcpt``: verdict, evidence, summary, advice."""
+def verdict_finding(session: Session, check: str) -> Finding:
+    """The finding for ``vrfy``, ``expn`` or ``rcpt``: verdict, reason, evidence."""
     command = _CHECKS[check]
-    names = session.options.lists if check == "expn" else session.options.users
     exchanges = exchanges_for(session, command)
-    found = pairs(session, exchanges, names)
+    found = pairs(exchanges)
     if not found and check == "rcpt":
-        return _rcpt_without_pairs(session, kb, exchanges)
+        return _rcpt_without_pairs(session, exchanges)
     if not found:
-        return _not_tested(session, kb, check, command, exchanges)
-    found = [desynchronised(session, kb, command, p) for p in found]
+        return _not_tested(session, check, command, exchanges)
+    found = [desynchronised(session, p) for p in found]
     verdict = combine([p.verdict for p in found])
     decisive = next((p for p in found if p.verdict is verdict), found[0])
     vendor = _vendor(session)
-    fields = {
+    reason = decisive.reason if verdict is decisive.verdict else "mixed"
+    params = {
         "command": command,
-        "real": argument(decisive.real) if decisive.real else "-",
+        "real": decisive.real.argument if decisive.real else None,
         "real_code": _code(decisive.real),
-        "control": argument(decisive.control) if decisive.control else "-",
+        "control": decisive.control.argument if decisive.control else None,
         "control_code": _code(decisive.control),
-        "reason": _ui_first(kb, f"probe_reason_{decisive.reason}"),
+        "vendor": vendor or None,
     }
-    alone = "_alone" if decisive.control is None else ""
-    summary = _ui_first(kb, f"probe_{check}_summary_{verdict.value}{alone}",
-                        f"probe_summary_{verdict.value}{alone}",
-                        f"probe_summary_{verdict.value}").format(**fields)
-    advice = _ui_first(kb, f"probe_advice_{check}_{verdict.value}_{vendor}",
-                       f"probe_advice_{check}_{verdict.value}", f"probe_advice_{verdict.value}")
     evidence = tuple(ex for p in found for ex in (p.real, p.control) if ex is not None)
     status = Status.WARNING if verdict is Verdict.DISCLOSING else Status.OK
-    return Finding(check, status, summary, verdict=verdict, evidence=evidence, advice=advice,
+    return Finding(check, status, reason, params, verdict=verdict, evidence=evidence,
                    data={"verdict": verdict.value, "vendor": vendor or None,
+                         "control": session.control_address or None,
                          "pairs": [_pair_data(p) for p in found]})
 
 
 def _pair_data(pair: Pair) -> dict[str, Any]:
     return {
         "name": pair.name,
-        "real": argument(pair.real) if pair.real else None,
+        "real": pair.real.argument if pair.real else None,
         "real_code": pair.real.reply.code if pair.real and pair.real.reply else None,
-        "control": argument(pair.control) if pair.control else None,
+        "control": pair.control.argument if pair.control else None,
         "control_code": pair.control.reply.code if pair.control and pair.control.reply else None,
         "verdict": pair.verdict.value,
         "reason": pair.reason,
@@ -273,32 +235,28 @@ def _pair_data(pair: Pair) -> dict[str, Any]:
 
 
 def _not_tested(
-    session: Session, kb: KnowledgeBase, check: str, command: str, exchanges: list[Exchange]
+    session: Session, check: str, command: str, exchanges: list[Exchange]
 ) -> Finding:
-    skipped = is_skipped(session, check)
+    params = {"command": command}
     if exchanges:
-        # Sent, but not for any name we know: nothing to compare.
-        summary = kb.ui("probe_summary_inconclusive").format(
-            command=command, reason=kb.ui("probe_reason_no-control"))
-        return Finding(check, Status.OK, summary, verdict=Verdict.INCONCLUSIVE,
+        # Sent, but not for a name the probe stamped: nothing to compare.
+        return Finding(check, Status.OK, "no-control", params, verdict=Verdict.INCONCLUSIVE,
                        evidence=tuple(exchanges), data={"verdict": "inconclusive", "pairs": []})
-    key = "probe_summary_skipped" if skipped else "probe_summary_not_reached"
+    skipped = is_skipped(session, check)
+    reason = "skipped" if skipped else "not-reached"
     status = Status.OK if skipped or session.complete else Status.UNKNOWN
-    return Finding(check, status, kb.ui(key).format(command=command),
-                   verdict=Verdict.NOT_TESTED, data={"verdict": "not-tested", "pairs": []})
+    return Finding(check, status, reason, params, verdict=Verdict.NOT_TESTED,
+                   data={"verdict": "not-tested", "pairs": []})
 
 
-def _rcpt_without_pairs(
-    session: Session, kb: KnowledgeBase, exchanges: list[Exchange]
-) -> Finding:
+def _rcpt_without_pairs(session: Session, exchanges: list[Exchange]) -> Finding:
     """RCPT never ran for a name: a refused MAIL FROM is a policy refusal, else not tested."""
     mails = exchanges_for(session, "MAIL")
     mail = mails[-1] if mails else None
     if mail is None or (mail.reply is not None and mail.reply.klass == 2):
-        return _not_tested(session, kb, "rcpt", "RCPT", exchanges)
+        return _not_tested(session, "rcpt", "RCPT", exchanges)
     refused = mail.reply is not None and mail.reply.klass == 5 and not _shifted(session, [mail])
     verdict = Verdict.REFUSED if refused else Verdict.INCONCLUSIVE
-    summary = kb.ui("probe_rcpt_summary_mail_refused").format(code=_code(mail))
-    advice = _ui_first(kb, f"probe_advice_rcpt_{verdict.value}", f"probe_advice_{verdict.value}")
-    return Finding("rcpt", Status.OK, summary, verdict=verdict, evidence=(mail,), advice=advice,
+    return Finding("rcpt", Status.OK, "mail-refused", {"command": "RCPT", "code": _code(mail)},
+                   verdict=verdict, evidence=(mail,),
                    data={"verdict": verdict.value, "pairs": [], "mail_code": _code(mail)})

@@ -306,6 +306,10 @@ class KnowledgeBase:
             )
         return tuple(patterns)
 
+    def pattern(self, pattern_id: str) -> PatternEntry | None:
+        """The pattern with id *pattern_id*, or None."""
+        return next((p for p in self._patterns if p.id == pattern_id), None)
+
     def patterns_for(
         self, code: int, text: str, enhanced: str | None = None
     ) -> tuple[PatternEntry, ...]:
@@ -318,6 +322,17 @@ class KnowledgeBase:
             and (p.enhanced is None or p.enhanced == enhanced)
             and p.regex.search(text)
         )
+
+    # -- words for findings ---------------------------------------------------------------
+
+    def finding_words(self, check: str, reason: str) -> dict[str, str]:
+        """The words for *reason* of *check*: ``summary``, and ``advice`` (with
+        ``advice-<vendor>`` variants) where it has any; English where this language lacks
+        the table, ``{}`` where neither has it."""
+        words = _finding_table(self.lang, check).get(reason)
+        if words is None and self.lang != "en":
+            words = _finding_table("en", check).get(reason)
+        return dict(words) if isinstance(words, dict) else {}
 
     # -- interface text -------------------------------------------------------------------
 
@@ -336,6 +351,12 @@ def _ui_table(lang: str) -> dict[str, str]:
     for name in store.ui_files(lang):
         merged.update(_read(name))
     return merged
+
+
+@functools.cache
+def _finding_table(lang: str, check: str) -> dict[str, Any]:
+    """``{lang}/findings/<check>.toml``: one table per reason of that check."""
+    return _read(f"{lang}/findings/{check}.toml")
 
 
 @functools.cache

@@ -24,8 +24,10 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
 def _data_files() -> list[tuple[str, os.stat_result]]:
     found = []
-    for folder in ("", "en", "id"):
+    for folder in ("", "en", "id", "en/findings", "id/findings"):
         base = os.path.join(DATA_DIR, folder)
+        if not os.path.isdir(base):
+            continue
         with os.scandir(base) as entries:
             for entry in entries:
                 if entry.is_file() and entry.name.endswith(".toml"):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from smtpprobe.fleet import TargetResult
+from smtpprobe.report import TargetResult
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.json_report import (
     SCHEMA_VERSION,

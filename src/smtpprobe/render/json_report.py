@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from smtpprobe.errors import SMTPProbeError, localized
-from smtpprobe.interpret._transcript import command_text, milliseconds, verb
-from smtpprobe.kb import KnowledgeBase
+from smtpprobe.errors import SMTPProbeError
+from smtpprobe.views.errors import localized
+from smtpprobe.transcript import command_text, milliseconds, verb
+from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.meaning import annotate_reply
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Target
+from smtpprobe.views.findings import word
+from smtpprobe.views.transcript_words import deviation_detail
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -35,7 +38,7 @@ def error_dict(error: SMTPProbeError | None,
     (English without one)."""
     if error is None:
         return None
-    message, hint = localized(error, kb) if kb is not None else (error.message, error.hint)
+    message, hint = localized(error, kb if kb is not None else load("en"))
     return {"kind": error.kind, "phase": error.phase, "message": message, "hint": hint}
 
 
@@ -77,21 +80,38 @@ def exchange_dict(exchange: Exchange, kb: KnowledgeBase) -> dict[str, Any]:
 
 
 def finding_dict(finding: Finding, kb: KnowledgeBase,
-                 known: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A finding: status, summary, advice, verdict, evidence, and its facts at top level.
+                 known: dict[int, dict[str, Any]] | None = None,
+                 report_exchanges: tuple[Exchange, ...] = ()) -> dict[str, Any]:
+    """A finding: status, reason and params (language-neutral), summary and advice (in
+    *kb*'s language), verdict, notes, evidence, and its facts at top level.
 
     *known* maps ``id(exchange)`` to a dict already built for the ``exchanges`` list, so
     evidence is not explained twice (half of a JSON report's cost otherwise).
     """
     known = {} if known is None else known
+    worded = word(finding, kb)
     base = {
         "status": finding.status.value,
-        "summary": finding.summary,
-        "advice": finding.advice,
+        "reason": finding.reason,
+        "params": dict(finding.params),
+        "notes": [{"reason": n.reason, "params": dict(n.params)} for n in finding.notes],
+        "summary": worded.summary,
+        "advice": worded.advice,
         "verdict": finding.verdict.value if finding.verdict is not None else None,
         "evidence": [known.get(id(ex)) or exchange_dict(ex, kb) for ex in finding.evidence],
     }
-    return {**dict(finding.data), **base}
+    data = dict(finding.data)
+    if "items" in data and finding.check == "deviations":
+        data["items"] = [_item(item, report_exchanges, kb) for item in data["items"]]
+    return {**data, **base}
+
+
+def _item(item: dict[str, Any], exchanges: tuple[Exchange, ...], kb: KnowledgeBase
+          ) -> dict[str, Any]:
+    """A deviation as JSON: its facts and its detail in *kb*'s language."""
+    shown = {k: v for k, v in item.items() if k not in ("params", "at")}
+    shown["detail"] = deviation_detail(item, exchanges, kb)
+    return shown
 
 
 def _target_dict(target: Target) -> dict[str, Any]:
@@ -116,7 +136,8 @@ def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
         "control_address": session.control_address,
         "desynchronised": session.desync is not None,
         "exchanges": list(exchanges.values()),
-        "findings": {f.check: finding_dict(f, kb, exchanges) for f in report.findings},
+        "findings": {f.check: finding_dict(f, kb, exchanges, session.exchanges)
+                     for f in report.findings},
         "error": error_dict(session.error, kb),
     }
 

@@ -13,12 +13,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from smtpprobe.errors import localized
-from smtpprobe.fleet import TargetResult
-from smtpprobe.interpret._transcript import command_text
+from smtpprobe.views.errors import error_text
+from smtpprobe.views.findings import summary_text, word
+from smtpprobe.views.probe_view import error_label
+from smtpprobe.report import TargetResult
+from smtpprobe.transcript import command_text
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import visible
-from smtpprobe.report import Exchange, Finding, ProbeReport, Status
+from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Verdict
 
 __all__ = ["junit_report", "junit_xml"]
 
@@ -42,21 +44,29 @@ def _evidence_lines(exchange: Exchange, kb: KnowledgeBase) -> list[str]:
     if exchange.reply is not None:
         lines += [f"S: {line}" for line in exchange.reply.wire_lines()]
     if exchange.error is not None:
-        kind = kb.ui(f"error_kind_{exchange.error.kind}")
-        lines.append(f"!  {kind}: {localized(exchange.error, kb)[0]}")
+        lines.append(f"!  {error_label(exchange.error, kb)}: {error_text(exchange.error, kb)}")
     return lines
 
 
 def _body(finding: Finding, kb: KnowledgeBase) -> str:
-    parts = [finding.summary]
-    if finding.advice:
-        parts.append(f"{kb.ui('probe_advice_heading')}: {finding.advice}")
+    worded = word(finding, kb)
+    parts = [worded.summary]
+    if worded.advice:
+        parts.append(f"{kb.ui('probe_advice_heading')}: {worded.advice}")
     evidence = [line for ex in finding.evidence for line in _evidence_lines(ex, kb)]
     if evidence:
         parts.append(kb.ui("probe_transcript") + ":\n" + "\n".join(evidence))
     # Line by line: visible() spells out every control character, newlines included.
     return _xml("\n\n".join("\n".join(visible(text) for text in part.split("\n"))
                              for part in parts))
+
+
+# Reasons that say the check did not run (left out, or the session ended before it).
+_NOT_RUN = frozenset({"skipped", "not-reached", "not-tested", "not-applicable"})
+
+
+def _not_run(finding: Finding) -> bool:
+    return finding.reason in _NOT_RUN or finding.verdict is Verdict.NOT_TESTED
 
 
 def _classname(result: TargetResult) -> str:
@@ -69,23 +79,28 @@ def _testcase(suite: ET.Element, result: TargetResult, finding: Finding,
     elapsed = sum(ex.elapsed for ex in finding.evidence)
     case = ET.SubElement(suite, "testcase", name=finding.check, classname=_classname(result),
                          time=_seconds(elapsed))
+    if _not_run(finding):
+        ET.SubElement(case, "skipped", message=_xml(visible(summary_text(finding, kb))))
+        return
     if finding.status is Status.OK:
         return
     tag = "error" if finding.status is Status.UNKNOWN else "failure"
-    element = ET.SubElement(case, tag, message=_xml(visible(finding.summary)),
+    element = ET.SubElement(case, tag, message=_xml(visible(summary_text(finding, kb))),
                             type=finding.status.value)
     element.text = _body(finding, kb)
 
 
 def _suite(root: ET.Element, result: TargetResult, kb: KnowledgeBase) -> tuple[int, int, int]:
     findings = result.findings
-    failures = sum(1 for f in findings if f.status in (Status.WARNING, Status.CRITICAL))
-    errors = sum(1 for f in findings if f.status is Status.UNKNOWN)
+    skipped = sum(1 for f in findings if _not_run(f))
+    failures = sum(1 for f in findings
+                   if f.status in (Status.WARNING, Status.CRITICAL) and not _not_run(f))
+    errors = sum(1 for f in findings if f.status is Status.UNKNOWN and not _not_run(f))
     report = result.report
     elapsed = report.session.elapsed if report is not None else 0.0
     suite = ET.SubElement(root, "testsuite", name=_xml(str(result.target)),
                           tests=str(len(findings)), failures=str(failures), errors=str(errors),
-                          skipped="0", time=_seconds(elapsed))
+                          skipped=str(skipped), time=_seconds(elapsed))
     if report is not None:
         suite.set("timestamp", report.session.started_at.isoformat(timespec="seconds"))
     properties = ET.SubElement(suite, "properties")

@@ -15,15 +15,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from smtpprobe.fleet import TargetResult
-from smtpprobe.interpret._transcript import banner
+from smtpprobe.report import TargetResult
+from smtpprobe.transcript import banner
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import visible
+from smtpprobe.views.findings import summary_text
 from smtpprobe.report import Finding, ProbeReport, Status, TlsMode, Verdict
 
 __all__ = ["nagios_line", "nagios_output", "perfdata"]
 
 _PASSING = (Verdict.HIDDEN, Verdict.DISABLED, Verdict.REFUSED)
+# Reasons that only repeat another finding's cause (a step a dead session never reached).
+_CONSEQUENCES = frozenset({"not-reached", "no-greeting"})
 # Plugin guidelines: a label may hold anything but '=' and "'"; quoted when it has spaces.
 _LABEL_FORBIDDEN = re.compile(r"['=|\x00-\x1f\x7f-\x9f]")
 
@@ -112,16 +115,18 @@ def _facts(report: ProbeReport, kb: KnowledgeBase) -> list[str]:
     return facts
 
 
-def _problems(findings: Sequence[Finding]) -> list[str]:
+def _problems(findings: Sequence[Finding], kb: KnowledgeBase) -> list[str]:
     bad = [f for f in findings if f.status is not Status.OK]
-    bad.sort(key=lambda f: -f.status.rank)
-    return [f.summary for f in bad]
+    # One cause is enough: the steps a dead session never reached repeat it.
+    causes = [f for f in bad if f.reason not in _CONSEQUENCES] or bad
+    causes.sort(key=lambda f: -f.status.rank)
+    return [summary_text(f, kb) for f in causes]
 
 
 def _text(result: TargetResult, kb: KnowledgeBase) -> str:
     """The part after ``SMTP STATUS - ``: target, facts, then what is wrong, worst first."""
     facts = _facts(result.report, kb) if result.report is not None else []
-    problems = _problems(result.findings)
+    problems = _problems(result.findings, kb)
     text = str(result.target)
     if facts:
         text += " " + ", ".join(facts)

@@ -6,16 +6,19 @@ make it visible-safe (`smtpprobe.render.doc.visible`), so nothing here escapes b
 
 from __future__ import annotations
 
-from smtpprobe.errors import localized
-from smtpprobe.interpret._transcript import command_text, milliseconds, verb
+from smtpprobe.errors import SMTPProbeError
+from smtpprobe.views.errors import localized
+from smtpprobe.transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.meaning import Annotation, Tone, annotate_reply
 from smtpprobe.render.doc import Blank, Block, Doc, Fields, Heading, Items, Paragraph, Span
 from smtpprobe.render.doc import Table, line
 from smtpprobe.reply import Reply
-from smtpprobe.report import Exchange, Finding, ProbeReport, Status
+from smtpprobe.report import Exchange, ProbeReport, Status
+from smtpprobe.views.findings import Worded, word
+from smtpprobe.views.transcript_words import deviation_detail
 
-__all__ = ["STATUS_STYLE", "probe_doc", "server_lines", "status_line"]
+__all__ = ["STATUS_STYLE", "error_label", "probe_doc", "server_lines", "status_line"]
 
 STATUS_STYLE = {Status.OK: "ok", Status.WARNING: "warn", Status.CRITICAL: "bad",
                 Status.UNKNOWN: "note"}
@@ -98,13 +101,26 @@ def _exchange_blocks(exchange: Exchange, kb: KnowledgeBase, seen: set[str]) -> l
         seen.add(key)
     error = exchange.error
     if error is not None:
-        kind = _label(kb, "error_kind_", error.kind)
-        blocks.append(Paragraph(line(Span(f"!  {kind}: ", "bad"), localized(error, kb)[0]),
+        message, hint = localized(error, kb)
+        blocks.append(Paragraph(line(Span(f"!  {error_label(error, kb)}: ", "bad"), message),
                                 indent=0))
+        if hint:
+            blocks.append(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint),
+                                    indent=4))
         if exchange.partial:
             blocks.append(Paragraph(line(Span(f"{kb.ui('probe_partial')}: ", "dim"),
                                          exchange.partial.decode("latin-1")), indent=4))
     return blocks
+
+
+def error_label(error: SMTPProbeError, kb: KnowledgeBase) -> str:
+    """``timeout``, or ``timeout in the greeting``: the kind, then where, in words."""
+    kind = _label(kb, "error_kind_", error.kind)
+    phase = error.phase
+    if not phase or phase.lower() == error.kind:
+        return kind
+    where = _label(kb, "probe_phase_", phase.lower())
+    return kb.ui("probe_error_where").format(kind=kind, phase=where)
 
 
 def _label(kb: KnowledgeBase, prefix: str, value: str) -> str:
@@ -114,32 +130,31 @@ def _label(kb: KnowledgeBase, prefix: str, value: str) -> str:
 
 
 def _findings_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
+    worded: list[tuple[str, Worded]] = [(f.check, word(f, kb)) for f in report.findings]
     rows = tuple(
         (
             Span(_label(kb, "probe_check_", f.check), "bold"),
             Span(_label(kb, "probe_status_", f.status.value), STATUS_STYLE[f.status]),
             Span(_label(kb, "probe_verdict_", f.verdict.value) if f.verdict else ""),
-            Span(f.summary),
+            Span(words.summary),
         )
-        for f in report.findings
+        for f, (_, words) in zip(report.findings, worded, strict=True)
     )
     columns = tuple(kb.ui(f"probe_column_{name}") for name in ("check", "status", "verdict",
                                                                 "summary"))
     blocks: list[Block] = [Table(columns=columns, rows=rows)]
-    advice = tuple(_advice_line(f, kb) for f in report.findings if f.advice)
+    advice = tuple(line(Span(f"{_label(kb, 'probe_check_', check)}: ", "bold"), words.advice)
+                   for check, words in worded if words.advice)
     if advice:
         blocks += [Blank(), Heading(kb.ui("probe_advice_heading"), level=3), Items(advice)]
     deviations = report.finding("deviations")
     items = deviations.data.get("items", []) if deviations is not None else []
     if items:
-        listed = tuple(line(Span(f"{i['command'] or i['phase']}: ", "dim"), str(i["detail"]))
-                       for i in items)
+        exchanges = report.session.exchanges
+        listed = tuple(line(Span(f"{i['command'] or i['phase']}: ", "dim"),
+                            deviation_detail(i, exchanges, kb)) for i in items)
         blocks += [Blank(), Heading(kb.ui("probe_deviations_heading"), level=3), Items(listed)]
     return blocks
-
-
-def _advice_line(finding: Finding, kb: KnowledgeBase) -> tuple[Span, ...]:
-    return line(Span(f"{_label(kb, 'probe_check_', finding.check)}: ", "bold"), finding.advice)
 
 
 def status_line(status: Status, kb: KnowledgeBase) -> Paragraph:
@@ -170,11 +185,11 @@ def probe_doc(report: ProbeReport, kb: KnowledgeBase) -> Doc:
         doc.add(*_exchange_blocks(exchange, kb, seen))
     if not session.exchanges:
         doc.add(Paragraph(line(Span(kb.ui("probe_no_exchanges"), "dim"))))
-    if session.error is not None:
-        error = session.error
+    error = session.error
+    # Said once: under the exchange it ended, when there is one.
+    if error is not None and not any(ex.error is error for ex in session.exchanges):
         message, hint = localized(error, kb)
-        kind = _label(kb, "error_kind_", error.kind)
-        doc.add(Paragraph(line(Span(f"!  {kind} ({error.phase or '-'}): ", "bad"), message)))
+        doc.add(Paragraph(line(Span(f"!  {error_label(error, kb)}: ", "bad"), message)))
         if hint:
             doc.add(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint), indent=4))
     if session.stray:

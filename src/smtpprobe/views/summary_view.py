@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from smtpprobe.fleet import Fleet, TargetResult
-from smtpprobe.interpret._transcript import milliseconds
+from smtpprobe.fleet import Fleet
+from smtpprobe.report import TargetResult
+from smtpprobe.views.findings import summary_text
+from smtpprobe.transcript import milliseconds
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import Blank, Block, Doc, Heading, Items, Paragraph, Span, Table, line
 from smtpprobe.report import Finding, Status, Verdict
@@ -32,6 +34,12 @@ def _label(kb: KnowledgeBase, prefix: str, value: str) -> str:
     return value if text == key else text
 
 
+def _mx_note(kb: KnowledgeBase, note: str) -> str:
+    """A DNS note of mx.py (``mx_port_not_25``) in words: the mx finding's note table."""
+    reason = "note-" + note.removeprefix("mx_").replace("_", "-")
+    return kb.finding_words("mx", reason).get("summary", note)
+
+
 def mx_blocks(plans: Sequence[MxPlan], kb: KnowledgeBase) -> list[Block]:
     """For each MX plan: where the mail goes (hosts by preference) and the DNS notes."""
     blocks: list[Block] = []
@@ -48,8 +56,9 @@ def mx_blocks(plans: Sequence[MxPlan], kb: KnowledgeBase) -> list[Block]:
                          for host in plan.hosts)
             blocks.append(Table(columns=columns, rows=rows))
         values = {"domain": plan.domain, "port": plan.port}
-        notes = [line(kb.ui(note).format(host=plan.domain, **values)) for note in plan.notes]
-        notes += [line(kb.ui(note).format(host=host.name, **values))
+        notes = [line(_mx_note(kb, note).format(host=plan.domain, **values))
+                 for note in plan.notes]
+        notes += [line(_mx_note(kb, note).format(host=host.name, **values))
                   for host in plan.hosts for note in host.notes]
         if notes:
             blocks += [Blank(), Items(tuple(notes))]
@@ -113,7 +122,7 @@ def _problem_lines(results: Sequence[TargetResult], kb: KnowledgeBase) -> tuple[
             lines.append(line(Span(f"{result.target} ", "bold"),
                               Span(f"{status} ", STATUS_STYLE[finding.status]),
                               Span(f"{_label(kb, 'probe_check_', finding.check)}: ", "dim"),
-                              finding.summary))
+                              summary_text(finding, kb)))
     return tuple(lines)
 
 
