@@ -464,7 +464,7 @@ async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
         error: BaseException | None = None
         try:
             result = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-        except Exception as exc:  # handed to the waiting probe, raised there
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the waiting probe raises it
             error = exc
         try:
             loop.call_soon_threadsafe(settle, result, error)
