@@ -110,6 +110,7 @@ async def serve(
         ),
         host=host,
         port=port,
+        backlog=1024,  # a fleet opens hundreds at once (bench_fleet_stream.py)
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -147,6 +148,8 @@ def running_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def main() -> int:

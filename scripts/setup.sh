@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (once) and install smtpprobe into it; with "test", also the test tools and,
-# when we are root on Debian, a real Postfix (and swaks, for the benchmarks).
+# when we are root on Debian, a real Postfix (and swaks, for the benchmarks; prometheus
+# and promtool, for the exporter tests).
 # pip's chatter goes to .venv/setup.log and is shown only when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,10 +42,15 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 if [ "$MODE" = test ]; then
-    # Postfix for tests/test_postfix.py, swaks for bench/bench_probe.py: install what is missing.
+    # Postfix for tests/test_postfix.py, prometheus (promtool) for the exporter tests,
+    # swaks and testssl.sh for the benchmarks: install what is missing.
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
+    # testssl.sh only for bench/bench_tls_scan.py (it runs without it and says so).
+    command -v testssl >/dev/null || command -v testssl.sh >/dev/null || missing+=(testssl.sh)
+    # promtool and prometheus for tests/test_exporter.py (Debian's prometheus, ~96 MB).
+    command -v promtool >/dev/null || missing+=(prometheus)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             echo "setup: installing ${missing[*]} from Debian for the integration tests" >&2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -162,3 +162,47 @@ def threaded_smtp_server(
         ))
 
     return start
+
+
+@pytest.fixture(autouse=True)
+def findings_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Check every finding the test builds against its session (tests/consistency.py).
+
+    Wraps the interpreter's builders, the policies and the MX/pool findings, so sessions
+    from personas, hostile scripts, Postfix and the fuzz corpus are all checked, through
+    the CLI as well. A finding whose claim the session does not bear out fails the test.
+    """
+    import smtpprobe.fleet as fleet
+    import smtpprobe.interpret as interpret
+    import smtpprobe.policy as policy
+    from tests.consistency import violation
+
+    found: list[str] = []
+
+    def checked(build: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(session: Any, *args: Any) -> Any:
+            finding = build(session, *args)
+            if finding is not None:
+                problem = violation(session, finding)
+                if problem:
+                    found.append(problem)
+            return finding
+        return wrapper
+
+    for name, build in list(interpret._BUILDERS.items()):
+        monkeypatch.setitem(interpret._BUILDERS, name, checked(build))
+    for name, judge in list(policy._CHECKS.items()):
+        monkeypatch.setitem(policy._CHECKS, name, checked(judge))
+    original_mx = fleet._mx_finding
+
+    def mx_finding(*args: Any) -> Any:
+        finding = original_mx(*args)
+        problem = violation(None, finding) if finding.data.get("source") != finding.reason else ""
+        if problem:
+            found.append(problem)
+        return finding
+
+    monkeypatch.setattr(fleet, "_mx_finding", mx_finding)
+    yield found
+    assert not found, "findings the session does not bear out: " + "; ".join(
+        sorted(set(found)))

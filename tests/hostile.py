@@ -556,15 +556,17 @@ _EXPECTED = (ConnectionError, OSError, ssl.SSLError, asyncio.IncompleteReadError
 
 
 @contextlib.asynccontextmanager
-async def serve(script: Script, *, backlog: int = 128) -> AsyncIterator[HostileServer]:
-    """Serve *script* on 127.0.0.1 (a free port) in the running loop until the block ends.
+async def serve(script: Script, *, backlog: int = 128,
+                address: tuple[str, int] = ("127.0.0.1", 0)) -> AsyncIterator[HostileServer]:
+    """Serve *script* on *address* (127.0.0.1, a free port) in the running loop until the
+    block ends.
 
     Leaving the block closes the listener, cancels running scripts and aborts every
     connection, so no socket outlives it.
     """
     tasks: set[asyncio.Task[None]] = set()
     writers: set[asyncio.StreamWriter] = set()
-    server_state = HostileServer("127.0.0.1", 0)
+    server_state = HostileServer(address[0], 0)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -587,7 +589,7 @@ async def serve(script: Script, *, backlog: int = 128) -> AsyncIterator[HostileS
             writers.discard(writer)
             tasks.discard(task)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, family=socket.AF_INET,
+    server = await asyncio.start_server(handle, address[0], address[1], family=socket.AF_INET,
                                         backlog=backlog)
     server_state.port = server.sockets[0].getsockname()[1]
     try:
@@ -606,7 +608,8 @@ async def serve(script: Script, *, backlog: int = 128) -> AsyncIterator[HostileS
 
 
 @contextlib.contextmanager
-def serve_in_thread(script: Script, *, backlog: int = 128) -> Iterator[HostileServer]:
+def serve_in_thread(script: Script, *, backlog: int = 128,
+                    address: tuple[str, int] = ("127.0.0.1", 0)) -> Iterator[HostileServer]:
     """`serve` in a thread with its own event loop, for code that calls ``asyncio.run``.
 
     :raises RuntimeError: the server did not start within 5 s.
@@ -617,7 +620,7 @@ def serve_in_thread(script: Script, *, backlog: int = 128) -> Iterator[HostileSe
 
     async def run() -> None:
         try:
-            async with serve(script, backlog=backlog) as server:
+            async with serve(script, backlog=backlog, address=address) as server:
                 started.put(server)
                 await stop.wait()
         except BaseException as exc:  # surface start-up failures in the test thread

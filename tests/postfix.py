@@ -155,6 +155,8 @@ def _master_cf(port: int) -> str:
         "cleanup unix n - n - 0 cleanup\n"
         "anvil unix - - n - 1 anvil\n"
         "postlog unix-dgram n - n - 1 postlogd\n"
+        # smtpd gets its TLS entropy and session cache from tlsmgr: without it, TLS is off.
+        "tlsmgr unix - - n 1000? 1 tlsmgr\n"
     )
 
 

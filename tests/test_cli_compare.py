@@ -51,9 +51,9 @@ def test_seed_page_211_vs_252(capsys: pytest.CaptureFixture[str]) -> None:
         "Both SMTP 211 (System Status) and 252 (Cannot Verify User) belong to the 2xx",
         "\nSMTP 211 System Status\n", "\nDescription\n", "\nWhen you see it\n", "\nHow to fix\n",
         "\nSMTP 252 Cannot Verify User\n", "\nDescription\n", "\nWhen you see it\n",
-        "\nHow to fix\n", "\nKey differences\n", "\n1. SMTP 211: ", "\n2. SMTP 252: ",
-        "\n3. You encounter 211", "\n4. You encounter 252", "\nWhen to use which\n",
-        "\nLearn more\n",
+        "\nHow to fix\n", "\nKey differences\n", "\n1. 211 answers HELP. 252 answers VRFY",
+        "\n2. ", "\n3. Neither signals a problem.", "\n4. Next step after 211: ",
+        "\nWhen to use which\n", "\nExpect 211: ", "\nLearn more\n",
     ]
     assert -1 not in positions(out, order)
     text = flat(out)
@@ -61,15 +61,36 @@ def test_seed_page_211_vs_252(capsys: pytest.CaptureFixture[str]) -> None:
     for entry in (a, b):
         for fact in (entry.description, entry.when, entry.fix):
             assert flat(fact) in text or flat(fact[1:]) in text
+        # Printed once, in the code's own section: the differences are contrasts, not copies.
+        assert text.count(flat(entry.description)) == 1
         for reference in entry.references:
             assert f"- {reference}" in out
-    assert f"For 211 (System Status): {flat(a.fix)}" in text
-    assert f"For 252 (Cannot Verify User): {flat(b.fix)}" in text
-    # The seed's own facts, in its words where the knowledge base shares them.
-    for fact in ("No fix needed", "attempt delivery", "VRFY", "HELP", "bounce",
-                 "211 indicates", "Meanwhile, 252 means"):
+    assert "211 and 252 means the command succeeded" in text
+    for fact in ("No fix needed", "attempt delivery", "VRFY", "HELP", "bounce"):
         assert fact in text
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_differences_are_contrasts(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--format", "json", "250", "550")
+    assert code == 0
+    first, outcome, problem, step = json.loads(out)["key_differences"]
+    assert "250 answers" in first and "EHLO" in first and "550 answers" in first
+    assert "succeeded" in outcome and "permanent failure" in outcome
+    assert problem == "Only 550 signals a problem."
+    assert step.startswith("Next step after 250: ") and "After 550: " in step
+    code, out, _ = run(capsys, "--format", "json", "421", "550")
+    differences = json.loads(out)["key_differences"]
+    assert "421 may answer any command" in differences[0]
+    assert "temporary failure" in differences[1] and differences[2] == "Both signal a problem."
+
+
+@pytest.mark.parametrize("argv", [["211", "211"], ["5.1.1", "5.1.1"], ["X.7.1", "x.7.1"]])
+def test_the_same_code_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                              argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 3 and out == ""
+    assert "same code" in err and len(err.splitlines()) == 2 and "Traceback" not in err
 
 
 def test_seed_page_in_indonesian(capsys: pytest.CaptureFixture[str]) -> None:

@@ -182,13 +182,47 @@ def test_indonesian_from_the_locale(capsys: pytest.CaptureFixture[str],
         pytest.param(["6.1.1"], id="enhanced-bad-class"),
         pytest.param(["hello"], id="not-a-reply"),
         pytest.param([""], id="empty"),
-        pytest.param(["250-first line only"], id="reply-without-final-line"),
+        pytest.param(["999x"], id="pasted-code-with-letter"),
+        pytest.param(["999 what"], id="pasted-reply-out-of-range"),
+        pytest.param(["199 hello"], id="pasted-reply-class-1"),
+        pytest.param(["600-5.1.1 x"], id="pasted-continuation-out-of-range"),
         pytest.param(["--command", "R!", "250"], id="bad-command"),
     ],
 )
 def test_bad_input_exits_3_with_one_line(capsys: pytest.CaptureFixture[str],
                                          argv: list[str]) -> None:
     assert_usage_error(*run(capsys, "explain", *argv))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n"])
+def test_blank_input_is_a_usage_error(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    code, out, err = run(capsys, "explain", text)
+    assert (code, out) == (3, "") and "internal error" not in err and "cannot read" in err
+
+
+def test_out_of_range_reply_says_what_explain_999_says(capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, bare = run(capsys, "explain", "999")
+    for pasted in ("999 what", "999x", "999-more"):
+        code, out, err = run(capsys, "explain", pasted)
+        assert (code, out, err) == (3, "", bare)
+
+
+def test_pasted_continuation_line_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    (item,) = run_json(capsys, "550-5.7.26 Unauthenticated email from example.com is not "
+                               "accepted due to domain's DMARC policy.")
+    assert item["code"] == 550
+    assert "gmail-dmarc" in json.dumps(item)
+
+
+def test_postfix_joined_form_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    said = ("host gmail-smtp-in.l.google.com[192.0.2.7] said: 550-5.7.26 This mail has been "
+            "blocked because the sender is 550-5.7.26 unauthenticated. Gmail requires all "
+            "senders to authenticate with 550 5.7.26 either SPF or DKIM. - gsmtp (in reply to "
+            "end of DATA command)")
+    for text in (said, said.split(" said: ", 1)[1].rsplit(" (in reply", 1)[0]):
+        (item,) = run_json(capsys, text)
+        assert item["code"] == 550
+        assert "gmail-unauthenticated" in json.dumps(item)
 
 
 def test_bad_input_json_also_exits_3(capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,14 +40,15 @@ def test_every_format_renders(output_format: OutputFormat) -> None:
     assert str(output_format) == output_format.value
     if isinstance(output, Doc):
         assert "VRFY" in to_plain(output)
-    elif isinstance(output, str):  # finished text: the Nagios line, JUnit XML
-        assert "VRFY disclosing" in output or 'name="vrfy"' in output
+    elif isinstance(output, str):  # finished text: the Nagios line, JUnit XML, metrics
+        assert ("VRFY disclosing" in output or 'name="vrfy"' in output
+                or 'smtpprobe_vrfy_verdict{verdict="disclosing"} 1.0' in output)
     else:
         assert json.loads(json.dumps(output))["findings"]["vrfy"]["verdict"] == "disclosing"
 
 
 def test_formats_are_text_and_json() -> None:
-    assert [f.value for f in OutputFormat] == ["text", "json", "nagios", "junit"]
+    assert [f.value for f in OutputFormat] == ["text", "json", "nagios", "junit", "prometheus"]
 
 
 def test_json_document_shape() -> None:

@@ -27,6 +27,9 @@ def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Even
     real = socket.getaddrinfo
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        flags = args[4] if len(args) > 4 else kwargs.get("flags", 0)
+        if host == HANGING and flags & socket.AI_NUMERICHOST:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         if host == HANGING:
             release.wait(HANG)
             raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")

@@ -343,7 +343,7 @@ def _help_keys(name: str, command: click.Command,
 
 
 @pytest.mark.parametrize("name", ["cli", "probe", "demo", "explain", "compare", "codes",
-                                  "annotate"])
+                                  "annotate", "exporter"])
 def test_help_table_says_what_the_code_says(name: str) -> None:
     """The en table is the code's text, so translators work from the real source."""
     (_, command, ctx), = [c for c in _commands() if c[0] == name]

@@ -610,3 +610,14 @@ def test_every_key_the_code_uses_exists() -> None:
     used |= {f"probe_check_{c}" for c in CHECKS}
     used |= {f"probe_defect_{d.value}" for d in ReplyDefect}
     assert used - {"probe_doc"} <= set(_ui_probe("en"))
+
+
+def test_503_after_a_554_greeting_is_no_deviation() -> None:
+    """RFC 5321 §3.1: a server that greets with 554 SHOULD answer 503 to every command."""
+    s = session(ex("", "554 5.7.1 No SMTP service here"),
+                ex("EHLO smtpprobe.invalid", "503 5.5.1 bad sequence"),
+                ex("QUIT", "221 bye"), complete=False)
+    assert findings(s)["deviations"].data["items"] == []
+    normal = session(ex("", "220 mx.example.org"), ex("NOOP", "503 5.5.1 bad sequence"))
+    assert [i["kind"] for i in findings(normal)["deviations"].data["items"]] == [
+        "unexpected-code"]

@@ -264,7 +264,7 @@ TEXT_SHAPES = {
     "basic.toml": (TEXT_FIELDS, ("fix_operator",)),
     "enhanced.toml": (TEXT_FIELDS, ("fix_operator",)),
     "context.toml": (("meaning", "tone"), ("fix",)),
-    "patterns.toml": (("meaning", "fix"), ()),
+    "patterns.toml": (("meaning", "fix"), ("title",)),
 }
 
 
@@ -281,11 +281,11 @@ def _text_entries() -> list[Any]:
 def test_entry_is_not_empty(lang: str, name: str, key: str) -> None:
     entry = _load(f"{lang}/{name}")[key]
     required, optional = TEXT_SHAPES[name]
-    assert set(entry) == set(required) | set(optional)
+    assert set(required) <= set(entry) <= set(required) | set(optional)
     for field in required:
         assert isinstance(entry[field], str) and entry[field].strip(), f"{key}.{field} is empty"
     for field in optional:
-        assert isinstance(entry[field], str), f"{key}.{field} is not text"
+        assert isinstance(entry.get(field, ""), str), f"{key}.{field} is not text"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -336,10 +336,47 @@ def test_context_key_names_a_known_command(key: str) -> None:
         (354, "DATA", True),
         (250, "DATA", False),
         (252, "XYZZY", None),
+        # RFC 3207 §4 / RFC 4954 §6: no 530 to the commands that must work without TLS/AUTH.
+        *((530, verb, False) for verb in ("QUIT", "NOOP", "EHLO", "HELO", "RSET", "STARTTLS")),
+        *((530, verb, True) for verb in ("MAIL", "RCPT", "DATA", "VRFY", "EXPN", "AUTH")),
+        (554, "QUIT", False),
+        (554, "MAIL", True),
+        # Nothing was sent before the greeting: no syntax error, no "authenticate first".
+        (500, "CONNECT", False),
+        (501, "CONNECT", False),
+        (530, "CONNECT", False),
+        (421, "CONNECT", True),
+        (554, "CONNECT", True),
+        (502, "STARTTLS", True),
+        (502, "AUTH", True),
+        *((code, "BDAT", True) for code in (450, 451, 452, 550, 552, 554, 521)),
+        # Postfix smtpd_delay_reject = yes: HELO/sender restrictions answer at RCPT.
+        (504, "RCPT", True),
+        (553, "RCPT", True),
+        (450, "MAIL", True),
+        (451, "DATA", True),
+        (550, "DATA", True),
     ],
 )
 def test_reply_allowed(code: int, command: str, allowed: bool | None) -> None:
     assert load("en").reply_allowed(code, command) is allowed
+
+
+@pytest.mark.parametrize("command", ["EHLO", "HELO", "MAIL", "RCPT", "DATA", "VRFY", "NOOP"])
+def test_503_after_a_554_greeting_is_allowed(command: str) -> None:
+    """RFC 5321 §3.1: after a 554 greeting the server SHOULD answer 503 to every command."""
+    kb = load("en")
+    assert kb.reply_allowed(503, command, greeting=554) is True
+    assert kb.allowed_after_greeting(503, command, 554)
+    assert not kb.allowed_after_greeting(503, command, 220)
+
+
+def test_quit_after_a_554_greeting_still_expects_221() -> None:
+    kb = load("en")
+    assert kb.reply_allowed(221, "QUIT", greeting=554) is True
+    assert not kb.allowed_after_greeting(503, "QUIT", 554)
+    assert kb.reply_allowed(503, "QUIT", greeting=554) is False
+    assert kb.reply_allowed(503, "NOOP") is False
 
 
 def test_command_rule() -> None:

@@ -79,3 +79,100 @@ def test_module_has_a_docstring(relative: str) -> None:
     tree = ast.parse((PACKAGE / relative).read_text(encoding="utf-8"))
     docstring = ast.get_docstring(tree)
     assert docstring is not None and docstring.strip(), f"{relative} has no module docstring"
+
+
+# -- the import graph: one direction, no cycles (docs/architecture.md) ----------------------
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Every smtpprobe module → the smtpprobe modules it imports anywhere (functions and
+    ``TYPE_CHECKING`` blocks included: a cycle hidden in a function is still a cycle)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                for alias in node.names:
+                    child = f"{base}.{alias.name}"
+                    found.add(child if child in modules else base)
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycles_are_found() -> None:
+    assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+def test_no_import_cycles() -> None:
+    """Data flows one way: CLI → probe → interpret → views → render, with no way back."""
+    assert _cycles(_package_imports()) == []
+
+
+# Lower layers never import upper ones (the module prefixes, in order of the data flow).
+LAYERS = {
+    "smtpprobe.reply": {"smtpprobe.interpret", "smtpprobe.views", "smtpprobe.render",
+                        "smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe"},
+    "smtpprobe.interpret": {"smtpprobe.views", "smtpprobe.render", "smtpprobe.commands",
+                            "smtpprobe.cli", "smtpprobe.probe", "smtpprobe.i18n"},
+    "smtpprobe.probe": {"smtpprobe.views", "smtpprobe.render", "smtpprobe.commands",
+                        "smtpprobe.cli", "smtpprobe.i18n"},
+    "smtpprobe.views": {"smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe",
+                        "smtpprobe.fleet"},
+    "smtpprobe.render": {"smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe",
+                         "smtpprobe.fleet"},
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layers_import_only_downward(layer: str) -> None:
+    graph = _package_imports()
+    upward = {f"{module} → {target}" for module, targets in graph.items()
+              if module == layer or module.startswith(layer + ".")
+              for target in targets
+              for banned in LAYERS[layer] if target == banned or target.startswith(banned + ".")}
+    assert sorted(upward) == []

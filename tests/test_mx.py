@@ -15,7 +15,8 @@ from tests.worded import english
 
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.kb import LANGUAGES, load
-from smtpprobe.mx import NOTE_KEYS, MxHost, MxPlan
+from smtpprobe.mx import NOTE_KEYS
+from smtpprobe.report import MxHost, MxPlan
 from smtpprobe.mx import resolve_targets as _resolve_targets
 from smtpprobe.pool import POOL_KEYS, compare_pool, pool_disagreements
 from smtpprobe.reply import parse_reply
@@ -56,6 +57,14 @@ ZONE: Records = {
 }
 
 
+def targets(plan: MxPlan) -> tuple[tuple[str, str | None], ...]:
+    """``(host, address)`` in probe order: each address with ``all_addresses``, else the
+    host for the probe to resolve itself (what the fleet turns a plan into)."""
+    if not plan.all_addresses:
+        return tuple((host.name, None) for host in plan.hosts)
+    return tuple((host.name, address) for host in plan.hosts for address in host.addresses)
+
+
 async def resolve(
     domain: str,
     resolver: dns.asyncresolver.Resolver,
@@ -82,7 +91,7 @@ async def test_mx_hosts_in_preference_order(zone: dns.asyncresolver.Resolver) ->
     plan = await resolve("example.test", zone)
     assert plan == MxPlan("example.test", "mx", (
         MxHost("mx1.example.test", 10), MxHost("mx2.example.test", 20)), port=25)
-    assert plan.targets() == (("mx1.example.test", None), ("mx2.example.test", None))
+    assert targets(plan) == (("mx1.example.test", None), ("mx2.example.test", None))
 
 
 @pytest.mark.parametrize("records", [
@@ -126,7 +135,7 @@ async def test_port_other_than_25_is_noted(zone: dns.asyncresolver.Resolver) -> 
 async def test_null_mx_means_no_mail_and_nothing_to_probe(zone: dns.asyncresolver.Resolver) -> None:
     plan = await resolve("null.test", zone, all_addresses=True)
     assert (plan.source, plan.hosts, plan.notes) == ("null-mx", (), ("mx_null",))
-    assert plan.targets() == ()
+    assert targets(plan) == ()
 
 
 async def test_null_mx_beside_other_records_is_ignored_and_noted(
@@ -145,7 +154,7 @@ async def test_nodata_for_mx_falls_back_to_the_address_record(
     assert plan == MxPlan("fallback.test", "fallback-address",
                           (MxHost("fallback.test", 0, ("127.0.0.5",)),), ("mx_fallback",),
                           all_addresses=True)
-    assert plan.targets() == (("fallback.test", "127.0.0.5"),)
+    assert targets(plan) == (("fallback.test", "127.0.0.5"),)
 
 
 async def test_fallback_without_all_addresses_leaves_resolution_to_the_probe(
@@ -153,7 +162,7 @@ async def test_fallback_without_all_addresses_leaves_resolution_to_the_probe(
 ) -> None:
     plan = await resolve("fallback.test", zone)
     assert plan.hosts == (MxHost("fallback.test", 0),)
-    assert plan.targets() == (("fallback.test", None),)
+    assert targets(plan) == (("fallback.test", None),)
 
 
 async def test_no_mx_and_no_address_is_a_resolve_error(zone: dns.asyncresolver.Resolver) -> None:
@@ -228,7 +237,7 @@ async def test_bad_input_is_a_usage_error(
 
 async def test_an_address_is_probed_directly(zone: dns.asyncresolver.Resolver) -> None:
     plan = await resolve("[::1]", zone, mx=False, all_addresses=True)
-    assert plan.targets() == (("::1", "::1"),)
+    assert targets(plan) == (("::1", "::1"),)
 
 
 # -- every address ----------------------------------------------------------------------------
@@ -240,7 +249,7 @@ async def test_all_addresses_of_every_host_sorted(zone: dns.asyncresolver.Resolv
         MxHost("mx1.example.test", 10, ("127.0.0.2", "127.0.0.3")),
         MxHost("mx2.example.test", 20, ("127.0.0.4",)),
     )
-    assert plan.targets() == (
+    assert targets(plan) == (
         ("mx1.example.test", "127.0.0.2"),
         ("mx1.example.test", "127.0.0.3"),
         ("mx2.example.test", "127.0.0.4"),
@@ -265,13 +274,13 @@ async def test_host_without_address_is_kept_and_noted(zone: dns.asyncresolver.Re
     plan = await resolve("dangling.test", zone, all_addresses=True, family=socket.AF_INET)
     assert plan.hosts[0] == MxHost("gone.dangling.test", 10, (), ("mx_host_no_address",))
     assert plan.notes == ()
-    assert plan.targets() == (("mx2.example.test", "127.0.0.4"),)
+    assert targets(plan) == (("mx2.example.test", "127.0.0.4"),)
 
 
 async def test_no_host_with_an_address_is_noted(zone: dns.asyncresolver.Resolver) -> None:
     plan = await resolve("alldangling.test", zone, all_addresses=True)
     assert plan.notes == ("mx_none_usable",)
-    assert plan.targets() == ()
+    assert targets(plan) == ()
 
 
 async def test_mx_naming_an_alias_is_noted(zone: dns.asyncresolver.Resolver) -> None:

@@ -142,7 +142,7 @@ def test_ids_unique_and_kebab_case():
 
 
 def test_pattern_fields():
-    allowed = {"id", "match", "code", "enhanced", "vendor"}
+    allowed = {"id", "match", "code", "enhanced", "vendor", "overload", "seen_with", "source"}
     for p in PATTERNS:
         assert set(p) <= allowed, p["id"]
         assert p["match"].strip() and p["vendor"].strip(), p["id"]
@@ -160,7 +160,7 @@ def test_pattern_texts_cover_exactly_the_ids(lang):
     texts = _load(f"{lang}/patterns.toml")
     assert set(texts) == set(IDS)
     for pid, entry in texts.items():
-        assert set(entry) == {"meaning", "fix"}, pid
+        assert {"meaning", "fix"} <= set(entry) <= {"meaning", "fix", "title"}, pid
         assert entry["meaning"].strip() and entry["fix"].strip(), pid
 
 

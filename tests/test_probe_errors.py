@@ -83,7 +83,8 @@ async def test_refused_connection_is_recorded_as_a_connect_error(closed_port: in
     assert isinstance(session.error, ProbeConnectError)
     assert session.error.phase == "connect" and session.error.kind == "connect"
     assert session.exchanges == () and not session.complete
-    assert session.target.address is None
+    # An IP literal is its own address, connection or not (the view said "Address -").
+    assert session.target.address == "127.0.0.1"
 
 
 async def test_garbage_greeting_is_a_malformed_reply_in_the_banner_phase(

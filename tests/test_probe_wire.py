@@ -15,7 +15,7 @@ from smtpprobe.errors import (
     UsageError,
 )
 from smtpprobe.report import TlsMode
-from smtpprobe.tls import client_context
+from smtpprobe.tls import client_context, describe
 from smtpprobe.wire import SMTPWire
 from tests.conftest import ServerAddress
 
@@ -90,8 +90,10 @@ async def test_starttls_discards_injected_plaintext_as_stray(
         assert str(reply) == "220 Ready to start TLS"
         assert wire.stray == b"250 2.0.0 injected before the handshake\r\n"
         assert (await wire.command(b"NOOP", 1.0)).code == 250
-        info = wire.tls_info(TlsMode.STARTTLS, verified=True)
-        assert info is not None and info.certificate is not None
+        ssl_object = wire.ssl_object()
+        assert ssl_object is not None
+        info = describe(ssl_object, TlsMode.STARTTLS, verified=True)
+        assert info.certificate is not None
         assert info.certificate.sans == ("localhost", "127.0.0.1")
     finally:
         wire.close()
@@ -100,7 +102,7 @@ async def test_starttls_discards_injected_plaintext_as_stray(
 
 async def test_tls_info_is_none_in_clear_and_close_is_idempotent(smtp_server: Start) -> None:
     wire = await connected((await smtp_server("hidden")).port)
-    assert wire.tls_info(TlsMode.NONE, verified=False) is None
+    assert wire.ssl_object() is None
     wire.close()
     wire.close()
     await wire.wait_closed()

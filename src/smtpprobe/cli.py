@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from smtpprobe import __version__
+from smtpprobe.version import __version__
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (
@@ -41,6 +41,7 @@ COMMANDS = {
     "compare": "smtpprobe.commands.compare:compare_command",
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
+    "exporter": "smtpprobe.commands.exporter:exporter_command",
 }
 
 EPILOG = """\b

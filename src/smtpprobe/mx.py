@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from smtpprobe.errors import Alternatives, ResolveError, UsageError
+from smtpprobe.report import MxHost, MxPlan, Source
 from smtpprobe.validate import check_token
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-Source = Literal["mx", "fallback-address", "null-mx", "direct"]
-
 # Every note key `resolve_targets` may emit (plan and host notes). Their texts in
 # ui_mx.toml may use {domain}, {host} and {port}.
 NOTE_KEYS = (
@@ -52,38 +51,6 @@ _RDTYPES: dict[int, tuple[str, ...]] = {
     socket.AF_INET6: ("AAAA",),
     socket.AF_UNSPEC: ("A", "AAAA"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class MxHost:
-    """One host to probe. ``preference`` is the MX preference, 0 for the implicit MX of
-    the fallback (RFC 5321 §5.1) and None for a host named directly. ``addresses`` is
-    filled only with ``all_addresses``; ``notes`` are ui keys about this host."""
-
-    name: str
-    preference: int | None
-    addresses: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MxPlan:
-    """Where mail for ``domain`` goes and what to probe, in order; ``notes`` are ui keys."""
-
-    domain: str
-    source: Source
-    hosts: tuple[MxHost, ...]
-    notes: tuple[str, ...] = ()
-    port: int = 25
-    all_addresses: bool = False
-
-    def targets(self) -> tuple[tuple[str, str | None], ...]:
-        """``(host, address)`` pairs to probe in order: every address of every host with
-        ``all_addresses`` (a host without one is only reported), else ``(host, None)``,
-        for the probe to resolve the name itself. Empty for a null MX."""
-        if not self.all_addresses:
-            return tuple((host.name, None) for host in self.hosts)
-        return tuple((host.name, address) for host in self.hosts for address in host.addresses)
 
 
 async def resolve_targets(
@@ -127,6 +94,11 @@ async def resolve_targets(
         return ask.plan("direct", MxHost(name, None, (name,) if all_addresses else ()))
     if not (mx or all_addresses):
         return ask.plan("direct", MxHost(name, None))
+    if not mx and resolver is None:
+        # A host's addresses as a plain probe finds them: the system resolver, which
+        # reads /etc/hosts (`localhost`), not only DNS.
+        return ask.plan("direct", MxHost(name, None, await _system_addresses(
+            name, port, family, timeout)))
     lookup = _Lookup(_resolver(resolver), asyncio.get_running_loop().time() + timeout, timeout)
     qname = lookup.absolute(name)
     try:
@@ -140,6 +112,26 @@ async def resolve_targets(
         raise ResolveError(key="error_resolve_no_record", phase="resolve",
                            params={"name": name, "rdtypes": Alternatives(rdtypes)})
     return ask.plan("direct", MxHost(name, None, addresses))
+
+
+async def _system_addresses(name: str, port: int, family: int,
+                            timeout: float) -> tuple[str, ...]:
+    """Every address getaddrinfo gives for *name*, in its order, without repeats.
+
+    :raises ResolveError: the name does not resolve, or not within *timeout*.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            infos = await loop.getaddrinfo(name, port, family=family, type=socket.SOCK_STREAM)
+    except TimeoutError:
+        raise ResolveError(key="error_resolve_slow", phase="resolve",
+                           params={"host": name}) from None
+    except (OSError, UnicodeError) as exc:
+        reason = exc if isinstance(exc, OSError) else str(exc)
+        raise ResolveError(key="error_resolve_host", phase="resolve",
+                           params={"host": name, "reason": reason}) from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from time import perf_counter
 
 from smtpprobe.addresses import Addresses, control_address
 from smtpprobe.auth import authenticate
+from smtpprobe.certificate import certificate_info, name_matches
 from smtpprobe.errors import (
     ProbeInterruptedError,
     ProbeTimeoutError,
@@ -36,8 +37,9 @@ from smtpprobe.report import (
     Target,
     TlsInfo,
     TlsMode,
+    TlsScan,
 )
-from smtpprobe.tls import client_context
+from smtpprobe.tls import client_context, describe
 from smtpprobe.validate import check_options
 
 __all__ = [
@@ -109,8 +111,16 @@ class _Run:
             options.tls is TlsMode.AUTO and self.port == 465
         )
         self.verify_ctx: ssl.SSLContext | None = None
+        # SNI and the name checked are the host probed unless --sni / --verify-name say
+        # otherwise (probing an address); when they differ OpenSSL checks the chain only
+        # and `_check_name` the name.
+        self.sni = options.sni or host
+        self.verify_name = options.verify_name or self.sni
+        self.own_name_check = self.verify_name != self.sni
         if options.tls is not TlsMode.NONE:
-            self.verify_ctx = client_context(cafile=options.cafile, verify=True)
+            self.verify_ctx = client_context(
+                cafile=options.cafile, verify=True, cert=options.client_cert,
+                key=options.client_key, check_name=not self.own_name_check)
         # Set when the certificate failed and TLS was asked for explicitly without
         # --insecure: the probe looks at the certificate, then stops (fails closed).
         self.fail_closed: ProbeTLSError | None = None
@@ -163,8 +173,10 @@ class _Run:
         finally:
             rec.wire.close()
             await rec.wire.wait_closed()
+        tls_scan = await self._tls_scan() if self.options.tls_scan else None
         return Session(
-            target=Target(self.host, self.port, self.address or _literal(self.host),
+            target=Target(self.host, self.port, self.address or _literal(self.host) or (
+                self.options.connect_to[0] if len(self.options.connect_to) == 1 else None),
                           self.options.tls),
             options=self.options,
             exchanges=tuple(rec.exchanges),
@@ -182,7 +194,28 @@ class _Run:
             auth_skipped=self.auth_skipped,
             desync=rec.desync,
             source=rec.wire.source_address,
+            tls_scan=tls_scan,
         )
+
+    async def _tls_scan(self) -> TlsScan | None:
+        """``--tls-scan`` in connections of its own, to the address the session reached,
+        in what is left of the deadline."""
+        from smtpprobe.tls_scan import ScanTarget, scan
+
+        if self.options.tls is TlsMode.NONE or self.address is None:
+            return None
+        if not self.implicit and self.tls is None and not self._wants_starttls():
+            return None  # no STARTTLS to scan through
+        self.rec.enter("tls-scan", f"{self.address} port {self.port}")
+        target = ScanTarget(
+            address=self.address, port=self.port, implicit=self.implicit, sni=self.sni,
+            family=socket.AF_INET6 if ":" in self.address else socket.AF_INET,
+            helo=self.options.helo, client_cert=self.options.client_cert,
+            client_key=self.options.client_key,
+        )
+        return await scan(target, deadline=self.rec.deadline,
+                          concurrency=self.options.scan_concurrency,
+                          step_timeout=self.options.command_timeout)
 
     async def _resolve(self) -> list[tuple[int, str]]:
         self.rec.enter("resolve", self.host)
@@ -219,7 +252,9 @@ class _Run:
             self.verify_error = reason
             if self.options.tls is not TlsMode.AUTO and not self.options.insecure:
                 self.fail_closed = exc
-            await self._open(addresses, client_context(cafile=None, verify=False))
+            await self._open(addresses, client_context(
+                cafile=None, verify=False, cert=self.options.client_cert,
+                key=self.options.client_key))
         steps = {
             "auth": self._auth,
             "help": self._help,
@@ -263,7 +298,8 @@ class _Run:
                 # stalls until the deadline is reported as "tls", not as "connect".
                 self.rec.enter("tls", self.host)
                 try:
-                    await wire.upgrade(ctx, self.host, self.rec.left())
+                    await wire.upgrade(ctx, self.sni, self.rec.left())
+                    self._check_name(ctx)
                 except ProbeTLSError as exc:
                     exc.phase = "tls"
                     raise
@@ -303,7 +339,8 @@ class _Run:
             return  # the interpreter judges a refused STARTTLS; the session goes on in clear
         self.rec.enter("tls", self.host)
         try:
-            await self.rec.wire.upgrade(ctx, self.host, self.rec.left())
+            await self.rec.wire.upgrade(ctx, self.sni, self.rec.left())
+            self._check_name(ctx)
         except SMTPProbeError as exc:
             exc.phase = "tls"
             raise
@@ -312,9 +349,37 @@ class _Run:
         self.ehlo_before_tls = self.greeting
         await self._greet()
 
+    def _check_name(self, ctx: ssl.SSLContext) -> None:
+        """``--verify-name`` other than the SNI name: check the name OpenSSL did not.
+
+        :raises ProbeTLSError: the certificate is not valid for the name, worded and
+            caused like OpenSSL's own hostname mismatch, so --insecure handles it alike.
+        """
+        ssl_object = self.rec.wire.ssl_object()
+        if not self.own_name_check or ctx is not self.verify_ctx or ssl_object is None:
+            return
+        der = ssl_object.getpeercert(binary_form=True)
+        if der and name_matches(certificate_info(der), self.verify_name):
+            return
+        cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+        cause.verify_code = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+        cause.verify_message = (
+            f"Hostname mismatch, certificate is not valid for '{self.verify_name}'."
+        )
+        self.rec.wire.close()
+        raise ProbeTLSError(key="error_tls_verify",
+                            params={"reason": cause.verify_message}) from cause
+
     def _record_tls(self, mode: TlsMode, ctx: ssl.SSLContext | None) -> None:
         verified = ctx is not None and ctx is self.verify_ctx
-        self.tls = self.rec.wire.tls_info(mode, verified=verified, verify_error=self.verify_error)
+        ssl_object = self.rec.wire.ssl_object()
+        if ssl_object is not None:
+            self.tls = describe(
+                ssl_object, mode, verified=verified, verify_error=self.verify_error,
+                handshake_elapsed=self.rec.wire.handshake_elapsed,
+                sni=self.sni, verify_name=self.verify_name,
+                client_certificate=self.options.client_cert is not None,
+            )
         if self.fail_closed is not None:
             raise self.fail_closed
 
@@ -448,6 +513,11 @@ async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
     joins on the way out: a resolver that never answers held ``--timeout 2`` for 15 s.
     Here the deadline abandons the thread, and it ends whenever the resolver gives up.
     """
+    try:  # an address literal needs no resolver (and no thread: a fleet has thousands)
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,
+                                  socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
+        pass  # a name, or a literal of the other family: the resolver's answer decides
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[_AddrInfo] = loop.create_future()
 

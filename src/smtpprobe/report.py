@@ -11,30 +11,37 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.reply import Reply
+
 
 __all__ = [
     "DEFAULT_HELO",
     "STEPS",
     "AuthMechanism",
     "CertificateInfo",
+    "ChainCertificate",
     "Desync",
     "Exchange",
     "Finding",
+    "Fleet",
+    "MxHost",
+    "MxPlan",
     "ProbeEvent",
     "ProbeEventKind",
     "Note",
     "ProbeOptions",
     "ProbeReport",
     "Session",
+    "Source",
     "Status",
     "Target",
     "TargetResult",
     "TlsInfo",
     "TlsMode",
+    "TlsScan",
     "Verdict",
 ]
 
@@ -124,6 +131,14 @@ class ProbeOptions:
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()
+    # TLS in depth (tls_scan.py, certificate.py): the name for SNI and the name the
+    # certificate must match (default: the host probed), a client certificate, the scan.
+    sni: str | None = None
+    verify_name: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    tls_scan: bool = False
+    scan_concurrency: int = 4
     # The local address to connect from (``--source``), like ``swaks -li``.
     source: str | None = None
 
@@ -181,6 +196,54 @@ class CertificateInfo:
     sans: tuple[str, ...]
     not_after: datetime | None
     days_left: int | None
+    # Facts read with ``cryptography`` (certificate.py); empty/None when unreadable.
+    # key_type: RSA, EC, DSA, Ed25519, Ed448; signature_algorithm: e.g. sha256WithRSAEncryption.
+    key_type: str = ""
+    key_bits: int | None = None
+    signature_algorithm: str = ""
+    sha256: str = ""  # fingerprint of the DER, lower-case hex
+    serial: str = ""  # hex
+    not_before: datetime | None = None
+    must_staple: bool = False  # RFC 7633 TLS Feature status_request
+    self_signed: bool = False  # issuer == subject and its own key verifies the signature
+    # Parts cryptography could not read ("sans: UnsupportedGeneralNameType"): a hostile or
+    # odd certificate still yields everything else (issue 11 §1).
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCertificate:
+    """One certificate of the chain as the server sent it (leaf first), DER and names."""
+
+    der: bytes
+    subject: str  # RFC 4514
+    issuer: str  # RFC 4514
+    self_issued: bool
+    is_ca: bool | None = None  # basicConstraints cA; None when absent or unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class TlsScan:
+    """What ``--tls-scan`` found: protocol versions and weak cipher classes accepted.
+
+    ``protocols`` maps ``SSLv3``, ``TLSv1``, ``TLSv1.1``, ``TLSv1.2``, ``TLSv1.3`` to
+    True (accepted), False (refused) or None (not tested: the connection failed
+    otherwise or this OpenSSL cannot offer it). ``weak_ciphers`` maps a class (``aNULL``,
+    ``NULL``, ``EXPORT``, ``RC4``, ``3DES``, ``CBC``, ``AEAD``, ``FS``, ``kRSA``) to the
+    suite the server chose, ``""`` when refused, None when not tested. ``untested`` names what this
+    OpenSSL cannot offer (SSLv2, SSLv3, …). ``errors`` holds one line per connection that
+    failed for another reason than a refused handshake.
+    """
+
+    protocols: Mapping[str, bool | None]
+    weak_ciphers: Mapping[str, str | None]
+    untested: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    elapsed: float = 0.0
+    connections: int = 0
+    # The chain one of the scan's handshakes got (not verified): the certificate facts
+    # when the probe's own handshake failed verification (a DANE-EE self-signed server).
+    chain: tuple[ChainCertificate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +257,13 @@ class TlsInfo:
     verified: bool
     verify_error: str = ""
     handshake_elapsed: float | None = None
+    # The chain exactly as sent (leaf first), for chain checks and DANE (RFC 7672).
+    chain: tuple[ChainCertificate, ...] = ()
+    # The name sent in SNI and the name the certificate was checked against ("" = none).
+    sni: str = ""
+    verify_name: str = ""
+    name_matches: bool | None = None
+    client_certificate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +329,7 @@ class Session:
     qualified_users: Mapping[str, str] = field(default_factory=dict)
     auth_skipped: str = ""
     desync: Desync | None = None
+    tls_scan: TlsScan | None = None  # --tls-scan, in connections of its own
     source: str = ""
 
     def exchanges_for(self, phase: str, address: str) -> tuple[Exchange, ...]:
@@ -369,3 +440,59 @@ class TargetResult:
         if self.report is not None:
             return self.report.status
         return Status.worst(f.status for f in self.notes) if self.notes else Status.UNKNOWN
+
+
+# Where an MX plan's hosts came from (smtpprobe.mx.resolve_targets).
+Source = Literal["mx", "fallback-address", "null-mx", "direct"]
+
+
+@dataclass(frozen=True, slots=True)
+class MxHost:
+    """One host to probe. ``preference`` is the MX preference, 0 for the implicit MX of
+    the fallback (RFC 5321 §5.1) and None for a host named directly. ``addresses`` is
+    filled only with ``all_addresses``; ``notes`` are ui keys about this host."""
+
+    name: str
+    preference: int | None
+    addresses: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MxPlan:
+    """Where mail for ``domain`` goes and what to probe, in order; ``notes`` are ui keys."""
+
+    domain: str
+    source: Source
+    hosts: tuple[MxHost, ...]
+    notes: tuple[str, ...] = ()
+    port: int = 25
+    all_addresses: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Every kept result in input order, the MX plans they came from (for the view), and
+    how many targets ended in each status (all of them, kept or not).
+
+    ``out_of_files`` counts targets not probed because this machine had no file
+    descriptor left, ``internal`` those an internal error stopped, ``timed_out`` those
+    the run's ``total_timeout`` cut short: each is said once.
+    """
+
+    results: tuple[TargetResult, ...]
+    plans: tuple[MxPlan, ...] = ()
+    counts: Mapping[Status, int] = field(default_factory=dict)
+    out_of_files: int = 0
+    internal: int = 0
+    timed_out: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) if self.counts else len(self.results)
+
+    @property
+    def status(self) -> Status:
+        if self.counts:
+            return Status.worst(status for status, count in self.counts.items() if count)
+        return Status.worst(r.status for r in self.results)

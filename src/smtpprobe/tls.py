@@ -8,78 +8,71 @@ from __future__ import annotations
 
 import functools
 import ssl
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
+from smtpprobe.certificate import certificate_info, chain_certificate, name_matches
 from smtpprobe.errors import UsageError
-from smtpprobe.report import CertificateInfo, TlsInfo, TlsMode
+from smtpprobe.report import TlsInfo, TlsMode
 
-if TYPE_CHECKING:
-    from cryptography import x509
+__all__ = [
+    "certificate_info",
+    "client_context",
+    "describe",
+    "load_client_certificate",
+    "presented_chain",
+]
 
-__all__ = ["certificate_info", "client_context", "describe"]
 
-
-def client_context(*, cafile: str | None, verify: bool) -> ssl.SSLContext:
+def client_context(
+    *,
+    cafile: str | None,
+    verify: bool,
+    check_name: bool = True,
+    cert: str | None = None,
+    key: str | None = None,
+) -> ssl.SSLContext:
     """A client context trusting *cafile* (or the system store when None).
 
-    With ``verify=False`` neither the chain nor the name is checked (``--insecure``).
+    With ``verify=False`` neither the chain nor the name is checked (``--insecure``);
+    with ``check_name=False`` only the chain is, and the caller checks the name
+    (``--verify-name`` other than the SNI name). *cert*/*key* present a client
+    certificate (``--cert``/``--key``).
     Contexts are shared between probes with the same settings: building one reads the
     whole trust store (about 25 ms and 1 MB here), which a thousand concurrent probes
     cannot afford. Callers must not change the context they get.
 
-    :raises UsageError: *cafile* cannot be read or holds no certificate.
+    :raises UsageError: *cafile* cannot be read or holds no certificate, or the client
+        certificate or key cannot be loaded.
     """
-    return _client_context(cafile, verify)
+    return _client_context(cafile, verify, check_name and verify, cert, key)
 
 
 @functools.lru_cache(maxsize=8)
-def _client_context(cafile: str | None, verify: bool) -> ssl.SSLContext:
+def _client_context(cafile: str | None, verify: bool, check_name: bool, cert: str | None,
+                    key: str | None) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=cafile)
     except OSError as exc:  # FileNotFoundError, or ssl.SSLError for a file that is not PEM
         raise UsageError(key="error_cafile", params={"cafile": cafile, "reason": exc},
                          phase="tls") from exc
+    context.check_hostname = check_name
     if not verify:
-        context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        load_client_certificate(context, cert, key)
     return context
 
 
-def certificate_info(der: bytes) -> CertificateInfo | None:
-    """Subject CN, issuer, SANs and expiry of a DER certificate; None if it cannot be read.
+def load_client_certificate(context: ssl.SSLContext, cert: str, key: str | None) -> None:
+    """Present *cert* (PEM, with its key unless *key* is given) on *context*.
 
-    Read with ``cryptography`` rather than ``getpeercert()``, whose dict is empty when
-    verification is off: one reading whether or not the chain verified.
+    :raises UsageError: a file that cannot be read, is not PEM, or a key that does not
+        belong to the certificate.
     """
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-
     try:
-        cert = x509.load_der_x509_certificate(der)
-        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        subject = str(names[0].value) if names else cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-        sans = _sans(cert)
-        not_after = cert.not_valid_after_utc
-    except ValueError:  # a certificate cryptography cannot parse
-        return None
-    days_left = (not_after - datetime.now(timezone.utc)).days
-    return CertificateInfo(
-        subject=subject, issuer=issuer, sans=sans, not_after=not_after, days_left=days_left
-    )
-
-
-def _sans(cert: x509.Certificate) -> tuple[str, ...]:
-    from cryptography import x509
-
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return ()
-    dns = [str(name) for name in ext.value.get_values_for_type(x509.DNSName)]
-    ips = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
-    return tuple(dns + ips)
+        context.load_cert_chain(cert, key)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        raise UsageError(key="error_client_cert", params={"cert": cert, "reason": exc},
+                         phase="tls") from exc
 
 
 def describe(
@@ -89,16 +82,48 @@ def describe(
     verified: bool,
     verify_error: str = "",
     handshake_elapsed: float | None = None,
+    sni: str = "",
+    verify_name: str = "",
+    client_certificate: bool = False,
 ) -> TlsInfo:
-    """What the handshake negotiated and which certificate the server showed."""
+    """What the handshake negotiated and which certificates the server showed.
+
+    *verify_name* is the name the certificate is checked against (``name_matches``);
+    *sni* the name sent in the ClientHello.
+    """
     cipher = ssl_object.cipher()
     der = ssl_object.getpeercert(binary_form=True)
+    certificate = certificate_info(der) if der else None
     return TlsInfo(
         mode=mode,
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
-        certificate=certificate_info(der) if der else None,
+        certificate=certificate,
         verified=verified,
         verify_error=verify_error,
         handshake_elapsed=handshake_elapsed,
+        chain=tuple(chain_certificate(element) for element in presented_chain(ssl_object)),
+        sni=sni,
+        verify_name=verify_name,
+        name_matches=(name_matches(certificate, verify_name)
+                      if certificate is not None and verify_name else None),
+        client_certificate=client_certificate,
     )
+
+
+def presented_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> tuple[bytes, ...]:
+    """The certificates the server sent, leaf first, as DER; ``()`` when none.
+
+    ``get_unverified_chain()`` is public from Python 3.13; 3.10 to 3.12 have it only on
+    the private ``_ssl._SSLSocket`` (``_sslobj``), returning ``_ssl.Certificate`` objects.
+    When neither exists, the leaf alone is what can be known.
+    """
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:  # Python >= 3.13: a list of DER bytes
+        return tuple(bytes(element) for element in public() or ())
+    private = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if private is not None:
+        encoding = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+        return tuple(element.public_bytes(encoding) for element in private() or ())
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return (leaf,) if leaf else ()

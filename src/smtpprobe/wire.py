@@ -22,8 +22,6 @@ from smtpprobe.errors import (
     UsageError,
 )
 from smtpprobe.reply import CLOSED, Reply, ReplyParser
-from smtpprobe.report import TlsInfo, TlsMode
-from smtpprobe.tls import describe
 
 __all__ = ["PARTIAL_OCTETS", "SMTPWire"]
 
@@ -260,20 +258,35 @@ class SMTPWire:
         self._transport = tls_transport
         self.handshake_elapsed = perf_counter() - started
 
-    def tls_info(self, mode: TlsMode, *, verified: bool, verify_error: str = "") -> TlsInfo | None:
-        """What the handshake negotiated, or None on a plain-text connection."""
+    async def raw_exchange(self, data: bytes, done: Callable[[bytes], bool], timeout: float,
+                           limit: int = 65536) -> bytes:
+        """Write *data* as is, then return what arrives until ``done(received)``, EOF,
+        *limit* octets or *timeout* — for a hand-built ClientHello (clienthello.py) after
+        ``220`` to STARTTLS. Bytes waiting before are dropped into ``stray`` as in
+        `upgrade`. Never raises on timeout: what came is the answer."""
+        protocol = self._require()
+        self.stray += protocol.parser.discard_buffered()
+        transport = self._require_transport()
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(data)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not protocol.parser.at_eof:
+                    received = protocol.parser.pending
+                    if done(received) or len(received) >= limit:
+                        break
+                    await protocol.wait_data()
+        return protocol.parser.discard_buffered()[:limit]
+
+    def ssl_object(self) -> ssl.SSLObject | ssl.SSLSocket | None:
+        """The TLS state of the connection after a handshake (for `smtpprobe.tls.describe`),
+        or None on a plain-text connection."""
         if self._transport is None:
             return None
         ssl_object = self._transport.get_extra_info("ssl_object")
         if not isinstance(ssl_object, (ssl.SSLObject, ssl.SSLSocket)):
             return None
-        return describe(
-            ssl_object,
-            mode,
-            verified=verified,
-            verify_error=verify_error,
-            handshake_elapsed=self.handshake_elapsed,
-        )
+        return ssl_object
 
     def close(self) -> None:
         """Drop the connection at once; never waits on the network, safe to call twice.

@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
+import itertools
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -21,6 +22,7 @@ from smtpprobe.commands._common import emit_doc, emit_json
 from smtpprobe.errors import UsageError
 from smtpprobe.views.errors import localized
 from smtpprobe.i18n import current_lang, text
+from smtpprobe.isolation import SAID_ONCE
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.render.formats import OutputFormat
@@ -106,7 +108,11 @@ def target_options(function: F) -> F:
                      help="Read more targets from FILE, one per line (- for stdin; # starts "
                      "a comment)."),
         click.option("--concurrency", type=click.IntRange(1, 1000), default=20,
-                     show_default=True, help="Probe at most N targets at once."),
+                     show_default=True, help="Probe at most N targets at once (lowered, "
+                     "with a note, when the open-file limit is smaller)."),
+        click.option("--total-timeout", type=click.FloatRange(0, min_open=True),
+                     metavar="SECONDS", help="Deadline for the whole run: targets not "
+                     "finished by then are UNKNOWN."),
         click.option("--mx", is_flag=True, help="Targets are domains: probe each MX host, in "
                      "preference order (RFC 5321 §5.1 fallback and RFC 7505 null MX explained)."),
         click.option("--all-addresses", is_flag=True, help="Probe every A/AAAA address of each "
@@ -181,44 +187,68 @@ def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) ->
     return dataclasses.replace(options, steps=frozenset(steps))
 
 
-def read_targets(lines: Iterator[str]) -> list[tuple[str, int | None]]:
-    """Targets from a ``--targets`` file: one per line, blank lines and ``#`` comments skipped.
+def read_targets(lines: Iterable[str]) -> Iterator[tuple[str, int | None]]:
+    """Targets from a ``--targets`` file, read as they are needed: one per line, blank
+    lines and ``#`` comments skipped.
 
-    :raises UsageError: a line that is not ``host``, ``host:port`` or ``[v6addr]:port``.
+    :raises UsageError: (when reached) a line that is not ``host``, ``host:port`` or
+        ``[v6addr]:port``.
     """
     from smtpprobe.commands.probe import parse_host_port
 
-    found = []
     for number, raw in enumerate(lines, 1):
         target = raw.split("#", 1)[0].strip()
         if not target:
             continue
         try:
-            found.append(parse_host_port(target))
+            parsed = parse_host_port(target)
         except UsageError as exc:
             raise UsageError(key="error_targets_line",
                              params={"number": number, "reason": exc}) from None
-    return found
+        yield parsed
 
 
 def _specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
-           options: ProbeOptions) -> list[TargetSpec]:
-    given = list(targets)
-    if params["targets_file"] is not None:
-        given += read_targets(iter(params["targets_file"]))
-    if not given:
-        raise UsageError(key="error_no_target")
+           options: ProbeOptions) -> Iterator[TargetSpec]:
+    """Every target, CLI ones first, checked as it is taken (`run_fleet` pulls them one by
+    one, so a long ``--targets`` stream is never held in memory)."""
     from smtpprobe.fleet import TargetSpec
 
-    specs = []
+    given = itertools.chain(targets, read_targets(params["targets_file"] or ()))
     for host, port in given:
         if port is not None and options.port is not None and port != options.port:
             raise UsageError(key="error_port_conflict",
                              params={"port": port, "option": options.port})
-        spec = TargetSpec(host, port)
         check_options(host, dataclasses.replace(options, port=port or options.port))
-        specs.append(spec)
-    return specs
+        yield TargetSpec(host, port)
+
+
+def _checked_specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
+                   options: ProbeOptions) -> Iterable[TargetSpec]:
+    """`_specs`, with every line checked before the first probe when the targets can be
+    read twice (a regular file: a bad line 90,000 is a usage error before anything is
+    sent); a stream (stdin) is checked as it goes and stops at its first bad line.
+
+    :raises UsageError: no target at all, or (for a file) its first bad line.
+    """
+    handle = params["targets_file"]
+    seekable = handle is None or _seekable(handle)
+    if seekable:
+        count = sum(1 for _spec in _specs(targets, params, options))
+        if handle is not None:
+            handle.seek(0)
+        if not count:
+            raise UsageError(key="error_no_target")
+    elif not targets and handle is None:
+        raise UsageError(key="error_no_target")
+    return _specs(targets, params, options)
+
+
+def _seekable(handle: Any) -> bool:
+    try:
+        return bool(handle.seekable()) and handle.tell() == 0
+    except (OSError, ValueError):
+        return False
 
 
 def _resolver(server: str | None, lifetime: float) -> dns.asyncresolver.Resolver | None:
@@ -260,7 +290,7 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
 def _emit(fleet: Fleet, output_format: OutputFormat, kb: KnowledgeBase, lines: bool) -> None:
@@ -279,6 +309,10 @@ def _emit(fleet: Fleet, output_format: OutputFormat, kb: KnowledgeBase, lines: b
         from smtpprobe.render.junit import junit_xml
 
         sys.stdout.write(junit_xml(results, kb))
+    elif output_format is OutputFormat.PROMETHEUS:
+        from smtpprobe.render.prometheus import prometheus_text
+
+        sys.stdout.write(prometheus_text(results))
     elif len(results) == 1 and results[0].report is not None:
         from smtpprobe.render.doc import Doc
         from smtpprobe.views.probe_view import probe_doc
@@ -300,40 +334,60 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     :raises UsageError: no target, a bad ``--targets`` line, contradicting options, a
         ``--junit`` file that cannot be written.
     """
-    from smtpprobe.fleet import FleetOptions, run_fleet
+    from smtpprobe.fleet import FleetInterrupted, FleetOptions, run_fleet
+    from smtpprobe.views.summary_view import fleet_notices
+    from smtpprobe.isolation import fd_budget
     from smtpprobe.render.json_lines import JsonLines
 
     policy = _policy(params)
     options = _steps_for(policy, options, params)
-    specs = _specs(targets, params, options)
-    single = len(targets) == 1 and len(specs) == 1 and not (
+    specs = _checked_specs(targets, params, options)
+    single = len(targets) == 1 and params["targets_file"] is None and not (
         params["mx"] or params["all_addresses"])
     output_format = OutputFormat(params["output_format"])
-    fleet_options = FleetOptions(
-        concurrency=1 if on_event is not None else params["concurrency"], mx=params["mx"],
-        all_addresses=params["all_addresses"],
-        resolver=_resolver(params["dns_server"], min(options.deadline, 10.0)),
-        dns_timeout=min(options.deadline, 10.0))
     kb = load(params["lang"])
+    wanted = 1 if on_event is not None else params["concurrency"]
+    concurrency, fd_limit = fd_budget(wanted, per_probe=2 if params["dns_server"] else 1)
+    if concurrency < wanted:
+        click.echo("smtpprobe: " + kb.ui("fleet_notice_clamped").format(
+            wanted=wanted, allowed=concurrency, limit=fd_limit), err=True)
+    fleet_options = FleetOptions(
+        concurrency=concurrency, mx=params["mx"], all_addresses=params["all_addresses"],
+        resolver=_resolver(params["dns_server"], min(options.deadline, 10.0)),
+        dns_timeout=min(options.deadline, 10.0), total_timeout=params["total_timeout"],
+        # JSON Lines alone keep nothing: memory stays flat however many targets stream.
+        keep_results=not (output_format is OutputFormat.JSON and not single
+                          and not params["junit_file"]))
     bar = (output_format is OutputFormat.TEXT and on_event is None and not single
            and sys.stderr.isatty())
     lines = output_format is OutputFormat.JSON and not single
     stream = JsonLines(kb, click.echo) if lines else None
     done: list[Fleet] = []
+    interrupted: list[bool] = []
 
     async def probe_all(on_done: Callable[[int, int], None] | None) -> None:
         # The result is kept out of the main task on purpose: when asyncio.run restores
         # the SIGINT handler, CPython builds the repr of the old one, and with it of the
         # task and its result: with a thousand reports, a good part of a second.
-        done.append(await run_fleet(specs, options=options, policy=policy, fleet=fleet_options,
-                                    on_event=on_event, on_done=on_done, on_result=stream))
+        try:
+            done.append(await run_fleet(specs, options=options, policy=policy,
+                                        fleet=fleet_options, on_event=on_event,
+                                        on_done=on_done, on_result=stream))
+        except FleetInterrupted as stop:  # Ctrl-C: report what was learned, exit 3
+            done.append(stop.fleet)
+            interrupted.append(True)
 
     with _progress(bar, kb.ui("monitor_progress")) as on_done:
         asyncio.run(probe_all(on_done))
     fleet = done[0]
+    if not fleet.total and not interrupted:
+        raise UsageError(key="error_no_target")
+    for notice in fleet_notices(fleet, kb, fd_limit):  # each local trouble said once
+        click.echo(f"smtpprobe: {notice}", err=True)
     if output_format in (OutputFormat.TEXT, OutputFormat.JSON):
         for result in fleet.results:
-            if result.error is not None and (single or output_format is OutputFormat.TEXT):
+            if result.error is not None and (single or output_format is OutputFormat.TEXT) \
+                    and result.error.kind not in SAID_ONCE:
                 message, hint = localized(result.error, kb)
                 click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
                 if hint and single:
@@ -348,4 +402,8 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         except OSError as exc:
             raise UsageError(key="error_junit_unwritable",
                              params={"path": params["junit_file"], "reason": exc}) from None
+    if interrupted:
+        click.secho(f"smtpprobe: {kb.ui('error_label')}: {kb.ui('error_interrupted')}",
+                    fg="red", err=True)
+        return 3  # UNKNOWN: the run did not finish, whatever it had found
     return fleet.status.exit_code

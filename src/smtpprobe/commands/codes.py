@@ -26,7 +26,8 @@ __all__ = ["codes_command"]
 @click.option("--enhanced", is_flag=True,
               help="List the enhanced status codes (RFC 3463 X.y.z registry) instead.")
 @click.option("--search", metavar="TEXT",
-              help="Only codes whose code, title or description contains TEXT (any case).")
+              help="Only codes where TEXT occurs (any case) in the code, any text of its "
+                   "entry, or a server wording seen with it.")
 @format_option("text", "json")
 @lang_option
 def codes_command(klass: int | None, enhanced: bool, search: str | None, output_format: str,

@@ -42,7 +42,10 @@ def compare_command(first: str, second: str, output_format: str, lang: str | Non
     Example:  smtpprobe compare 211 252 --lang id
     """
     kb = load(lang or lang_from_env())
-    comparison = compare(_code(first, kb), _code(second, kb), kb)
+    a, b = _code(first, kb), _code(second, kb)
+    if a.label == b.label:
+        raise UsageError(key="error_compare_same_code", params={"code": a.label})
+    comparison = compare(a, b, kb)
     if output_format == "json":
         from smtpprobe.views.offline_json import compare_json
 

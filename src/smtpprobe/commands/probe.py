@@ -18,6 +18,7 @@ import click
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._tls import tls_options, with_tls
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.views.errors import localized
 from smtpprobe.views.probe_view import error_label
@@ -198,7 +199,7 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
         users=params["users"], lists=params["lists"], domain=params["domain"],
-        control_address=params["control"],
+        control_address=params.get("control"),  # the exporter has no --control
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
         cafile=params["cafile"], insecure=params["insecure"], source=params["source"],
     )
@@ -267,6 +268,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 @click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
 @target_options
 @_connection_options
+@tls_options
 @_question_options
 @auth_options
 @policy_options
@@ -281,5 +283,5 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_auth(_options(params, params["port"]), params)
+    options = with_tls(with_auth(_options(params, params["port"]), params), params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

@@ -20,6 +20,7 @@ from smtpprobe.errors import (
 )
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.interpret.facts import facts
+from smtpprobe.interpret.tls_facts import certificate_data, with_tls_facts
 from smtpprobe.report import Exchange, Finding, Note, Session, Status, TlsMode
 from smtpprobe.transcript import (
     banner,
@@ -111,15 +112,18 @@ def _plain_peer(error: ProbeTLSError) -> bool:
 def _connection_notes(session: Session) -> list[Note]:
     notes: list[Note] = []
     error = session.error
-    first = banner(session)
-    if (isinstance(error, ProbeTimeoutError) and first is not None and first.reply is None
-            and not first.partial and not _implicit(session)):
-        notes.append(Note("silent-greeting", {"port": session.target.port}))
     if isinstance(error, ProbeTLSError) and _implicit(session) and _plain_peer(error):
         notes.append(Note("plain-port", {"port": session.target.port}))
     if _trusted_source(session):
         notes.append(Note("trusted-source", {"source": session.source}))
     return notes
+
+
+def _silent(session: Session) -> bool:
+    """The server sent nothing at all before the command timeout (no partial line)."""
+    first = banner(session)
+    return (isinstance(session.error, ProbeTimeoutError) and first is not None
+            and first.reply is None and not first.partial)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -173,6 +177,9 @@ def connection_finding(session: Session) -> Finding:
         reason, status = "tls-failed-early", Status.CRITICAL
     elif isinstance(error, ProbeConnectError) or (not session.exchanges and error is not None):
         reason, status = "connect-failed", Status.CRITICAL
+    elif _silent(session):
+        # Not a byte after connecting: said once, with what usually causes it.
+        reason, status = "silent", Status.CRITICAL
     elif not _usable_banner(session):
         reason, status = "no-banner", Status.CRITICAL
         if error is None:
@@ -245,10 +252,10 @@ def help_finding(session: Session) -> Finding:
         reason = "listed" if topics else "answered"
     elif code in (500, 502, 504):
         reason = "not-implemented"
-    elif found.reply.klass == 2:
-        reason = "nonconforming"
-    else:
+    elif found.reply.klass in (4, 5):
         reason = "refused"
+    else:
+        reason = "nonconforming"
     params = {"code": code, "count": len(topics), "topics": topics}
     data = {"code": code, "conforms": conforms, "topics": topics, "text": list(found.reply.lines)}
     return Finding("help", Status.OK, reason, params, evidence=(found,), data=data)
@@ -266,9 +273,10 @@ def starttls_finding(session: Session) -> Finding:
     advertised = advertised_starttls(session)
     sent = exchanges_for(session, "STARTTLS")
     data: dict[str, Any] = {"advertised": advertised, "used": False, "mode": mode.value}
-    if _implicit(session):
-        reason = "implicit" if session.tls is not None else "not-applicable"
-        return Finding("starttls", Status.OK, reason, data=data)
+    if _implicit(session) and not sent:
+        encrypted = session.tls is not None and session.tls.mode is TlsMode.IMPLICIT
+        return Finding("starttls", Status.OK, "implicit" if encrypted else "not-applicable",
+                       data=data)
     reason, status, params = _starttls_outcome(session, advertised, sent[-1] if sent else None)
     data["used"] = reason == "used"
     cause = session.error if reason == "handshake-failed" else None
@@ -312,15 +320,7 @@ def _starttls_outcome(
 def _certificate_data(session: Session) -> dict[str, Any] | None:
     tls = session.tls
     cert = tls.certificate if tls is not None else None
-    if cert is None:
-        return None
-    return {
-        "subject": cert.subject,
-        "issuer": cert.issuer,
-        "sans": list(cert.sans),
-        "not_after": cert.not_after.isoformat() if cert.not_after else None,
-        "days_left": cert.days_left,
-    }
+    return None if cert is None else certificate_data(cert)
 
 
 def tls_finding(session: Session) -> Finding:
@@ -333,12 +333,14 @@ def tls_finding(session: Session) -> Finding:
         if tls_attempted(session):
             asked = _tls_asked(session) or _implicit(session)
             error = session.error if isinstance(session.error, ProbeTLSError) else None
-            return Finding("tls", Status.CRITICAL if asked else Status.WARNING,
-                           "handshake-failed", {"mode": session.options.tls.value},
-                           cause=error or session.error, data={"used": False, "attempted": True})
+            return with_tls_facts(Finding(
+                "tls", Status.CRITICAL if asked else Status.WARNING, "handshake-failed",
+                {"mode": session.options.tls.value}, cause=error or session.error,
+                data={"used": False, "attempted": True}), session)
         reached = greeted(session) or session.complete
         reason = "none" if reached else "not-reached"
-        return Finding("tls", Status.OK, reason, data={"used": False, "attempted": False})
+        return with_tls_facts(Finding("tls", Status.OK, reason,
+                                      data={"used": False, "attempted": False}), session)
     cert = tls.certificate
     data: dict[str, Any] = {
         "used": True,
@@ -368,7 +370,7 @@ def tls_finding(session: Session) -> Finding:
         reason, status = "unverified", Status.WARNING
     else:
         reason, status = "not-checked", Status.OK
-    return Finding("tls", status, reason, params, data=data)
+    return with_tls_facts(Finding("tls", status, reason, params, data=data), session)
 
 
 def _deviation(exchange: Exchange, kind: str, reply_code: int | None,
@@ -382,16 +384,12 @@ def _deviation(exchange: Exchange, kind: str, reply_code: int | None,
     }
 
 
-def _after_554_greeting(session: Session) -> bool:
-    first = banner(session)
-    return first is not None and first.reply is not None and first.reply.code == 554
-
-
 def _code_allowed(session: Session, code: int, command: str) -> bool | None:
-    # RFC 5321 §3.1: after a 554 greeting the server SHOULD answer 503 to every command.
-    if code == 503 and _after_554_greeting(session) and command != "CONNECT":
-        return True
-    return facts().reply_allowed(code, command)
+    # The greeting changes what is expected: after a 554 greeting the server SHOULD answer
+    # 503 to every command (RFC 5321 §3.1); the knowledge base holds that rule.
+    first = banner(session)
+    greeting = first.reply.code if first is not None and first.reply is not None else None
+    return facts().reply_allowed(code, command, greeting=greeting)
 
 
 def _desync_item(session: Session) -> dict[str, Any]:

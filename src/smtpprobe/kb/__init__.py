@@ -24,6 +24,7 @@ __all__ = [
     "KnowledgeBase",
     "PatternEntry",
     "load",
+    "pattern_text",
 ]
 
 LANGUAGES = ("en", "id")
@@ -75,6 +76,8 @@ class CommandRule:
     intermediate: frozenset[int]
     error: frozenset[int]
     references: tuple[str, ...]
+    not_any: frozenset[int] = frozenset()
+    """Codes of ``any_command`` that cannot answer this command (530 after QUIT …)."""
 
     @property
     def allowed(self) -> frozenset[int]:
@@ -92,6 +95,28 @@ class PatternEntry:
     vendor: str
     meaning: str
     fix: str
+    title: str = ""
+    """For an ``overload``: what the vendor means by the enhanced code, as a title."""
+    overload: bool = False
+    """The vendor sends the enhanced code for something the IANA registry does not say
+    (Gmail's 5.7.30 is "DKIM did not pass", the registry's is "REQUIRETLS needed")."""
+    source: str = ""
+    """Where the wording was seen: an MTA source file, a provider's page, an RFC."""
+    seen_with: tuple[str, ...] = ()
+    """Other codes the wording comes with (``"454"``, ``"5.7.1"``), when ``code`` and
+    ``enhanced`` leave it open (Postfix lets the operator choose the code)."""
+
+    @property
+    def codes_seen(self) -> tuple[int, ...]:
+        """The basic codes this wording is known to come with."""
+        codes = [int(c) for c in self.seen_with if c.isdigit()]
+        return tuple(([self.code] if self.code is not None else []) + codes)
+
+    @property
+    def enhanced_seen(self) -> tuple[str, ...]:
+        """The enhanced codes this wording is known to come with."""
+        keys = [c for c in self.seen_with if "." in c]
+        return tuple(([self.enhanced] if self.enhanced else []) + keys)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -99,7 +124,32 @@ class PatternEntry:
         return _compiled(self.match)
 
 
-@functools.lru_cache(maxsize=None)
+_SPACE = re.compile(r"\s+")
+
+
+def pattern_text(lines: tuple[str, ...] | list[str]) -> str:
+    """A reply's text as one line, the form patterns are matched against.
+
+    Servers wrap long texts over continuation lines and repeat the enhanced code on each
+    (Gmail: ``550-5.7.1 … this message is`` / ``550-5.7.1 likely unsolicited mail``), so
+    the repeated code is dropped from every line after the first and all runs of
+    whitespace become one space: a phrase reads the same however it was wrapped.
+    """
+    first = lines[0] if lines else ""
+    head = first.split(" ", 1)[0]
+    repeated = head if _ENHANCED_HEAD.fullmatch(head) else None
+    parts = [first]
+    for text in lines[1:]:
+        if repeated is not None and (text == repeated or text.startswith(repeated + " ")):
+            text = text[len(repeated):]
+        parts.append(text)
+    return _SPACE.sub(" ", " ".join(parts)).strip()
+
+
+_ENHANCED_HEAD = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
+
+
+@functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     # Compiled on first use: a probe meets a handful of codes, so most of the pattern
     # file never needs compiling (compiling all of it cost more than the whole session).
@@ -269,21 +319,45 @@ class KnowledgeBase:
                 intermediate=frozenset(value.get("intermediate", ())),
                 error=frozenset(value.get("error", ())),
                 references=tuple(value.get("references", ())),
+                not_any=frozenset(value.get("not_any", ())),
             )
             for name, value in data.items()
-            if isinstance(value, dict)
+            if isinstance(value, dict) and name not in _NOT_COMMANDS
         }
         return rules, any_command
 
     def command_rule(self, command: str) -> CommandRule | None:
         return self._commands[0].get(command.upper())
 
-    def reply_allowed(self, code: int, command: str) -> bool | None:
-        """Whether *code* is a reply the RFCs allow to *command*; None for unknown commands."""
+    def reply_allowed(self, code: int, command: str, *, greeting: int | None = None) -> bool | None:
+        """Whether *code* is a reply the RFCs allow to *command*; None for unknown commands.
+
+        :param greeting: the code of the session's greeting, when known: after a 554 greeting
+            RFC 5321 §3.1 has the server answer 503 to every command but QUIT.
+        """
         rule = self.command_rule(command)
         if rule is None:
             return None
-        return code in rule.allowed or code in self._commands[1]
+        if greeting is not None and self.allowed_after_greeting(code, command, greeting):
+            return True
+        if code in rule.allowed:
+            return True
+        return code in self._commands[1] and code not in rule.not_any
+
+    def commands_answered_by(self, code: int) -> tuple[str, ...] | None:
+        """The commands whose rule lists *code*; None when it may answer any command."""
+        rules, any_command = self._commands
+        if code in any_command:
+            return None
+        return tuple(name for name, rule in rules.items() if code in rule.allowed)
+
+    def allowed_after_greeting(self, code: int, command: str, greeting: int) -> bool:
+        """True when *greeting* makes *code* the expected answer to *command* (RFC 5321 §3.1:
+        after ``554`` the server SHOULD answer ``503`` to everything but QUIT)."""
+        rule = _read("commands.toml").get(f"after_{greeting:03d}_greeting")
+        if not isinstance(rule, dict):
+            return False
+        return code in rule.get("allowed", ()) and command.upper() not in rule.get("except", ())
 
     # -- vendor patterns ------------------------------------------------------------------
 
@@ -302,9 +376,17 @@ class KnowledgeBase:
                     vendor=item.get("vendor", ""),
                     meaning=words.get("meaning", ""),
                     fix=words.get("fix", ""),
+                    title=words.get("title", ""),
+                    overload=bool(item.get("overload", False)),
+                    source=item.get("source", ""),
+                    seen_with=tuple(str(c) for c in item.get("seen_with", ())),
                 )
             )
         return tuple(patterns)
+
+    def pattern_entries(self) -> tuple[PatternEntry, ...]:
+        """Every vendor pattern, in file order (the first that matches is the reading)."""
+        return self._patterns
 
     def pattern(self, pattern_id: str) -> PatternEntry | None:
         """The pattern with id *pattern_id*, or None."""
@@ -313,12 +395,15 @@ class KnowledgeBase:
     def patterns_for(
         self, code: int, text: str, enhanced: str | None = None
     ) -> tuple[PatternEntry, ...]:
-        """Specific readings whose regex matches *text*; a pattern's code and enhanced code,
-        where it names them, must be the reply's too."""
+        """Specific readings whose regex matches *text* (the reply as `pattern_text` gives
+        it); a pattern's code and enhanced code, where it names them, must be the reply's
+        too. A pattern without a code reads 4xx and 5xx replies only (and the codes of its
+        ``seen_with``): a probe of a healthy server, all 2xx, then compiles almost none of
+        the pattern file."""
         return tuple(
             p
             for p in self._patterns
-            if (p.code is None or p.code == code)
+            if (p.code == code if p.code is not None else code >= 400 or code in p.codes_seen)
             and (p.enhanced is None or p.enhanced == enhanced)
             and p.regex.search(text)
         )
@@ -342,6 +427,10 @@ class KnowledgeBase:
         if text is None:
             text = _ui_table("en").get(key, key)
         return str(text)
+
+
+# Tables of commands.toml that are not commands.
+_NOT_COMMANDS = frozenset({"after_554_greeting"})
 
 
 @functools.cache

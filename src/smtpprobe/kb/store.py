@@ -15,7 +15,7 @@ import os
 import zlib
 from typing import Any
 
-from smtpprobe import __version__
+from smtpprobe.version import __version__
 
 __all__ = ["DATA_DIR", "cache_path", "read", "ui_files"]
 

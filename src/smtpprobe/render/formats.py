@@ -18,12 +18,14 @@ text (the Nagios line, JUnit XML)."""
 
 
 class OutputFormat(StrEnum):
-    """``--format``: text for people, json for programs, nagios and junit for monitoring/CI."""
+    """``--format``: text for people, json for programs, nagios and junit for monitoring/CI,
+    prometheus for node_exporter's textfile collector."""
 
     TEXT = "text"
     JSON = "json"
     NAGIOS = "nagios"
     JUNIT = "junit"
+    PROMETHEUS = "prometheus"
 
     def to_renderer(self) -> Renderer:
         return renderer_for(self)
@@ -47,4 +49,8 @@ def renderer_for(output_format: OutputFormat) -> Renderer:
         from smtpprobe.render.junit import junit_report
 
         return junit_report
+    if output_format is OutputFormat.PROMETHEUS:
+        from smtpprobe.render.prometheus import report_metrics
+
+        return report_metrics
     assert_never(output_format)

@@ -1,7 +1,7 @@
 """JSON for many targets (``--format json`` with several): one compact record per line.
 
 Each record has the schema of the single document (`smtpprobe.render.json_report`);
-`JsonLines` writes them in input order as soon as every earlier one is known.
+`JsonLines` writes each one as soon as its target is done.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from smtpprobe.report import TargetResult
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.json_report import (
     SCHEMA_VERSION,
@@ -20,6 +19,7 @@ from smtpprobe.render.json_report import (
     finding_dict,
     report_document,
 )
+from smtpprobe.report import TargetResult
 
 __all__ = ["JsonLines", "json_line", "result_document"]
 
@@ -51,15 +51,23 @@ def json_line(document: dict[str, Any]) -> str:
 
 
 class JsonLines:
-    """JSON Lines in input order: ``writer`` gets each record once every earlier one was
-    written (`smtpprobe.fleet.run_fleet`'s ``on_result``)."""
+    """JSON Lines as results finish (`smtpprobe.fleet.run_fleet`'s ``on_result``): each
+    record is written at once and nothing is kept, so a run of any length streams in flat
+    memory. Every record names its target; the order is the order they finished.
+
+    A record that cannot be built (a bug in a view) becomes that target's ``internal``
+    error document, so one target never ends the stream.
+    """
 
     def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any]) -> None:
-        self.kb, self.writer, self.next = kb, writer, 0
-        self.waiting: dict[int, TargetResult] = {}
+        self.kb, self.writer = kb, writer
 
     def __call__(self, index: int, result: TargetResult) -> None:
-        self.waiting[index] = result
-        while self.next in self.waiting:
-            self.writer(json_line(result_document(self.waiting.pop(self.next), self.kb)))
-            self.next += 1
+        try:
+            document = result_document(result, self.kb)
+        except Exception as exc:  # noqa: BLE001 - isolation: this target only
+            from smtpprobe.isolation import InternalError
+
+            error = InternalError(key="fleet_internal", params={"error": type(exc).__name__})
+            document = error_document(result.target, error, self.kb)
+        self.writer(json_line(document))

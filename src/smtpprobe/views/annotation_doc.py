@@ -188,6 +188,9 @@ def annotation_doc(annotation: Annotation, kb: KnowledgeBase, *, show_reply: boo
     blocks += _context_blocks(annotation, kb)
     blocks += _enhanced_blocks(annotation, kb)
     for pattern in annotation.patterns:
+        if pattern.overload and annotation.enhanced is not None \
+                and annotation.enhanced.description == pattern.meaning:
+            continue  # already shown as the enhanced code's (vendor) meaning above
         blocks.append(Blank())
         blocks.append(Heading(kb.ui("vendor_reading").format(vendor=pattern.vendor or "-"), 3,
                               "note"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from smtpprobe.kb import ClassInfo, KnowledgeBase
+from smtpprobe.kb import ClassInfo, KBEntry, KnowledgeBase
 from smtpprobe.render.doc import (
     Blank,
     Doc,
@@ -41,27 +41,56 @@ def code_rows(kb: KnowledgeBase, *, klass: int | None = None, enhanced: bool = F
 
     :param klass: keep basic codes of this class; for enhanced codes, write them with it
         (``5.1.1``) instead of ``X``.
-    :param search: keep entries whose code, title or description contains it (any case).
+    :param search: keep entries where it occurs (any case) in the code or any text of the
+        entry (title, description, when, fix, fix for the operator) or of a vendor pattern
+        seen with that code (its wording, meaning and fix).
     """
     rows: list[CodeRow] = []
+    texts: dict[str, list[str]] = {}
     if enhanced:
         for entry in kb.enhanced_entries():
             subject = int(entry.key.split(".")[1])
             code = entry.key if klass is None else f"{klass}{entry.key[1:]}"
             rows.append(CodeRow(code, entry.title, entry.description, subject,
                                 kb.enhanced_subject(subject), klass))
+            texts[code] = _entry_texts(entry)
     else:
         for entry in kb.basic_entries():
             digit = int(entry.key) // 100
             if klass is None or digit == klass:
                 rows.append(CodeRow(entry.key, entry.title, entry.description, digit,
                                     kb.basic_class(digit), digit))
+                texts[entry.key] = _entry_texts(entry)
     if search:
         needle = search.casefold()
+        patterns = _pattern_texts(kb, enhanced=enhanced)
         rows = [row for row in rows if needle in row.code.casefold()
-                or needle in row.title.casefold() or needle in row.description.casefold()
-                or (enhanced and needle in ("x" + row.code[1:]).casefold())]
+                or (enhanced and needle in ("x" + row.code[1:]).casefold())
+                or any(needle in text for text in texts[row.code])
+                or any(needle in text for text in patterns.get("X" + row.code[1:] if enhanced
+                                                               else row.code, ()))]
     return rows
+
+
+def _entry_texts(entry: KBEntry) -> list[str]:
+    return [text.casefold() for text in (entry.title, entry.description, entry.when, entry.fix,
+                                         entry.fix_operator)]
+
+
+def _pattern_texts(kb: KnowledgeBase, *, enhanced: bool) -> dict[str, list[str]]:
+    """Each vendor pattern's texts (wording, meaning, fix), under every code it is seen with:
+    ``"550"`` for basic codes, ``"X.1.1"`` for enhanced ones."""
+    found: dict[str, list[str]] = {}
+    for pattern in kb.pattern_entries():
+        words = [text.casefold() for text in (pattern.match, pattern.title, pattern.meaning,
+                                              pattern.fix, pattern.vendor)]
+        if enhanced:
+            keys = ["X" + key[1:] for key in pattern.enhanced_seen]
+        else:
+            keys = [f"{code:03d}" for code in pattern.codes_seen]
+        for key in keys:
+            found.setdefault(key, []).extend(words)
+    return found
 
 
 def codes_doc(rows: Sequence[CodeRow], kb: KnowledgeBase, *, enhanced: bool = False,

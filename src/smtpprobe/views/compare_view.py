@@ -1,8 +1,9 @@
 """``smtpprobe compare A B``: the seed page for any two codes, as a `Comparison` and a `Doc`.
 
-The page: a heading, an opening paragraph on both codes' classes and meanings, then for each
-code Description / When you see it / How to fix, four numbered key differences, when to use
-which, and the references (Learn more).
+The page: a heading, an opening sentence on both codes' classes, then for each code
+Description / When you see it / How to fix, four numbered contrasts (the commands each
+answers, what each means for the sender, whether either signals a problem, what to do next),
+when to expect which, and the references (Learn more).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from smtpprobe.render.doc import (
     Span,
     line,
 )
-from smtpprobe.views.annotation_doc import class_style, entry_blocks
+from smtpprobe.views.annotation_doc import class_style, entry_blocks, first_sentence
 from smtpprobe.views.explanation import Explanation
 
 __all__ = ["Comparison", "compare", "compare_doc"]
@@ -37,13 +38,6 @@ class Comparison:
     differences: tuple[str, ...]
     when_to_use: tuple[str, ...]
     learn_more: tuple[tuple[str, tuple[str, ...]], ...]
-
-
-def _lower_first(text: str) -> str:
-    """``A system …`` → ``a system …``; ``SMTP …`` and ``HELP …`` stay as they are."""
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
-        return text[0].lower() + text[1:]
-    return text
 
 
 def _label(explanation: Explanation) -> str:
@@ -70,41 +64,86 @@ def _group(explanation: Explanation, other: Explanation) -> str:
     return f"X.{reading.subject}.x {reading.subject_info.name}"
 
 
-def _encounter(explanation: Explanation, kb: KnowledgeBase) -> str:
-    when = explanation.entry.when
-    first_word = when.split(None, 1)[0].lower() if when.strip() else ""
-    leads = {word.strip().lower() for word in kb.ui("compare_when_leads").split("|")}
-    key = "compare_encounter_when" if first_word in leads else "compare_encounter"
-    text = _lower_first(when) if key == "compare_encounter_when" else when
-    return kb.ui(key).format(code=explanation.label, when=text)
+def _first(text: str) -> str:
+    return first_sentence(text).rstrip(".")
+
+
+def _answers(explanation: Explanation, kb: KnowledgeBase) -> str:
+    """Which commands the code answers (RFC 5321 §4.3.2), or which basic codes carry it."""
+    if explanation.annotation is None:
+        basic = explanation.entry.basic
+        if not basic:
+            return kb.ui("compare_carried_by_none").format(code=explanation.label)
+        return kb.ui("compare_carried_by").format(
+            code=explanation.label, codes=", ".join(f"{code:03d}" for code in basic))
+    code = explanation.annotation.reply.code
+    commands = kb.commands_answered_by(code)
+    if commands is None:
+        return kb.ui("compare_answers_any").format(code=explanation.label)
+    if not commands:
+        return kb.ui("compare_answers_none").format(code=explanation.label)
+    return kb.ui("compare_answers").format(code=explanation.label, commands=", ".join(commands))
+
+
+def _klass(explanation: Explanation) -> int | None:
+    if explanation.annotation is not None:
+        return explanation.annotation.reply.code // 100
+    return explanation.enhanced.klass if explanation.enhanced is not None else None
+
+
+def _outcome(explanation: Explanation, kb: KnowledgeBase) -> str:
+    """What the code means for the sender, by its class (RFC 5321 §4.2.1, RFC 3463 §3.1)."""
+    klass = _klass(explanation)
+    key = f"compare_outcome_{klass}" if klass in (2, 3, 4, 5) else "compare_outcome_x"
+    return kb.ui(key).format(code=explanation.label)
+
+
+def _outcomes(first: Explanation, second: Explanation, kb: KnowledgeBase) -> str:
+    """Both outcomes, said once when the two codes share a class."""
+    if _klass(first) == _klass(second):
+        both = kb.ui("compare_and").format(a=first.label, b=second.label)
+        return _outcome(first, kb).replace(first.label, both, 1)
+    return f"{_outcome(first, kb)} {_outcome(second, kb)}"
+
+
+def _problem(first: Explanation, second: Explanation, kb: KnowledgeBase) -> str:
+    """Whether either code says something went wrong (a 4yz or 5yz class)."""
+    bad = [x.label for x in (first, second) if (_klass(x) or 0) >= 4]
+    unknown = [x.label for x in (first, second) if _klass(x) is None]
+    if unknown:
+        return kb.ui("compare_problem_depends").format(codes=", ".join(unknown))
+    if len(bad) == 2:
+        return kb.ui("compare_problem_both")
+    if bad:
+        return kb.ui("compare_problem_one").format(code=bad[0])
+    return kb.ui("compare_problem_neither")
 
 
 def compare(first: Explanation, second: Explanation, kb: KnowledgeBase) -> Comparison:
-    """Build the comparison page of two explained codes."""
+    """Build the comparison page of two explained codes.
+
+    Each code's description, when and fix are printed once, in its own section; the key
+    differences are contrasts built from facts (the commands each answers, the class, the
+    first step to take), not the descriptions again.
+    """
     a, b = first.entry, second.entry
     name_a = f"{_label(first)} ({a.title})"
     name_b = f"{second.label} ({b.title})"
     group_a, group_b = _group(first, second), _group(second, first)
     if group_a == group_b:
-        opening = kb.ui("compare_both").format(a=name_a, b=name_b, group=group_a)
+        intro = kb.ui("compare_both").format(a=name_a, b=name_b, group=group_a)
     else:
-        opening = kb.ui("compare_each").format(a=name_a, b=name_b, group_a=group_a,
-                                               group_b=group_b)
-    intro = " ".join([
-        opening,
-        kb.ui("compare_indicates").format(code=first.label,
-                                          description=_lower_first(a.description)),
-        kb.ui("compare_meanwhile").format(code=second.label,
-                                          description=_lower_first(b.description)),
-    ])
+        intro = kb.ui("compare_each").format(a=name_a, b=name_b, group_a=group_a,
+                                             group_b=group_b)
     differences = (
-        kb.ui("compare_difference").format(label=_label(first), description=a.description),
-        kb.ui("compare_difference").format(label=_label(second), description=b.description),
-        _encounter(first, kb),
-        _encounter(second, kb),
+        f"{_answers(first, kb)} {_answers(second, kb)}",
+        _outcomes(first, second, kb),
+        _problem(first, second, kb),
+        kb.ui("compare_next").format(a=first.label, fix_a=_first(a.fix), b=second.label,
+                                     fix_b=_first(b.fix)),
     )
     when_to_use = tuple(
-        kb.ui("compare_for").format(code=x.label, title=x.entry.title, fix=x.entry.fix)
+        kb.ui("compare_expect").format(code=x.label, when=_first(x.entry.when))
         for x in (first, second)
     )
     cited: dict[str, list[str]] = {}

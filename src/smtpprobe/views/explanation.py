@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from smtpprobe.codes import CodeQuery, parse_code_query
 from smtpprobe.errors import MalformedReplyError, UnknownCodeError, UsageError
 from smtpprobe.kb import ClassInfo, KBEntry, KnowledgeBase
+from smtpprobe.logscan import scan_text
 from smtpprobe.meaning import Annotation, Tone, annotate_reply
 from smtpprobe.reply import Reply, parse_reply
 
@@ -25,6 +26,10 @@ __all__ = [
 ]
 
 _VERB = re.compile(r"[A-Za-z][A-Za-z_]{1,15}")
+# A pasted reply line: three digits then a space, a hyphen or nothing (RFC 5321 §4.2).
+_REPLY_START = re.compile(r"[0-9]{3}(?:[ -]|$)")
+_LEADING_DIGITS = re.compile(r"[0-9]+")
+_STANDARD_CODE = re.compile(r"[2-5][0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +117,51 @@ def explain_argument(text: str, kb: KnowledgeBase, command: str | None = None) -
 
     :raises UnknownCodeError: a code that breaks the grammar (``999``, ``6.1.1``) or text
         that is not a reply.
+
+    Also read: a single pasted continuation line (``550-5.7.26 …``), the one-line form
+    Postfix logs a multi-line reply in (``550-5.7.26 a 550-5.7.26 b 550 5.7.26 c``), and a
+    log line or bounce holding a reply (``… said: 550 … (in reply to RCPT TO command)``),
+    read by the same scanner as ``annotate``.
     """
     query = parse_code_query(text)
     if query is not None:
         return explain_code(query, kb, command, text.strip())
+    lines = [line.rstrip("\r") for line in text.strip().splitlines() if line.strip()]
+    first = lines[0].lstrip() if lines else ""
+    if lines and not _REPLY_START.match(first):
+        logged = next((found for found in scan_text(text) if found.code is not None), None)
+        if logged is not None:
+            reply = _logged_reply(logged.code or 0, logged.text)
+            annotation = annotate_reply(reply, kb, command or logged.command)
+            return Explanation(text, "reply", annotation=annotation)
+    digits = _LEADING_DIGITS.match(first)
+    if digits is not None and not (_STANDARD_CODE.fullmatch(digits.group())
+                                   and _REPLY_START.match(first)):
+        # "999 what" or "999x" is no more a reply than "explain 999" is a code.
+        raise UnknownCodeError(key="error_code_not_basic", params={"text": digits.group()[:12]})
     try:
-        reply = parse_reply(text.strip("\r\n"))
+        reply = parse_reply("\n".join(_unfolded(lines)) if lines else "")
     except MalformedReplyError as exc:
-        shown = text.strip().splitlines()[0][:60] if text.strip() else ""
         raise UnknownCodeError(key="error_explain_unreadable",
-                               params={"text": shown, "reason": exc}) from None
+                               params={"text": first[:60], "reason": exc}) from None
     return Explanation(text, "reply", annotation=annotate_reply(reply, kb, command))
+
+
+def _unfolded(lines: list[str]) -> list[str]:
+    """Pasted reply lines made whole: Postfix's one-line form split, a cut-off end closed."""
+    if len(lines) == 1 and lines[0][3:4] == "-":
+        code = lines[0][:3]
+        lines = re.split(rf" (?={code}[ -])", lines[0])
+    last = lines[-1]
+    if last[3:4] == "-":
+        # A continuation line pasted on its own (or a reply cut short) ends the reply.
+        lines = [*lines[:-1], f"{last[:3]} {last[4:]}"]
+    return lines
+
+
+def _logged_reply(code: int, text: str) -> Reply:
+    """The reply a log line held, as `annotate` reads it (unparsable text kept as one line)."""
+    try:
+        return parse_reply(text)
+    except MalformedReplyError:
+        return Reply(code, (text[4:],))

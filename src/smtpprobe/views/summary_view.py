@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from smtpprobe.fleet import Fleet
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.views.findings import summary_text
 from smtpprobe.transcript import milliseconds
 from smtpprobe.kb import KnowledgeBase
@@ -19,9 +18,9 @@ from smtpprobe.report import Finding, Status, Verdict
 from smtpprobe.views.probe_view import STATUS_STYLE, status_line
 
 if TYPE_CHECKING:
-    from smtpprobe.mx import MxPlan
+    from smtpprobe.report import MxPlan
 
-__all__ = ["mx_blocks", "summary_doc"]
+__all__ = ["fleet_notices", "mx_blocks", "summary_doc"]
 
 _VERDICT_STYLE = {Verdict.DISCLOSING: "warn", Verdict.HIDDEN: "ok", Verdict.DISABLED: "ok",
                   Verdict.REFUSED: "ok", Verdict.INCONCLUSIVE: "note",
@@ -147,3 +146,16 @@ def summary_doc(fleet: Fleet, kb: KnowledgeBase) -> Doc:
         doc.add(Paragraph(line(Span(kb.ui("summary_no_problems"), "ok"))))
     doc.add(Blank(), Paragraph(line(Span(kb.ui("summary_hint"), "dim"))))
     return doc.add(Blank(), status_line(fleet.status, kb))
+
+
+def fleet_notices(fleet: Fleet, kb: KnowledgeBase, fd_limit: int) -> list[str]:
+    """One line for each kind of local trouble the run met, however many targets it hit."""
+    found = []
+    if fleet.out_of_files:
+        found.append(kb.ui("fleet_notice_out_of_files").format(count=fleet.out_of_files,
+                                                               limit=fd_limit))
+    if fleet.internal:
+        found.append(kb.ui("fleet_notice_internal").format(count=fleet.internal))
+    if fleet.timed_out:
+        found.append(kb.ui("fleet_notice_total_timeout").format(count=fleet.timed_out))
+    return found
