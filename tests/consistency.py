@@ -24,7 +24,9 @@ def _verb(exchange: Exchange) -> str:
 
 
 def _of(session: Session, verb: str) -> list[Exchange]:
-    return [ex for ex in session.exchanges if _verb(ex) == verb]
+    # The relay check's MAIL/RCPT (phase RELAY) are not the probe's own, as in
+    # smtpprobe.transcript.exchanges_for.
+    return [ex for ex in session.exchanges if _verb(ex) == verb and ex.phase != "RELAY"]
 
 
 def _codes(session: Session, verb: str) -> list[int]:

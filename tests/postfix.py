@@ -27,6 +27,8 @@ from tests.ports import free_port
 
 __all__ = [
     "DEFAULT_VRFY",
+    "DELIVERING",
+    "DELIVERY_DOMAIN",
     "HOSTNAME",
     "VRFY_DISABLED",
     "PostfixInstance",
@@ -146,9 +148,34 @@ def _main_cf(root: Path, settings: Mapping[str, str]) -> str:
     return "".join(f"{key} = {value}\n" for key, value in values.items())
 
 
-def _master_cf(port: int) -> str:
+# With these, a message for a `virtual_mailbox_domains` address is delivered into a
+# mailbox file under the instance's root (DELIVERING); nothing else is ever sent out.
+_DELIVERY_SERVICES = (
+    "qmgr unix n - n 300 1 qmgr\n"
+    "virtual unix - n n - - virtual\n"
+    "bounce unix - - n - 0 bounce\n"
+    "defer unix - - n - 0 bounce\n"
+    "trace unix - - n - 0 bounce\n"
+    "error unix - - n - - error\n"
+    "retry unix - - n - - error\n"
+)
+_DELIVERY_QUEUES = ("active", "deferred", "defer", "bounce", "trace", "hold", "corrupt",
+                    "saved", "flush", "maildrop")
+DELIVERY_DOMAIN = "mailbox.test"
+
+
+# main.cf settings that deliver mail for bob@mailbox.test into ``<root>/mail/bob`` (mbox,
+# written by virtual(8) as the postfix user, whose ids `_make_layout` adds).
+DELIVERING: Mapping[str, str] = {
+    "virtual_mailbox_domains": DELIVERY_DOMAIN,
+    "virtual_mailbox_maps": f"inline:{{ bob@{DELIVERY_DOMAIN}=bob }}",
+    "virtual_minimum_uid": "1",
+}
+
+
+def _master_cf(port: int, deliver: bool = False) -> str:
     # Only the services an SMTP dialogue up to RCPT needs; no chroot, no qmgr/pickup, so
-    # nothing is ever delivered or sent out.
+    # nothing is ever delivered or sent out (unless *deliver*: to a local mailbox file).
     return (
         f"127.0.0.1:{port} inet n - n - - smtpd\n"
         "rewrite unix - - n - - trivial-rewrite\n"
@@ -157,7 +184,7 @@ def _master_cf(port: int) -> str:
         "postlog unix-dgram n - n - 1 postlogd\n"
         # smtpd gets its TLS entropy and session cache from tlsmgr: without it, TLS is off.
         "tlsmgr unix - - n 1000? 1 tlsmgr\n"
-    )
+    ) + (_DELIVERY_SERVICES if deliver else "")
 
 
 def _make_layout(root: Path, port: int, settings: Mapping[str, str]) -> None:
@@ -178,9 +205,18 @@ def _make_layout(root: Path, port: int, settings: Mapping[str, str]) -> None:
         path.mkdir()
         os.chown(path, owner, group)
         path.chmod(mode)
+    deliver = "virtual_mailbox_domains" in settings
+    if deliver:
+        settings = {**settings, "virtual_mailbox_base": str(root / "mail"),
+                    "virtual_uid_maps": f"static:{postfix_uid}",
+                    "virtual_gid_maps": f"static:{pwd.getpwnam('postfix').pw_gid}"}
+        for name in (*(f"queue/{q}" for q in _DELIVERY_QUEUES), "mail"):
+            (root / name).mkdir()
+            os.chown(root / name, postfix_uid, 0)
+            (root / name).chmod(0o700)
     conf = root / "conf"
     (conf / "main.cf").write_text(_main_cf(root, settings))
-    (conf / "master.cf").write_text(_master_cf(port))
+    (conf / "master.cf").write_text(_master_cf(port, deliver))
     (conf / "aliases").write_text("postmaster: alice\nalice: alice\n")
     # Postfix waits (300 ms a time, ~2 s) while main.cf is less than a second old, as if an
     # editor were still writing it; backdate what we just wrote.

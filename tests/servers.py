@@ -233,7 +233,12 @@ def make_persona(
     """One connection's protocol for persona *name*; *tls_context* enables STARTTLS."""
     if name in _SCRIPTED:
         return _SCRIPTED[name]()
-    smtp_class, handler_class, kwargs = _SMTP_PERSONAS[name]
+    if name not in _SMTP_PERSONAS:  # the mail-transaction personas have their own module
+        from tests.mail_personas import DELIVERY_PERSONAS
+
+        smtp_class, handler_class, kwargs = DELIVERY_PERSONAS[name]
+    else:
+        smtp_class, handler_class, kwargs = _SMTP_PERSONAS[name]
     return smtp_class(
         handler_class(), hostname=hostname, tls_context=tls_context, loop=loop, **kwargs
     )

@@ -442,12 +442,15 @@ async def test_endless_challenges_are_cancelled_with_a_star(
 async def test_unknown_mechanisms_only_send_nothing(
     line_server: Callable[[Script], Awaitable[Served]],
 ) -> None:
-    script = Script(auth="AUTH CRAM-MD5 XOAUTH2")
+    script = Script(auth="AUTH DIGEST-MD5 GSSAPI XOAUTH2")  # XOAUTH2 only with a token
     served = await line_server(script)
     report = await run(served, auth_user=USER, auth_password=PASSWORD, allow_plaintext_auth=True)
     found = read(report.finding("auth"))
     assert found is not None and found.status is Status.UNKNOWN
-    assert report.session.auth_skipped == "no-mechanism" and "CRAM-MD5 XOAUTH2" in found.summary
+    assert report.session.auth_skipped == "no-mechanism"
+    assert "DIGEST-MD5 GSSAPI XOAUTH2" in found.summary
+    assert found.data["obsolete"] == ["DIGEST-MD5"]
+    assert "RFC 6331" in found.summary and "confAUTH_MECHANISMS" in found.advice
     assert not any(line.upper().startswith(b"AUTH") for line in script.received)
 
 

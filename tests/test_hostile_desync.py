@@ -40,6 +40,7 @@ class Plan:
     stray: bytes = b"252 2.0.0 stray\r\n"
     known: re.Pattern[str] = re.compile(r"postmaster(@.*)?", re.IGNORECASE)
     vrfy_unknown: bytes = b"550 5.1.1 User unknown\r\n"
+    quit_delay: float = 0.0  # a slow 221 (a tarpit after errors, as Postfix does)
 
 
 # With --rcpt-check: MAIL, RCPT for each name and RSET come before QUIT.
@@ -84,6 +85,8 @@ def stray_server(plan: Plan) -> Script:
         await stray_after(0, writer, BANNER)
         index = 1
         while (command := await read_command(reader)) is not None:
+            if command.upper() == b"QUIT":
+                await asyncio.sleep(plan.quit_delay)
             await stray_after(index, writer, _answer(plan, command))
             index += 1
             if command.upper() == b"QUIT":
@@ -182,6 +185,16 @@ def test_bytes_after_221_are_left_over(capsys: pytest.CaptureFixture[str]) -> No
                              stray=b"250 2.0.0 one more\r\n"), "--expect-vrfy", "not-disclosing")
     assert_no_verdict(run, "leftover-bytes")
     assert desync_item(run)["bytes"] == "250 2.0.0 one more\r\n"
+
+
+def test_a_221_later_than_the_probe_waits_is_no_desync(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """QUIT is waited on for 1 s; a 221 after that is QUIT's own, not a stray's."""
+    run = probe(capsys, Plan(quit_delay=1.1), "--expect-vrfy", "not-disclosing")
+    doc = run.json()
+    assert doc["exchanges"][-1]["reply"] is None and doc["desynchronised"] is False
+    assert doc["findings"]["vrfy"]["verdict"] == "disclosing"
 
 
 def test_a_vrfy_code_vrfy_cannot_get_makes_the_pair_inconclusive(

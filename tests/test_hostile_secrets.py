@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smtpprobe.probe import probe
-from smtpprobe.report import ProbeOptions, TlsMode
+from smtpprobe.report import AuthMechanism, ProbeOptions, TlsMode
 from smtpprobe.wire import PARTIAL_OCTETS
 from tests.hostile import (
     BANNER,
@@ -35,7 +35,9 @@ from tests.hostile import (
 
 USER = "alice"
 ENV = "SMTPPROBE_TEST_SECRET"
-_EHLO = b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n"
+_EHLO = b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2\r\n250 HELP\r\n"
+# Every mechanism the probe speaks; with xoauth2 the secret is the token.
+MECHANISMS = ("plain", "login", "cram-md5", "xoauth2")
 # Where the server puts the echo.
 PLACES = ("auth-reply", "challenge", "after-235", "after-235-later", "help", "help-split",
           "vrfy", "partial", "long-line", "unsolicited-long")
@@ -134,7 +136,13 @@ async def _reply_for(shape: Shape, verb: bytes, writer: asyncio.StreamWriter) ->
 async def _auth(shape: Shape, command: bytes, reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter) -> None:
     echo = shape.echo.encode()
-    if shape.mechanism == "login":
+    if shape.mechanism == "cram-md5":
+        challenge = echo if shape.place == "challenge" else b"PDEyMzRAbXguaG9zdGlsZS50ZXN0Pg=="
+        writer.write(b"334 " + challenge + b"\r\n")
+        await writer.drain()
+        if await read_command(reader) in (None, b"*"):
+            return
+    elif shape.mechanism == "login":
         for prompt in (b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"):
             challenge = echo if shape.place == "challenge" else prompt
             writer.write(b"334 " + challenge + b"\r\n")
@@ -191,6 +199,7 @@ def _run_all(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
              server: HostileServer, shape: Shape, password: str) -> list[str]:
     """Every view of one probe of *server*: stdout and stderr of each format, and repr."""
     monkeypatch.setenv(ENV, password)
+    secret = "--auth-token-env" if shape.mechanism == "xoauth2" else "--auth-password-env"
     outputs = []
     for output_format, *extra in FORMATS:
         color = output_format == "rich"
@@ -198,14 +207,16 @@ def _run_all(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
             patch.setattr("smtpprobe.commands._common.use_color",
                           lambda stream=None, color=color: color)
             run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "3",
-                          "--allow-plaintext-auth", "--auth-user", USER, "--auth-password-env",
-                          ENV, "--auth-mechanism", shape.mechanism, "--format",
+                          "--allow-plaintext-auth", "--auth-user", USER, secret, ENV,
+                          "--auth-mechanism", shape.mechanism, "--format",
                           "text" if color else output_format, *extra)
         assert "Traceback" not in run.err and "internal error" not in run.err, run.err
         outputs.append(run.out + run.err)
+    token = shape.mechanism == "xoauth2"
     options = ProbeOptions(port=server.port, tls=TlsMode.NONE, deadline=3, auth_user=USER,
-                           auth_password=password, allow_plaintext_auth=True,
-                           auth_mechanism=shape.mechanism)  # type: ignore[arg-type]
+                           auth_password=None if token else password,
+                           auth_token=password if token else None, allow_plaintext_auth=True,
+                           auth_mechanism=AuthMechanism(shape.mechanism))
     outputs.append(repr(asyncio.run(probe(server.host, options=options))))
     return outputs
 
@@ -231,7 +242,7 @@ def test_each_place_of_the_echo_is_redacted_in_every_view(
 ) -> None:
     shape, server = echoing
     password = "S3cr3t-Pa55!word"
-    for mechanism in ("plain", "login"):
+    for mechanism in MECHANISMS:
         shape.mechanism, shape.place, shape.split = mechanism, place, 7
         shape.pieces_secret = True
         shape.echo = written(password, "plain")
@@ -242,7 +253,7 @@ def test_each_place_of_the_echo_is_redacted_in_every_view(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(password=passwords, place=st.sampled_from(PLACES), writing=st.sampled_from(WRITINGS),
-       mechanism=st.sampled_from(("plain", "login")), split=st.integers(1, 40),
+       mechanism=st.sampled_from(MECHANISMS), split=st.integers(1, 40),
        prefix=st.binary(min_size=0, max_size=5))
 def test_no_echo_shape_shows_the_secret_anywhere(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

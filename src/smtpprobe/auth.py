@@ -1,8 +1,11 @@
-"""The probe's AUTH step: SASL PLAIN or LOGIN (RFC 4954, RFC 4616), credentials never kept.
+"""The probe's AUTH step (RFC 4954): PLAIN, LOGIN, CRAM-MD5 and XOAUTH2, credentials never kept.
 
-Lines that carry credentials are recorded as ``<redacted>``, and the credentials are
-registered with the recorder's `smtpprobe.redact.Redactor` before anything is sent: from
-then on no form of them survives in anything received, in case a server echoes what it got.
+The encoders are aiosmtplib's pure functions (imported here only, when AUTH runs); the
+exchange goes over our own recorded wire. Lines that carry credentials are recorded as
+``<redacted>``, and every credential (the password, the token, the PLAIN and XOAUTH2
+messages, the CRAM-MD5 response, the BASE64 user name) is registered with the recorder's
+`smtpprobe.redact.Redactor` before anything is sent: from then on no form of them
+survives in anything received, in case a server echoes what it got.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "NOT_OFFERED",
     "NO_MECHANISM",
     "PLAINTEXT",
+    "SPOKEN",
     "authenticate",
     "choose_mechanism",
     "offered_mechanisms",
@@ -58,12 +62,21 @@ def offered_mechanisms(reply: Reply | None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def choose_mechanism(requested: AuthMechanism, offered: tuple[str, ...]) -> str | None:
-    """``PLAIN`` or ``LOGIN``: the one asked for, or for auto PLAIN when offered, else
-    LOGIN when offered; None when auto finds neither."""
+# What auto picks, best first: CRAM-MD5 keeps the password off the wire even inside
+# TLS; PLAIN (one round trip, RFC 4616) before LOGIN. XOAUTH2 is chosen when a token is
+# given (a scoped, revocable credential instead of the password).
+_PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
+SPOKEN = frozenset({"XOAUTH2", *_PREFERENCE})
+
+
+def choose_mechanism(requested: AuthMechanism, offered: tuple[str, ...], *,
+                     token: bool = False) -> str | None:
+    """The mechanism asked for; for auto XOAUTH2 when there is a *token*, else the first of
+    CRAM-MD5, PLAIN, LOGIN that is offered; None when auto finds none."""
     if requested is not AuthMechanism.AUTO:
         return str(requested).upper()
-    return next((name for name in ("PLAIN", "LOGIN") if name in offered), None)
+    usable = ("XOAUTH2",) if token else _PREFERENCE
+    return next((name for name in usable if name in offered), None)
 
 
 async def authenticate(
@@ -77,28 +90,55 @@ async def authenticate(
     :raises ServerEnded, RemoteError: as `Recorder.exchange`.
     """
     user, password = options.auth_user or "", options.auth_password or ""
+    token = options.auth_token or ""
     offered = offered_mechanisms(greeting)
     if not offered:
         return NOT_OFFERED
-    mechanism = choose_mechanism(AuthMechanism(options.auth_mechanism), offered)
+    mechanism = choose_mechanism(AuthMechanism(options.auth_mechanism), offered,
+                                 token=bool(token))
     if mechanism is None:
         return NO_MECHANISM
     if not encrypted and not options.allow_plaintext_auth:
         return PLAINTEXT
+    from aiosmtplib import SMTPAuthenticationError
+    from aiosmtplib import auth as sasl
+
+    # Every credential is registered before the first is sent; the redactor adds their
+    # forms (BASE64 at any offset, hex, URL-encoded …). *extra*: one made mid-exchange.
     rec.redactor.add_credentials(user, password)
-
-    async def say(line: bytes, shown: bytes) -> Reply:
-        return await rec.exchange("AUTH", line, shown=shown)
-
+    if token:
+        rec.redactor.add(token)
+        rec.redactor.add(f"user={user}\x01auth=Bearer {token}\x01\x01")
     redacted = REDACTED.encode()
+
+    async def say(line: bytes, shown: bytes, extra: tuple[str, ...] = ()) -> Reply:
+        return await rec.exchange("AUTH", line, shown=shown, secrets=extra,
+                                  raw=line + b"\r\n" if not line else None)
+
+    steps: list[bytes] = []
     if mechanism == "PLAIN":
         # RFC 4954 §4 initial response; RFC 4616 §2: empty authzid, authcid, password.
-        blob = _b64(f"\0{user}\0{password}").encode()
-        reply = await say(b"AUTH PLAIN " + blob, b"AUTH PLAIN " + redacted)
-        steps: list[bytes] = []
+        reply = await say(b"AUTH PLAIN " + sasl.auth_plain_encode(user, password),
+                          b"AUTH PLAIN " + redacted)
+    elif mechanism == "XOAUTH2":
+        reply = await say(b"AUTH XOAUTH2 " + sasl.auth_xoauth2_encode(user, token),
+                          b"AUTH XOAUTH2 " + redacted)
+        if reply.code == 334:
+            # A failed XOAUTH2 sends its error as a 334 challenge (BASE64 JSON); the
+            # client answers with an empty line to get the final 535.
+            reply = await say(b"", b"")
+    elif mechanism == "CRAM-MD5":
+        reply = await say(b"AUTH CRAM-MD5", b"AUTH CRAM-MD5")
+        if reply.code == 334:
+            try:
+                answer = sasl.auth_crammd5_verify(user, password, reply.lines[0].strip())
+            except SMTPAuthenticationError:  # a challenge that is not BASE64
+                await say(_CANCEL, _CANCEL)
+                return ""
+            reply = await say(answer, redacted, (answer.decode("ascii"),))
     else:
         reply = await say(b"AUTH LOGIN", b"AUTH LOGIN")
-        steps = [_b64(user).encode(), _b64(password).encode()]
+        steps = list(sasl.auth_login_encode(user, password))
     for step in steps:
         if reply.code != 334:
             return ""

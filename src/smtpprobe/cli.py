@@ -41,6 +41,7 @@ COMMANDS = {
     "compare": "smtpprobe.commands.compare:compare_command",
     "codes": "smtpprobe.commands.codes:codes_command",
     "annotate": "smtpprobe.commands.annotate:annotate_command",
+    "send": "smtpprobe.commands.send:send_command",
     "exporter": "smtpprobe.commands.exporter:exporter_command",
 }
 

@@ -57,6 +57,8 @@ class Policy:
     max_banner_delay: float | None = None
     expect_banner: re.Pattern[str] | None = None
     expect_extensions: tuple[str, ...] = ()
+    # --expect-relay: the relay verdict required ("closed"), judged like --expect-vrfy.
+    expect_relay: str | None = None
 
 
 _Values = dict[str, Any]
@@ -246,6 +248,25 @@ def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) ->
                     evidence=ehlos)
 
 
+def _expect_relay(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
+    expected = policy.expect_relay
+    if expected is None:
+        return None
+    found = report.finding("relay")
+    actual = found.verdict if found is not None and found.verdict else Verdict.NOT_TESTED
+    text = {"command": "relay", "expected": expected, "actual": actual.value,
+            "option": "expect-relay"}
+    evidence = found.evidence if found is not None else ()
+    if actual in (Verdict.INCONCLUSIVE, Verdict.NOT_TESTED):
+        status, key = Status.UNKNOWN, "undecided"
+    elif actual.value == expected:
+        status, key = Status.OK, "ok"
+    else:
+        status, key = Status.CRITICAL, "violated"
+    return _finding("expect-relay", status, key, text,
+                    {"expected": expected, "actual": actual.value}, evidence=evidence)
+
+
 _CHECKS: dict[str, _Check] = {
     "expect-vrfy": _expectation("vrfy"),
     "expect-expn": _expectation("expn"),
@@ -257,6 +278,7 @@ _CHECKS: dict[str, _Check] = {
     "banner-delay": _banner_delay,
     "expect-banner": _expect_banner,
     "expect-extension": _expect_extensions,
+    "expect-relay": _expect_relay,
 }
 POLICY_CHECKS = tuple(_CHECKS)
 """Every check name a policy finding may carry, in report order."""

@@ -255,6 +255,11 @@ class _Run:
             await self._open(addresses, client_context(
                 cafile=None, verify=False, cert=self.options.client_cert,
                 key=self.options.client_key))
+        await self._dialogue()
+
+    async def _dialogue(self) -> None:
+        """What the session is for, once the channel is set up: the probe's steps here;
+        ``smtpprobe send`` runs a mail transaction instead (`smtpprobe.send`)."""
         steps = {
             "auth": self._auth,
             "help": self._help,
@@ -267,6 +272,15 @@ class _Run:
         for name, step in steps.items():
             if name in self.options.steps:
                 await step()
+        if self.options.relay_check:
+            await self._relay()
+
+    async def _relay(self) -> None:
+        from smtpprobe.relay import DEFAULT_OUTSIDE, relay_tests, run_relay_tests
+
+        domain = self.addresses.domain or self.host
+        outside = self.options.relay_to or DEFAULT_OUTSIDE
+        await run_relay_tests(self.rec, relay_tests(domain, self.address, outside))
 
     async def _open(self, addresses: list[tuple[int, str]], ctx: ssl.SSLContext | None) -> None:
         """Connect, read the greeting, say EHLO and secure the channel as asked."""
@@ -467,8 +481,10 @@ class _Run:
         After QUIT the server closes; wait for that briefly, so a reply that a stray
         pushed out of step (often the real 221) is still seen.
         """
-        quit_sent = any(ex.phase == "QUIT" for ex in self.rec.exchanges)
-        wait = min(LEFTOVER_WAIT, self.rec.left()) if quit_sent else 0.0
+        quits = [ex for ex in self.rec.exchanges if ex.phase == "QUIT"]
+        if quits and quits[-1].reply is None:
+            return  # QUIT went unanswered in time: a late 221 is its own, not a stray's
+        wait = min(LEFTOVER_WAIT, self.rec.left()) if quits else 0.0
         leftover = await self.rec.wire.leftover(wait)
         if leftover:
             self.rec.out_of_step("leftover-bytes", data=leftover)

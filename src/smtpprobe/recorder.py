@@ -111,8 +111,12 @@ class Recorder:
         secrets: tuple[str, ...] = (),
         role: str = "",
         name: str = "",
+        raw: bytes | None = None,
     ) -> Reply:
         """Send *command* (when empty: just read the greeting) and record the exchange.
+
+        With *raw*, those bytes are written as they are instead of *command* and CRLF
+        (a message body, a BDAT chunk); *command* is still what is recorded.
 
         Credentials: *shown* is recorded and reported instead of *command*; *secrets* are
         registered with `redactor` (with their derived forms) before anything is sent, so
@@ -130,7 +134,10 @@ class Recorder:
         waiting_before = len(wire.unsolicited)
         started = perf_counter()
         try:
-            reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
+            if raw is not None:
+                reply = await wire.send(raw, wait)
+            else:
+                reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
         except SMTPProbeError as exc:
             exc.phase = phase
             scrub_error(exc, self.redactor)

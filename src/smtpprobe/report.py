@@ -76,7 +76,8 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md)."""
+    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md);
+    also what became of a sent message, and whether the server relays."""
 
     DISCLOSING = "disclosing"
     HIDDEN = "hidden"
@@ -84,6 +85,13 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # ``smtpprobe send`` (findings.delivery; REFUSED too) and ``--relay-check``
+    # (findings.relay; INCONCLUSIVE too).
+    ACCEPTED = "accepted"
+    PARTIALLY_ACCEPTED = "partially-accepted"
+    DEFERRED = "deferred"
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 
@@ -98,11 +106,13 @@ class TlsMode(StrEnum):
 
 
 class AuthMechanism(StrEnum):
-    """The SASL mechanism for ``--auth-user``: PLAIN when advertised, else LOGIN (auto)."""
+    """The SASL mechanism for ``--auth-user``; auto: the strongest one offered."""
 
     AUTO = "auto"
     PLAIN = "plain"
     LOGIN = "login"
+    CRAM_MD5 = "cram-md5"
+    XOAUTH2 = "xoauth2"
 
 
 
@@ -127,7 +137,13 @@ class ProbeOptions:
     # Never in a repr: the report holds its options, and reports get logged.
     auth_password: str | None = field(default=None, repr=False)
     auth_mechanism: AuthMechanism = AuthMechanism.AUTO
+    # The OAuth2 access token for XOAUTH2 (--auth-token-env); never in a repr either.
+    auth_token: str | None = field(default=None, repr=False)
     allow_plaintext_auth: bool = False
+    # --relay-check: the relay tests after the other steps; relay_to is the outside
+    # address they try to reach (an RFC 2606 example.net address by default).
+    relay_check: bool = False
+    relay_to: str | None = None
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()

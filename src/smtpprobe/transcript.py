@@ -28,8 +28,10 @@ def command_text(command: bytes) -> str:
 
 def verb(exchange: Exchange) -> str:
     """The command verb in upper case; ``CONNECT`` for the greeting (an empty command)."""
-    if exchange.phase == "AUTH":  # LOGIN's continuation lines are recorded as <redacted>
-        return "AUTH"
+    # LOGIN's continuation lines are recorded as <redacted>; the end of a message as "."
+    # or "BDAT n LAST", whose reply means what the KB says of DATA_END.
+    if exchange.phase in ("AUTH", "DATA_END"):
+        return exchange.phase
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
 
@@ -52,8 +54,12 @@ def argument(exchange: Exchange) -> str:
 
 
 def exchanges_for(session: Session, *verbs: str) -> list[Exchange]:
-    """Every exchange whose verb is one of *verbs*, in the order they happened."""
-    return [ex for ex in session.exchanges if verb(ex) in verbs]
+    """Every exchange whose verb is one of *verbs*, in the order they happened.
+
+    The relay check's exchanges (phase ``RELAY``) are left out: they test relaying, not
+    the commands the other checks judge.
+    """
+    return [ex for ex in session.exchanges if verb(ex) in verbs and ex.phase != "RELAY"]
 
 
 def banner(session: Session) -> Exchange | None:

@@ -77,14 +77,18 @@ def check_credentials(options: ProbeOptions) -> None:
     :raises UsageError: an empty or over-long user name or password, one holding a
         control character (NUL separates the PLAIN fields), an unknown mechanism.
     """
-    user, password = options.auth_user or "", options.auth_password
-    if password is None:
+    user, password, token = options.auth_user or "", options.auth_password, options.auth_token
+    if password is None and token is None:
         raise UsageError(key="error_auth_no_password")
     # RFC 4616 §2: authcid and passwd are 1*SAFE (no NUL); servers must take 255 octets.
-    for what, value in ((Term("user name"), user), (Term("password"), password)):
+    # An OAuth2 token (XOAUTH2) is a bearer string: no control characters either.
+    checked = [(Term("user name"), user)]
+    checked += [(Term("password"), password)] if password is not None else []
+    checked += [(Term("token"), token)] if token is not None else []
+    for what, value in checked:
         if not value:
             raise UsageError(key="error_auth_empty", params={"what": what})
-        if len(value.encode()) > 255:
+        if len(value.encode()) > 255 and what != "token":  # Microsoft tokens run to 2 KB
             raise UsageError(key="error_auth_too_long", params={"what": what})
         if any(unicodedata.category(char) == "Cc" for char in value):
             raise UsageError(key="error_auth_control", params={"what": what})

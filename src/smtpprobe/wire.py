@@ -180,13 +180,25 @@ class SMTPWire:
         """
         if b"\r" in line or b"\n" in line:
             raise UsageError(key="error_command_crlf", params={"line": line})
+        return await self.send(line + b"\r\n", timeout)
+
+    async def send(self, data: bytes, timeout: float) -> Reply:
+        """Write *data* exactly as given and return the one reply it earns.
+
+        For what is not one command line: a DATA body with its ``.`` terminator, a BDAT
+        command with its chunk (RFC 3030 §2). The caller owns the bytes' shape; waiting
+        bytes are kept in ``unsolicited`` as for `command`.
+
+        :raises ProbeTimeoutError, ServerDisconnectedError, MalformedReplyError: as
+            `read_reply`.
+        """
         transport = self._require_transport()
         waiting = self._require().parser.discard_buffered()
         if waiting:
-            verb = line.split(b" ", 1)[0].decode("ascii", "replace")
+            verb = (data.split(None, 1) or [b""])[0][:16].decode("ascii", "replace")
             self.unsolicited.append((verb, self._redact(waiting)[:PARTIAL_OCTETS]))
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            transport.write(line + b"\r\n")
+            transport.write(data)
         return await self.read_reply(timeout)
 
     async def leftover(self, timeout: float) -> bytes:

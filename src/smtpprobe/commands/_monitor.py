@@ -166,7 +166,8 @@ def _policy(params: dict[str, Any]) -> Policy:
                   time_warning=warning, time_critical=critical,
                   max_banner_delay=params["max_banner_delay"],
                   expect_banner=params["expect_banner"],
-                  expect_extensions=params["expect_extension"])
+                  expect_extensions=params["expect_extension"],
+                  expect_relay=params.get("expect_relay"))
 
 
 def _steps_for(policy: Policy, options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:

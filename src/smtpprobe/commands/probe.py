@@ -18,6 +18,7 @@ import click
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._relay import relay_options, with_relay
 from smtpprobe.commands._tls import tls_options, with_tls
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.views.errors import localized
@@ -271,6 +272,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
 @tls_options
 @_question_options
 @auth_options
+@relay_options
 @policy_options
 @output_options
 def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) -> int:
@@ -283,5 +285,6 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_tls(with_auth(_options(params, params["port"]), params), params)
+    options = with_relay(with_tls(with_auth(_options(params, params["port"]), params), params),
+                         params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

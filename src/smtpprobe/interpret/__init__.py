@@ -48,5 +48,11 @@ CHECKS = tuple(_BUILDERS)
 
 
 def interpret(session: Session) -> tuple[Finding, ...]:
-    """The findings for *session*, one per name in `CHECKS`, language-neutral."""
-    return tuple(build(session) for build in _BUILDERS.values())
+    """The findings for *session*, one per name in `CHECKS`, language-neutral; and
+    ``relay`` after them when ``--relay-check`` asked for it."""
+    found = tuple(build(session) for build in _BUILDERS.values())
+    if session.options.relay_check:
+        from smtpprobe.interpret.relay import relay_finding
+
+        found += (relay_finding(session),)
+    return found

@@ -13,7 +13,7 @@ from typing import Any
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.interpret.facts import facts
-from smtpprobe.report import Exchange, Finding, Session, Status
+from smtpprobe.report import Exchange, Finding, Note, Session, Status
 from smtpprobe.transcript import command_text, exchanges_for, is_skipped
 
 __all__ = ["auth_finding", "decode_challenge"]
@@ -30,6 +30,8 @@ _OUTCOMES: dict[int, tuple[str, Status]] = {
     504: ("mechanism-unknown", Status.WARNING),
     503: ("out-of-sequence", Status.WARNING),
 }
+# Mechanisms recognised and explained, deliberately not spoken (RFC 6331: DIGEST-MD5).
+_OBSOLETE = ("DIGEST-MD5",)
 # Why the probe sent nothing (`smtpprobe.auth`, the probe): reason and status.
 _SKIPPED: dict[str, tuple[str, Status]] = {
     "not-offered": ("not-offered", Status.WARNING),
@@ -82,8 +84,11 @@ def auth_finding(session: Session) -> Finding:
     params: dict[str, Any] = {"user": options.auth_user, "mechanism": data["mechanism"],
                               "offered": offered, "code": None, "text": None}
     reason, status, advice, cause = _judge(session, sent, data, params)
-    return Finding("auth", status, reason, params, evidence=tuple(sent), advice=advice,
-                   cause=cause, data=data)
+    # Explained, never spoken: a server that still offers an obsolete mechanism.
+    data["obsolete"] = [name for name in offered if name in _OBSOLETE]
+    notes = tuple(Note("digest-md5-obsolete") for _ in data["obsolete"][:1])
+    return Finding("auth", status, reason, params, evidence=tuple(sent), notes=notes,
+                   advice=advice, cause=cause, data=data)
 
 
 def _judge(

@@ -27,6 +27,7 @@ _FAMILY = {
     "expect-vrfy": ("expect", "policy"),
     "expect-expn": ("expect", "policy"),
     "expect-rcpt": ("expect", "policy"),
+    "expect-relay": ("expect", "policy"),
     "require-starttls": ("policy",),
     "require-valid-cert": ("policy",),
     "cert-days": ("policy",),

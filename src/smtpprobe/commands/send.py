@@ -1,0 +1,173 @@
+"""``smtpprobe send TARGET``: deliver one test message end to end, explain every reply,
+exit by what became of it (accepted 0, deferred or partly accepted 1, refused 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import IO, Any
+
+import click
+
+from smtpprobe.commands._auth import auth_options, with_auth
+from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
+from smtpprobe.commands._monitor import _policy, policy_options
+from smtpprobe.commands.probe import HostPort, _connection_options, _live, output_options
+from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError
+from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.message import Draft, split_header
+from smtpprobe.render.doc import Doc
+from smtpprobe.render.formats import OutputFormat
+from smtpprobe.report import ProbeOptions, TlsMode
+from smtpprobe.validate import check_token
+from smtpprobe.views.errors import localized
+
+__all__ = ["send_command"]
+
+
+def _message_options(function: Any) -> Any:
+    for option in reversed((
+        click.option("--from", "sender", metavar="ADDRESS", help="Envelope sender (MAIL "
+                     "FROM) and From: header; '' for the null sender."),
+        click.option("--to", "recipients", multiple=True, metavar="ADDRESS",
+                     help="Recipient (RCPT TO and To: header; repeatable)."),
+        click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+                     help="Add a header, or replace a default one (repeatable)."),
+        click.option("--subject", help="Subject (default: a dated test subject)."),
+        click.option("--body", metavar="TEXT", help="Body text (default: says what sent "
+                     "the message and when)."),
+        click.option("--body-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
+                     help="Read the body from FILE (- for stdin)."),
+        click.option("--attach", "attachments", multiple=True, metavar="FILE",
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Attach FILE as a MIME part (repeatable)."),
+        click.option("--data", "data_file", type=click.File("rb"), metavar="FILE",
+                     help="Send FILE, a complete RFC 5322 message, as it is (- for stdin); "
+                     "the envelope defaults to its From:/To:/Cc:."),
+        click.option("--quit-after", type=click.Choice(["connect", "banner", "ehlo", "tls",
+                                                        "auth", "mail", "rcpt", "data"]),
+                     help="Stop after this step (then RSET/QUIT): test a server without "
+                     "sending a message."),
+        click.option("--chunking", is_flag=True, help="Send with BDAT (RFC 3030) when the "
+                     "server offers CHUNKING."),
+    )):
+        function = option(function)
+    return function
+
+
+def _draft(params: dict[str, Any]) -> Draft:
+    """The message as asked for.
+
+    :raises UsageError: no sender or recipient, --data with composing options, a bad
+        --header, the body given twice.
+    """
+    raw: bytes | None = None
+    sender, recipients = params["sender"], tuple(params["recipients"])
+    if params["data_file"] is not None:
+        for flag in ("headers", "subject", "body", "body_file", "attachments"):
+            if params[flag]:
+                option = "--" + flag.rstrip("s").replace("_", "-").replace("attachment", "attach")
+                raise UsageError(key="error_send_data_and_compose", params={"option": option})
+        raw = params["data_file"].read()
+        sender, recipients = _envelope_from(raw, sender, recipients)
+    if not recipients:
+        raise UsageError(key="error_send_no_recipient")
+    if sender is None:
+        raise UsageError("send needs --from ADDRESS (or --from '' for the null sender)",
+                         hint="the sender is the address bounces go to: use one you read")
+    for flag, values in (("--from", (sender,) if sender else ()), ("--to", recipients)):
+        for value in values:
+            check_token(flag, value)  # no space, control character, CR/LF or <>
+            if "@" not in value.strip("@"):
+                raise UsageError(key="error_not_an_address",
+                                 params={"option": flag.lstrip("-"), "value": value})
+    if params["body"] is not None and params["body_file"] is not None:
+        raise UsageError(key="error_send_body_twice")
+    body_file: IO[str] | None = params["body_file"]
+    return Draft(sender=sender, recipients=recipients, subject=params["subject"],
+                 body=body_file.read() if body_file is not None else params["body"],
+                 headers=tuple(split_header(h) for h in params["headers"]),
+                 attachments=tuple(params["attachments"]), raw=raw, helo=params["helo"])
+
+
+def _envelope_from(raw: bytes, sender: str | None,
+                   recipients: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """The envelope for a --data message: the options, else its headers (aiosmtplib)."""
+    import email
+    import email.policy
+
+    from aiosmtplib.email import extract_recipients, extract_sender
+
+    message = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    if sender is None:
+        sender = extract_sender(message)
+    return sender, recipients or tuple(extract_recipients(message))
+
+
+def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
+    if params["ipv4"] and params["ipv6"]:
+        raise UsageError(key="error_ipv4_and_ipv6")
+    family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
+    return ProbeOptions(
+        port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
+        deadline=params["timeout"], command_timeout=params["command_timeout"],
+        cafile=params["cafile"], insecure=params["insecure"], source=params["source"])
+
+
+def _error_line(error: SMTPProbeError, kb: KnowledgeBase) -> None:
+    """The error and its hint on stderr, in the run's language (as ``probe`` prints them)."""
+    message, hint = localized(error, kb)
+    click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
+
+
+@click.command("send", cls=LocalizedCommand,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", type=HostPort(), metavar="TARGET")
+@_message_options
+@_connection_options
+@auth_options
+@policy_options
+@output_options
+def send_command(target: tuple[str, int | None], **params: Any) -> int:
+    """Send one test message to TARGET (host, host:port or [v6addr]:port) and show what
+    became of it: every reply explained, the queue id, each recipient's answer.
+
+    Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: --port 465.
+    Exit codes: 0 accepted, 1 deferred or partly accepted, 2 refused or no connection,
+    3 bad arguments or a message the server cannot take (SMTPUTF8, 8BITMIME).
+    """
+    from smtpprobe.policy import apply_policy
+    from smtpprobe.send import QuitAfter, SendOptions, send
+
+    params["lang"] = params["lang"] or lang_from_env()
+    params.setdefault("skip", ())
+    host, port = target
+    options = with_auth(_options(params, port or params["port"]), params)
+    policy = _policy(params)
+    quit_after = QuitAfter(params["quit_after"]) if params["quit_after"] else None
+    mail = SendOptions(_draft(params), quit_after=quit_after, chunking=params["chunking"])
+    kb = load(params["lang"])
+    on_event = _live if params["verbose"] else None
+    try:
+        report = asyncio.run(send(host, options=options, mail=mail, on_event=on_event))
+    except ResolveError as exc:
+        _error_line(exc, kb)
+        return 3
+    report = apply_policy(report, policy)
+    output_format = OutputFormat(params["output_format"])
+    output = output_format.to_renderer()(report, kb)
+    if isinstance(output, Doc):
+        emit_doc(output)
+    elif isinstance(output, str):
+        click.echo(output, nl=False)
+    else:
+        emit_json(output)
+    error = report.session.error
+    if error is not None and output_format in (OutputFormat.TEXT, OutputFormat.JSON):
+        _error_line(error, kb)
+    if error is not None and error.kind == "usage":
+        return 3
+    return report.status.exit_code
