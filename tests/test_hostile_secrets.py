@@ -101,7 +101,8 @@ class Shape:
         """The echo and the two parts a split or a cut makes, where long enough to tell."""
         echo = self.echo
         parts = (echo, echo[:self.half], echo[self.half:]) if self.pieces_secret else (echo,)
-        return [p for p in parts if len(p) >= 5]
+        # Long enough, and not a plain word, so that ordinary report text cannot match it.
+        return [p for p in parts if len(p) >= 10 or len(p) >= 6 and not p.isalpha()]
 
 
 def _pad_to(offset: int, before: bytes, at: int) -> bytes:
@@ -229,10 +230,12 @@ def assert_no_secret(outputs: list[str], password: str, shape: Shape) -> None:
             assert form.lower() not in folded, f"{form!r} shows in:\n{output[-3000:]}"
 
 
-# Letters, digits and the symbols URL-encoding and BASE64 care about; long enough that it
-# cannot be an ordinary word of the report by chance.
+# Letters, digits and the symbols URL-encoding and BASE64 care about; long enough, and
+# with a digit and a symbol, so that it cannot be an ordinary word of the report by chance.
+_SYMBOLS = "!#$%&*+-./:;=?@^_~"
 passwords = st.text("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+-./:;=?@^_~ ",
-                    min_size=10, max_size=24).filter(lambda p: p.strip() == p)
+                    min_size=10, max_size=24).filter(
+    lambda p: p.strip() == p and any(c.isdigit() for c in p) and any(c in _SYMBOLS for c in p))
 
 
 @pytest.mark.parametrize("place", PLACES)
