@@ -1,6 +1,6 @@
 """Shared fixtures: trustme certificates and SMTP personas served on 127.0.0.1.
 
-Two shapes (STYLE.md principle 12): ``smtp_server`` serves a persona in the test's own
+Two shapes: ``smtp_server`` serves a persona in the test's own
 event loop (``create_server(port=0)``, no thread, no port race) for API tests;
 ``threaded_smtp_server`` runs an aiosmtpd ``Controller`` in a thread for CLI tests,
 which call ``asyncio.run`` themselves. Both are factories: ``await smtp_server("postfix",

@@ -78,8 +78,9 @@ def _connection(reason: str) -> Predicate:
             "silent": kind == "timeout" and first is not None and first.reply is None
             and not first.partial,
             "no-banner": first is None or first.reply is None or first.reply.code != 220,
-            "ended-before-ehlo": not session.complete and not _greeted(session),
-            "incomplete": not session.complete and _greeted(session),
+            "ended-before-ehlo": (error is not None or not session.complete)
+            and not _greeted(session),
+            "incomplete": (error is not None or not session.complete) and _greeted(session),
             "interrupted": kind == "interrupted",
             "not-probed": finding.cause is not None,
         }[reason]

@@ -8,8 +8,10 @@ Unknown names get NXDOMAIN, known names without the asked type NOERROR with no a
 (NODATA), a CNAME is followed within the records. Names in ``silent`` get no reply at all
 (the client times out), names in ``servfail`` get SERVFAIL. A UDP answer larger than the
 client allows (512 octets without EDNS) comes back truncated, so the client retries
-over TCP, as with a real server. ``dns_server`` is the fixture; `DnsServer` also works as
-a context manager and records every question it was asked in ``queries``.
+over TCP, as with a real server. Answers for names in ``authenticated`` (or for every
+name with ``authenticated=True``) carry the AD flag, as from a validating resolver.
+``dns_server`` is the fixture; `DnsServer` also works as a context manager and records
+every question it was asked in ``queries``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class DnsServer:
         silent: Collection[str] = (),
         servfail: Collection[str] = (),
         ttl: int = 300,
+        authenticated: bool | Collection[str] = False,
     ) -> None:
         self.records = {
             _key(name): {rdtype.upper(): list(values) for rdtype, values in types.items()}
@@ -59,6 +62,8 @@ class DnsServer:
         self.silent = {_key(name) for name in silent}
         self.servfail = {_key(name) for name in servfail}
         self.ttl = ttl
+        self.authenticated = authenticated if isinstance(authenticated, bool) else {
+            _key(name) for name in authenticated}
         self.queries: list[tuple[str, str, str]] = []  # (transport, name, type)
         self.port = 0
         self._servers: list[socketserver.BaseServer] = []
@@ -85,6 +90,9 @@ class DnsServer:
             response.set_rcode(dns.rcode.SERVFAIL)
         else:
             self._fill(response, question.name, rdtype)
+            if self.authenticated is True or (
+                    not isinstance(self.authenticated, bool) and name in self.authenticated):
+                response.flags |= dns.flags.AD  # RFC 4035 §3.2.3: the data was validated
         try:
             return response.to_wire(max_size=max_size)
         except dns.exception.TooBig:

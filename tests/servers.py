@@ -1,7 +1,7 @@
 """SMTP server personas for the probe tests: aiosmtpd servers that answer like real MTAs.
 
 Each persona reproduces the VRFY / EXPN / HELP / RCPT replies of one real server, with
-the strings from /work/shared/reference/reply-codes.md §3, plus a few misbehaving ones
+the strings in docs/reference/vrfy-expn-help.md, plus a few misbehaving ones
 (``421`` at connect, silent after the banner, closes in the middle of a reply).
 `make_persona(name, loop=…)` builds the asyncio protocol for one connection; the
 fixtures in ``conftest.py`` serve it in the test's loop or in a thread.
@@ -233,10 +233,11 @@ def make_persona(
     """One connection's protocol for persona *name*; *tls_context* enables STARTTLS."""
     if name in _SCRIPTED:
         return _SCRIPTED[name]()
-    if name not in _SMTP_PERSONAS:  # the mail-transaction personas have their own module
+    if name not in _SMTP_PERSONAS:  # the mail-transaction personas have their own modules
         from tests.mail_personas import DELIVERY_PERSONAS
+        from tests.smuggling_personas import SMUGGLING_PERSONAS
 
-        smtp_class, handler_class, kwargs = DELIVERY_PERSONAS[name]
+        smtp_class, handler_class, kwargs = {**DELIVERY_PERSONAS, **SMUGGLING_PERSONAS}[name]
     else:
         smtp_class, handler_class, kwargs = _SMTP_PERSONAS[name]
     return smtp_class(

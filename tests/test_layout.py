@@ -1,7 +1,7 @@
-"""The layout rules of STYLE.md that code review alone would let slip.
+"""The layout rules of docs/architecture.md that code review alone would let slip.
 
-Principle 1: the reply parser is sans-IO. Principle 9: the knowledge base is data read by
-pure code. Principle 15: every module opens with a docstring naming its single job.
+The reply parser is sans-IO; the knowledge base is data read by
+pure code; every module opens with a docstring naming its single job; imports go one way.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ __all__ = [
     "MxHost",
     "MxPlan",
     "Source",
+    "is_address",
     "resolve_targets",
 ]
 
@@ -88,7 +89,7 @@ async def resolve_targets(
     name = name[1:-1] if name.startswith("[") and name.endswith("]") else name.rstrip(".")
     check_token("domain", name, limit=253)
     ask = _Ask(name, port, all_addresses, rdtypes)
-    if _is_address(name):
+    if is_address(name):
         if mx:
             raise UsageError(key="error_mx_address", params={"name": name})
         return ask.plan("direct", MxHost(name, None, (name,) if all_addresses else ()))
@@ -300,7 +301,8 @@ def _timed_out(name: str, rdtype: str, timeout: float) -> ResolveError:
                         params={"name": name, "rdtype": rdtype, "timeout": timeout})
 
 
-def _is_address(name: str) -> bool:
+def is_address(name: str) -> bool:
+    """Whether *name* is an IP address literal (brackets allowed), not a domain name."""
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:

@@ -20,7 +20,7 @@ from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Verdict
 from smtpprobe.transcript import banner, exchanges_for
 
-__all__ = ["POLICY_CHECKS", "Expectation", "Policy", "apply_policy"]
+__all__ = ["POLICY_CHECKS", "Expectation", "Policy", "SmugglingExpectation", "apply_policy"]
 
 
 class Expectation(StrEnum):
@@ -34,6 +34,18 @@ class Expectation(StrEnum):
         if self is Expectation.NOT_DISCLOSING:
             return verdict in (Verdict.HIDDEN, Verdict.DISABLED, Verdict.REFUSED)
         return str(verdict) == str(self)
+
+
+class SmugglingExpectation(StrEnum):
+    """What ``--expect-smuggling`` accepts as the smuggling check's verdict."""
+
+    NOT_VULNERABLE = "not-vulnerable"
+    REJECTS_BARE_LF = "rejects-bare-lf"
+
+    def accepts(self, verdict: Verdict) -> bool:
+        if self is SmugglingExpectation.NOT_VULNERABLE:
+            return verdict in (Verdict.NOT_VULNERABLE, Verdict.REJECTS_BARE_LF)
+        return verdict is Verdict.REJECTS_BARE_LF
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +69,14 @@ class Policy:
     max_banner_delay: float | None = None
     expect_banner: re.Pattern[str] | None = None
     expect_extensions: tuple[str, ...] = ()
+    expect_smuggling: SmugglingExpectation | None = None
     # --expect-relay: the relay verdict required ("closed"), judged like --expect-vrfy.
     expect_relay: str | None = None
 
 
 _Values = dict[str, Any]
+# How a policy line names the check it holds to an expectation (else the command verb).
+_COMMAND_NAMES = {"smuggling": "SMTP smuggling"}
 _Check = Callable[[Session, ProbeReport, Policy], Finding | None]
 
 
@@ -81,13 +96,15 @@ def _expectation(command: str) -> _Check:
     check = f"expect-{command}"
 
     def judge(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
-        expected: Expectation | None = getattr(policy, f"expect_{command}")
+        expected: Expectation | SmugglingExpectation | None = getattr(
+            policy, f"expect_{command}")
         if expected is None:
             return None
         found = report.finding(command)
         verdict = found.verdict if found is not None else None
         verdict = verdict or Verdict.NOT_TESTED
-        text = {"command": command.upper(), "expected": expected.value,
+        text = {"command": _COMMAND_NAMES.get(command, command.upper()),
+                "expected": expected.value,
                 "actual": verdict.value, "option": check}
         data = {"expected": expected.value, "actual": verdict.value}
         evidence = found.evidence if found is not None else ()
@@ -278,6 +295,7 @@ _CHECKS: dict[str, _Check] = {
     "banner-delay": _banner_delay,
     "expect-banner": _expect_banner,
     "expect-extension": _expect_extensions,
+    "expect-smuggling": _expectation("smuggling"),
     "expect-relay": _expect_relay,
 }
 POLICY_CHECKS = tuple(_CHECKS)

@@ -205,6 +205,41 @@ class Recorder:
         if self.on_event is not None:
             self.on_event(ProbeEvent(ProbeEventKind.EXCHANGE, phase, exchange=exchange))
 
+    async def write(self, phase: str, data: bytes, *, wait: float,
+                    shown: bytes | None = None, record_silence: bool = True) -> Reply | None:
+        """Write *data* as it is (nothing when empty), then take the reply that comes
+        within *wait* seconds, if one does; record the exchange either way.
+
+        For the smuggling check, where silence is an answer: None (recorded with neither
+        reply nor error) when no complete reply came in time. *shown* is recorded
+        instead of *data* (the server line a reply answers, when *data* is empty);
+        without *record_silence* a reply that did not come is not recorded at all.
+
+        :raises RemoteError: the connection ended or the reply was malformed (recorded).
+        """
+        recorded = data if shown is None else shown
+        if data or record_silence:
+            self.enter(phase, recorded.decode("latin-1"))
+        started = perf_counter()
+        reply: Reply | None = None
+        try:
+            if data:
+                self.wire.write(data)
+            reply = await self.wire.read_reply(self.left(wait))
+        except ProbeTimeoutError:
+            reply = None
+        except SMTPProbeError as exc:
+            exc.phase = phase
+            self._record(phase, recorded, None, started, "", exc)
+            raise
+        except asyncio.CancelledError:
+            late = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
+            self._record(phase, recorded, None, started, "", late)
+            raise
+        if reply is not None or record_silence:
+            self._record(phase, recorded, reply, started, "", None)
+        return reply
+
 
 def scrub_error(exc: SMTPProbeError, redactor: Redactor) -> None:
     """Redact an error in place: it is recorded, and it becomes the session's error."""

@@ -76,7 +76,7 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """Whether a command lets outsiders tell real users from unknown ones (DESIGN.md);
+    """Whether a command lets outsiders tell real users from unknown ones (docs/architecture.md);
     also what became of a sent message, and whether the server relays."""
 
     DISCLOSING = "disclosing"
@@ -85,6 +85,10 @@ class Verdict(StrEnum):
     REFUSED = "refused"
     INCONCLUSIVE = "inconclusive"
     NOT_TESTED = "not-tested"
+    # The SMTP smuggling check (interpret/smuggling.py): does DATA end only on CRLF.CRLF?
+    VULNERABLE = "vulnerable"
+    NOT_VULNERABLE = "not-vulnerable"
+    REJECTS_BARE_LF = "rejects-bare-lf"
     # ``smtpprobe send`` (findings.delivery; REFUSED too) and ``--relay-check``
     # (findings.relay; INCONCLUSIVE too).
     ACCEPTED = "accepted"
@@ -92,6 +96,11 @@ class Verdict(StrEnum):
     DEFERRED = "deferred"
     OPEN = "open"
     CLOSED = "closed"
+    # DANE (RFC 7672): do the TLSA records authenticate the server? (interpret/mail_tls.py)
+    VALID = "valid"
+    MISMATCH = "mismatch"
+    NO_RECORDS = "no-records"
+    NOT_VALIDATED = "not-validated"
 
 
 

@@ -32,6 +32,11 @@ def verb(exchange: Exchange) -> str:
     # or "BDAT n LAST", whose reply means what the KB says of DATA_END.
     if exchange.phase in ("AUTH", "DATA_END"):
         return exchange.phase
+    # The smuggling check: a reply to hand-made DATA content, or to the "." it hid, is
+    # the server ending a message, whatever the content's first word.
+    if exchange.phase == "DATA_CONTENT" or (exchange.phase == "SMUGGLED"
+                                            and exchange.command == b"."):
+        return "DATA_END"
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
 

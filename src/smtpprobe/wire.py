@@ -300,6 +300,16 @@ class SMTPWire:
             return None
         return ssl_object
 
+    def write(self, data: bytes) -> None:
+        """Write *data* exactly as given and read nothing: the caller reads the replies.
+
+        For bytes that may earn no reply or several (the SMTP smuggling check's hand-made
+        DATA content, RFC 5321 §2.3.8): `read_reply` then takes them one by one.
+        """
+        transport = self._require_transport()
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(data)
+
     def close(self) -> None:
         """Drop the connection at once; never waits on the network, safe to call twice.
 

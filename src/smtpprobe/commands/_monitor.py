@@ -370,10 +370,14 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         # The result is kept out of the main task on purpose: when asyncio.run restores
         # the SIGINT handler, CPython builds the repr of the old one, and with it of the
         # task and its result: with a thousand reports, a good part of a second.
+        from smtpprobe.commands._mail_tls import with_mail_policies
+
         try:
-            done.append(await run_fleet(specs, options=options, policy=policy,
-                                        fleet=fleet_options, on_event=on_event,
-                                        on_done=on_done, on_result=stream))
+            done.append(await with_mail_policies(  # MTA-STS, TLS-RPT, DANE beside the probes
+                specs, options, params, fleet_options.resolver, stream,
+                lambda watched, on_result: run_fleet(
+                    watched, options=options, policy=policy, fleet=fleet_options,
+                    on_event=on_event, on_done=on_done, on_result=on_result)))
         except FleetInterrupted as stop:  # Ctrl-C: report what was learned, exit 3
             done.append(stop.fleet)
             interrupted.append(True)

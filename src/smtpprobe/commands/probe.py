@@ -17,6 +17,7 @@ import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
+from smtpprobe.commands._mail_tls import mail_targets, mail_tls_options
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
 from smtpprobe.commands._relay import relay_options, with_relay
 from smtpprobe.commands._tls import tls_options, with_tls
@@ -268,6 +269,7 @@ def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
 @target_options
+@mail_tls_options
 @_connection_options
 @tls_options
 @_question_options
@@ -287,4 +289,5 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     params["lang"] = params["lang"] or lang_from_env()
     options = with_relay(with_tls(with_auth(_options(params, params["port"]), params), params),
                          params)
+    targets = mail_targets(targets, params)
     return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)

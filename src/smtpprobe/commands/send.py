@@ -13,6 +13,7 @@ from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
 from smtpprobe.commands._monitor import _policy, policy_options
 from smtpprobe.commands.probe import HostPort, _connection_options, _live, output_options
+from smtpprobe.commands.smuggle import smuggling_options
 from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError
 from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
@@ -127,6 +128,7 @@ def _error_line(error: SMTPProbeError, kb: KnowledgeBase) -> None:
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target", type=HostPort(), metavar="TARGET")
 @_message_options
+@smuggling_options
 @_connection_options
 @auth_options
 @policy_options
@@ -136,6 +138,7 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     became of it: every reply explained, the queue id, each recipient's answer.
 
     Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: --port 465.
+    --smuggling-check --to ADDRESS tests for SMTP smuggling instead (servers you operate).
     Exit codes: 0 accepted, 1 deferred or partly accepted, 2 refused or no connection,
     3 bad arguments or a message the server cannot take (SMTPUTF8, 8BITMIME).
     """
@@ -147,6 +150,12 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     host, port = target
     options = with_auth(_options(params, port or params["port"]), params)
     policy = _policy(params)
+    if params["smuggling_check"]:
+        from smtpprobe.commands.smuggle import run_smuggling
+
+        return run_smuggling(host, options, policy, params)
+    if params["expect_smuggling"]:
+        raise UsageError(key="error_smuggling_expect_without_check")
     quit_after = QuitAfter(params["quit_after"]) if params["quit_after"] else None
     mail = SendOptions(_draft(params), quit_after=quit_after, chunking=params["chunking"])
     kb = load(params["lang"])

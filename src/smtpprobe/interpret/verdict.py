@@ -1,6 +1,6 @@
 """The enumeration verdict for VRFY, EXPN and RCPT: a real address against a random one.
 
-One rule for all three (DESIGN.md): the replies are compared, never read one at a time,
+One rule for all three (docs/architecture.md): the replies are compared, never read one at a time,
 because a 252 means "hidden" only when an unknown address gets the same 252.
 """
 

@@ -28,6 +28,7 @@ _FAMILY = {
     "expect-expn": ("expect", "policy"),
     "expect-rcpt": ("expect", "policy"),
     "expect-relay": ("expect", "policy"),
+    "expect-smuggling": ("expect", "policy"),
     "require-starttls": ("policy",),
     "require-valid-cert": ("policy",),
     "cert-days": ("policy",),
