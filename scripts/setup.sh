@@ -47,6 +47,8 @@ if [ "$MODE" = test ]; then
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
+    # localedef and its locale sources: tests/test_output_safety.py builds an ISO-8859-1 locale.
+    { command -v localedef >/dev/null && [ -d /usr/share/i18n/locales ]; } || missing+=(locales)
     # testssl.sh only for bench/bench_tls_scan.py (it runs without it and says so).
     command -v testssl >/dev/null || command -v testssl.sh >/dev/null || missing+=(testssl.sh)
     # promtool and prometheus for tests/test_exporter.py (Debian's prometheus, ~96 MB).

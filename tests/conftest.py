@@ -10,8 +10,10 @@ tls="starttls")`` / ``threaded_smtp_server("exim")`` return the address to probe
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -23,6 +25,10 @@ from aiosmtpd.controller import Controller
 from tests.dnsserver import dns_server  # noqa: F401 - the DNS server fixture, for every module
 from tests.ports import ServerAddress, close_servers, free_port, start_controller  # noqa: F401
 from tests.servers import DOMAIN, make_persona
+
+# The knowledge-base cache of every test run (and of the CLIs tests start) lives in a
+# directory of its own: no test reads or writes the user's ~/.cache.
+os.environ["SMTPPROBE_CACHE_DIR"] = tempfile.mkdtemp(prefix="smtpprobe-test-cache-")
 
 TlsKind = Literal["starttls", "implicit"] | None
 CertKind = Literal["valid", "expired", "wrong-name"]
@@ -203,6 +209,30 @@ def findings_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return finding
 
     monkeypatch.setattr(fleet, "_mx_finding", mx_finding)
+
+    # The findings built outside the interpreter's table: each is checked where it is made.
+    import smtpprobe.interpret.relay as relay
+    import smtpprobe.interpret.smuggling as smuggling
+    import smtpprobe.mail_policies as mail_policies
+    import smtpprobe.send as send
+
+    def checked_alone(build: Callable[..., Any], *, with_session: bool) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            finding = build(*args, **kwargs)
+            problem = violation(args[0] if with_session else None, finding)
+            if problem:
+                found.append(problem)
+            return finding
+        return wrapper
+
+    monkeypatch.setattr(relay, "relay_finding", checked_alone(relay.relay_finding,
+                                                              with_session=True))
+    monkeypatch.setattr(send, "delivery_finding", checked_alone(send.delivery_finding,
+                                                                with_session=True))
+    monkeypatch.setattr(smuggling, "smuggling_finding",
+                        checked_alone(smuggling.smuggling_finding, with_session=False))
+    monkeypatch.setattr(mail_policies, "finding", checked_alone(mail_policies.finding,
+                                                                with_session=False))
     yield found
     assert not found, "findings the session does not bear out: " + "; ".join(
         sorted(set(found)))

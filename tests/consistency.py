@@ -283,6 +283,67 @@ def _deviations(reason: str) -> Predicate:
     return check
 
 
+# -- send, relay and smuggling ----------------------------------------------------------------
+
+def _relay(reason: str) -> Predicate:
+    def check(session: Session, finding: Finding) -> bool:
+        tried = [ex for ex in session.exchanges if ex.phase == "RELAY"]
+        rcpts = [ex for ex in tried if ex.command.upper().startswith(b"RCPT")]
+        accepted = any(ex.reply is not None and ex.reply.klass == 2 for ex in rcpts)
+        return {
+            "open": accepted, "open-trusted-source": accepted,
+            "closed": bool(tried) and not accepted, "closed-trusted-source":
+            bool(tried) and not accepted,
+            "inconclusive": bool(tried) and not accepted,
+            "not-reached": not tried,
+        }[reason]
+    return check
+
+
+def _delivery(reason: str) -> Predicate:
+    def check(session: Session, finding: Finding) -> bool:
+        mail, rcpt = _codes(session, "MAIL"), _codes(session, "RCPT")
+        ends = [ex.reply.code for ex in session.exchanges
+                if ex.phase in ("DATA_END", "BDAT") and ex.reply is not None]
+        data = _codes(session, "DATA")
+        accepted = bool(ends) and ends[-1] // 100 == 2
+        return {
+            "accepted": accepted, "accepted-no-queue-id": accepted,
+            "partially-accepted": accepted and any(c // 100 != 2 for c in rcpt),
+            "mail-refused": bool(mail) and mail[-1] // 100 != 2,
+            "no-recipient": bool(rcpt) and all(c // 100 != 2 for c in rcpt),
+            "data-refused": any(c not in (250, 354) for c in data + ends) and not accepted,
+            "stopped": not ends,
+            "not-sent": not ends,
+        }[reason]
+    return check
+
+
+def _smuggling(reason: str) -> Predicate:
+    def check(session: Session | None, finding: Finding) -> bool:
+        outcomes = [c["outcome"] for c in finding.data.get("candidates", [])]
+        ended = "ended-early" in outcomes
+        return {
+            "vulnerable": ended and bool(finding.data.get("ended_early")),
+            "rejects-bare-lf": not ended and "rejected" in outcomes,
+            "not-vulnerable": not ended and bool(outcomes)
+            and all(o == "content" for o in outcomes),
+            "inconclusive": not ended and "untested" in outcomes,
+        }[reason]
+    return check
+
+
+def _mail_tls(session: Session | None, finding: Finding) -> bool:
+    """MTA-STS, TLS-RPT and DANE rest on DNS and HTTPS facts, not on the SMTP session: the
+    verdict must agree with the status the reason gives."""
+    verdict = finding.verdict.value if finding.verdict is not None else None
+    if verdict == "mismatch":
+        return finding.status.value == "critical"
+    if verdict == "valid":
+        return finding.status.value == "ok" or bool(finding.notes)
+    return True
+
+
 # -- policies, MX and pools -------------------------------------------------------------------
 
 def _policy(session: Session, finding: Finding) -> bool:
@@ -290,7 +351,7 @@ def _policy(session: Session, finding: Finding) -> bool:
     reason, status = finding.reason, finding.status.value
     if reason == "ok":
         return status == "ok"
-    if reason in ("not-reached", "undecided"):
+    if reason in ("not-reached", "undecided", "timeout"):  # timeout: --expect-banner's bound
         return status == "unknown"
     if finding.check == "require-starttls":
         return session.tls is None
@@ -310,17 +371,25 @@ def _pool(session: Session, finding: Finding) -> bool:
 _FAMILIES: dict[str, Callable[[str], Predicate]] = {
     "connection": _connection, "banner": _banner_check, "ehlo": _ehlo, "starttls": _starttls,
     "tls": _tls, "help": _help, "vrfy": _verdict, "expn": _verdict, "rcpt": _verdict,
-    "auth": _auth, "deviations": _deviations,
+    "auth": _auth, "deviations": _deviations, "relay": _relay, "delivery": _delivery,
 }
-_WHOLE: dict[str, Predicate] = {"mx": _mx, "pool": _pool}
+_WHOLE: dict[str, Predicate] = {"mx": _mx, "pool": _pool, "mta_sts": _mail_tls,
+                                "tls_rpt": _mail_tls, "dane": _mail_tls}
+# Findings judged from their own recorded tests (each test's exchanges are in ``data``).
+_OWN: dict[str, Callable[[str], Predicate]] = {"smuggling": _smuggling}
 _POLICIES = ("expect-", "require-", "cert-days", "time", "banner-delay")
 
 
 def violation(session: Session | None, finding: Finding) -> str:
     """Why *finding* is not borne out by *session*; ``""`` when it is."""
     family = _FAMILIES.get(finding.check)
-    if finding.check in _WHOLE:
-        holds = _WHOLE[finding.check](session, finding) if session else True  # type: ignore[arg-type]
+    if finding.check in _OWN:
+        try:
+            holds = _OWN[finding.check](finding.reason)(session, finding)  # type: ignore[arg-type]
+        except KeyError:
+            return f"no predicate for {finding.check}/{finding.reason}"
+    elif finding.check in _WHOLE:
+        holds = _WHOLE[finding.check](session, finding)  # type: ignore[arg-type]
     elif finding.check.startswith(_POLICIES):
         holds = session is None or _policy(session, finding)
     elif family is None or session is None:

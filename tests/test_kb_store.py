@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshal
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +89,103 @@ def test_an_unwritable_cache_dir_still_reads_the_files(
         assert "252" in store.read("basic.toml")
     finally:
         store._all.cache_clear()
+
+
+# -- a cache that is never trusted (issue 11 §5) ----------------------------------------------
+
+
+def _blob_name(folder: Path) -> Path:
+    """Where this checkout's blob lives in *folder* (written once, then removed)."""
+    store._all.cache_clear()
+    store.read("basic.toml")
+    store._all.cache_clear()
+    blob = next(folder.glob("kb-*.marshal"))
+    blob.unlink()
+    return blob
+
+
+def _explain(folder: Path) -> subprocess.CompletedProcess[str]:
+    """``smtpprobe explain 252`` in a child with *folder* as the cache (a hang fails)."""
+    return subprocess.run([sys.executable, "-m", "smtpprobe", "explain", "252"],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "SMTPPROBE_CACHE_DIR": str(folder),
+                               "LANG": "C.UTF-8", "NO_COLOR": "1"})
+
+
+def _assert_explained(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stderr
+    assert "Cannot Verify User" in result.stdout and "synth_" not in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_fifo_at_the_blob_path_does_not_hang(fresh: Path) -> None:
+    os.mkfifo(_blob_name(fresh))
+    _assert_explained(_explain(fresh))
+
+
+@pytest.mark.slow
+def test_a_directory_at_the_blob_path_is_ignored(fresh: Path) -> None:
+    (_blob_name(fresh) / "x").mkdir(parents=True)
+    _assert_explained(_explain(fresh))
+    _assert_explained(_explain(fresh))
+
+
+def test_a_device_symlinked_at_the_blob_path_is_ignored(fresh: Path) -> None:
+    _blob_name(fresh).symlink_to("/dev/zero")
+    _assert_explained(_explain(fresh))
+
+
+@pytest.mark.parametrize("planted", [{}, [], {"basic.toml": "x"}, {"en/basic.toml": {}}, 7])
+def test_a_blob_of_the_wrong_shape_is_rebuilt(fresh: Path, planted: object) -> None:
+    blob = _blob_name(fresh)
+    blob.write_bytes(marshal.dumps(planted))
+    _assert_explained(_explain(fresh))
+    assert isinstance(marshal.loads(blob.read_bytes()), dict)  # rewritten whole
+
+
+def test_a_planted_symlink_is_neither_read_nor_written_through(
+        fresh: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    blob = _blob_name(fresh)
+    elsewhere = tmp_path_factory.mktemp("victim") / "victim"
+    store.read("basic.toml")
+    store._all.cache_clear()
+    real = marshal.loads(next(fresh.glob("kb-*.marshal")).read_bytes())
+    next(fresh.glob("kb-*.marshal")).unlink()
+    real["en/basic.toml"]["252"]["title"] = "PLANTED"
+    elsewhere.write_bytes(marshal.dumps(real))
+    blob.symlink_to(elsewhere)
+    _assert_explained(_explain(fresh))
+    assert "PLANTED" in marshal.loads(elsewhere.read_bytes())["en/basic.toml"]["252"]["title"]
+    assert blob.is_file() and not blob.is_symlink()  # the link itself was replaced
+
+
+def test_blob_and_folder_are_private(fresh: Path) -> None:
+    folder = fresh / "made"
+    result = _explain(folder)
+    _assert_explained(result)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    [blob] = folder.glob("kb-*.marshal")
+    assert blob.stat().st_mode & 0o777 == 0o600
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_a_folder_others_can_write_is_not_used(fresh: Path) -> None:
+    shared = fresh / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    _assert_explained(_explain(shared))
+    assert list(shared.iterdir()) == []
+
+
+def test_languages_are_the_data_folders() -> None:
+    from smtpprobe.kb import LANGUAGES
+
+    folders = sorted(p.name for p in Path(store.DATA_DIR).iterdir()
+                     if (p / "basic.toml").is_file())
+    assert LANGUAGES[0] == "en" and sorted(LANGUAGES) == folders
+
+
+def test_files_in_subfolders_are_loaded(fresh: Path) -> None:
+    names = {name for name, _stat in store._data_files()}
+    for path in Path(store.DATA_DIR).rglob("*.toml"):
+        assert path.relative_to(store.DATA_DIR).as_posix() in names

@@ -9,6 +9,8 @@ arguments hold one, else the locale.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -54,8 +56,24 @@ Exit codes (monitoring-plugin convention):
 """
 
 
+class _OutputError(Exception):
+    """A write to stdout failed; raised past click, which would turn EPIPE into exit 1."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class LazyGroup(LocalizedGroup):
     """A group that imports a command's module only when that command is used."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputError(exc) from exc
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -107,9 +125,12 @@ def _show_version(ctx: click.Context, wanted: bool) -> None:
 
 
 def _error_line(message: str, hint: str = "") -> None:
-    click.secho(f"smtpprobe: {text('error_label')}: {message}", fg="red", err=True)
-    if hint:
-        click.echo(f"  {text('error_hint_label')}: {hint}", err=True)
+    # stderr itself may be unwritable (a full disk, a closed descriptor): then there is
+    # no one to tell, and the exit code says it.
+    with contextlib.suppress(OSError, ValueError):
+        click.secho(f"smtpprobe: {text('error_label')}: {message}", fg="red", err=True)
+        if hint:
+            click.echo(f"  {text('error_hint_label')}: {hint}", err=True)
 
 
 def _usage_error(exc: click.UsageError) -> None:
@@ -124,8 +145,57 @@ def main(argv: list[str] | None = None) -> int:
     Everything it prints is in the run's language: ``--lang`` in *argv*, else the locale.
     """
     args = sys.argv[1:] if argv is None else argv
+    _prepare_streams()
     with using(lang_from_argv(args) or lang_from_env()):
-        return _run(args)
+        code = _run(args)
+        try:
+            sys.stdout.flush()  # the last buffer: its write error is this run's, not exit's
+        except BrokenPipeError:
+            return _reader_gone()
+        except (OSError, ValueError) as exc:
+            return _output_failed(exc)
+        return code
+
+
+def _prepare_streams() -> None:
+    """Streams any locale and any descriptor can take.
+
+    A closed stdout or stderr (``>&-``: Python sets it to None) becomes the null device;
+    a text stream whose encoding is not UTF-8 (an ISO-8859-1 locale) writes ``?`` for what
+    it cannot encode rather than raising. JSON and JUnit never depend on it: they are
+    ASCII under such a locale.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+            continue
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding not in ("utf-8", "utf8") and reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="replace" if name == "stdout" else "backslashreplace")
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (``| head -1``): nothing left to tell anyone.
+
+    stdout is pointed at the null device so that the interpreter's own last flush does not
+    print "Exception ignored … BrokenPipeError" (Python docs, "Note on SIGPIPE").
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_UNKNOWN
+
+
+def _output_failed(exc: BaseException) -> int:
+    """stdout could not be written (full disk, closed descriptor): one line, UNKNOWN."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    _reader_gone()  # whatever is still buffered would fail again at exit
+    _error_line(text("error_output_unwritable", reason=reason))
+    return EXIT_UNKNOWN
 
 
 def _run(args: list[str]) -> int:
@@ -154,16 +224,25 @@ def _run(args: list[str]) -> int:
     except KeyboardInterrupt:
         _error_line(text("error_interrupted"))
         return EXIT_UNKNOWN
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`); nothing left to tell anyone.
-        sys.stderr.close()
-        return EXIT_UNKNOWN
+    except _OutputError as exc:
+        if isinstance(exc.error, BrokenPipeError):
+            return _reader_gone()
+        return _output_failed(exc.error)
     except Exception as exc:  # noqa: BLE001 - the one boundary where anything is caught
-        if debug:
-            raise
-        _error_line(text("error_internal", kind=type(exc).__name__, detail=exc),
-                    text("error_internal_hint"))
-        return EXIT_UNKNOWN
+        return _internal(exc, debug)
     if isinstance(result, int):
         return result
     return EXIT_OK
+
+
+# Write errors of an output stream (the command's own file errors are usage errors).
+_OUTPUT_ERRORS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT,
+                            errno.EFBIG})
+
+
+def _internal(exc: Exception, debug: bool) -> int:
+    if debug:
+        raise exc
+    _error_line(text("error_internal", kind=type(exc).__name__, detail=exc),
+                text("error_internal_hint"))
+    return EXIT_UNKNOWN

@@ -42,12 +42,14 @@ _METAVAR_WORD = re.compile(r"[A-Z][A-Z_]+(?: RANGE)?")
 
 
 def lang_from_env(environ: Mapping[str, str] | None = None) -> str:
-    """``id`` when the POSIX locale (LC_ALL, then LC_MESSAGES, then LANG) is Indonesian."""
+    """The language of the POSIX locale (LC_ALL, then LC_MESSAGES, then LANG: ``id_ID.UTF-8``
+    is ``id``) when there are words for it, else ``en``."""
     env = os.environ if environ is None else environ
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
         if value:
-            return "id" if value.lower().startswith("id") else "en"
+            lang = value.lower().partition(".")[0].partition("@")[0].partition("_")[0]
+            return lang if lang in LANGUAGES else "en"
     return "en"
 
 

@@ -15,7 +15,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-__all__ = ["Found", "LogScanner", "scan_line", "scan_text"]
+__all__ = ["MAX_ENTRY_CHARS", "Found", "LogScanner", "scan_line", "scan_text"]
+
+# One logical entry (a line and its indented continuation lines): a bounce's diagnostic
+# runs to a few KiB; anything past this is not read.
+MAX_ENTRY_CHARS = 65536
 
 
 # A NamedTuple rather than a frozen dataclass: it is built once per reply in a hot loop, and
@@ -231,12 +235,25 @@ class LogScanner:
         hit, other, first_char = self._hit, self._other, _FIRST_CHAR.get
         said = _POSTFIX_SAID.search
         logical, start, special, held = "", 0, False, self._held
+        # Continuation lines are collected and joined once (joining them one by one is
+        # quadratic); past MAX_ENTRY_CHARS the rest of one logical entry is dropped.
+        folded: list[str] = []
+        room = 0
         number = self.lines
         for number, raw in enumerate(lines, self.lines + 1):
             kind = first_char(raw[:1])
             if kind is _INDENTED and logical and not raw.isspace():
-                logical = logical.rstrip("\r\n") + " " + raw.strip()
+                if not folded:
+                    folded.append(logical.rstrip("\r\n"))
+                    room = MAX_ENTRY_CHARS - len(folded[0])
+                if room > 0:
+                    piece = raw.strip()[:room]
+                    folded.append(piece)
+                    room -= len(piece) + 1
                 continue
+            if folded:
+                logical = " ".join(folded)
+                folded.clear()
             # The pre-filter: a few substring tests and no regex settle a line that carries
             # no reply (nine in ten in a busy mail log). Postfix and Sendmail both write
             # ", dsn="; a lone "j" is rarer than "reject" and cheaper to look for.
@@ -256,7 +273,7 @@ class LogScanner:
             logical, start = raw, number
             special = kind is _SPECIAL and raw[:2] in _SPECIAL_START
         self.lines = number
-        yield from hit(start, logical)
+        yield from hit(start, " ".join(folded) if folded else logical)
         yield from self._flush()
 
     def _hit(self, number: int, line: str) -> Iterable[Found]:

@@ -20,7 +20,8 @@ from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Verdict
 from smtpprobe.transcript import banner, exchanges_for
 
-__all__ = ["POLICY_CHECKS", "Expectation", "Policy", "SmugglingExpectation", "apply_policy"]
+__all__ = ["MATCH_SECONDS", "POLICY_CHECKS", "Expectation", "Policy", "SmugglingExpectation",
+           "apply_policy", "search_within"]
 
 
 class Expectation(StrEnum):
@@ -227,6 +228,44 @@ def _banner_delay(session: Session, report: ProbeReport, policy: Policy) -> Find
                     evidence=(found,))
 
 
+# ``--expect-banner`` runs the user's regex on server text: ``(a+)+$`` against 40 a's and a
+# b takes minutes in a backtracking engine. The search gets this long, in a child process
+# that is killed when it is up (re cannot be interrupted, not even from another thread).
+MATCH_SECONDS = 1.0
+_MATCH_CHARS = 4096  # of the greeting: a 32 KiB multi-line banner is not searched whole
+
+
+def search_within(pattern: re.Pattern[str], text: str, seconds: float) -> bool | None:
+    """Whether *pattern* is found in *text* (its first 4096 characters); None when the
+    search did not end within *seconds*."""
+    import os
+
+    text = text[:_MATCH_CHARS]
+    if not hasattr(os, "fork"):  # pragma: no cover - POSIX only; the cap still bounds it
+        return pattern.search(text) is not None
+    import select
+    import signal
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child, which leaves by _exit
+        try:
+            os.write(write_end, b"1" if pattern.search(text) is not None else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    answer = b""
+    try:
+        if select.select([read_end], [], [], seconds)[0]:
+            answer = os.read(read_end, 1)
+    finally:
+        os.close(read_end)
+        if not answer:
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    return {b"1": True, b"0": False}.get(answer)
+
+
 def _expect_banner(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     pattern = policy.expect_banner
     if pattern is None:
@@ -234,7 +273,11 @@ def _expect_banner(session: Session, report: ProbeReport, policy: Policy) -> Fin
     found = banner(session)
     if found is None or found.reply is None:
         return _not_reached("expect-banner", "--expect-banner")
-    matched = pattern.search("\n".join(found.reply.wire_lines())) is not None
+    matched = search_within(pattern, "\n".join(found.reply.wire_lines()), MATCH_SECONDS)
+    if matched is None:  # the user's pattern backtracked past the bound: no verdict
+        return _finding("expect-banner", Status.UNKNOWN, "timeout",
+                        {"pattern": pattern.pattern, "seconds": MATCH_SECONDS},
+                        {"pattern": pattern.pattern, "matched": None}, evidence=(found,))
     status, key = (Status.OK, "ok") if matched else (
         Status.CRITICAL, "violated")
     return _finding("expect-banner", status, key, {"pattern": pattern.pattern},

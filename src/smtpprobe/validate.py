@@ -1,7 +1,9 @@
 """Validation of probe input at the API boundary, so that no injection reaches the wire.
 
 Every value that ends up inside an SMTP command line (user, list, HELO name, domain,
-control address) must be one token: no spaces, no control characters, no CR/LF.
+control address) must be one token: no spaces, no control characters, no CR/LF. Numbers
+from outside (a port, days, a server's SIZE) are read by one rule: `ascii_number`
+(`smtpprobe.numbers`, re-exported here).
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import unicodedata
 
 from smtpprobe.errors import Term, UsageError
+from smtpprobe.numbers import ascii_number, finite_seconds
 from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
-__all__ = ["check_credentials", "check_options", "check_token"]
+__all__ = ["ascii_number", "check_credentials", "check_options", "check_token",
+           "finite_seconds", "parse_host_port"]
+
 
 # Cc controls (CR, LF, NUL, ESC …), Cf format (zero-width, bidi overrides), line and
 # paragraph separators: none of them belongs in a command argument.
@@ -97,3 +102,43 @@ def check_credentials(options: ProbeOptions) -> None:
     except ValueError:
         raise UsageError(key="error_auth_mechanism",
                          params={"mechanism": options.auth_mechanism}) from None
+
+
+def parse_host_port(value: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
+
+    :raises UsageError: an unclosed ``[``, no host, or a port outside 1-65535.
+    """
+    text, port = value.strip(), None
+    if text.startswith("["):
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise UsageError(key="error_hostport_ipv6", params={"text": text})
+        port = _port(rest[1:]) if rest else None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = _port(port_text)
+    else:
+        host = text  # a name, an IPv4 address, or an IPv6 address without a port
+        if ":" in host and not _is_ipv6(host):
+            raise UsageError(key="error_hostport_extra", params={"text": text})
+    if not host:
+        raise UsageError(key="error_hostport_no_host", params={"text": text})
+    return host, port
+
+
+def _port(text: str) -> int:
+    port = ascii_number(text, max_digits=5)  # "²" or "٣٩٩٩" is no port
+    if port is None or not 0 < port < 65536:
+        raise UsageError(key="error_hostport_port", params={"text": text})
+    return port
+
+
+def _is_ipv6(text: str) -> bool:
+    """An IPv6 address (``host:port:extra`` is not one, and is not looked up as a name)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False

@@ -10,26 +10,66 @@ from typing import Any, TypeVar
 
 import click
 
-from smtpprobe.i18n import lang_from_env
+from smtpprobe.i18n import lang_from_env, text
+from smtpprobe.kb import LANGUAGES
 from smtpprobe.render.doc import Doc
 
 __all__ = [
+    "Seconds",
+    "WholeNumber",
     "emit_doc",
     "emit_json",
     "format_option",
     "lang_from_env",
     "lang_option",
+    "stdout_utf8",
     "use_color",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Seconds as people write them: 5, 2.5, .5 (ASCII digits; float() would also take "nan",
+# "inf", "1_0" and Arabic-Indic digits).
+_DECIMAL = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})")
+
+
+class WholeNumber(click.IntRange):
+    """click's ``IntRange`` for ASCII digits only (`smtpprobe.validate.ascii_number`):
+    ``int()`` alone reads ``٣٩٩٩`` as 3999."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            from smtpprobe.numbers import ascii_number
+
+            if ascii_number(value.strip()) is None:
+                self.fail(text("error_not_a_whole_number", value=value), param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds above 0, finite, in ASCII digits (``nan``, ``inf``, ``-1``,
+    ``1e999`` are usage errors)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        from smtpprobe.numbers import finite_seconds
+
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
+            self.fail(text("error_not_seconds", value=value), param, ctx)
+        number = super().convert(value, param, ctx)
+        if not finite_seconds(number):
+            self.fail(text("error_not_seconds", value=value), param, ctx)
+        return number
 
 
 def lang_option(function: F) -> F:
     """``--lang en|id``; the default follows the locale."""
     return click.option(
         "--lang",
-        type=click.Choice(["en", "id"]),
+        type=click.Choice(list(LANGUAGES)),
         default=None,
         help="Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
         "Bahasa Indonesia).",
@@ -62,9 +102,11 @@ def use_color(stream: Any = None) -> bool:
 
 def terminal_width() -> int:
     """COLUMNS, else the terminal's width, else 80; at most 100 (long lines read badly)."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return min(int(columns), 100)
+    from smtpprobe.numbers import ascii_number
+
+    columns = ascii_number(os.environ.get("COLUMNS", ""), max_digits=6)  # else ignored
+    if columns:
+        return min(columns, 100)
     try:
         return min(os.get_terminal_size(sys.stdout.fileno()).columns, 100)
     except (OSError, ValueError, AttributeError):
@@ -85,15 +127,20 @@ def emit_doc(doc: Doc) -> None:
     sys.stdout.write(to_plain(doc, width=terminal_width()))
 
 
-# json.dumps escapes C0 controls but, with ensure_ascii=False, writes DEL and the C1
-# controls raw; U+009B is CSI to many terminals, so server text could still drive one.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f]")
+def stdout_utf8(stream: Any = None) -> bool:
+    """Whether *stream* (stdout) encodes UTF-8; JSON for any other is written as ASCII."""
+    import codecs
+
+    encoding = getattr(sys.stdout if stream is None else stream, "encoding", None) or "ascii"
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def emit_json(document: Any) -> None:
-    """Print one JSON document (or one JSON Lines record); no control character is raw."""
-    import json
+    """Print one JSON document; no control character is raw (`json_text`), and under a
+    locale that is not UTF-8 every non-ASCII character is a ``\\u`` escape."""
+    from smtpprobe.render.json_text import json_text
 
-    text = json.dumps(document, ensure_ascii=False, indent=2)
-    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(json_text(document, indent=2, ascii_only=not stdout_utf8()) + "\n")

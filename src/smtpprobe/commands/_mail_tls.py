@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from smtpprobe.commands._common import WholeNumber
 from smtpprobe.errors import UsageError
 from smtpprobe.report import ProbeOptions, Status, TlsMode
 
@@ -50,7 +51,7 @@ def mail_tls_options(function: F) -> F:
         click.option("--dane/--no-dane", "dane", default=None, help="Match the hosts' "
                      "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
                      "on by default with --mx or --mta-sts)."),
-        click.option("--policy-port", type=click.IntRange(1, 65535), default=443,
+        click.option("--policy-port", type=WholeNumber(1, 65535), default=443,
                      hidden=True, help="HTTPS port of the MTA-STS policy host: for tests."),
         click.option("--policy-cafile", type=click.Path(exists=True, dir_okay=False),
                      hidden=True, help="CA file for the MTA-STS policy host: for tests."),

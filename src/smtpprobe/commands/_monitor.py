@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from smtpprobe.commands._common import emit_doc, emit_json
+from smtpprobe.commands._common import Seconds, WholeNumber, emit_doc, emit_json, stdout_utf8
 from smtpprobe.errors import UsageError
 from smtpprobe.views.errors import localized
 from smtpprobe.i18n import current_lang, text
 from smtpprobe.isolation import SAID_ONCE
 from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.lines import bounded_lines
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeEvent, ProbeOptions, TlsMode
-from smtpprobe.validate import check_options
+from smtpprobe.validate import ascii_number, check_options
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -52,9 +53,11 @@ class CertDays(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, tuple):
             return value
         warn, comma, crit = str(value).partition(",")
-        if not (comma and warn.strip().isdigit() and crit.strip().isdigit()):
+        warn_days = ascii_number(warn.strip(), max_digits=6)
+        crit_days = ascii_number(crit.strip(), max_digits=6)
+        if not comma or warn_days is None or crit_days is None:
             self.fail(text("error_cert_days_format", value=value), param, ctx)
-        days = int(warn), int(crit)
+        days = warn_days, crit_days
         if days[0] < days[1]:
             self.fail(text("error_cert_days_order", value=value), param, ctx)
         return days
@@ -107,10 +110,10 @@ def target_options(function: F) -> F:
                      metavar="FILE",
                      help="Read more targets from FILE, one per line (- for stdin; # starts "
                      "a comment)."),
-        click.option("--concurrency", type=click.IntRange(1, 1000), default=20,
+        click.option("--concurrency", type=WholeNumber(1, 1000), default=20,
                      show_default=True, help="Probe at most N targets at once (lowered, "
                      "with a note, when the open-file limit is smaller)."),
-        click.option("--total-timeout", type=click.FloatRange(0, min_open=True),
+        click.option("--total-timeout", type=Seconds(),
                      metavar="SECONDS", help="Deadline for the whole run: targets not "
                      "finished by then are UNKNOWN."),
         click.option("--mx", is_flag=True, help="Targets are domains: probe each MX host, in "
@@ -126,7 +129,7 @@ def target_options(function: F) -> F:
 
 def policy_options(function: F) -> F:
     """The thresholds and expectations that set the exit code (`smtpprobe.policy.Policy`)."""
-    seconds = click.FloatRange(0, min_open=True)
+    seconds = Seconds()
     return _options(function, (
         click.option("--expect-vrfy", type=click.Choice(_EXPECT), help="CRITICAL unless the "
                      "VRFY verdict is this."),
@@ -195,7 +198,7 @@ def read_targets(lines: Iterable[str]) -> Iterator[tuple[str, int | None]]:
     :raises UsageError: (when reached) a line that is not ``host``, ``host:port`` or
         ``[v6addr]:port``.
     """
-    from smtpprobe.commands.probe import parse_host_port
+    from smtpprobe.validate import parse_host_port
 
     for number, raw in enumerate(lines, 1):
         target = raw.split("#", 1)[0].strip()
@@ -209,13 +212,25 @@ def read_targets(lines: Iterable[str]) -> Iterator[tuple[str, int | None]]:
         yield parsed
 
 
+# A host name is at most 253 characters (RFC 1035 §2.3.4); room for a port and a comment.
+_TARGET_LINE_CHARS = 4096
+
+
+def _overlong_target(number: int) -> None:
+    raise UsageError(key="error_targets_line_too_long",
+                     params={"number": number, "limit": _TARGET_LINE_CHARS})
+
+
 def _specs(targets: tuple[tuple[str, int | None], ...], params: dict[str, Any],
            options: ProbeOptions) -> Iterator[TargetSpec]:
     """Every target, CLI ones first, checked as it is taken (`run_fleet` pulls them one by
     one, so a long ``--targets`` stream is never held in memory)."""
     from smtpprobe.fleet import TargetSpec
 
-    given = itertools.chain(targets, read_targets(params["targets_file"] or ()))
+    handle = params["targets_file"]
+    lines = () if handle is None else bounded_lines(handle, _TARGET_LINE_CHARS,
+                                                     on_overlong=_overlong_target)
+    given = itertools.chain(targets, read_targets(lines))
     for host, port in given:
         if port is not None and options.port is not None and port != options.port:
             raise UsageError(key="error_port_conflict",
@@ -262,7 +277,7 @@ def _resolver(server: str | None, lifetime: float) -> dns.asyncresolver.Resolver
     import dns.asyncresolver
     import dns.nameserver
 
-    from smtpprobe.commands.probe import parse_host_port
+    from smtpprobe.validate import parse_host_port
 
     try:
         host, port = parse_host_port(server)
@@ -343,6 +358,8 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     policy = _policy(params)
     options = _steps_for(policy, options, params)
     specs = _checked_specs(targets, params, options)
+    if params["junit_file"]:
+        _write_junit(params["junit_file"], None)  # fail before probing, not after
     single = len(targets) == 1 and params["targets_file"] is None and not (
         params["mx"] or params["all_addresses"])
     output_format = OutputFormat(params["output_format"])
@@ -362,7 +379,7 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     bar = (output_format is OutputFormat.TEXT and on_event is None and not single
            and sys.stderr.isatty())
     lines = output_format is OutputFormat.JSON and not single
-    stream = JsonLines(kb, click.echo) if lines else None
+    stream = JsonLines(kb, click.echo, ascii_only=not stdout_utf8()) if lines else None
     done: list[Fleet] = []
     interrupted: list[bool] = []
 
@@ -397,18 +414,29 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
                 click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
                 if hint and single:
                     click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
-    _emit(fleet, output_format, kb, lines=not single)
     if params["junit_file"]:
+        # Before anything is printed: a run whose report could not be written must not
+        # first say "SMTP OK".
         from smtpprobe.render.junit import junit_xml
 
-        try:
-            with open(params["junit_file"], "w", encoding="utf-8") as handle:
-                handle.write(junit_xml(fleet.results, kb))
-        except OSError as exc:
-            raise UsageError(key="error_junit_unwritable",
-                             params={"path": params["junit_file"], "reason": exc}) from None
+        _write_junit(params["junit_file"], lambda: junit_xml(fleet.results, kb))
+    _emit(fleet, output_format, kb, lines=not single)
     if interrupted:
         click.secho(f"smtpprobe: {kb.ui('error_label')}: {kb.ui('error_interrupted')}",
                     fg="red", err=True)
         return 3  # UNKNOWN: the run did not finish, whatever it had found
     return fleet.status.exit_code
+
+
+def _write_junit(path: str, document: Callable[[], str] | None) -> None:
+    """Write the JUnit file (or, with no *document*, check that it can be written).
+
+    :raises UsageError: it cannot: a missing or read-only directory, a full disk.
+    """
+    try:
+        with open(path, "w" if document is not None else "a", encoding="utf-8") as handle:
+            if document is not None:
+                handle.write(document())
+    except OSError as exc:
+        raise UsageError(key="error_junit_unwritable",
+                         params={"path": path, "reason": exc}) from None

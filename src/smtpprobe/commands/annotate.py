@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -26,11 +26,14 @@ from smtpprobe.commands._common import (
 from smtpprobe.errors import UsageError
 from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
+from smtpprobe.lines import MAX_LINE_CHARS, bounded_lines
 from smtpprobe.logscan import Found, LogScanner
 from smtpprobe.meaning import tone_of_class
 from smtpprobe.render.doc import Block, Doc
 from smtpprobe.views.annotate_view import (
+    CACHE_SIZE,
     Annotator,
+    BoundedCache,
     Tally,
     reading_tail,
     reply_blocks,
@@ -65,21 +68,51 @@ def _open(source: str) -> Iterator[IO[str]]:
 
 
 class _Seen:
-    """One wording from one source: its reading, how often it came, its rendered tail."""
+    """One wording from one source: its reading, how often it came since it was last
+    counted, and its rendered tail."""
 
-    __slots__ = ("count", "reading", "tail")
+    __slots__ = ("code", "count", "enhanced", "reading", "tail")
 
-    def __init__(self, reading: Reading) -> None:
+    def __init__(self, found: Found, reading: Reading) -> None:
         self.reading, self.count, self.tail = reading, 0, ""
+        # A bare status counts under its enhanced code.
+        self.code = str(found.code) if found.code is not None else found.enhanced or "?"
+        self.enhanced = found.enhanced
+
+
+class _Counts:
+    """Replies per code and per enhanced code: two counters of at most a few hundred keys,
+    however many wordings the log holds (a wording's count is added when it is dropped)."""
+
+    def __init__(self) -> None:
+        self.codes: Counter[str] = Counter()
+        self.enhanced: Counter[str] = Counter()
+
+    def add(self, seen: _Seen | None) -> None:
+        if seen is None or not seen.count:
+            return
+        self.codes[seen.code] += seen.count
+        if seen.enhanced is not None:
+            self.enhanced[seen.enhanced] += seen.count
+        seen.count = 0
+
+    def tallies(self, kb: KnowledgeBase) -> tuple[list[Tally], list[Tally]]:
+        def tally(counts: Counter[str]) -> list[Tally]:
+            return [Tally(code, (kb.enhanced("X" + code[1:]) if "." in code
+                                 else kb.basic(int(code))).title, count,
+                          tone_of_class(int(code[0]) * 100))
+                    for code, count in counts.most_common()]
+
+        return tally(self.codes), tally(self.enhanced)
 
 
 class _JsonOut:
     """JSON Lines: a record per reply, built from the wording's cached tail."""
 
     def __init__(self) -> None:
-        from json.encoder import encode_basestring_ascii
+        from smtpprobe.render.json_text import json_string
 
-        self._quote: Callable[[str], str] = encode_basestring_ascii
+        self._quote: Callable[[str], str] = json_string
         self._write = sys.stdout.write
 
     def finding(self, found: Found, seen: _Seen) -> None:
@@ -90,17 +123,17 @@ class _JsonOut:
         self._write(f'{{"schema_version": 1, "type": "reply", "line": {found.line}, '
                     f'"text": {self._quote(found.text)}, {seen.tail}')
 
-    def summary(self, name: str, lines: int, seen: Iterable[tuple[Found, _Seen]],
-                kb: KnowledgeBase) -> None:
-        import json
-
+    def summary(self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase,
+                skipped: int) -> None:
+        from smtpprobe.render.json_text import json_text
         from smtpprobe.views.offline_json import summary_json
 
-        codes, enhanced = _tallies(seen, kb)
+        codes, enhanced = counts.tallies(kb)
         found = sum(t.count for t in codes)
         replies = sum(t.count for t in codes if "." not in t.code)
         document = summary_json(name, lines, found, replies, codes, enhanced)
-        self._write(json.dumps(document) + "\n")
+        document["skipped_lines"] = skipped
+        self._write(json_text(document, ascii_only=True) + "\n")
 
 
 class _TextOut:
@@ -134,29 +167,10 @@ class _TextOut:
                                     width=self._width)
         sys.stdout.write(self._plain(Doc(reply_blocks(found)), width=self._width) + seen.tail)
 
-    def summary(self, name: str, lines: int, seen: Iterable[tuple[Found, _Seen]],
-                kb: KnowledgeBase) -> None:
-        codes, _ = _tallies(seen, kb)
+    def summary(self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase,
+                skipped: int) -> None:
+        codes, _ = counts.tallies(kb)
         self.blocks(summary_blocks(codes, lines, sum(t.count for t in codes), name, kb))
-
-
-def _tallies(seen: Iterable[tuple[Found, _Seen]],
-             kb: KnowledgeBase) -> tuple[list[Tally], list[Tally]]:
-    """Counts per code (a bare status counts under its enhanced code) and per enhanced code."""
-    codes: Counter[str] = Counter()
-    enhanced: Counter[str] = Counter()
-    for found, entry in seen:
-        codes[str(found.code) if found.code is not None else found.enhanced or "?"] += entry.count
-        if found.enhanced is not None:
-            enhanced[found.enhanced] += entry.count
-
-    def tally(counts: Counter[str]) -> list[Tally]:
-        return [Tally(code, (kb.enhanced("X" + code[1:]) if "." in code
-                             else kb.basic(int(code))).title, count,
-                      tone_of_class(int(code[0]) * 100))
-                for code, count in counts.most_common()]
-
-    return tally(codes), tally(enhanced)
 
 
 @click.command("annotate", cls=LocalizedCommand,
@@ -175,19 +189,40 @@ def annotate_command(source: str, output_format: str, lang: str | None) -> int:
     """
     kb = load(lang or lang_from_env())
     out = _JsonOut() if output_format == "json" else _TextOut(kb)
-    annotator, scanner = Annotator(kb), LogScanner()
-    seen: dict[tuple[str, int], tuple[Found, _Seen]] = {}
+    annotator, scanner, counts = Annotator(kb), LogScanner(), _Counts()
+    # One entry per wording and source, bounded like the annotator's caches. Keyed by the
+    # reading's id, checked by identity: a forgotten reading's successor may reuse the id.
+    seen: BoundedCache[tuple[str, int], _Seen] = BoundedCache(CACHE_SIZE)
+    skipped: list[int] = []
     # A pipe may be a live log (tail -f): hand each reply on at once, not per buffer.
     flush = sys.stdout.flush if source == "-" else None
     with _open(source) as handle:
-        for found in scanner.scan(handle):
+        lines = bounded_lines(handle, on_overlong=lambda number: _skipped(skipped, number, kb))
+        for found in scanner.scan(lines):
             reading = annotator.read(found)
-            first = seen.get((found.source, id(reading)))
-            if first is None:
-                first = seen[found.source, id(reading)] = (found, _Seen(reading))
-            first[1].count += 1
-            out.finding(found, first[1])
+            entry = seen.get((found.source, id(reading)))
+            if entry is None or entry.reading is not reading:
+                counts.add(entry)
+                entry, dropped = seen.put((found.source, id(reading)), _Seen(found, reading))
+                counts.add(dropped)
+            entry.count += 1
+            out.finding(found, entry)
             if flush is not None:
                 flush()
-    out.summary("stdin" if source == "-" else source, scanner.lines, seen.values(), kb)
+    for entry in seen.values():
+        counts.add(entry)
+    out.summary("stdin" if source == "-" else source, scanner.lines, counts, kb, len(skipped))
     return 0
+
+
+def _skipped(skipped: list[int], number: int, kb: KnowledgeBase) -> None:
+    """Say on stderr that line *number* was too long to read (the first few, then a count)."""
+    skipped.append(number)
+    if len(skipped) <= _SKIPPED_SHOWN:
+        message = kb.ui("annotate_line_skipped").format(line=number, limit=MAX_LINE_CHARS)
+        click.echo(f"smtpprobe: {message}", err=True)
+    elif len(skipped) == _SKIPPED_SHOWN + 1:
+        click.echo(f"smtpprobe: {kb.ui('annotate_lines_skipped_more')}", err=True)
+
+
+_SKIPPED_SHOWN = 10

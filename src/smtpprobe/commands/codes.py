@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from smtpprobe.commands._common import (
+    WholeNumber,
     emit_doc,
     emit_json,
     format_option,
@@ -21,7 +22,7 @@ __all__ = ["codes_command"]
 
 @click.command("codes", cls=LocalizedCommand,
                context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--class", "klass", type=int, metavar="DIGIT",
+@click.option("--class", "klass", type=WholeNumber(), metavar="DIGIT",
               help="Only this class: 2, 3, 4 or 5 (with --enhanced: 2, 4 or 5).")
 @click.option("--enhanced", is_flag=True,
               help="List the enhanced status codes (RFC 3463 X.y.z registry) instead.")

@@ -13,8 +13,10 @@ from smtpprobe.commands._common import (
     lang_from_env,
     lang_option,
 )
+from smtpprobe.errors import UsageError
 from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import load
+from smtpprobe.lines import InputTooLong, bounded_read
 from smtpprobe.views.explain_view import explain_doc
 from smtpprobe.views.explanation import command_verb, explain_argument
 
@@ -42,7 +44,7 @@ def explain_command(arguments: tuple[str, ...], command: str | None, output_form
     """
     kb = load(lang or lang_from_env())
     verb = command_verb(command)
-    texts = [sys.stdin.read() if argument == "-" else argument for argument in arguments]
+    texts = [_stdin() if argument == "-" else argument for argument in arguments]
     explanations = [explain_argument(text, kb, verb) for text in texts]
     if output_format == "json":
         from smtpprobe.views.offline_json import explain_json
@@ -51,3 +53,14 @@ def explain_command(arguments: tuple[str, ...], command: str | None, output_form
     else:
         emit_doc(explain_doc(explanations, kb))
     return 0
+
+
+def _stdin() -> str:
+    """What was piped in, at most `MAX_INPUT_CHARS` (``explain - </dev/zero`` ends at once).
+
+    :raises UsageError: more than that.
+    """
+    try:
+        return bounded_read(sys.stdin)
+    except InputTooLong as exc:
+        raise UsageError(key="error_input_too_long", params={"limit": exc.limit}) from None

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from smtpprobe.commands._common import lang_from_env, lang_option
+from smtpprobe.commands._common import Seconds, WholeNumber, lang_from_env, lang_option
 from smtpprobe.errors import UsageError
 from smtpprobe.i18n import LocalizedCommand
 
@@ -56,9 +56,9 @@ async def _serve(app: Any, host: str, port: int, ready: str) -> None:
               help="Address and port to serve HTTP on.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="TOML file of modules: [modules.NAME] tables of probe options.")
-@click.option("--concurrency", type=click.IntRange(1, 1000), default=20, show_default=True,
+@click.option("--concurrency", type=WholeNumber(1, 1000), default=20, show_default=True,
               help="Run at most N probes at once (as many more may wait).")
-@click.option("--max-timeout", type=click.FloatRange(0, min_open=True), default=30.0,
+@click.option("--max-timeout", type=Seconds(), default=30.0,
               show_default=True, metavar="SECONDS",
               help="No probe runs longer, whatever its module says.")
 @click.option("--check-config", is_flag=True, help="Read --config, list its modules, exit.")

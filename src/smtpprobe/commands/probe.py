@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
-from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env, lang_option
+from smtpprobe.commands._common import (
+    Seconds,
+    WholeNumber,
+    emit_doc,
+    emit_json,
+    lang_from_env,
+    lang_option,
+)
 from smtpprobe.commands._mail_tls import mail_targets, mail_tls_options
 from smtpprobe.commands._monitor import policy_options, run_targets, target_options
 from smtpprobe.commands._relay import relay_options, with_relay
@@ -29,40 +36,13 @@ from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.render.doc import Doc, visible
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
-from smtpprobe.validate import check_token
+from smtpprobe.validate import check_token, parse_host_port
 
 __all__ = ["HostPort", "output_options", "parse_host_port", "probe_command", "run_probe"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain), or an address literal in [].
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+|\[[0-9A-Fa-f:.]+\]")
-
-
-def parse_host_port(value: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6addr]:port`` or a bare IPv6 address → (host, port|None).
-
-    :raises UsageError: an unclosed ``[``, no host, or a port outside 1-65535.
-    """
-    text, port = value.strip(), None
-    if text.startswith("["):
-        host, closed, rest = text[1:].partition("]")
-        if not closed or (rest and not rest.startswith(":")):
-            raise UsageError(key="error_hostport_ipv6", params={"text": text})
-        port = _port(rest[1:]) if rest else None
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        port = _port(port_text)
-    else:
-        host = text  # a name, an IPv4 address, or an IPv6 address without a port
-    if not host:
-        raise UsageError(key="error_hostport_no_host", params={"text": text})
-    return host, port
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise UsageError(key="error_hostport_port", params={"text": text})
-    return int(text)
 
 
 class HostPort(click.ParamType):  # type: ignore[type-arg]
@@ -120,7 +100,7 @@ def _check_source(ctx: click.Context, param: click.Parameter, value: str | None)
 
 def _connection_options(function: F) -> F:
     for option in reversed((
-        click.option("--port", type=click.IntRange(1, 65535), help="Port (default 25; 465 "
+        click.option("--port", type=WholeNumber(1, 65535), help="Port (default 25; 465 "
                      "with --tls implicit). Or give TARGET as host:port."),
         click.option("--tls", "tls", type=click.Choice([m.value for m in TlsMode]),
                      default="auto", show_default=True, help="none, STARTTLS (required), "
@@ -129,9 +109,9 @@ def _connection_options(function: F) -> F:
                       "EHLO/HELO."),
         click.option("-4", "ipv4", is_flag=True, help="IPv4 only."),
         click.option("-6", "ipv6", is_flag=True, help="IPv6 only."),
-        click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0,
+        click.option("--timeout", type=Seconds(), default=30.0,
                      show_default=True, help="One deadline in seconds for the whole session."),
-        click.option("--command-timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+        click.option("--command-timeout", type=Seconds(), default=10.0,
                      show_default=True, help="Seconds to wait for one reply."),
         click.option("--cafile", type=click.Path(exists=True, dir_okay=False),
                      help="PEM file of CA certificates to trust (a private CA)."),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from smtpprobe.numbers import MAX_DIGITS, ascii_number
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Note, Session, Status
 from smtpprobe.transcript import exchanges_for
@@ -36,8 +37,16 @@ class EhloInfo:
     @property
     def size(self) -> int | None:
         """The SIZE limit in octets (RFC 1870 §4); None when absent or given without a number."""
+        return ascii_number(self.extensions.get("SIZE", "").strip(), max_digits=MAX_DIGITS)
+
+    @property
+    def malformed(self) -> dict[str, str]:
+        """Numeric parameters that are not numbers (``SIZE ²³``, a 5000-digit SIZE): keyword
+        to the value as sent, cut to 64 characters. RFC 1870 §4 allows SIZE with no number."""
         value = self.extensions.get("SIZE", "").strip()
-        return int(value) if value.isdigit() else None
+        if value and self.size is None:
+            return {"SIZE": value[:64]}
+        return {}
 
     @property
     def auth(self) -> tuple[str, ...]:
@@ -60,6 +69,8 @@ class EhloInfo:
             "size_advertised": self.has("SIZE"),
             "auth": list(self.auth),
         }
+        if self.malformed:
+            data["malformed"] = self.malformed
         data.update({flag.lower(): self.has(flag) for flag in FLAGS})
         data["other"] = {
             k: v

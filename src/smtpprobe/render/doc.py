@@ -25,12 +25,18 @@ __all__ = [
 ]
 
 # C0 controls except TAB, DEL, and C1 controls: shown as escapes so that server bytes can
-# never move the cursor, clear the screen or set a window title (ESC, OSC, CSI …).
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# never move the cursor, clear the screen or set a window title (ESC, OSC, CSI …). Also the
+# invisible characters that change what a line seems to say (Trojan Source, CVE-2021-42574):
+# bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069, U+061C ALM),
+# zero-width characters and marks (U+200B-200F), the BOM (U+FEFF), and the line and
+# paragraph separators U+2028/2029 (a line break to many terminals and viewers).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f"
+                      "\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def visible(text: str) -> str:
-    """*text* with every control character written as a visible escape (``\\x1b``, ``\\r``)."""
+    """*text* with every control, bidi, zero-width or separator character written as a
+    visible escape (``\\x1b``, ``\\r``, ``\\u202e``)."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

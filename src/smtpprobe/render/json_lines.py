@@ -6,8 +6,6 @@ Each record has the schema of the single document (`smtpprobe.render.json_report
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,15 +15,12 @@ from smtpprobe.render.json_report import (
     error_dict,
     error_document,
     finding_dict,
+    json_text,
     report_document,
 )
 from smtpprobe.report import TargetResult
 
 __all__ = ["JsonLines", "json_line", "result_document"]
-
-# As emit_json: DEL and C1 controls are not left raw (U+009B is CSI to many terminals);
-# U+2028/U+2029 would end a line for JavaScript readers of the stream.
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
@@ -44,10 +39,9 @@ def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
             "error": error_dict(None)}
 
 
-def json_line(document: dict[str, Any]) -> str:
-    """One compact JSON Lines record, with no raw control character."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+def json_line(document: dict[str, Any], *, ascii_only: bool = False) -> str:
+    """One compact JSON Lines record, with no raw control character (`json_text`)."""
+    return json_text(document, compact=True, ascii_only=ascii_only)
 
 
 class JsonLines:
@@ -59,8 +53,9 @@ class JsonLines:
     error document, so one target never ends the stream.
     """
 
-    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any]) -> None:
-        self.kb, self.writer = kb, writer
+    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any], *,
+                 ascii_only: bool = False) -> None:
+        self.kb, self.writer, self.ascii_only = kb, writer, ascii_only
 
     def __call__(self, index: int, result: TargetResult) -> None:
         try:
@@ -70,4 +65,4 @@ class JsonLines:
 
             error = InternalError(key="fleet_internal", params={"error": type(exc).__name__})
             document = error_document(result.target, error, self.kb)
-        self.writer(json_line(document))
+        self.writer(json_line(document, ascii_only=self.ascii_only))

@@ -15,6 +15,7 @@ from smtpprobe.views.errors import localized
 from smtpprobe.transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.meaning import annotate_reply
+from smtpprobe.render.json_text import json_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Target
 from smtpprobe.views.findings import word
@@ -26,6 +27,7 @@ __all__ = [
     "error_document",
     "exchange_dict",
     "finding_dict",
+    "json_text",
     "report_document",
 ]
 

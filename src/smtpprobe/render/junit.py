@@ -4,7 +4,9 @@ One ``<testsuite>`` per target, one ``<testcase>`` per check (interpreter and po
 findings alike): WARNING and CRITICAL are ``<failure>``, UNKNOWN is ``<error>``, with
 the summary as message and the advice and evidence as text. GitLab (``artifacts:
 reports: junit``), Jenkins (``junit``) and GitHub test-report actions read it as is.
-Server text is escaped by ElementTree, and characters XML 1.0 forbids are removed.
+Server text is escaped by ElementTree, and characters XML 1.0 forbids are removed. The
+document is ASCII (other characters as character references), so it is well-formed UTF-8
+in any locale.
 """
 
 from __future__ import annotations
@@ -128,7 +130,9 @@ def junit_xml(results: Sequence[TargetResult], kb: KnowledgeBase) -> str:
     root.set("errors", str(totals[2]))
     root.set("time", _seconds(elapsed))
     ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
+    # ASCII, every other character as a reference (&#8212;): the same well-formed document
+    # whether it goes to a UTF-8 file or to stdout under an ISO-8859-1 locale.
+    body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 
 

@@ -7,8 +7,11 @@ busy log repeats the same few replies to thousands of recipients). `finding_bloc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from smtpprobe.codes import parse_code_query
 from smtpprobe.errors import SMTPProbeError
@@ -25,12 +28,14 @@ from smtpprobe.render.doc import (
     Table,
     line,
 )
-from smtpprobe.reply import Reply, parse_reply
+from smtpprobe.reply import MAX_LINE_OCTETS, Reply, parse_reply
 from smtpprobe.views.annotation_doc import Reading, class_style, first_sentence, reading
 from smtpprobe.views.explanation import enhanced_reading
 
 __all__ = [
+    "CACHE_SIZE",
     "Annotator",
+    "BoundedCache",
     "Tally",
     "finding_blocks",
     "reading_tail",
@@ -39,6 +44,11 @@ __all__ = [
     "reply_shape",
     "summary_blocks",
 ]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+# Distinct wordings kept: a day of a busy relay's log has a few hundred.
+CACHE_SIZE = 4096
 
 _Key = tuple[int | None, str | None, str | None, bytes | str]
 
@@ -65,31 +75,57 @@ def reply_shape(text: str) -> str:
     # The variable characters become NUL, which str.isprintable rejects: the words that
     # held one are dropped by C code alone (latin-1 maps every byte to one character).
     masked = text.encode("utf-8", "surrogateescape").translate(_MASK).decode("latin-1")
-    return " ".join(filter(str.isprintable, masked.split()))
+    return " ".join(word for word in masked.split()
+                    if word.isprintable() and not _ID_LIKE.search(word))
+
+
+# A word no wording repeats: a digit-free message or queue id ("qXbTzKpLmWnRvSaB", a
+# lower-case letter then an upper-case one, as no server's prose has them), or any token
+# long enough to be a host name, a hash or an encoded id.
+_ID_LIKE = re.compile(r"[a-z][A-Z].*[a-z][A-Z]|^\S{24,}$")
+
+
+class BoundedCache(OrderedDict[K, V]):
+    """A dict of at most *size* entries; the oldest is forgotten first.
+
+    Lookups are plain ``dict.get`` (C speed on a hot path that hits nine times in ten); an
+    entry is not moved on a hit, so a wording that is forgotten is simply read again.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: K, value: V) -> tuple[V, V | None]:
+        """Store *value*; return it and the entry forgotten to make room (or None)."""
+        self[key] = value
+        return value, self.popitem(last=False)[1] if len(self) > self.size else None
 
 
 class Annotator:
     """Reads found replies through the knowledge base, once per distinct wording.
 
     Two caches: by `reply_key` (cheap, exact up to digits and address punctuation), then by
-    `reply_shape` (words holding digits or addresses dropped) before the full reading.
+    `reply_shape` (words holding digits, addresses or ids dropped) before the full reading.
+    Both hold at most *size* entries: a log of endless distinct wordings costs time, not memory.
     """
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, size: int = CACHE_SIZE) -> None:
         self.kb = kb
-        self._by_key: dict[_Key, Reading] = {}
-        self._by_shape: dict[_Key, Reading] = {}
+        self._by_key: BoundedCache[_Key, Reading] = BoundedCache(size)
+        self._by_shape: BoundedCache[_Key, Reading] = BoundedCache(size)
 
     def read(self, found: Found) -> Reading:
-        """The one-line reading of *found*; the same object for the same wording."""
+        """The one-line reading of *found*; the same object for the same wording (while
+        it is among the last *size* wordings seen)."""
         key = (found.code, found.enhanced, found.command, reply_key(found.text))
         cached = self._by_key.get(key)
         if cached is None:
             shape = (found.code, found.enhanced, found.command, reply_shape(found.text))
             cached = self._by_shape.get(shape)
             if cached is None:
-                cached = self._by_shape[shape] = self._reading(found)
-            self._by_key[key] = cached
+                cached = self._by_shape.put(shape, self._reading(found))[0]
+            self._by_key.put(key, cached)
         return cached
 
     def _reading(self, found: Found) -> Reading:
@@ -104,7 +140,9 @@ class Annotator:
         try:
             reply = parse_reply(found.text)
         except SMTPProbeError:
-            reply = Reply(found.code, (found.text[4:],))
+            # Over the parser's caps or malformed: read it by its code, its lines cut short.
+            reply = Reply(found.code, tuple(text[4:MAX_LINE_OCTETS]
+                                            for text in found.text.split("\n")))
         return reading(annotate_reply(reply, kb, found.command))
 
 

@@ -53,7 +53,8 @@ found, as soon as it is found, then one summary object last::
     {"schema_version": 1, "type": "summary", "source": "mail.log", "lines": 1000000,
      "found": 99853, "replies": 89830,        # found = replies + bare enhanced statuses
      "codes": [{"code": "550", "count": 40000, "title": …}, …],   # most frequent first
-     "enhanced": [{"code": "5.1.1", "count": 40000, "title": …}, …]}
+     "enhanced": [{"code": "5.1.1", "count": 40000, "title": …}, …],
+     "skipped_lines": 0}                      # lines over 65,536 characters, not read
 
 In a ``reply`` record ``code`` is null when the log gave only an enhanced status (Postfix
 ``dsn=4.4.1`` after a timeout, a DSN ``Status:`` field); ``text`` then holds the log's words.
@@ -65,6 +66,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from smtpprobe.render.json_text import json_text
 from smtpprobe.views.annotation_json import annotation_json, digit_json, entry_json
 
 if TYPE_CHECKING:  # only for annotations: each command imports just the views it uses
@@ -176,11 +178,11 @@ def record_tail(found: Found, reading: Reading) -> str:
     build one record per reply with a single string operation. ASCII only (``\\u`` escapes):
     a million records are written three times faster than as UTF-8.
     """
-    tail = json.dumps({
+    tail = json_text({
         "source": found.source, "code": found.code, "enhanced": found.enhanced,
         "command": found.command, "title": reading.title, "meaning": reading.meaning,
         "fix": reading.fix, "tone": reading.tone.value, "basis": reading.basis,
-    })
+    }, ascii_only=True)
     return tail[1:]
 
 
