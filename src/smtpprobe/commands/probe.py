@@ -77,6 +77,11 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
     return values
 
 
+def _check_control(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--control``: one address, checked like ``--user``."""
+    return None if value is None else _check_addresses(ctx, param, (value,))[0]
+
+
 def _check_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """An IP address of this machine to bind, or None.
 
@@ -129,6 +134,9 @@ def _question_options(function: F) -> F:
                      help="Mailing list to test with EXPN (repeatable)."),
         click.option("--domain", help="Domain to qualify bare names with (default: the "
                      "server's own name)."),
+        click.option("--control", metavar="NAME", callback=_check_control,
+                     help="The address that must not exist, compared with the real ones "
+                     "(default: a new random name like a person's)."),
         click.option("--skip", multiple=True, type=click.Choice(STEPS), help="Leave out a "
                      "step (repeatable)."),
         click.option("--only", multiple=True, type=click.Choice(STEPS), help="Run only these "
@@ -171,6 +179,7 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
         users=params["users"], lists=params["lists"], domain=params["domain"],
+        control_address=params.get("control"),  # the exporter has no --control
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
         cafile=params["cafile"], insecure=params["insecure"], source=params["source"],
     )
