@@ -125,14 +125,16 @@ class _Run:
         # --insecure: the probe looks at the certificate, then stops (fails closed).
         self.fail_closed: ProbeTLSError | None = None
         self.control = options.control_address or control_address(options.users)
-        self.rec = Recorder(
-            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event,
-            foreign_reply=_foreign_reply(),
-        )
-        self._reset()
+        self.on_event = on_event
+        self.rec: Recorder  # made by `execute`, on the loop that runs the session
+        self._fresh()
 
     def _reset(self) -> None:
+        """A new connection replaces the old one: forget its transcript and its facts."""
         self.rec.restart()
+        self._fresh()
+
+    def _fresh(self) -> None:
         self.addresses = Addresses(self.options.users, self.control, self.options.domain)
         self.greeting: Reply | None = None
         self.ehlo_before_tls: Reply | None = None
@@ -143,9 +145,11 @@ class _Run:
 
     async def execute(self) -> Session:
         started_at = datetime.now(timezone.utc)
-        rec = self.rec
-        rec.t0 = perf_counter()
-        rec.deadline = asyncio.get_running_loop().time() + self.options.deadline
+        # The recorder is made here, on the running loop whose clock the deadline uses.
+        self.rec = rec = Recorder(
+            deadline=asyncio.get_running_loop().time() + self.options.deadline,
+            started=perf_counter(), command_timeout=self.options.command_timeout,
+            on_event=self.on_event, foreign_reply=_foreign_reply())
         error: SMTPProbeError | None = None
         ended = False
         try:
