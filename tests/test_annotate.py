@@ -16,7 +16,7 @@ import pytest
 from smtpprobe import kb as knowledge
 from smtpprobe.logscan import scan_text
 from smtpprobe.views.annotate_view import Annotator
-from smtpprobe.views.offline_json import record_json
+from smtpprobe.views.offline_json import SCHEMA_VERSION
 from tests.cli import run_main, set_plain_english
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
@@ -76,11 +76,19 @@ def test_postfix_log_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_json_records_match_the_dict_builder(capsys: pytest.CaptureFixture[str]) -> None:
-    """The fast string-built records say exactly what `record_json` builds as a dict."""
+    """The fast string-built records say exactly what the scan and its reading hold."""
     *replies, _ = records(capsys, str(POSTFIX))
     annotator = Annotator(knowledge.load("en"))
-    expected = [record_json(found, annotator.read(found))
-                for found in scan_text(POSTFIX.read_text(encoding="utf-8"))]
+    expected = []
+    for found in scan_text(POSTFIX.read_text(encoding="utf-8")):
+        reading = annotator.read(found)
+        expected.append({
+            "schema_version": SCHEMA_VERSION, "type": "reply", "line": found.line,
+            "text": found.text, "source": found.source, "code": found.code,
+            "enhanced": found.enhanced, "command": found.command, "title": reading.title,
+            "meaning": reading.meaning, "fix": reading.fix, "tone": reading.tone.value,
+            "basis": reading.basis,
+        })
     assert replies == expected
 
 

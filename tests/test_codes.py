@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worded import english
-
 from smtpprobe.codes import (
     CodeQuery,
-    is_standard_code,
     parse_code_query,
     reply_category,
     reply_class,
 )
 from smtpprobe.errors import UnknownCodeError, UsageError
 from smtpprobe.reply import EnhancedCode
+from tests.worded import english
 
 
 @pytest.mark.parametrize(
@@ -25,16 +23,6 @@ from smtpprobe.reply import EnhancedCode
 def test_class_and_category(code: int, klass: int, category: int) -> None:
     assert reply_class(code) == klass
     assert reply_category(code) == category
-
-
-@pytest.mark.parametrize(
-    ("code", "standard"),
-    [(200, True), (259, True), (250, True), (559, True), (599, False), (260, False),
-     (199, False), (600, False), (999, False), (0, False), (-1, False), (25, False)],
-)
-def test_is_standard_code(code: int, standard: bool) -> None:
-    """RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39."""
-    assert is_standard_code(code) is standard
 
 
 @pytest.mark.parametrize(

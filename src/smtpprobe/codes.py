@@ -14,14 +14,12 @@ from smtpprobe.reply import EnhancedCode
 
 __all__ = [
     "CodeQuery",
-    "is_standard_code",
     "parse_code_query",
     "reply_category",
     "reply_class",
 ]
 
 _BASIC = re.compile(r"[2-5][0-9]{2}")
-_STANDARD = re.compile(r"[2-5][0-5][0-9]")
 _ENHANCED = re.compile(r"(?P<klass>[245xX])\.(?P<subject>[0-9]{1,3})\.(?P<detail>[0-9]{1,3})")
 
 
@@ -33,11 +31,6 @@ def reply_class(code: int) -> int:
 def reply_category(code: int) -> int:
     """Second digit: 0 syntax, 1 information, 2 connections, 3/4 unspecified, 5 mail system."""
     return code // 10 % 10
-
-
-def is_standard_code(code: int) -> bool:
-    """True when *code* fits RFC 5321 §4.2 ``Reply-code = %x32-35 %x30-35 %x30-39``."""
-    return bool(_STANDARD.fullmatch(f"{code:03d}"))
 
 
 @dataclass(frozen=True, slots=True)

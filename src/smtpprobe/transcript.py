@@ -1,14 +1,12 @@
-"""Small readers over a recorded transcript: which verb an exchange carries, its argument."""
+"""Small readers over a recorded transcript: which verb an exchange carries, its reply text."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from smtpprobe.report import Exchange, Session
 
 __all__ = [
-    "argument",
     "banner",
     "command_text",
     "exchanges_for",
@@ -17,8 +15,6 @@ __all__ = [
     "reply_text",
     "verb",
 ]
-
-_RCPT_ARG = re.compile(r"(?:TO|FROM)\s*:\s*<?(?P<address>[^>\s]*)>?", re.IGNORECASE)
 
 
 def command_text(command: bytes) -> str:
@@ -39,23 +35,6 @@ def verb(exchange: Exchange) -> str:
         return "DATA_END"
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
-
-
-def argument(exchange: Exchange) -> str:
-    """The address or topic after the verb: ``VRFY x`` → ``x``, ``RCPT TO:<x>`` → ``x``.
-
-    The probe records it as sent (``Exchange.argument``); older transcripts are parsed.
-    """
-    if exchange.argument:
-        return exchange.argument
-    words = command_text(exchange.command).split(None, 1)
-    rest = words[1].strip() if len(words) > 1 else ""
-    if verb(exchange) in ("RCPT", "MAIL"):
-        match = _RCPT_ARG.match(rest)
-        return match["address"] if match else rest
-    if rest.startswith("<") and rest.endswith(">"):
-        return rest[1:-1]
-    return rest
 
 
 def exchanges_for(session: Session, *verbs: str) -> list[Exchange]:

@@ -48,10 +48,6 @@ class MailTlsResult:
     def status(self) -> Status:
         return self.issues[0].status
 
-    @property
-    def reason(self) -> str:
-        return self.issues[0].reason
-
 
 def _result(check: str, issues: Sequence[TlsReason], data: Mapping[str, Any],
             verdict: Verdict | None = None) -> MailTlsResult:

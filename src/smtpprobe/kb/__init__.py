@@ -302,9 +302,6 @@ class KnowledgeBase:
             )
         return contexts
 
-    def context_entries(self) -> list[ContextEntry]:
-        return list(self._contexts.values())
-
     def context(self, code: int, command: str) -> ContextEntry | None:
         """The reading of *code* as the reply to *command* (exact, then ``CODE@*``)."""
         command = command.upper()

@@ -24,7 +24,7 @@ from typing import Any
 
 from smtpprobe.version import __version__
 
-__all__ = ["DATA_DIR", "cache_path", "files_under", "languages", "read", "ui_files"]
+__all__ = ["DATA_DIR", "cache_path", "languages", "read", "ui_files"]
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 # Ten times the blob's size today; a bigger file at the path is not ours.
@@ -163,12 +163,6 @@ def _all() -> dict[str, dict[str, Any]]:
 def read(relative: str) -> dict[str, Any]:
     """The parsed content of ``data/<relative>`` (e.g. ``en/basic.toml``); {} when absent."""
     return _all().get(relative, {})
-
-
-def files_under(folder: str) -> list[str]:
-    """The data files under ``data/<folder>/`` (e.g. ``en/findings``), in name order."""
-    prefix = folder.rstrip("/") + "/"
-    return sorted(name for name in _all() if name.startswith(prefix))
 
 
 def ui_files(lang: str) -> list[str]:

@@ -1,8 +1,8 @@
 """``smtpprobe annotate``: each reply found in a log read once per wording, and shown short.
 
 `Annotator` turns a `Found` into a `Reading`, explaining each distinct wording only once (a
-busy log repeats the same few replies to thousands of recipients). `finding_blocks` and
-`summary_blocks` build the text view.
+busy log repeats the same few replies to thousands of recipients). `reply_blocks`,
+`reading_tail` and `summary_blocks` build the text view.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "Annotator",
     "BoundedCache",
     "Tally",
-    "finding_blocks",
     "reading_tail",
     "reply_blocks",
     "reply_key",
@@ -157,11 +156,6 @@ def reading_tail(found: Found, reading: Reading, kb: KnowledgeBase) -> list[Bloc
         blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), reading.fix), indent=8))
     blocks.append(Blank())
     return blocks
-
-
-def finding_blocks(found: Found, reading: Reading, kb: KnowledgeBase) -> list[Block]:
-    """A found reply in short form: line number and reply, then its reading."""
-    return reply_blocks(found) + reading_tail(found, reading, kb)
 
 
 def reply_blocks(found: Found) -> list[Block]:

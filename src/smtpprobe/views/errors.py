@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from smtpprobe.errors import Alternatives, SMTPProbeError, Term
 from smtpprobe.kb import KnowledgeBase, load
 
-__all__ = ["error_hint", "error_text", "localized"]
+__all__ = ["error_text", "localized"]
 
 
 def localized(exc: SMTPProbeError, kb: KnowledgeBase) -> tuple[str, str]:
@@ -31,11 +31,6 @@ def localized(exc: SMTPProbeError, kb: KnowledgeBase) -> tuple[str, str]:
 def error_text(exc: SMTPProbeError, kb: KnowledgeBase) -> str:
     """The message of *exc* in *kb*'s language."""
     return localized(exc, kb)[0]
-
-
-def error_hint(exc: SMTPProbeError, kb: KnowledgeBase) -> str:
-    """The hint of *exc* in *kb*'s language, or ``""``."""
-    return localized(exc, kb)[1]
 
 
 def _fill(kb: KnowledgeBase, key: str, values: Mapping[str, object]) -> str | None:

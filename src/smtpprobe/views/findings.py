@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtpprobe.kb import KnowledgeBase
-from smtpprobe.report import Finding, Note
+from smtpprobe.report import Finding
 from smtpprobe.views.errors import error_text
 
 __all__ = ["Worded", "advice_text", "summary_text", "word"]
@@ -147,8 +147,6 @@ def _referenced(ref: str, kb: KnowledgeBase) -> str:
     if kind == "pattern":
         found = kb.pattern(key)
         return found.fix if found is not None else ""
-    if kind == "note":
-        return _fill(_words(kb, "advice", key).get("advice", ""), {}, kb)
     return ""
 
 

@@ -62,7 +62,6 @@ In a ``reply`` record ``code`` is null when the log gave only an enhanced status
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +84,6 @@ __all__ = [
     "enhanced_json",
     "explain_json",
     "explanation_json",
-    "record_json",
     "record_tail",
     "summary_json",
 ]
@@ -184,14 +182,6 @@ def record_tail(found: Found, reading: Reading) -> str:
         "fix": reading.fix, "tone": reading.tone.value, "basis": reading.basis,
     }, ascii_only=True)
     return tail[1:]
-
-
-def record_json(found: Found, reading: Reading) -> dict[str, Any]:
-    """A whole ``reply`` record as a dict (what one line of annotate's output holds)."""
-    head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "type": "reply",
-                            "line": found.line, "text": found.text}
-    tail: dict[str, Any] = json.loads("{" + record_tail(found, reading))
-    return head | tail
 
 
 def summary_json(source: str, lines: int, found: int, replies: int,
