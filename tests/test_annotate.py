@@ -42,6 +42,7 @@ def records(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, An
     return parsed
 
 
+@pytest.mark.slow
 def test_postfix_log_text(capsys: pytest.CaptureFixture[str]) -> None:
     kb = knowledge.load("en")
     code, out, err = run(capsys, str(POSTFIX))
@@ -170,6 +171,7 @@ def test_unreadable_input_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert err.startswith("smtpprobe: error: cannot read ") and len(err.splitlines()) == 2
 
 
+@pytest.mark.slow
 def test_end_to_end_streams_stdin() -> None:
     """A real process hands a reply on before its input ends (a live ``tail -f`` works)."""
     env = {**os.environ, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "0"}

@@ -544,6 +544,7 @@ def test_no_password_option_exists(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["probe", "127.0.0.1", "--auth-password", PASSWORD]) == 3
 
 
+@pytest.mark.slow
 def test_stdin_not_a_terminal_exits_3_without_prompting(closed_port: int) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "smtpprobe", "probe", f"127.0.0.1:{closed_port}",
@@ -585,6 +586,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
+@pytest.mark.slow
 def test_prompt_on_a_terminal_hides_the_password(
     threaded_auth_server: Callable[..., Served], cafile: str,
 ) -> None:

@@ -54,6 +54,7 @@ def _limited(memory: int, *argv: str) -> list[str]:
 # -- reading lines ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(st.lists(st.text(alphabet="ab \t\r", max_size=30), max_size=20), st.integers(1, 20))
 def test_bounded_lines_are_the_lines_with_long_ones_blanked(parts: list[str],
                                                             limit: int) -> None:
@@ -134,6 +135,7 @@ def test_annotate_dev_zero_stays_small() -> None:
     assert "MemoryError" not in err and "internal error" not in err
 
 
+@pytest.mark.slow
 def test_explain_stdin_without_end_is_a_usage_error() -> None:
     with open("/dev/zero", "rb") as zero:
         result = _smtpprobe("explain", "-", stdin=zero, memory=256 << 20)
@@ -142,6 +144,7 @@ def test_explain_stdin_without_end_is_a_usage_error() -> None:
     assert "internal error" not in result.stderr
 
 
+@pytest.mark.slow
 def test_targets_dev_zero_is_a_usage_error() -> None:
     result = _smtpprobe("probe", "--targets", "/dev/zero", memory=256 << 20)
     assert result.returncode == 3

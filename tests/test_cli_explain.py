@@ -234,6 +234,7 @@ def test_missing_argument_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 3 and out == "" and "Missing argument" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_start_up_imports_stay_lean() -> None:
     """Plain output needs no rich, and nothing offline needs asyncio or aiosmtplib."""
     code = (

@@ -222,6 +222,7 @@ def test_redirect_is_not_followed(probe: Callable[..., Any], lab: Lab) -> None:
     assert not any(host.startswith("www.") for host, _ in lab.https.requests)
 
 
+@pytest.mark.slow
 def test_slow_policy_host_times_out(probe: Callable[..., Any]) -> None:
     started = time.monotonic()
     code, (doc,) = probe("slow.test", "--timeout", "2")

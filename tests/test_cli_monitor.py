@@ -269,6 +269,7 @@ def test_targets_file_with_comments(capsys: pytest.CaptureFixture[str],
     assert code == 3 and "--targets line 1" in err
 
 
+@pytest.mark.slow
 def test_targets_from_stdin_in_a_real_process(threaded_smtp_server: Serve) -> None:
     a, b = threaded_smtp_server("hidden"), threaded_smtp_server("disclosing")
     result = subprocess.run(
@@ -280,6 +281,7 @@ def test_targets_from_stdin_in_a_real_process(threaded_smtp_server: Serve) -> No
     assert first.startswith("SMTP WARNING - 2 targets: 1 WARNING, 1 OK") and len(rest) == 2
 
 
+@pytest.mark.slow
 def test_progress_bar_only_on_a_terminal(threaded_smtp_server: Serve) -> None:
     """stderr on a pseudo-terminal gets the bar (and it is cleared); stdout keeps the table."""
     a, b = threaded_smtp_server("hidden"), threaded_smtp_server("hidden")

@@ -134,6 +134,7 @@ def test_421_at_connect_is_critical(capsys: pytest.CaptureFixture[str],
     assert doc["findings"]["banner"]["status"] == "critical"
 
 
+@pytest.mark.slow
 def test_silent_server_hits_the_deadline_before_ehlo(capsys: pytest.CaptureFixture[str],
                                                      threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("silent")

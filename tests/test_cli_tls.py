@@ -63,6 +63,7 @@ def test_tls_scan_json_and_exit_code(capsys: pytest.CaptureFixture[str],
     assert tls["status"] == "warning" and code == 1, err
 
 
+@pytest.mark.slow
 def test_tls_scan_text_names_the_problems(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch,
                                           old_tls_server: ServerAddress) -> None:

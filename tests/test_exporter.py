@@ -60,6 +60,7 @@ def valid(text: str) -> None:
     assert problems == []
 
 
+@pytest.mark.slow
 def test_a_disclosing_server_through_the_default_module(exporter: str,
                                                         threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("disclosing")
@@ -117,6 +118,7 @@ def test_hostile_server_text_never_reaches_a_label(exporter: str) -> None:
     valid(body)
 
 
+@pytest.mark.slow
 def test_scrape_timeout_header_caps_the_deadline(exporter: str) -> None:
     with serve_in_thread(silent) as server:  # never greets: only the deadline ends it
         started = time.monotonic()
@@ -162,6 +164,7 @@ def test_exporter_self_metrics(exporter: str, threaded_smtp_server: Serve) -> No
     valid(body)
 
 
+@pytest.mark.slow
 def test_concurrency_is_bounded_and_the_overflow_is_503() -> None:
     with running_exporter(None, "--concurrency", "1") as url, serve_in_thread(silent) as server:
         target = f"{url}/probe?target={server.target}"
@@ -178,6 +181,7 @@ def test_concurrency_is_bounded_and_the_overflow_is_503() -> None:
     assert answers[2][1].count("\n") == 1 and "too many probes" in answers[2][1]
 
 
+@pytest.mark.slow
 def test_bad_config_is_one_line_and_exit_3(tmp_path: pytest.TempPathFactory) -> None:
     import subprocess
     import sys
@@ -196,6 +200,7 @@ def test_bad_config_is_one_line_and_exit_3(tmp_path: pytest.TempPathFactory) -> 
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.postfix
 def test_the_private_postfix(exporter: str, postfix_server: PostfixInstance) -> None:
     status, body = probe(exporter, f"{postfix_server.host}:{postfix_server.port}", "plain")
@@ -206,6 +211,7 @@ def test_the_private_postfix(exporter: str, postfix_server: PostfixInstance) -> 
     valid(body)
 
 
+@pytest.mark.slow
 def test_format_prometheus_for_the_textfile_collector(
         capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve) -> None:
     from smtpprobe.cli import main

@@ -55,6 +55,7 @@ async def counter() -> AsyncIterator[tuple[Counter, int]]:
     await server.wait_closed()
 
 
+@pytest.mark.slow
 async def test_at_most_concurrency_sessions_at_once_results_in_input_order(
     counter: tuple[Counter, int],
 ) -> None:

@@ -91,6 +91,7 @@ def local_server() -> Iterator[int]:
         sys.path.remove(str(ROOT / "bench"))
 
 
+@pytest.mark.slow
 async def test_out_of_file_descriptors_is_local_and_unknown(local_server: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Room for a few sockets only: most of the 30 connections cannot even be opened.
@@ -107,6 +108,7 @@ async def test_out_of_file_descriptors_is_local_and_unknown(local_server: int) -
     assert fleet.counts.get(Status.OK, 0) + len(local) == 30
 
 
+@pytest.mark.slow
 def test_concurrency_is_clamped_to_the_open_file_limit(local_server: int) -> None:
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
@@ -122,6 +124,7 @@ def test_concurrency_is_clamped_to_the_open_file_limit(local_server: int) -> Non
     assert len(result.stdout.splitlines()) == 50
 
 
+@pytest.mark.slow
 def test_total_timeout_ends_the_run_and_marks_what_was_left(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         threaded_smtp_server: ThreadServe) -> None:
@@ -153,6 +156,7 @@ async def test_results_not_kept_are_still_counted(smtp_server: Serve, closed_por
     assert fleet.status is Status.CRITICAL
 
 
+@pytest.mark.slow
 def test_a_bad_line_on_stdin_stops_the_stream_there(threaded_smtp_server: ThreadServe) -> None:
     server = threaded_smtp_server("hidden")
     good = f"{server.host}:{server.port}"

@@ -26,6 +26,7 @@ def probe_json(capsys: pytest.CaptureFixture[str], script: Script, *extra: str) 
     return run
 
 
+@pytest.mark.slow
 def test_silent_server_ends_at_the_deadline_in_the_banner_phase(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -39,6 +40,7 @@ def test_silent_server_ends_at_the_deadline_in_the_banner_phase(
     assert "Status: CRITICAL (exit code 2)" in text
 
 
+@pytest.mark.slow
 def test_dripping_banner_cannot_stretch_the_deadline(capsys: pytest.CaptureFixture[str]) -> None:
     """A tarpit sending one byte every 0.2 s: each byte would reset a per-read timeout."""
     run = probe_json(capsys, hostile.drip_banner(0.2))
@@ -52,6 +54,7 @@ def test_dripping_banner_cannot_stretch_the_deadline(capsys: pytest.CaptureFixtu
     assert banner["error"]["partial"].startswith("220 mx")  # the bytes that did come
 
 
+@pytest.mark.slow
 def test_endless_slow_multiline_reply_ends_at_the_deadline_with_the_banner_kept(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -97,6 +100,7 @@ def test_megabyte_line_in_the_text_view_does_not_flood_the_terminal(
     assert "8192" in run.out and len(run.out) < 16 * 1024
 
 
+@pytest.mark.slow
 def test_server_that_stops_mid_reply_ends_at_the_deadline_with_the_partial_reply(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -109,6 +113,7 @@ def test_server_that_stops_mid_reply_ends_at_the_deadline_with_the_partial_reply
     assert "EHLO" in doc["findings"]["connection"]["summary"]
 
 
+@pytest.mark.slow
 def test_tls_handshake_that_never_completes_ends_at_the_deadline(
     capsys: pytest.CaptureFixture[str], cafile: str,
 ) -> None:
@@ -121,6 +126,7 @@ def test_tls_handshake_that_never_completes_ends_at_the_deadline(
     assert [e["phase"] for e in doc["exchanges"]] == ["banner", "EHLO", "STARTTLS"]
 
 
+@pytest.mark.slow
 def test_implicit_tls_to_a_silent_server_ends_at_the_deadline_in_the_tls_phase(
     capsys: pytest.CaptureFixture[str], cafile: str,
 ) -> None:

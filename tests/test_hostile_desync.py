@@ -127,6 +127,7 @@ def assert_no_verdict(run: CliRun, reason: str | None = None) -> None:
 # -- the attacks of issue 11 ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_clean_session_is_in_step_and_judged(capsys: pytest.CaptureFixture[str]) -> None:
     for disclosing, verdict in ((True, "disclosing"), (False, "hidden")):
         run = probe(capsys, Plan(disclosing=disclosing), "--expect-vrfy", "not-disclosing")
@@ -135,6 +136,7 @@ def test_a_clean_session_is_in_step_and_judged(capsys: pytest.CaptureFixture[str
         assert run.code == (2 if disclosing else 0)
 
 
+@pytest.mark.slow
 def test_a_late_stray_252_does_not_make_a_disclosing_server_hidden(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -147,6 +149,7 @@ def test_a_late_stray_252_does_not_make_a_disclosing_server_hidden(
     assert codes[DEFAULT_ORDER.index("VRFY control")] == 252  # the stray was read there
 
 
+@pytest.mark.slow
 def test_a_late_stray_550_after_ehlo_does_not_make_a_hiding_server_disclosing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -158,6 +161,7 @@ def test_a_late_stray_550_after_ehlo_does_not_make_a_hiding_server_disclosing(
         assert run.json()["findings"]["vrfy"]["verdict"] != "disclosing"
 
 
+@pytest.mark.slow
 def test_quit_answered_250_is_a_desync_and_the_real_221_is_left_over(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -172,6 +176,7 @@ def test_quit_answered_250_is_a_desync_and_the_real_221_is_left_over(
     assert desync_item(run)["reason"] in expected
 
 
+@pytest.mark.slow
 def test_a_code_noop_cannot_get_marks_the_session(capsys: pytest.CaptureFixture[str]) -> None:
     """EXPN's 502 shifted onto NOOP (RFC 5321 §4.3.2: NOOP gets 250)."""
     run = probe(capsys, Plan(after=DEFAULT_ORDER.index("EXPN control"), delay=0.1,
@@ -187,6 +192,7 @@ def test_bytes_after_221_are_left_over(capsys: pytest.CaptureFixture[str]) -> No
     assert desync_item(run)["bytes"] == "250 2.0.0 one more\r\n"
 
 
+@pytest.mark.slow
 def test_a_221_later_than_the_probe_waits_is_no_desync(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -215,6 +221,7 @@ def test_a_vrfy_code_vrfy_cannot_get_makes_the_pair_inconclusive(
 # -- control names ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_server_that_fingerprints_old_control_names_is_still_caught(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -250,6 +257,7 @@ _STRAYS = (b"252 2.0.0 stray\r\n", b"550 5.1.1 stray\r\n", b"250 2.0.0 stray\r\n
            b"252-2.0.0 two\r\n252 2.0.0 lines\r\n")
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(disclosing=st.booleans(), after=st.integers(0, len(RCPT_ORDER) - 1),
        delay=st.sampled_from((0.0, 0.03, 0.1)), stray=st.sampled_from(_STRAYS))

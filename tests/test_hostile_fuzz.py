@@ -21,6 +21,7 @@ import re
 import time
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -101,6 +102,7 @@ def transcript(data: bytes, commands: list[bytes]) -> tuple[list[Exchange], SMTP
     return exchanges, None
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=server_bytes, commands=st.lists(st.sampled_from(COMMANDS), max_size=10),
        stray=st.binary(max_size=24) | st.sampled_from([b"", b"250 \x1b[2J\x9b\r\n"]),
@@ -148,6 +150,7 @@ async def _one_run(seed: int) -> tuple[int, ProbeReport | BaseException]:
     return seed, report
 
 
+@pytest.mark.slow
 async def test_live_fuzz_random_servers_always_give_a_report() -> None:
     began = time.perf_counter()
     results = await asyncio.gather(*(_one_run(SEED + n) for n in range(RUNS)))

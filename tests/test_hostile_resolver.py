@@ -16,6 +16,9 @@ import pytest
 
 from tests.hostile import run_cli
 
+# Each test waits out a --timeout on purpose.
+pytestmark = pytest.mark.slow
+
 HANGING = "hangs.resolver.test"
 # Well past the deadline and the slack below: waiting for the thread would show.
 HANG = 30.0

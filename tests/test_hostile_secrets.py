@@ -33,6 +33,9 @@ from tests.hostile import (
     serve_in_thread,
 )
 
+# Every place x writing x mechanism, through a real socket: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 USER = "alice"
 ENV = "SMTPPROBE_TEST_SECRET"
 _EHLO = b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2\r\n250 HELP\r\n"

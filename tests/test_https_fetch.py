@@ -94,6 +94,7 @@ async def test_a_redirect_is_returned_not_followed(https: Callable[[Script], Awa
     assert len(response.location) == 300
 
 
+@pytest.mark.slow
 async def test_a_dripping_server_ends_at_the_timeout(https: Callable[[Script], Awaitable[int]],
                                                       cafile: str) -> None:
     async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -127,6 +127,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+@pytest.mark.slow
 def test_every_error_key_in_the_code_has_entries_its_params_fill() -> None:
     """Each ``key="error_…"`` raise site: the entry exists in en and id, and its params
     (when written as a dict) fill every placeholder of the message and the hint."""
@@ -151,6 +152,7 @@ def test_every_error_key_in_the_code_has_entries_its_params_fill() -> None:
     assert seen >= 60
 
 
+@pytest.mark.slow
 def test_every_message_key_named_in_the_code_exists() -> None:
     """``text("error_…")`` and ``kb.ui("error_…")`` name entries that exist."""
     en = _toml("en/ui_errors.toml")

@@ -499,6 +499,7 @@ _exchanges = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     exchanges=st.lists(_exchanges, max_size=12),

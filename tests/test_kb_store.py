@@ -33,6 +33,7 @@ def test_first_read_writes_one_blob_that_matches_the_toml(fresh: Path) -> None:
     assert marshal.loads(blobs[0].read_bytes())["en/basic.toml"] == data
 
 
+@pytest.mark.slow
 def test_the_blob_is_what_later_runs_read(fresh: Path) -> None:
     store.read("basic.toml")
     blob = next(fresh.glob("kb-*.marshal"))
@@ -43,6 +44,7 @@ def test_the_blob_is_what_later_runs_read(fresh: Path) -> None:
     assert store.read("basic.toml") == {"planted": {"references": []}}
 
 
+@pytest.mark.slow
 def test_a_changed_data_file_gets_a_new_blob(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store.read("basic.toml")
     real = store._data_files
@@ -61,6 +63,7 @@ def test_a_changed_data_file_gets_a_new_blob(fresh: Path, monkeypatch: pytest.Mo
     assert len(blobs) == 1 and blobs[0] != first  # rebuilt, and the stale blob removed
 
 
+@pytest.mark.slow
 def test_a_corrupt_blob_is_ignored(fresh: Path) -> None:
     store.read("basic.toml")
     next(fresh.glob("kb-*.marshal")).write_bytes(b"\x00garbage")
@@ -118,6 +121,7 @@ def _assert_explained(result: subprocess.CompletedProcess[str]) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_fifo_at_the_blob_path_does_not_hang(fresh: Path) -> None:
     os.mkfifo(_blob_name(fresh))
     _assert_explained(_explain(fresh))
@@ -130,11 +134,13 @@ def test_a_directory_at_the_blob_path_is_ignored(fresh: Path) -> None:
     _assert_explained(_explain(fresh))
 
 
+@pytest.mark.slow
 def test_a_device_symlinked_at_the_blob_path_is_ignored(fresh: Path) -> None:
     _blob_name(fresh).symlink_to("/dev/zero")
     _assert_explained(_explain(fresh))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planted", [{}, [], {"basic.toml": "x"}, {"en/basic.toml": {}}, 7])
 def test_a_blob_of_the_wrong_shape_is_rebuilt(fresh: Path, planted: object) -> None:
     blob = _blob_name(fresh)
@@ -143,6 +149,7 @@ def test_a_blob_of_the_wrong_shape_is_rebuilt(fresh: Path, planted: object) -> N
     assert isinstance(marshal.loads(blob.read_bytes()), dict)  # rewritten whole
 
 
+@pytest.mark.slow
 def test_a_planted_symlink_is_neither_read_nor_written_through(
         fresh: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     blob = _blob_name(fresh)
@@ -159,6 +166,7 @@ def test_a_planted_symlink_is_neither_read_nor_written_through(
     assert blob.is_file() and not blob.is_symlink()  # the link itself was replaced
 
 
+@pytest.mark.slow
 def test_blob_and_folder_are_private(fresh: Path) -> None:
     folder = fresh / "made"
     result = _explain(folder)
@@ -169,6 +177,7 @@ def test_blob_and_folder_are_private(fresh: Path) -> None:
     assert not list(folder.glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_folder_others_can_write_is_not_used(fresh: Path) -> None:
     shared = fresh / "shared"
     shared.mkdir()

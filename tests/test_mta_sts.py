@@ -88,6 +88,7 @@ def test_policy_not_utf8() -> None:
     assert [p.key for p in parse_policy(b"version: STSv1\xff").problems] == ["policy-not-utf8"]
 
 
+@pytest.mark.slow
 @given(st.binary(max_size=300))
 def test_policy_parser_takes_any_bytes(body: bytes) -> None:
     policy = parse_policy(body)
@@ -295,6 +296,7 @@ def _dane_scenarios(states: list[Any]) -> list[tuple[str, Any]]:
             for state in with_chain for host in ("mx.x.test", "mx2.x.test")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_every_reason_is_reached_and_fully_worded(lang: str) -> None:
     """Each issue's params fill every placeholder of its words (the views would show a

@@ -207,6 +207,7 @@ async def test_servfail_is_a_resolve_error_with_a_hint(zone: dns.asyncresolver.R
     assert "`dig broken.test MX`" in english(caught.value)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("domain", ["silent.test", "slowhost.test"])
 async def test_silent_server_is_a_resolve_error_within_the_timeout(
     zone: dns.asyncresolver.Resolver, domain: str

@@ -53,6 +53,7 @@ def test_json_text_escapes_them_and_round_trips(char: str) -> None:
         assert json.loads(text) == {"t": f"a{char}b"}
 
 
+@pytest.mark.slow
 def test_no_module_but_json_text_writes_json() -> None:
     """One JSON escaper: every json.dumps in src/ is in render/json_text.py."""
     offenders = []
@@ -111,6 +112,7 @@ def _run(env: dict[str, str], *argv: str, stdin: bytes = b"") -> subprocess.Comp
                           capture_output=True, timeout=60, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [
     ("explain", "252"),
     ("explain", "252", "5.7.26"),
@@ -126,6 +128,7 @@ def test_text_under_latin1_falls_back_to_replacement(latin1: dict[str, str],
     result.stdout.decode("latin-1")  # it is Latin-1 text (with ? for what Latin-1 lacks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [
     ("explain", "252", "--format", "json"), ("compare", "211", "252", "--format", "json"),
     ("codes", "--format", "json"), ("explain", "--lang", "id", "550", "--format", "json"),
@@ -138,6 +141,7 @@ def test_json_under_latin1_is_valid_ascii_json(latin1: dict[str, str],
     json.loads(result.stdout.decode("ascii"))
 
 
+@pytest.mark.slow
 def test_annotate_under_latin1(latin1: dict[str, str]) -> None:
     log = "S: 220 caf\u00e9 \u2014 ready\nC: VRFY bob\nS: 252 \u2026 maybe\n".encode()
     for output_format in ("text", "json"):
@@ -174,6 +178,7 @@ def big_log(tmp_path: Path) -> Iterator[Path]:
     yield log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output_format", ["text", "json"])
 def test_a_reader_that_goes_away_is_no_error(big_log: Path, output_format: str) -> None:
     process = subprocess.Popen([sys.executable, "-m", "smtpprobe", "annotate", str(big_log),
@@ -189,6 +194,7 @@ def test_a_reader_that_goes_away_is_no_error(big_log: Path, output_format: str) 
     assert err == b""  # no traceback, no "internal error", no "Exception ignored"
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_is_no_error() -> None:
     # `smtpprobe explain 252 >&-`: Python starts without a stdout (sys.stdout is None).
     result = subprocess.run(["sh", "-c", f"exec {sys.executable} -m smtpprobe explain 252 >&-"],
@@ -196,6 +202,7 @@ def test_a_closed_stdout_is_no_error() -> None:
     assert result.returncode == 0 and result.stderr == b""
 
 
+@pytest.mark.slow
 def test_a_stdout_closed_under_the_run_is_one_line_and_unknown() -> None:
     code = ("import os, sys; os.close(1); from smtpprobe.cli import main; "
             "sys.exit(main(['explain', '252']))")
@@ -206,6 +213,7 @@ def test_a_stdout_closed_under_the_run_is_one_line_and_unknown() -> None:
     assert result.stderr == b"smtpprobe: error: cannot write the output: Bad file descriptor\n"
 
 
+@pytest.mark.slow
 def test_a_full_stdout_is_one_line_and_unknown() -> None:
     with open("/dev/full", "wb") as full:
         result = subprocess.run([sys.executable, "-m", "smtpprobe", "codes"], stdout=full,
@@ -216,6 +224,7 @@ def test_a_full_stdout_is_one_line_and_unknown() -> None:
         "smtpprobe: error: cannot write the output: No space left on device"]
 
 
+@pytest.mark.slow
 def test_a_full_stderr_keeps_the_exit_code() -> None:
     with open("/dev/full", "wb") as full:
         result = subprocess.run([sys.executable, "-m", "smtpprobe", "explain", "999"],

@@ -43,6 +43,7 @@ def _mailbox(postfix: PostfixInstance, subject: str, within: float = 30.0) -> st
     raise AssertionError(f"no delivery to {path}; log:\n{postfix.log_tail()}")
 
 
+@pytest.mark.slow
 def test_send_reaches_the_mailbox_with_the_announced_queue_id(
         capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance) -> None:
     subject = f"smtpprobe-it-{time.time_ns()}"
@@ -72,6 +73,7 @@ def test_unknown_mailbox_and_foreign_domain_are_refused(
     assert code in (1, 2)
 
 
+@pytest.mark.slow
 def test_relay_is_closed(capsys: pytest.CaptureFixture[str],
                          postfix_server: PostfixInstance) -> None:
     code, doc = _json(capsys, "probe", f"{postfix_server.host}:{postfix_server.port}",

@@ -58,6 +58,7 @@ def _scan(capsys: pytest.CaptureFixture[str], server: PostfixInstance) -> tuple[
     return code, json.loads(out)["findings"]["tls"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("postfix_server", "old"), [(OLD_ALLOWED, True), (MODERN_ONLY, False)],
                          indirect=["postfix_server"], ids=["tls1.0-allowed", "tls1.2-and-up"])
 def test_postfix_protocols_and_anonymous_suites(

@@ -28,6 +28,7 @@ async def run(host: str, port: int, **options: object) -> Session:
     return (await probe(host, options=opts)).session
 
 
+@pytest.mark.slow
 async def test_silent_server_ends_at_the_deadline_with_the_banner_kept(smtp_server: Start) -> None:
     server = await smtp_server("silent")
     began = time.perf_counter()
@@ -43,6 +44,7 @@ async def test_silent_server_ends_at_the_deadline_with_the_banner_kept(smtp_serv
     assert all(e.command != b"QUIT" for e in session.exchanges)
 
 
+@pytest.mark.slow
 async def test_command_timeout_shorter_than_the_deadline_ends_sooner(smtp_server: Start) -> None:
     server = await smtp_server("silent")
     began = time.perf_counter()

@@ -206,7 +206,9 @@ async def test_events_report_each_phase_and_exchange_in_order(smtp_server: Start
     assert phases[:3] == ["resolve", "connect", "banner"]
 
 
-@pytest.mark.parametrize("persona", PERSONAS)
+# "silent" waits out the deadline: slow, unlike the others.
+@pytest.mark.parametrize("persona", [pytest.param(p, marks=pytest.mark.slow) if p == "silent" else p
+                                     for p in PERSONAS])
 async def test_no_exception_but_a_report_whatever_the_persona(
     smtp_server: Start, persona: str
 ) -> None:

@@ -51,6 +51,7 @@ async def test_malformed_line_raises_the_parsers_error(scripted_server: Start) -
         await wire.wait_closed()
 
 
+@pytest.mark.slow
 async def test_read_timeout_keeps_the_partial_reply(scripted_server: Start) -> None:
     server = await scripted_server([b"220 mx.test\r\n250-half a", b" reply"])
     wire = await connected(server.port)

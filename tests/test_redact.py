@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,7 @@ def visible(text: str, password: str) -> bool:
     return password.lower() in folded or password[:-1].lower() in folded
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(password=passwords, before=filler, after=filler, choice=st.integers(0, 13),
        prefix=st.binary(max_size=4), cut=st.integers(1, 200), code=st.sampled_from(

@@ -63,6 +63,7 @@ def test_vague_replies_are_read_by_their_codes() -> None:
         assert not read_pasted(entry, kb).basis.startswith("pattern:"), entry.text
 
 
+@pytest.mark.slow
 def test_annotate_cli_reads_the_whole_corpus(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "mail.log"
     log.write_text("".join(postfix_log_line(entry) + "\n" for entry in REAL), "utf-8")

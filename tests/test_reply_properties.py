@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpprobe.errors import MalformedReplyError, ServerDisconnectedError
 from smtpprobe.reply import CLOSED, NEED_DATA, Reply, ReplyParser, parse_reply
+
+# Hypothesis runs every test here a few hundred times: not for the inner loop.
+pytestmark = pytest.mark.slow
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

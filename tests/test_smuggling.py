@@ -124,6 +124,7 @@ def _options(port: int, **changes: Any) -> ProbeOptions:
                                steps=frozenset({"ehlo", "starttls", "quit"}), **changes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("test", END_CANDIDATES, ids=lambda c: c.name)
 async def test_a_persona_that_ends_data_on_one_candidate_is_vulnerable_on_that_one(
     persona: Callable[[str], Awaitable[ServerAddress]], test: Any
@@ -144,6 +145,7 @@ async def test_a_persona_that_ends_data_on_one_candidate_is_vulnerable_on_that_o
     assert run.session.exchanges[-1].phase == "QUIT"
 
 
+@pytest.mark.slow
 async def test_strict_aiosmtpd_is_not_vulnerable(
     persona: Callable[[str], Awaitable[ServerAddress]]
 ) -> None:
@@ -153,6 +155,7 @@ async def test_strict_aiosmtpd_is_not_vulnerable(
     assert sum(1 for ex in run.session.exchanges if ex.phase == "RSET") == len(CANDIDATES)
 
 
+@pytest.mark.slow
 async def test_a_persona_refusing_bare_lf_rejects_bare_lf(
     persona: Callable[[str], Awaitable[ServerAddress]]
 ) -> None:
@@ -192,6 +195,7 @@ def _script(mode: str, commands: list[bytes],
     return serve
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["stall", "hang-up", "slow"])
 async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
     commands: list[bytes] = []
@@ -265,6 +269,7 @@ needs_option = pytest.mark.skipif(not _knows_forbid_bare_newline(),
                                   reason="this Postfix has no smtpd_forbid_bare_newline")
 
 
+@pytest.mark.slow
 @needs_option
 @pytest.mark.postfix
 @pytest.mark.parametrize(("postfix_server", "verdict", "code"), [
@@ -297,6 +302,7 @@ def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
         assert ended == [] and found["expect-smuggling"]["status"] == "ok"
 
 
+@pytest.mark.slow
 @needs_option
 @pytest.mark.postfix
 @pytest.mark.parametrize("postfix_server", [{"smtpd_forbid_bare_newline": "no"}],

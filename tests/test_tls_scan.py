@@ -80,6 +80,7 @@ async def test_old_protocols_allowed_are_found(
     assert report_data.data["protocols"]["TLSv1"] is True
 
 
+@pytest.mark.slow
 async def test_tls13_only_server(tls_persona: Start, leaf: Built,
                                  tmp_path: Path) -> None:
     context = server_context(leaf, tmp_path, minimum=V.TLSv1_3)
@@ -225,6 +226,7 @@ async def limited_server(leaf: Built, tmp_path: Path) -> AsyncIterator[ServerAdd
         yield address
 
 
+@pytest.mark.slow
 async def test_a_rate_limiting_server_is_asked_again_politely(
     limited_server: ServerAddress,
 ) -> None:

@@ -103,6 +103,7 @@ async def test_data_refused_sends_no_message(smtp_server: Start) -> None:
     assert [ex.phase for ex in rec.exchanges][-1] == "DATA"
 
 
+@pytest.mark.slow
 def test_any_body_arrives_unchanged_at_a_real_server(
         start_controller: Callable[..., ServerAddress]) -> None:
     """The property again, read back by aiosmtpd's own DATA reader over a socket."""

@@ -76,6 +76,7 @@ def test_implicit_tls_against_a_plain_port_says_so(capsys: pytest.CaptureFixture
     assert found["tls"]["reason"] == "handshake-failed" and found["tls"]["status"] == "critical"
 
 
+@pytest.mark.slow
 def test_a_silent_server_is_said_once_with_the_implicit_tls_hint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -298,6 +299,7 @@ def test_no_starttls_on_the_submission_port_is_a_warning(
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_prints_what_was_learned(tmp_path: Path) -> None:
     """SIGINT mid-session: the partial report, complete false, exit 3, no 'deadline' lie."""
     async def slow_help(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
