@@ -227,7 +227,8 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
 def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) -> int:
     """Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, EXPN
     (and RCPT with --rcpt-check), explain every reply and judge whether users leak.
-    Several targets (or --targets FILE, --mx DOMAIN) are probed at once and summed up.
+    Several targets (or --targets FILE; with --mx each is a domain) are probed at once
+    and summed up.
 
     Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 CRITICAL (no
     connection, no usable greeting, TLS failure, a violated policy), 3 UNKNOWN (bad
