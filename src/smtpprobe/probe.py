@@ -548,9 +548,10 @@ def _foreign_reply() -> Callable[[int, str], bool]:
     cannot fail. An unlisted success or intermediate code (252 to HELP, 250 to QUIT, 354
     to RCPT) is another command's answer or a stray.
     """
-    from smtpprobe import kb
+    # The table is a fact of the knowledge base, read as the interpreter reads it: no words.
+    from smtpprobe.interpret.facts import facts
 
-    rules = kb.load("en")
+    rules = facts()
 
     def foreign(code: int, verb: str) -> bool:
         rule = rules.command_rule(verb)
