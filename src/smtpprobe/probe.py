@@ -28,6 +28,7 @@ from smtpprobe.errors import (
     SMTPProbeError,
 )
 from smtpprobe.interpret import interpret
+from smtpprobe.interpret.facts import facts
 from smtpprobe.recorder import Recorder, ServerEnded
 from smtpprobe.reply import Reply
 from smtpprobe.report import (
@@ -549,8 +550,6 @@ def _foreign_reply() -> Callable[[int, str], bool]:
     to RCPT) is another command's answer or a stray.
     """
     # The table is a fact of the knowledge base, read as the interpreter reads it: no words.
-    from smtpprobe.interpret.facts import facts
-
     rules = facts()
 
     def foreign(code: int, verb: str) -> bool:
