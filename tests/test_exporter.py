@@ -79,6 +79,7 @@ def test_a_disclosing_server_through_the_default_module(exporter: str,
     valid(body)
 
 
+@pytest.mark.slow
 def test_starttls_and_the_certificate_in_a_strict_module(exporter: str,
                                                          threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("hidden", tls="starttls")

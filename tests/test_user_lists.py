@@ -111,6 +111,7 @@ def test_a_server_that_hangs_up_after_errors_is_reconnected(
     assert set(found) == {"bob", "carol", "dave", "erin", "alice"}
 
 
+@pytest.mark.slow
 def test_delay_is_kept_between_names(capsys: pytest.CaptureFixture[str],
                                      threaded_smtp_server: Serve, tmp_path: Path) -> None:
     server = threaded_smtp_server("hidden")
