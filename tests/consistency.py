@@ -182,6 +182,26 @@ def _help(reason: str) -> Predicate:
 _COMMAND = {"vrfy": "VRFY", "expn": "EXPN", "rcpt": "RCPT"}
 
 
+def _out_of_step(session: Session) -> bool:
+    """A trace of replies out of step: bytes waiting before a command or left unread at
+    the end, QUIT not answered 221, an unlisted success or intermediate code, or a
+    failure to NOOP, RSET or QUIT (which cannot fail)."""
+    if session.unsolicited or (session.desync is not None and session.desync.data):
+        return True
+    rules = load("en")
+    for ex in session.exchanges:
+        verb = _verb(ex)
+        if ex.reply is None or verb == "CONNECT":
+            continue
+        code = ex.reply.code
+        if verb == "QUIT" and code != 221:
+            return True
+        if rules.reply_allowed(code, verb) is False and (
+                verb in ("NOOP", "RSET") or code // 100 in (2, 3) and (verb, code) != ("HELP", 250)):
+            return True
+    return False
+
+
 def _verdict(reason: str) -> Predicate:
     def check(session: Session, finding: Finding) -> bool:
         command = _COMMAND[finding.check]
@@ -223,8 +243,7 @@ def _verdict(reason: str) -> Predicate:
             "error": any(ex.error is not None for ex in (*real, *control)),
             "unexpected-code": any(load("en").reply_allowed(c, command) is False
                                    for c in codes),
-            "desynchronised": bool(session.unsolicited) or not session.complete or any(
-                ex.reply is not None and ex.reply.code != 221 for ex in _of(session, "QUIT")),
+            "desynchronised": _out_of_step(session),
             "answered-alone": real_code in (250, 251) and not control,
             "neither-confirms": real_code == 252 and not control,
             "refused-alone": real_code is not None and real_code // 100 == 5 and not control,

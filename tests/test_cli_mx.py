@@ -213,7 +213,7 @@ def test_mx_needs_a_domain_not_an_address(capsys: pytest.CaptureFixture[str]) ->
 
 def test_the_resolver_is_only_the_given_server() -> None:
     """``--dns-server`` builds a resolver that never reads /etc/resolv.conf."""
-    from smtpprobe.commands._monitor import _resolver
+    from smtpprobe.commands.run import _resolver
 
     resolver = _resolver("127.0.0.1:5353", 2.0)
     assert isinstance(resolver, dns.asyncresolver.Resolver)

@@ -11,7 +11,7 @@ from smtpprobe.errors import ResolveError
 from smtpprobe.interpret import interpret
 from smtpprobe.kb import load
 from smtpprobe.render.doc import Doc
-from smtpprobe.render.formats import OutputFormat, renderer_for
+from smtpprobe.render.formats import _RENDERERS, OutputFormat, render_report
 from smtpprobe.render.json_report import SCHEMA_VERSION, error_document
 from smtpprobe.render.plain import to_plain
 from smtpprobe.reply import parse_reply
@@ -35,8 +35,8 @@ def _report() -> ProbeReport:
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))
 def test_every_format_renders(output_format: OutputFormat) -> None:
-    output = output_format.to_renderer()(_report(), KB)
-    assert renderer_for(output_format) is output_format.to_renderer()
+    output = render_report(output_format, _report(), KB)
+    assert output_format in _RENDERERS  # one registry: every format has its renderer
     assert str(output_format) == output_format.value
     if isinstance(output, Doc):
         assert "VRFY" in to_plain(output)
@@ -52,7 +52,7 @@ def test_formats_are_text_and_json() -> None:
 
 
 def test_json_document_shape() -> None:
-    doc = OutputFormat.JSON.to_renderer()(_report(), KB)
+    doc = render_report(OutputFormat.JSON, _report(), KB)
     assert isinstance(doc, dict)
     assert doc["schema_version"] == SCHEMA_VERSION and doc["status"] == "warning"
     assert doc["started_at"] == "2025-01-01T00:00:00+00:00" and doc["error"] is None

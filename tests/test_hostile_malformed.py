@@ -136,13 +136,22 @@ def test_invalid_utf8_is_shown_as_escapes(capsys: pytest.CaptureFixture[str]) ->
 def test_an_extra_reply_is_discarded_so_later_replies_stay_in_step(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Read as HELP's answer, the extra reply would shift VRFY's answers and fake a leak."""
+    """Read as HELP's answer, the extra reply would shift VRFY's answers and fake a leak.
+
+    Discarded, it keeps later replies in step; but the reply read before it may itself
+    have been the stray (a late one looks the same), so the session is desynchronised and
+    gives no verdict.
+    """
     doc = probe_json(capsys, hostile.extra_reply)
     replies = {e["command"]: e["reply"]["code"] for e in doc["exchanges"]}
     assert replies["HELP"] == 214 and replies["NOOP"] == 250 and replies["QUIT"] == 221
-    assert doc["findings"]["vrfy"]["verdict"] == "hidden"
+    assert doc["findings"]["vrfy"]["verdict"] == "inconclusive" and doc["desynchronised"]
+    assert {p["reason"] for p in doc["findings"]["vrfy"]["pairs"]} == {"desynchronised"}
     (item,) = [i for i in doc["findings"]["deviations"]["items"]
                if i["kind"] == "unsolicited-bytes"]
+    (desync,) = [i for i in doc["findings"]["deviations"]["items"]
+                 if i["kind"] == "desynchronised"]
+    assert desync["reason"] == "unsolicited-bytes" and desync["command"] == "HELP"
     assert item["command"] == "HELP"
     assert item["bytes"] == "250 2.1.5 an extra reply nobody asked for\r\n"
     assert doc["findings"]["deviations"]["status"] == "warning" and doc["status"] == "warning"

@@ -45,7 +45,8 @@ from smtpprobe.i18n import (
     using,
 )
 from smtpprobe.kb import LANGUAGES, load
-from smtpprobe.recorder import REDACTED, _scrub_error
+from smtpprobe.recorder import REDACTED, scrub_error
+from smtpprobe.redact import Redactor
 from smtpprobe.validate import check_token
 from smtpprobe.views.explanation import explain_argument
 from tests.conftest import ServerAddress
@@ -354,7 +355,9 @@ def test_target_errors_nest_with_their_reason() -> None:
 def test_scrubbed_error_leaks_no_secret_in_any_language() -> None:
     inner = SMTPProbeError(key="error_not_an_address", params={"option": "user", "value": "s3cret"})
     exc = SMTPProbeError(key="error_targets_line", params={"number": 1, "reason": inner})
-    _scrub_error(exc, ("s3cret",))
+    redactor = Redactor()
+    redactor.add("s3cret")
+    scrub_error(exc, redactor)
     for kb in (EN, ID):
         message = localized(exc, kb)[0]
         assert "s3cret" not in message and REDACTED in message

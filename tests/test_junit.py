@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 from smtpprobe.errors import ResolveError
 from smtpprobe.fleet import TargetResult
 from smtpprobe.policy import Expectation, Policy, apply_policy
-from smtpprobe.render.junit import junit_report, junit_xml
+from smtpprobe.render.formats import OutputFormat, render_report
+from smtpprobe.render.junit import junit_xml
 from smtpprobe.report import Finding, ProbeReport, Status, Target
 from tests.test_policy import KB, ex, greeted, report, vrfy
 
@@ -24,7 +25,7 @@ def cases(suite: ET.Element) -> dict[str, ET.Element]:
 def test_one_case_per_check_and_a_failure_per_violated_policy() -> None:
     base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"))
     checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN, time_warning=60))
-    root = parse(junit_report(checked, KB))
+    root = parse(render_report(OutputFormat.JUNIT, checked, KB))
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == "mx.example.org:25"
     found = cases(suite)
@@ -63,7 +64,7 @@ def test_hostile_server_text_stays_well_formed() -> None:
     quoted = Finding("auth", Status.CRITICAL, "rejected",
                      {"user": "said", "mechanism": "PLAIN", "code": 535, "text": hostile},
                      evidence=base.session.exchanges)
-    text = junit_report(ProbeReport(base.session, (*base.findings, quoted)), KB)
+    text = render_report(OutputFormat.JUNIT, ProbeReport(base.session, (*base.findings, quoted)), KB)
     root = parse(text)
     failures = [f for f in root.iter("failure") if "for said" in f.get("message", "")]
     assert len(failures) == 1

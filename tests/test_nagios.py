@@ -10,7 +10,8 @@ from smtpprobe.errors import ResolveError
 from smtpprobe.fleet import TargetResult
 from smtpprobe.kb import load
 from smtpprobe.policy import Expectation, Policy, apply_policy
-from smtpprobe.render.nagios import nagios_line, nagios_output, perfdata
+from smtpprobe.render.formats import OutputFormat, render_report
+from smtpprobe.render.nagios import nagios_output, perfdata
 from smtpprobe.report import Finding, Status, Target
 from tests.test_policy import KB, ex, greeted, report, tls, vrfy
 
@@ -34,7 +35,7 @@ def parse(output: str) -> tuple[str, str, list[str]]:
 
 def test_the_example_shape_from_the_issue() -> None:
     base = report(*greeted(), *vrfy("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012)
-    line = nagios_line(apply_policy(base, Policy(time_warning=1, time_critical=5)), KB)
+    line = render_report(OutputFormat.NAGIOS, apply_policy(base, Policy(time_warning=1, time_critical=5)), KB)
     assert line.endswith("\n") and line.count("\n") == 1
     status, text, perf = parse(line)
     assert status == "OK"
@@ -44,7 +45,7 @@ def test_the_example_shape_from_the_issue() -> None:
 
 def test_problems_follow_the_facts_worst_first() -> None:
     base = report(*greeted(), *vrfy("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10))
-    line = nagios_line(apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN)), KB)
+    line = render_report(OutputFormat.NAGIOS, apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN)), KB)
     status, text, perf = parse(line)
     assert status == "CRITICAL"
     facts, problems = text.split(" - ", 1)
@@ -66,7 +67,7 @@ def test_server_text_cannot_break_the_line(hostile: str) -> None:
     base = report(ex("", "554 5.7.1 go away | now\r\n"))
     # A finding whose summary quotes the server verbatim, control characters included.
     quoted = Finding("banner", Status.CRITICAL, f"greeting said: {hostile}")
-    line = nagios_line(type(base)(base.session, (*base.findings, quoted)), KB)
+    line = render_report(OutputFormat.NAGIOS, type(base)(base.session, (*base.findings, quoted)), KB)
     assert line.count("\n") == 1 and "\r" not in line and "\x1b" not in line
     status, text, _perf = parse(line)
     assert status == "CRITICAL" and "greeting said: " in text and "|" not in text
@@ -105,5 +106,5 @@ def test_same_target_twice_gets_distinct_labels() -> None:
 
 
 def test_indonesian_words_status_stays_english() -> None:
-    line = nagios_line(report(*greeted(), tls=tls(84)), load("id"))
+    line = render_report(OutputFormat.NAGIOS, report(*greeted(), tls=tls(84)), load("id"))
     assert line.startswith("SMTP OK - ") and "sertifikat 84 hari" in line

@@ -2,9 +2,10 @@
 
 The encoders are aiosmtplib's pure functions (imported here only, when AUTH runs); the
 exchange goes over our own recorded wire. Lines that carry credentials are recorded as
-``<redacted>``, and every form of the secret (the password, the token, their BASE64, the
-PLAIN and XOAUTH2 blobs, the CRAM-MD5 response, the BASE64 user name) is scrubbed from the
-replies before they are recorded, in case a server echoes what it got.
+``<redacted>``, and every credential (the password, the token, the PLAIN and XOAUTH2
+messages, the CRAM-MD5 response, the BASE64 user name) is registered with the recorder's
+`smtpprobe.redact.Redactor` before anything is sent: from then on no form of them
+survives in anything received, in case a server echoes what it got.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ __all__ = [
     "authenticate",
     "choose_mechanism",
     "offered_mechanisms",
-    "secret_forms",
 ]
 
 # Why the auth step sent nothing (`Session.auth_skipped`).
@@ -79,15 +79,6 @@ def choose_mechanism(requested: AuthMechanism, offered: tuple[str, ...], *,
     return next((name for name in usable if name in offered), None)
 
 
-def secret_forms(user: str, password: str, token: str = "") -> tuple[str, ...]:
-    """Every form of the credentials that must never be recorded."""
-    plain = _b64(f"\0{user}\0{password}")
-    forms = [plain, password, _b64(password), _b64(user)]
-    if token:
-        forms += [token, _b64(f"user={user}\x01auth=Bearer {token}\x01\x01"), _b64(token)]
-    return tuple(form for form in forms if form)
-
-
 async def authenticate(
     rec: Recorder, options: ProbeOptions, greeting: Reply | None, *, encrypted: bool
 ) -> str:
@@ -112,11 +103,16 @@ async def authenticate(
     from aiosmtplib import SMTPAuthenticationError
     from aiosmtplib import auth as sasl
 
-    secrets = secret_forms(user, password, token)
+    # Every credential is registered before the first is sent; the redactor adds their
+    # forms (BASE64 at any offset, hex, URL-encoded …). *extra*: one made mid-exchange.
+    rec.redactor.add_credentials(user, password)
+    if token:
+        rec.redactor.add(token)
+        rec.redactor.add(f"user={user}\x01auth=Bearer {token}\x01\x01")
     redacted = REDACTED.encode()
 
     async def say(line: bytes, shown: bytes, extra: tuple[str, ...] = ()) -> Reply:
-        return await rec.exchange("AUTH", line, shown=shown, secrets=secrets + extra,
+        return await rec.exchange("AUTH", line, shown=shown, secrets=extra,
                                   raw=line + b"\r\n" if not line else None)
 
     steps: list[bytes] = []

@@ -123,12 +123,9 @@ def _show_version(ctx: click.Context, wanted: bool) -> None:
 
 
 def _error_line(message: str, hint: str = "") -> None:
-    # stderr itself may be unwritable (a full disk, a closed descriptor): then there is
-    # no one to tell, and the exit code says it.
-    with contextlib.suppress(OSError, ValueError):
-        click.secho(f"smtpprobe: {text('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {text('error_hint_label')}: {hint}", err=True)
+    from smtpprobe.commands._common import error_line
+
+    error_line(message, hint)
 
 
 def _usage_error(exc: click.UsageError) -> None:

@@ -11,7 +11,8 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from time import perf_counter
 
@@ -52,6 +53,8 @@ __all__ = [
 
 # QUIT is a courtesy: never wait long for its 221.
 QUIT_TIMEOUT = 1.0
+# After 221 the server closes; bytes that still come meanwhile were never read as replies.
+LEFTOVER_WAIT = 0.2
 
 
 class ProbeInterrupted(asyncio.CancelledError):
@@ -123,12 +126,13 @@ class _Run:
         self.fail_closed: ProbeTLSError | None = None
         self.control = options.control_address or control_address(options.users)
         self.rec = Recorder(
-            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event
+            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event,
+            foreign_reply=_foreign_reply(),
         )
         self._reset()
 
     def _reset(self) -> None:
-        self.rec.exchanges = []
+        self.rec.restart()
         self.addresses = Addresses(self.options.users, self.control, self.options.domain)
         self.greeting: Reply | None = None
         self.ehlo_before_tls: Reply | None = None
@@ -149,6 +153,7 @@ class _Run:
             async with asyncio.timeout_at(rec.deadline):
                 await self._converse(addresses)
             await self._quit()
+            await self._check_leftover()
         except ResolveError:
             raise
         except asyncio.CancelledError:
@@ -187,6 +192,7 @@ class _Run:
             control_address=self.control,
             qualified_users=dict(self.addresses.qualified),
             auth_skipped=self.auth_skipped,
+            desync=rec.desync,
             source=rec.wire.source_address,
             tls_scan=tls_scan,
         )
@@ -216,12 +222,9 @@ class _Run:
         if self.options.connect_to:
             return [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
                     for address in self.options.connect_to]
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(self.rec.deadline):
-                infos = await loop.getaddrinfo(
-                    self.host, self.port, family=self.options.family, type=socket.SOCK_STREAM
-                )
+                infos = await _getaddrinfo(self.host, self.port, self.options.family)
         except TimeoutError:
             raise ResolveError(key="error_resolve_slow", phase="resolve",
                                params={"host": self.host}) from None
@@ -356,6 +359,7 @@ class _Run:
             exc.phase = "tls"
             raise
         self._record_tls(TlsMode.STARTTLS, ctx)
+        self.rec.in_step()
         self.ehlo_before_tls = self.greeting
         await self._greet()
 
@@ -464,9 +468,97 @@ class _Run:
         if "quit" not in self.options.steps or left <= 0:
             return
         try:
-            await self.rec.exchange("QUIT", b"QUIT", timeout=left)
+            reply = await self.rec.exchange("QUIT", b"QUIT", timeout=left)
         except (SMTPProbeError, ServerEnded):
-            pass  # recorded on the exchange; a missing 221 does not spoil the session
+            return  # recorded on the exchange; a missing 221 does not spoil the session
+        if reply.code != 221:  # RFC 5321 §4.1.1.10: the reply to QUIT is 221, nothing else
+            self.rec.out_of_step("quit-reply", code=reply.code,
+                                 exchange=len(self.rec.exchanges) - 1)
+
+    async def _check_leftover(self) -> None:
+        """Bytes never read as a reply when the session ends: one reply more than commands.
+
+        After QUIT the server closes; wait for that briefly, so a reply that a stray
+        pushed out of step (often the real 221) is still seen.
+        """
+        quits = [ex for ex in self.rec.exchanges if ex.phase == "QUIT"]
+        if quits and quits[-1].reply is None:
+            return  # QUIT went unanswered in time: a late 221 is its own, not a stray's
+        wait = min(LEFTOVER_WAIT, self.rec.left()) if quits else 0.0
+        leftover = await self.rec.wire.leftover(wait)
+        if leftover:
+            self.rec.out_of_step("leftover-bytes", data=leftover)
+
+
+# Codes the RFCs do not list for a command but servers send as its own answer: a plain
+# 250 to HELP (aiosmtpd and others; the help finding reports it as non-conforming).
+_QUIRKS = frozenset({("HELP", 250)})
+
+
+def _foreign_reply() -> Callable[[int, str], bool]:
+    """Whether a code cannot be a command's own answer, so replies are out of step.
+
+    RFC 5321 §4.3.2 lists each command's codes (the KB's table), but servers refuse any
+    command in their own ways (Postfix answers VRFY 454 for relaying, greylisting 451):
+    an unlisted 4xx/5xx is a refusal, not a shift, except to NOOP, RSET and QUIT, which
+    cannot fail. An unlisted success or intermediate code (252 to HELP, 250 to QUIT, 354
+    to RCPT) is another command's answer or a stray.
+    """
+    from smtpprobe import kb
+
+    rules = kb.load("en")
+
+    def foreign(code: int, verb: str) -> bool:
+        rule = rules.command_rule(verb)
+        if rule is None or rules.reply_allowed(code, verb) is not False:
+            return False
+        if (verb, code) in _QUIRKS:
+            return False
+        return code // 100 in (2, 3) or not rule.error
+
+    return foreign
+
+
+_AddrInfo = Sequence[tuple[int, int, int, str, tuple[object, ...]]]
+
+
+async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
+    """The system resolver, in a daemon thread of its own that is never waited for.
+
+    ``loop.getaddrinfo`` runs in the loop's default executor, which ``asyncio.run``
+    joins on the way out: a resolver that never answers held ``--timeout 2`` for 15 s.
+    Here the deadline abandons the thread, and it ends whenever the resolver gives up.
+    """
+    try:  # an address literal needs no resolver (and no thread: a fleet has thousands)
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,
+                                  socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
+        pass  # a name, or a literal of the other family: the resolver's answer decides
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[_AddrInfo] = loop.create_future()
+
+    def settle(result: _AddrInfo | None, error: BaseException | None) -> None:
+        if answer.done():
+            return  # the probe gave up waiting
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result or [])
+
+    def resolve() -> None:
+        result: _AddrInfo | None = None
+        error: BaseException | None = None
+        try:
+            result = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the waiting probe raises it
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    threading.Thread(target=resolve, name="smtpprobe-resolve", daemon=True).start()
+    return await answer
 
 
 def _literal(host: str) -> str | None:

@@ -7,8 +7,7 @@ Owns the connection (`SMTPWire`), the session clock and deadline, and the list o
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from time import perf_counter
 
 from smtpprobe.errors import (
@@ -18,13 +17,12 @@ from smtpprobe.errors import (
     SMTPProbeError,
     Term,
 )
+from smtpprobe.redact import REDACTED, Redactor
 from smtpprobe.reply import Reply
-from smtpprobe.report import Exchange, ProbeEvent, ProbeEventKind
+from smtpprobe.report import Desync, Exchange, ProbeEvent, ProbeEventKind
 from smtpprobe.wire import SMTPWire
 
-__all__ = ["REDACTED", "Recorder", "ServerEnded", "scrub_reply"]
-
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "Recorder", "ServerEnded"]
 
 
 class ServerEnded(Exception):
@@ -42,6 +40,12 @@ class Recorder:
     """One probe's transcript under one deadline (``loop.time()`` based).
 
     :param command_timeout: the cap for one command; the time left caps it further.
+    :param foreign_reply: whether a code cannot be a command verb's own answer (another
+        command's, or a stray); a True marks the session desynchronised (``desync``), as
+        do bytes waiting before a command.
+
+    ``redactor`` holds the session's secrets: every byte received goes through it (the
+    wire's evidence too) before anything is recorded, cut, returned or reported.
     """
 
     def __init__(
@@ -50,14 +54,34 @@ class Recorder:
         deadline: float,
         command_timeout: float,
         on_event: Callable[[ProbeEvent], None] | None,
+        foreign_reply: Callable[[int, str], bool] | None = None,
     ) -> None:
         self.deadline = deadline
+        self.foreign_reply = foreign_reply
         self.command_timeout = command_timeout
         self.on_event = on_event
         self.t0 = perf_counter()
         self.phase = "resolve"
-        self.wire = SMTPWire()
+        self.redactor = Redactor()
+        self.wire = SMTPWire(redact=self.redactor.data)
         self.exchanges: list[Exchange] = []
+        self.desync: Desync | None = None
+        self._in_step = 1  # the first exchange after the greeting or a TLS handshake
+
+    def restart(self) -> None:
+        """Forget the transcript (a new connection replaces the old one)."""
+        self.exchanges, self.desync, self._in_step = [], None, 1
+
+    def in_step(self) -> None:
+        """A TLS handshake restarted the stream: a stray from before cannot shift what follows."""
+        self._in_step = len(self.exchanges)
+
+    def out_of_step(self, reason: str, *, code: int | None = None, data: bytes = b"",
+                    exchange: int | None = None) -> None:
+        """Record evidence that replies fell out of step; the first evidence is kept."""
+        if self.desync is None:
+            where = len(self.exchanges) if exchange is None else exchange
+            self.desync = Desync(reason, where, min(self._in_step, where), code, data)
 
     def left(self, cap: float | None = None) -> float:
         """Seconds one call may take: *cap* (the command timeout) or the time left."""
@@ -67,7 +91,7 @@ class Recorder:
     def new_wire(self) -> SMTPWire:
         """Drop the current connection (if any) and start a fresh one."""
         self.wire.close()
-        self.wire = SMTPWire()
+        self.wire = SMTPWire(redact=self.redactor.data)
         return self.wire
 
     def enter(self, phase: str, detail: str = "") -> None:
@@ -94,17 +118,20 @@ class Recorder:
         With *raw*, those bytes are written as they are instead of *command* and CRLF
         (a message body, a BDAT chunk); *command* is still what is recorded.
 
-        Redaction hook for credentials: *shown* is recorded and reported instead of
-        *command*, and every one of *secrets* is replaced by `REDACTED` in the reply,
-        the partial bytes and the error before anything is recorded or returned.
+        Credentials: *shown* is recorded and reported instead of *command*; *secrets* are
+        registered with `redactor` (with their derived forms) before anything is sent, so
+        that no reply from now on, nor its partial bytes or error, shows any of them.
 
         :raises ServerEnded: the reply is a 421 (RFC 5321 §3.8: the server is closing).
         :raises RemoteError: no complete reply (recorded first, with ``phase`` set).
         """
+        for secret in secrets:
+            self.redactor.add(secret)
         recorded = command if shown is None else shown
         self.enter(phase, recorded.decode(errors="backslashreplace"))
         wait = self.left(timeout)
         wire = self.wire
+        waiting_before = len(wire.unsolicited)
         started = perf_counter()
         try:
             if raw is not None:
@@ -113,8 +140,9 @@ class Recorder:
                 reply = await (wire.command(command, wait) if command else wire.read_reply(wait))
         except SMTPProbeError as exc:
             exc.phase = phase
-            _scrub_error(exc, secrets)
-            self._record(phase, recorded, None, started, argument, exc, secrets, (role, name))
+            scrub_error(exc, self.redactor)
+            self._record(phase, recorded, None, started, argument, exc, (role, name))
+            self._check_step(waiting_before, phase, recorded, None)
             raise
         except asyncio.CancelledError:
             # The session deadline, or the user (Ctrl-C): only the clock can tell them apart.
@@ -123,14 +151,33 @@ class Recorder:
                                                          phase=phase)
             else:
                 late = ProbeInterruptedError(key="error_probe_interrupted", phase=phase)
-            self._record(phase, recorded, None, started, argument, late, secrets, (role, name))
+            self._record(phase, recorded, None, started, argument, late, (role, name))
             raise
-        if secrets:
-            reply = scrub_reply(reply, secrets)
-        self._record(phase, recorded, reply, started, argument, None, (), (role, name))
+        reply = self.redactor.reply(reply)
+        self._record(phase, recorded, reply, started, argument, None, (role, name))
+        self._check_step(waiting_before, phase, recorded, reply)
         if reply.code == 421:
             raise ServerEnded(polite=False)
         return reply
+
+    def _check_step(self, waiting_before: int, phase: str, command: bytes,
+                    reply: Reply | None) -> None:
+        """Evidence of a shifted transcript in the exchange just recorded.
+
+        Bytes that were waiting before the command: the reply read before them may have
+        been a stray, and they the real one. A code the command cannot get: another
+        command's reply, or a stray.
+        """
+        index = len(self.exchanges) - 1
+        if len(self.wire.unsolicited) > waiting_before:
+            self.out_of_step("unsolicited-bytes", exchange=index,
+                             data=self.wire.unsolicited[-1][1])
+        if reply is None or not command or self.foreign_reply is None:
+            return
+        verb = "AUTH" if phase == "AUTH" else command.split(b" ", 1)[0].decode(
+            "ascii", "replace").upper()
+        if self.foreign_reply(reply.code, verb):
+            self.out_of_step("unexpected-code", exchange=index, code=reply.code)
 
     def _record(
         self,
@@ -140,7 +187,6 @@ class Recorder:
         started: float,
         argument: str,
         error: SMTPProbeError | None,
-        secrets: tuple[str, ...] = (),
         asked: tuple[str, str] = ("", ""),
     ) -> None:
         exchange = Exchange(
@@ -151,7 +197,7 @@ class Recorder:
             elapsed=perf_counter() - started,
             error=error,
             argument=argument,
-            partial=_scrub_bytes(self.wire.partial, secrets) if error is not None else b"",
+            partial=self.wire.partial if error is not None else b"",
             role=asked[0],
             name=asked[1],
         )
@@ -195,41 +241,18 @@ class Recorder:
         return reply
 
 
-def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    # Longest first, so a PLAIN blob goes whole before the shorter forms inside it.
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def _scrub_bytes(data: bytes, secrets: Iterable[str]) -> bytes:
-    for secret in sorted((s.encode() for s in secrets if s), key=len, reverse=True):
-        data = data.replace(secret, REDACTED.encode())
-    return data
-
-
-def scrub_reply(reply: Reply, secrets: tuple[str, ...]) -> Reply:
-    """*reply* with every secret in its lines and raw bytes replaced by `REDACTED`."""
-    lines = tuple(_scrub_text(line, secrets) for line in reply.lines)
-    raw = _scrub_bytes(reply.raw, secrets)
-    if lines == reply.lines and raw == reply.raw:
-        return reply
-    return dataclasses.replace(reply, lines=lines, raw=raw)
-
-
-def _scrub_error(exc: SMTPProbeError, secrets: tuple[str, ...]) -> None:
-    """Scrub an error in place: it is recorded, and it becomes the session's error."""
-    if not secrets:
+def scrub_error(exc: SMTPProbeError, redactor: Redactor) -> None:
+    """Redact an error in place: it is recorded, and it becomes the session's error."""
+    if not redactor:
         return
-    exc.message = _scrub_text(exc.message, secrets)
-    exc.hint = _scrub_text(exc.hint, secrets)
-    exc.args = (exc.message,)
-    # The params fill the message in other languages (errors.localized): scrubbed too.
+    exc.message = redactor.text(exc.message)
+    exc.hint = redactor.text(exc.hint)
+    exc.args = tuple(redactor.values(exc.args))
+    # The params fill the message in other languages (errors.localized): redacted too.
     for name, value in exc.params.items():
         if isinstance(value, SMTPProbeError):
-            _scrub_error(value, secrets)
+            scrub_error(value, redactor)
         elif isinstance(value, (str, bytes)) and not isinstance(value, Term):
-            exc.params[name] = (_scrub_text(value, secrets) if isinstance(value, str)
-                                else _scrub_bytes(value, secrets))
+            exc.params[name] = redactor.values([value])[0]
     if isinstance(exc, MalformedReplyError):
-        exc.raw = _scrub_bytes(exc.raw, secrets)
+        exc.raw = redactor.data(exc.raw)

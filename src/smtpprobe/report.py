@@ -23,6 +23,7 @@ __all__ = [
     "AuthMechanism",
     "CertificateInfo",
     "ChainCertificate",
+    "Desync",
     "Exchange",
     "Finding",
     "Fleet",
@@ -291,6 +292,28 @@ class TlsInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Desync:
+    """Evidence that replies fell out of step with commands (a stray or a missing reply).
+
+    ``reason``: ``unexpected-code`` (a code the command cannot get, RFC 5321 §4.3.2),
+    ``unsolicited-bytes`` (bytes waiting before a command: the reply read before them may
+    have been a stray), ``quit-reply`` (QUIT not answered 221) or ``leftover-bytes``
+    (bytes never read when the session ended). ``exchange`` is the index in
+    ``Session.exchanges`` where it showed (the number of exchanges: after the last one);
+    ``since`` the index of the first exchange whose reply may answer another command: a
+    stray is only seen once it has shifted later replies, so it is the first exchange
+    after the last point known in step (the greeting, or a TLS handshake). ``data`` holds
+    the bytes behind ``unsolicited-bytes`` and ``leftover-bytes`` (redacted, cut).
+    """
+
+    reason: str
+    exchange: int
+    since: int
+    code: int | None = None
+    data: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """Everything the probe recorded; no judgement yet.
 
@@ -308,7 +331,9 @@ class Session:
     `exchanges_for` to find the exchanges of one address; the last one is the answer.
     ``source`` is the local ``address:port`` the connection came from. ``auth_skipped`` says why the auth step sent nothing (``plaintext``, ``not-offered``,
     ``no-mechanism``; ``""`` when it ran or was not asked for). Lines carrying
-    credentials are recorded as ``<redacted>``.
+    credentials are recorded as ``<redacted>``. ``desync`` is the first evidence that
+    replies fell out of step with commands (`Desync`); verdicts resting on exchanges from
+    ``desync.since`` on are inconclusive.
     When ``--insecure`` made the probe reconnect after a failed verification, only the
     second connection's exchanges are kept (``tls.verify_error`` says why).
     """
@@ -328,6 +353,7 @@ class Session:
     control_address: str = ""
     qualified_users: Mapping[str, str] = field(default_factory=dict)
     auth_skipped: str = ""
+    desync: Desync | None = None
     tls_scan: TlsScan | None = None  # --tls-scan, in connections of its own
     source: str = ""
 

@@ -73,16 +73,21 @@ class SMTPWire:
     owns the overall deadline. ``connect_elapsed``, ``handshake_elapsed``, ``stray`` and
     ``unsolicited`` are filled in as the connection goes; ``partial`` holds the first
     `PARTIAL_OCTETS` of a reply that did not complete.
+
+    :param redact: applied to every piece of received evidence it keeps (``partial``,
+        ``stray``, ``unsolicited``, ``leftover``) before it is cut to size, so that a cut
+        never leaves part of a secret behind (`smtpprobe.redact.Redactor.data`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[bytes], bytes] = bytes) -> None:
         self._protocol: _ReplyProtocol | None = None
         self._transport: asyncio.BaseTransport | None = None
+        self._redact = redact
         self.connect_elapsed: float | None = None
         self.source_address = ""
         self.handshake_elapsed: float | None = None
         self.stray = b""
-        self.partial = b""
+        self._unfinished = b""
         # (verb of the command about to be sent, bytes already waiting then), see `command`.
         self.unsolicited: list[tuple[str, bytes]] = []
 
@@ -143,10 +148,10 @@ class SMTPWire:
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    self.partial = protocol.parser.pending[:PARTIAL_OCTETS]
+                    self._unfinished = protocol.parser.pending
                     item = protocol.parser.next_reply()
                     if isinstance(item, Reply):
-                        self.partial = b""
+                        self._unfinished = b""
                         return item
                     if item is CLOSED:
                         raise ServerDisconnectedError(key="error_server_closed")
@@ -154,6 +159,11 @@ class SMTPWire:
         except TimeoutError:
             raise ProbeTimeoutError(key="error_reply_timeout", params={"timeout": timeout}
                                     ) from None
+
+    @property
+    def partial(self) -> bytes:
+        """The start of the reply being read when reading failed (redacted, then cut)."""
+        return self._redact(self._unfinished)[:PARTIAL_OCTETS]
 
     async def command(self, line: bytes, timeout: float) -> Reply:
         """Send *line* followed by CRLF and return the reply to it.
@@ -186,10 +196,22 @@ class SMTPWire:
         waiting = self._require().parser.discard_buffered()
         if waiting:
             verb = (data.split(None, 1) or [b""])[0][:16].decode("ascii", "replace")
-            self.unsolicited.append((verb, waiting[:PARTIAL_OCTETS]))
+            self.unsolicited.append((verb, self._redact(waiting)[:PARTIAL_OCTETS]))
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(data)
         return await self.read_reply(timeout)
+
+    async def leftover(self, timeout: float) -> bytes:
+        """Bytes received and never read as a reply, once the server has closed the
+        connection or *timeout* has passed (redacted, then cut to `PARTIAL_OCTETS`)."""
+        protocol = self._protocol
+        if protocol is None:
+            return b""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not protocol.parser.at_eof:
+                    await protocol.wait_data()
+        return self._redact(protocol.parser.pending)[:PARTIAL_OCTETS]
 
     async def starttls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float
@@ -220,7 +242,7 @@ class SMTPWire:
         :raises ProbeTimeoutError: the handshake took longer than *timeout*.
         """
         protocol = self._require()
-        self.stray += protocol.parser.discard_buffered()
+        self.stray += self._redact(protocol.parser.discard_buffered())
         transport = self._require_transport()
         assert isinstance(transport, asyncio.WriteTransport)
         loop = asyncio.get_running_loop()

@@ -1,7 +1,9 @@
-"""Options and output shared by the commands: language, format, and writing a `Doc`."""
+"""Options and output shared by the commands: language, numbers, writing a `Doc`, a JSON
+document or finished text, and the one error line."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -11,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.i18n import N_, lang_from_env, option, text
-from smtpprobe.kb import LANGUAGES
+from smtpprobe.kb import LANGUAGES, KnowledgeBase
 from smtpprobe.render.doc import Doc
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "WholeNumber",
     "emit_doc",
     "emit_json",
+    "emit_output",
+    "error_line",
     "format_option",
     "lang_from_env",
     "lang_option",
@@ -144,3 +148,28 @@ def emit_json(document: Any) -> None:
     from smtpprobe.render.json_text import json_text
 
     sys.stdout.write(json_text(document, indent=2, ascii_only=not stdout_utf8()) + "\n")
+
+
+def emit_output(output: Doc | dict[str, Any] | str) -> None:
+    """Print what a renderer gave: a `Doc` for people, a JSON document, or finished text
+    (the Nagios line, JUnit XML, Prometheus metrics)."""
+    if isinstance(output, Doc):
+        emit_doc(output)
+    elif isinstance(output, str):
+        sys.stdout.write(output)
+    else:
+        emit_json(output)
+
+
+def error_line(message: str, hint: str = "", kb: KnowledgeBase | None = None) -> None:
+    """The one error line on stderr (``smtpprobe: error: …``), and its hint, in *kb*'s
+    language (the run's when None). stderr itself may be unwritable (a full disk, a
+    closed descriptor): then there is no one to tell, and the exit code says it."""
+    from smtpprobe.i18n import current_lang
+    from smtpprobe.kb import load
+
+    words = kb if kb is not None else load(current_lang())
+    with contextlib.suppress(OSError, ValueError):
+        click.secho(f"smtpprobe: {words.ui('error_label')}: {message}", fg="red", err=True)
+        if hint:
+            click.echo(f"  {words.ui('error_hint_label')}: {hint}", err=True)

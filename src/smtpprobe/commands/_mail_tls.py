@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     import dns.asyncresolver
 
     from smtpprobe.fleet import Fleet, TargetSpec
+    from smtpprobe.mail_policies import MailPolicyOptions
     from smtpprobe.report import TargetResult
 
-__all__ = ["mail_targets", "mail_tls_options", "with_mail_policies"]
+__all__ = ["mail_policy_options", "mail_targets", "mail_tls_options", "with_mail_policies"]
 
 OnResult = Callable[[int, "TargetResult"], None]
 
@@ -70,15 +71,24 @@ def mail_targets(targets: tuple[tuple[str, int | None], ...],
     return targets
 
 
-def _wanted(params: dict[str, Any]) -> tuple[bool, bool]:
-    """(MTA-STS and TLS-RPT, DANE): what the options ask for, --mx turning both on."""
+def mail_policy_options(params: dict[str, Any]) -> MailPolicyOptions | None:
+    """The MTA-STS, TLS-RPT and DANE checks the options ask for (``--mx`` turns both on),
+    or None for none."""
     mx = bool(params["mx"])
     mta_sts = params["mta_sts"] is not None or (mx and not params["no_mta_sts"])
-    return mta_sts, params["dane"] if params["dane"] is not None else (mx or mta_sts)
+    dane = params["dane"] if params["dane"] is not None else (mx or mta_sts)
+    if not (mta_sts or dane):
+        return None
+    from smtpprobe.mail_policies import MailPolicyOptions  # only when asked for
+
+    return MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
+                             https_port=params["policy_port"],
+                             https_cafile=params["policy_cafile"])
 
 
 async def with_mail_policies(
-        specs: Iterable[TargetSpec], options: ProbeOptions, params: dict[str, Any],
+        specs: Iterable[TargetSpec], options: ProbeOptions,
+        chosen: MailPolicyOptions | None, *, mx: bool, concurrency: int,
         resolver: dns.asyncresolver.Resolver | None, stream: OnResult | None,
         run: Callable[[Iterable[TargetSpec], OnResult | None], Awaitable[Fleet]]) -> Fleet:
     """``run(specs, on_result)`` (the fleet) while the policies are read, judging each result.
@@ -87,19 +97,15 @@ async def with_mail_policies(
     way waits, and those after it too, so that a JSON Lines *stream* gets every object
     complete and in the order the fleet gave them.
     """
-    mta_sts, dane = _wanted(params)
-    if not (mta_sts or dane):
+    if chosen is None:
         return await run(specs, stream)
-    from smtpprobe.mail_policies import MailPolicyOptions, PolicyReader  # only when asked for
+    from smtpprobe.mail_policies import PolicyReader  # only when asked for
 
-    chosen = MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
-                               https_port=params["policy_port"],
-                               https_cafile=params["policy_cafile"])
     # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
     port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
-    reader = PolicyReader(chosen, mx=bool(params["mx"]), resolver=resolver,
+    reader = PolicyReader(chosen, mx=mx, resolver=resolver,
                           timeout=min(options.deadline, 10.0), port=port,
-                          family=options.family, concurrency=params["concurrency"])
+                          family=options.family, concurrency=concurrency)
     waiting: deque[tuple[int, TargetResult]] = deque()
     # The fleet counted each status before the policies were judged (its exit code).
     shift: Counter[Status] = Counter()

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
-from smtpprobe.commands.probe import output_options, run_probe
+from smtpprobe.commands.probe import output_options
+from smtpprobe.commands.run import RunOptions, run_targets
 from smtpprobe.i18n import LocalizedCommand
 from smtpprobe.kb import load
 from smtpprobe.render.doc import Doc, Fields, Heading, line
@@ -59,5 +60,6 @@ def demo_command(profile: str, list_profiles: bool, **params: Any) -> int:
             profile=profile, host=server.host, port=server.port), err=True)
         options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, cafile=server.cafile,
                                deadline=15.0, command_timeout=5.0)
-        return run_probe(server.host, options, verbose=params["verbose"], lang=lang,
-                         output_format=OutputFormat(params["output_format"]))
+        run = RunOptions(output_format=OutputFormat(params["output_format"]), lang=lang,
+                         verbose=params["verbose"])
+        return run_targets(((server.host, server.port),), options, run)

@@ -1,12 +1,11 @@
 """``smtpprobe probe TARGET``: probe one live server, show what every reply means, exit by status.
 
-Also the shared path for ``smtpprobe demo``: `run_probe` probes, renders and returns the
-exit code, so the demo shows exactly what a real probe would.
+The command and its connection and question options; the run itself (one target or
+many, every format) is `smtpprobe.commands.run.run_targets`, which ``demo`` uses too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import socket
@@ -16,29 +15,27 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
-from smtpprobe.commands._common import (
-    Seconds,
-    WholeNumber,
-    emit_doc,
-    emit_json,
-    lang_from_env,
-    lang_option,
-)
-from smtpprobe.commands._mail_tls import mail_targets, mail_tls_options
-from smtpprobe.commands._monitor import policy_options, run_targets, target_options
+from smtpprobe.commands._common import Seconds, WholeNumber, lang_from_env, lang_option
+from smtpprobe.commands._mail_tls import mail_policy_options, mail_targets, mail_tls_options
 from smtpprobe.commands._relay import relay_options, with_relay
 from smtpprobe.commands._tls import tls_options, with_tls
-from smtpprobe.errors import ResolveError, UsageError
-from smtpprobe.views.errors import localized
-from smtpprobe.views.probe_view import error_label
+from smtpprobe.commands.probe_options import (
+    policy_from_params,
+    policy_options,
+    steps_for,
+    target_options,
+)
+from smtpprobe.commands.run import RunOptions, run_targets
+from smtpprobe.errors import UsageError
 from smtpprobe.i18n import LocalizedCommand, current_lang
-from smtpprobe.kb import KnowledgeBase, load
-from smtpprobe.render.doc import Doc, visible
+from smtpprobe.kb import load
 from smtpprobe.render.formats import OutputFormat
-from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeEvent, ProbeOptions, Target, TlsMode
+from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeOptions, TlsMode
 from smtpprobe.validate import check_token, parse_host_port
+from smtpprobe.views.errors import localized
 
-__all__ = ["HostPort", "output_options", "parse_host_port", "probe_command", "run_probe"]
+__all__ = ["HostPort", "output_options", "parse_host_port", "probe_command",
+           "probe_options_from", "run_options_from"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain), or an address literal in [].
@@ -78,6 +75,11 @@ def _check_addresses(ctx: click.Context, param: click.Parameter,
             raise UsageError(key="error_not_an_address",
                              params={"option": flag.lstrip("-"), "value": value})
     return values
+
+
+def _check_control(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--control``: one address, checked like ``--user``."""
+    return None if value is None else _check_addresses(ctx, param, (value,))[0]
 
 
 def _check_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -132,6 +134,9 @@ def _question_options(function: F) -> F:
                      help="Mailing list to test with EXPN (repeatable)."),
         click.option("--domain", help="Domain to qualify bare names with (default: the "
                      "server's own name)."),
+        click.option("--control", metavar="NAME", callback=_check_control,
+                     help="The address that must not exist, compared with the real ones "
+                     "(default: a new random name like a person's)."),
         click.option("--skip", multiple=True, type=click.Choice(STEPS), help="Leave out a "
                      "step (repeatable)."),
         click.option("--only", multiple=True, type=click.Choice(STEPS), help="Run only these "
@@ -144,12 +149,13 @@ def _question_options(function: F) -> F:
 
 
 def output_options(function: F) -> F:
-    """``-v``, ``--format`` and ``--lang``, shared by ``probe`` and ``demo``."""
+    """``-v``, ``--format`` and ``--lang``, shared by ``probe``, ``demo`` and ``send``."""
     function = lang_option(function)
     function = click.option("--format", "output_format", default="text", show_default=True,
                             type=click.Choice([f.value for f in OutputFormat]),
                             help="text for people, json for programs, nagios for monitoring, "
-                            "junit for CI test reports.")(function)
+                            "junit for CI test reports, prometheus for node_exporter's "
+                            "textfile collector.")(function)
     return click.option("-v", "--verbose", is_flag=True,
                         help="Show each exchange live on stderr.")(function)
 
@@ -173,67 +179,33 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
         deadline=params["timeout"], command_timeout=params["command_timeout"],
         users=params["users"], lists=params["lists"], domain=params["domain"],
+        control_address=params.get("control"),  # the exporter has no --control
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
         cafile=params["cafile"], insecure=params["insecure"], source=params["source"],
     )
 
 
-def _live(event: ProbeEvent) -> None:
-    """``-v``: a command when it is sent, its reply when it is read; server text made safe."""
-    exchange = event.exchange
-    if exchange is None:
-        if event.phase.isupper():  # a command verb: the command is on its way
-            click.echo("C: " + visible(event.detail), err=True)
-        elif event.phase != "banner":
-            click.echo(visible(f"* {event.phase} {event.detail}".rstrip()), err=True)
-        return
-    if exchange.reply is not None:
-        took = f"  ({exchange.elapsed * 1000:.1f} ms)"
-        wire = exchange.reply.wire_lines()
-        for n, wire_line in enumerate(wire):
-            click.echo("S: " + visible(wire_line) + (took if n == len(wire) - 1 else ""), err=True)
-    if exchange.error is not None:
-        kb = load(current_lang())
-        label = error_label(exchange.error, kb)
-        click.echo(visible(f"!  {label}: {localized(exchange.error, kb)[0]}"), err=True)
+def probe_options_from(params: dict[str, Any], port: int | None) -> ProbeOptions:
+    """The probe's options from the command line (connection, questions, AUTH, TLS,
+    relay): the one place click's values become a `ProbeOptions`.
 
-
-def _emit(output: Doc | dict[str, Any] | str) -> None:
-    if isinstance(output, Doc):
-        emit_doc(output)
-    elif isinstance(output, str):  # finished text: the Nagios line, JUnit XML
-        click.echo(output, nl=False)
-    else:
-        emit_json(output)
-
-
-def run_probe(host: str, options: ProbeOptions, *, output_format: OutputFormat,
-              verbose: bool, lang: str) -> int:
-    """Probe *host*, print the report in *output_format*, return the exit code.
-
-    A name that does not resolve gives UNKNOWN (3): one line on stderr, and for JSON a
-    document with status ``unknown`` and the error.
-
-    :raises UsageError: options the probe rejects before sending anything.
+    :raises UsageError: contradicting or malformed options.
     """
-    from smtpprobe.probe import probe
+    return with_relay(with_tls(with_auth(_options(params, port), params), params), params)
 
-    kb: KnowledgeBase = load(lang)
-    try:
-        report = asyncio.run(probe(host, options=options, on_event=_live if verbose else None))
-    except ResolveError as exc:
-        if output_format is OutputFormat.JSON:
-            from smtpprobe.render.json_report import error_document
 
-            target = Target(host, options.port or 25, None, options.tls)
-            emit_json(error_document(target, exc, kb))
-        message, hint = localized(exc, kb)
-        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
-        return 3
-    _emit(output_format.to_renderer()(report, kb))
-    return report.status.exit_code
+def run_options_from(params: dict[str, Any]) -> RunOptions:
+    """How the run is shown and paced, from the command line.
+
+    :raises UsageError: contradicting policy options.
+    """
+    return RunOptions(
+        output_format=OutputFormat(params["output_format"]), lang=params["lang"],
+        verbose=params["verbose"], policy=policy_from_params(params),
+        concurrency=params["concurrency"], mx=params["mx"],
+        all_addresses=params["all_addresses"], targets_file=params["targets_file"],
+        junit_file=params["junit_file"], dns_server=params["dns_server"],
+        total_timeout=params["total_timeout"], mail_policies=mail_policy_options(params))
 
 
 @click.command("probe", cls=LocalizedCommand,
@@ -258,7 +230,8 @@ def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) ->
     arguments, no such name). With several targets: the worst of them.
     """
     params["lang"] = params["lang"] or lang_from_env()
-    options = with_relay(with_tls(with_auth(_options(params, params["port"]), params), params),
-                         params)
     targets = mail_targets(targets, params)
-    return run_targets(targets, options, params, on_event=_live if params["verbose"] else None)
+    run = run_options_from(params)
+    options = steps_for(run.policy, probe_options_from(params, params["port"]),
+                        only=params["only"], skip=params["skip"])
+    return run_targets(targets, options, run)

@@ -10,19 +10,17 @@ from typing import IO, Any
 import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
-from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
-from smtpprobe.commands._monitor import _policy, policy_options
-from smtpprobe.commands.probe import HostPort, _connection_options, _live, output_options
+from smtpprobe.commands._common import lang_from_env
+from smtpprobe.commands.probe_options import policy_from_params, policy_options
+from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
+from smtpprobe.commands.probe import HostPort, _connection_options, output_options
 from smtpprobe.commands.smuggle import smuggling_options
-from smtpprobe.errors import ResolveError, SMTPProbeError, UsageError
+from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.i18n import N_, LocalizedCommand, option
-from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.message import Draft, split_header
-from smtpprobe.render.doc import Doc
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, TlsMode
 from smtpprobe.validate import check_token
-from smtpprobe.views.errors import localized
 
 __all__ = ["send_command"]
 
@@ -116,14 +114,6 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         cafile=params["cafile"], insecure=params["insecure"], source=params["source"])
 
 
-def _error_line(error: SMTPProbeError, kb: KnowledgeBase) -> None:
-    """The error and its hint on stderr, in the run's language (as ``probe`` prints them)."""
-    message, hint = localized(error, kb)
-    click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-    if hint:
-        click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
-
-
 @click.command("send", cls=LocalizedCommand,
                context_settings={"help_option_names": ["-h", "--help"]},
                help=N_("Send one test message to TARGET (host, host:port or [v6addr]:port) and "
@@ -149,34 +139,22 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     params.setdefault("skip", ())
     host, port = target
     options = with_auth(_options(params, port or params["port"]), params)
-    policy = _policy(params)
+    policy = policy_from_params(params)
     if params["smuggling_check"]:
         from smtpprobe.commands.smuggle import run_smuggling
 
-        return run_smuggling(host, options, policy, params)
+        run = RunOptions(output_format=OutputFormat(params["output_format"]),
+                         lang=params["lang"], verbose=params["verbose"], policy=policy)
+        return run_smuggling(target, options, run, params)
     if params["expect_smuggling"]:
         raise UsageError(key="error_smuggling_expect_without_check")
     quit_after = QuitAfter(params["quit_after"]) if params["quit_after"] else None
     mail = SendOptions(_draft(params), quit_after=quit_after, chunking=params["chunking"])
-    kb = load(params["lang"])
-    on_event = _live if params["verbose"] else None
+    run = RunOptions(output_format=OutputFormat(params["output_format"]),
+                     lang=params["lang"], verbose=params["verbose"], policy=policy)
     try:
-        report = asyncio.run(send(host, options=options, mail=mail, on_event=on_event))
+        report = asyncio.run(send(host, options=options, mail=mail,
+                                  on_event=live if run.verbose else None))
     except ResolveError as exc:
-        _error_line(exc, kb)
-        return 3
-    report = apply_policy(report, policy)
-    output_format = OutputFormat(params["output_format"])
-    output = output_format.to_renderer()(report, kb)
-    if isinstance(output, Doc):
-        emit_doc(output)
-    elif isinstance(output, str):
-        click.echo(output, nl=False)
-    else:
-        emit_json(output)
-    error = report.session.error
-    if error is not None and output_format in (OutputFormat.TEXT, OutputFormat.JSON):
-        _error_line(error, kb)
-    if error is not None and error.kind == "usage":
-        return 3
-    return report.status.exit_code
+        return print_unreachable(target, exc, options, run)
+    return print_report(apply_policy(report, policy), run)

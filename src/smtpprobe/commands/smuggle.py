@@ -16,16 +16,12 @@ from typing import Any, TypeVar
 
 import click
 
-from smtpprobe.commands._common import emit_json
-from smtpprobe.commands.probe import _emit, _live
+from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.i18n import N_, option
-from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
-from smtpprobe.render.formats import OutputFormat
-from smtpprobe.report import ProbeOptions, ProbeReport, Target
+from smtpprobe.report import ProbeOptions, ProbeReport
 from smtpprobe.validate import check_token
-from smtpprobe.views.errors import localized
 
 __all__ = ["SESSION_CHECKS", "run_smuggling", "smuggling_options", "smuggling_report"]
 
@@ -70,14 +66,14 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
     options = dataclasses.replace(options, steps=frozenset(steps))
     run = asyncio.run(run_smuggling_check(host, recipient=recipient, sender=sender,
                                           options=options,
-                                          on_event=_live if verbose else None))
+                                          on_event=live if verbose else None))
     checks = (*SESSION_CHECKS, "auth") if options.auth_user else SESSION_CHECKS
     kept = tuple(f for f in interpret(run.session) if f.check in checks)
     report = ProbeReport(run.session, (*kept, smuggling_finding(judge(run))))
     return apply_policy(report, policy)
 
 
-def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
+def run_smuggling(target: tuple[str, int | None], options: ProbeOptions, run: RunOptions,
                   params: dict[str, Any]) -> int:
     """``send --smuggling-check``: check, print the report, return the exit code.
 
@@ -104,25 +100,12 @@ def run_smuggling(host: str, options: ProbeOptions, policy: Policy,
                              "--attachment", "--attach")})
     expected = params.get("expect_smuggling")
     policy = dataclasses.replace(
-        policy, expect_smuggling=SmugglingExpectation(expected) if expected else None)
+        run.policy, expect_smuggling=SmugglingExpectation(expected) if expected else None)
     if params["timeout"] == 30.0:  # the default: sized for one probe, not eight tests
         options = dataclasses.replace(options, deadline=DEFAULT_DEADLINE)
-    output_format = OutputFormat(params["output_format"])
-    kb: KnowledgeBase = load(params["lang"])
     try:
-        report = smuggling_report(host, options, recipient=recipients[0],
-                                  sender=sender, policy=policy,
-                                  verbose=params["verbose"])
+        report = smuggling_report(target[0], options, recipient=recipients[0],
+                                  sender=sender, policy=policy, verbose=run.verbose)
     except ResolveError as exc:
-        if output_format is OutputFormat.JSON:
-            from smtpprobe.render.json_report import error_document
-
-            emit_json(error_document(Target(host, options.port or 25, None, options.tls),
-                                     exc, kb))
-        message, hint = localized(exc, kb)
-        click.secho(f"smtpprobe: {kb.ui('error_label')}: {message}", fg="red", err=True)
-        if hint:
-            click.echo(f"  {kb.ui('error_hint_label')}: {hint}", err=True)
-        return 3
-    _emit(output_format.to_renderer()(report, kb))
-    return report.status.exit_code
+        return print_unreachable(target, exc, options, run)
+    return print_report(report, run)

@@ -111,7 +111,7 @@ def _module(name: str, table: Mapping[str, Any]) -> Module:
     :raises UsageError: an unknown key, a value of the wrong kind, or options that
         contradict each other (the same errors ``probe`` gives for them).
     """
-    from smtpprobe.commands._monitor import _policy, _steps_for
+    from smtpprobe.commands.probe_options import policy_from_params, steps_for
     from smtpprobe.commands.probe import _options
 
     params: dict[str, Any] = {_PARAM_NAMES.get(k, k): d for k, (_c, _e, d) in _KEYS.items()}
@@ -131,8 +131,8 @@ def _module(name: str, table: Mapping[str, Any]) -> Module:
             params["expect_banner"] = re.compile(params["expect_banner"])
         except re.error:
             raise _fail(name, "expect_banner", _KEYS["expect_banner"][1]) from None
-    policy = _policy(params)
-    options = _steps_for(policy, _options(params, None), params)
+    policy = policy_from_params(params)
+    options = steps_for(policy, _options(params, None), only=params["only"], skip=params["skip"])
     check_options("localhost", options)  # users, lists, HELO: one token each
     return Module(name, options, policy)
 

@@ -392,6 +392,26 @@ def _code_allowed(session: Session, code: int, command: str) -> bool | None:
     return facts().reply_allowed(code, command, greeting=greeting)
 
 
+def _desync_item(session: Session) -> dict[str, Any]:
+    """The first evidence that replies fell out of step (`smtpprobe.report.Desync`)."""
+    desync = session.desync
+    assert desync is not None
+    exchanges = session.exchanges
+    shown = exchanges[desync.exchange] if desync.exchange < len(exchanges) else None
+    first = exchanges[desync.since] if desync.since < len(exchanges) else None
+    command = verb(shown) if shown is not None else "-"
+    item: dict[str, Any] = {
+        "phase": shown.phase if shown is not None else "end", "command": command,
+        "code": desync.code, "kind": "desynchronised", "reason": desync.reason,
+        "since": desync.since,
+        "params": {"reason": desync.reason, "command": command, "code": desync.code,
+                   "count": len(desync.data), "since": verb(first) if first else "-"},
+    }
+    if desync.data:
+        item["bytes"] = desync.data[:200].decode("latin-1")
+    return item
+
+
 def deviations_finding(session: Session) -> Finding:
     """Replies a command should not get, malformed replies, bytes where none may be."""
     items: list[dict[str, Any]] = []
@@ -435,7 +455,11 @@ def deviations_finding(session: Session) -> Finding:
                       "kind": "stray-bytes", "params": {"count": len(session.stray)},
                       "bytes": session.stray[:200].decode("latin-1")})
         notes.append(Note("stray", {"count": len(session.stray)}))
-    status = Status.WARNING if not_smtp or session.unsolicited or session.stray else Status.OK
+    if session.desync is not None:
+        items.append(_desync_item(session))
+        notes.append(Note("desynchronised"))
+    status = Status.WARNING if (not_smtp or session.unsolicited or session.stray
+                                or session.desync) else Status.OK
     reason = "found" if items else "none"
     return Finding("deviations", status, reason, {"count": len(items)},
                    evidence=tuple(evidence), notes=tuple(notes),

@@ -16,7 +16,8 @@ from smtpprobe.transcript import exchanges_for, is_skipped, reply_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
 
-__all__ = ["Pair", "combine", "judge", "judge_alone", "pairs", "verdict_finding"]
+__all__ = ["Pair", "combine", "desynchronised", "judge", "judge_alone", "pairs",
+           "verdict_finding"]
 
 # RFC 5321 §4.2.4: 500/502/504 say the command (or parameter) is not implemented.
 _NOT_IMPLEMENTED = frozenset({500, 502, 504})
@@ -156,6 +157,27 @@ def _pair(name: str, real: Exchange, control: Exchange | None) -> Pair:
     return Pair(name, real, control, verdict, reason)
 
 
+def desynchronised(session: Session, pair: Pair) -> Pair:
+    """*pair*, or ``inconclusive`` (``desynchronised``) when its replies may not be its own.
+
+    The session fell out of step (`Session.desync`) at or before either exchange: a stray
+    252 read as the control's answer fakes "hidden", a stray 550 read as the real name's
+    fakes "disclosing". (A code the command cannot get is `judge`'s ``unexpected-code``.)
+    """
+    if not _shifted(session, [ex for ex in (pair.real, pair.control) if ex is not None]):
+        return pair
+    return Pair(pair.name, pair.real, pair.control, Verdict.INCONCLUSIVE, "desynchronised")
+
+
+def _shifted(session: Session, exchanges: Sequence[Exchange]) -> bool:
+    """Whether any of *exchanges* came at or after the point the session fell out of step."""
+    if session.desync is None:
+        return False
+    since = session.desync.since
+    return any(i >= since for i, ex in enumerate(session.exchanges)
+               if any(ex is e for e in exchanges))
+
+
 def _vendor(session: Session) -> str:
     text = reply_text(session.exchanges).lower()
     found = next((v for v in _VENDORS if v in text), "")
@@ -179,6 +201,7 @@ def verdict_finding(session: Session, check: str) -> Finding:
         return _rcpt_without_pairs(session, exchanges)
     if not found:
         return _not_tested(session, check, command, exchanges)
+    found = [desynchronised(session, p) for p in found]
     verdict = combine([p.verdict for p in found])
     decisive = next((p for p in found if p.verdict is verdict), found[0])
     vendor = _vendor(session)
@@ -232,7 +255,7 @@ def _rcpt_without_pairs(session: Session, exchanges: list[Exchange]) -> Finding:
     mail = mails[-1] if mails else None
     if mail is None or (mail.reply is not None and mail.reply.klass == 2):
         return _not_tested(session, "rcpt", "RCPT", exchanges)
-    refused = mail.reply is not None and mail.reply.klass == 5
+    refused = mail.reply is not None and mail.reply.klass == 5 and not _shifted(session, [mail])
     verdict = Verdict.REFUSED if refused else Verdict.INCONCLUSIVE
     return Finding("rcpt", Status.OK, "mail-refused", {"command": "RCPT", "code": _code(mail)},
                    verdict=verdict, evidence=(mail,),

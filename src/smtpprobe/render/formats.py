@@ -1,20 +1,30 @@
-"""Output formats of the probe, and the renderer behind each one."""
+"""The output formats, and the one registry that renders a run in each of them.
+
+Every command that shows probe results goes through `render`: a pure function of the
+run's results (a `Fleet`, one target or many) and a knowledge base (the language), which
+returns a `Doc` for people, a JSON-ready document, or finished text. To add a format, add
+a member here and its renderer to `_RENDERERS`; nothing else chooses between formats.
+
+Which module words what: `smtpprobe.views` turns data into words and `Doc`s (in the
+reader's language); `smtpprobe.render` turns those, or the data itself, into a format.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, assert_never
+from typing import Any
 
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import Doc
-from smtpprobe.report import ProbeReport
+from smtpprobe.report import Fleet, ProbeReport, TargetResult
 
-__all__ = ["OutputFormat", "Renderer", "renderer_for"]
+__all__ = ["OutputFormat", "Output", "Renderer", "render", "render_report"]
 
-Renderer = Callable[[ProbeReport, KnowledgeBase], Doc | dict[str, Any] | str]
-"""A pure function from a report to a `Doc` (for people), a JSON-ready dict, or finished
-text (the Nagios line, JUnit XML)."""
+Output = Doc | dict[str, Any] | str
+Renderer = Callable[[Fleet, KnowledgeBase], Output]
+"""A pure function from a run's results to what the CLI prints."""
 
 
 class OutputFormat(StrEnum):
@@ -27,30 +37,24 @@ class OutputFormat(StrEnum):
     JUNIT = "junit"
     PROMETHEUS = "prometheus"
 
-    def to_renderer(self) -> Renderer:
-        return renderer_for(self)
+
+# Each renderer is imported when its format is used: --format json never loads the views.
+_RENDERERS: dict[OutputFormat, str] = {
+    OutputFormat.TEXT: "smtpprobe.views.run_view:run_doc",
+    OutputFormat.JSON: "smtpprobe.render.json_lines:run_document",
+    OutputFormat.NAGIOS: "smtpprobe.render.nagios:nagios_run",
+    OutputFormat.JUNIT: "smtpprobe.render.junit:junit_run",
+    OutputFormat.PROMETHEUS: "smtpprobe.render.prometheus:prometheus_run",
+}
 
 
-def renderer_for(output_format: OutputFormat) -> Renderer:
-    """The renderer for *output_format*; imported lazily so ``--format json`` skips the view."""
-    if output_format is OutputFormat.TEXT:
-        from smtpprobe.views.probe_view import probe_doc
+def render(output_format: OutputFormat, fleet: Fleet, kb: KnowledgeBase) -> Output:
+    """*fleet* in *output_format*, its words in *kb*'s language."""
+    module, _, name = _RENDERERS[output_format].partition(":")
+    renderer: Renderer = getattr(importlib.import_module(module), name)
+    return renderer(fleet, kb)
 
-        return probe_doc
-    if output_format is OutputFormat.JSON:
-        from smtpprobe.render.json_report import report_document
 
-        return report_document
-    if output_format is OutputFormat.NAGIOS:
-        from smtpprobe.render.nagios import nagios_line
-
-        return nagios_line
-    if output_format is OutputFormat.JUNIT:
-        from smtpprobe.render.junit import junit_report
-
-        return junit_report
-    if output_format is OutputFormat.PROMETHEUS:
-        from smtpprobe.render.prometheus import report_metrics
-
-        return report_metrics
-    assert_never(output_format)
+def render_report(output_format: OutputFormat, report: ProbeReport, kb: KnowledgeBase) -> Output:
+    """One report in *output_format*, as `render` shows a run of one target."""
+    return render(output_format, Fleet((TargetResult(report.target, report),)), kb)

@@ -18,9 +18,9 @@ from smtpprobe.render.json_report import (
     json_text,
     report_document,
 )
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 
-__all__ = ["JsonLines", "json_line", "result_document"]
+__all__ = ["JsonLines", "json_line", "result_document", "run_document"]
 
 
 def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
@@ -37,6 +37,14 @@ def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
             "complete": False, "lang": kb.lang, "exchanges": [],
             "findings": {f.check: finding_dict(f, kb) for f in result.notes},
             "error": error_dict(None)}
+
+
+def run_document(fleet: Fleet, kb: KnowledgeBase) -> dict[str, Any] | str:
+    """``--format json`` (`smtpprobe.render.formats`): one target's document, or for
+    several their JSON Lines (the runner streams those as they finish instead)."""
+    if len(fleet.results) == 1:
+        return result_document(fleet.results[0], kb)
+    return "".join(json_line(result_document(r, kb)) + "\n" for r in fleet.results)
 
 
 def json_line(document: dict[str, Any], *, ascii_only: bool = False) -> str:

@@ -133,6 +133,10 @@ def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
         "elapsed_ms": milliseconds(session.elapsed),
         "complete": session.complete,
         "lang": kb.lang,
+        # The name compared with the real ones (random unless --control gave it), and
+        # whether replies fell out of step (the deviations finding says where).
+        "control_address": session.control_address,
+        "desynchronised": session.desync is not None,
         "exchanges": list(exchanges.values()),
         "findings": {f.check: finding_dict(f, kb, exchanges, session.exchanges)
                      for f in report.findings},

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from smtpprobe.views.errors import error_text
 from smtpprobe.views.findings import summary_text, word
 from smtpprobe.views.probe_view import error_label
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.transcript import command_text
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import visible
-from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Verdict
+from smtpprobe.report import Exchange, Finding, Status, Verdict
 
-__all__ = ["junit_report", "junit_xml"]
+__all__ = ["junit_run", "junit_xml"]
 
 # XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -136,6 +136,6 @@ def junit_xml(results: Sequence[TargetResult], kb: KnowledgeBase) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 
 
-def junit_report(report: ProbeReport, kb: KnowledgeBase) -> str:
-    """The JUnit XML for one report (the renderer behind ``--format junit``)."""
-    return junit_xml([TargetResult(report.target, report)], kb)
+def junit_run(fleet: Fleet, kb: KnowledgeBase) -> str:
+    """``--format junit`` (`smtpprobe.render.formats`): the JUnit XML of a run."""
+    return junit_xml(fleet.results, kb)

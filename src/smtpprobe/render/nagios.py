@@ -15,14 +15,14 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.transcript import banner
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import visible
 from smtpprobe.views.findings import summary_text
 from smtpprobe.report import Finding, ProbeReport, Status, TlsMode, Verdict
 
-__all__ = ["nagios_line", "nagios_output", "perfdata"]
+__all__ = ["nagios_output", "nagios_run", "perfdata"]
 
 _PASSING = (Verdict.HIDDEN, Verdict.DISABLED, Verdict.REFUSED)
 # Reasons that only repeat another finding's cause (a step a dead session never reached).
@@ -156,9 +156,9 @@ def _prefixes(results: Sequence[TargetResult]) -> list[str]:
     return prefixes
 
 
-def nagios_line(report: ProbeReport, kb: KnowledgeBase) -> str:
-    """The plugin output for one report (the renderer behind ``--format nagios``)."""
-    return nagios_output([TargetResult(report.target, report)], kb)
+def nagios_run(fleet: Fleet, kb: KnowledgeBase) -> str:
+    """``--format nagios`` (`smtpprobe.render.formats`): the plugin output of a run."""
+    return nagios_output(fleet.results, kb)
 
 
 def nagios_output(results: Sequence[TargetResult], kb: KnowledgeBase) -> str:

@@ -18,12 +18,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from smtpprobe.report import TargetResult
+from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.report import Finding, ProbeReport, Status, Verdict
 
-__all__ = ["METRICS", "VERDICT_CHECKS", "collect", "prometheus_text", "registry_for",
-           "report_metrics"]
+__all__ = ["METRICS", "VERDICT_CHECKS", "collect", "prometheus_run", "prometheus_text",
+           "registry_for"]
 
 # The checks whose verdict is an enum metric; "relay" once a relay check exists.
 VERDICT_CHECKS = ("vrfy", "expn", "rcpt", "relay")
@@ -190,6 +190,7 @@ def prometheus_text(results: Sequence[TargetResult]) -> str:
     return generate_latest(registry_for(labelled)).decode("utf-8")
 
 
-def report_metrics(report: ProbeReport, kb: KnowledgeBase) -> str:
-    """The `smtpprobe.render.formats.Renderer` of one report (metrics have no language)."""
-    return prometheus_text([TargetResult(report.target, report)])
+def prometheus_run(fleet: Fleet, kb: KnowledgeBase) -> str:
+    """``--format prometheus`` (`smtpprobe.render.formats`): a run's metrics (they have
+    no language)."""
+    return prometheus_text(fleet.results)

@@ -24,6 +24,10 @@ def deviation_detail(item: Mapping[str, Any], exchanges: Sequence[Exchange],
         template = kb.finding_words("deviations", reason).get("summary", kind)
         return template.format_map({"count": params.get("count", 0),
                                     "command": params.get("command", "-")})
+    if kind == "desynchronised":
+        words = kb.finding_words("deviations", f"desync-{params.get('reason')}")
+        return words.get("summary", kind).format_map(
+            {**params, "code": params.get("code") or "-"})
     at = item.get("at")
     if isinstance(at, int) and 0 <= at < len(exchanges) and exchanges[at].error is not None:
         error = exchanges[at].error
