@@ -29,8 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import smtpprobe_argv, use_bytecode_cache  # noqa: E402
-from local_server import running_server  # noqa: E402
+from _common import smtpprobe_argv, use_bytecode_cache
+from local_server import running_server
 
 RESULTS = HERE / "results" / "startup.json"
 TARGET = 1.3
@@ -52,7 +52,7 @@ def _clients(target: str) -> dict[str, list[str]]:
 
 def _time(name: str, argv: list[str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(argv, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in OK_CODES.get(name, (0,)):
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: "

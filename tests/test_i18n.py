@@ -35,7 +35,6 @@ from smtpprobe.errors import (
     UnknownCodeError,
     UsageError,
 )
-from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (
     LOCALE_DIR,
     METAVAR_WORDS,
@@ -48,6 +47,7 @@ from smtpprobe.kb import LANGUAGES, load
 from smtpprobe.recorder import REDACTED, scrub_error
 from smtpprobe.redact import Redactor
 from smtpprobe.validate import check_token
+from smtpprobe.views.errors import localized
 from smtpprobe.views.explanation import explain_argument
 from tests.conftest import ServerAddress
 from tests.test_kb import _strings, english_words
@@ -178,7 +178,7 @@ def test_catalogues_are_whole_indonesian_and_keep_placeholders(lang: str, domain
             elif _fields(msgstr) != _fields(msgid) - _english_fields(msgid):
                 problems[msgid] = f"placeholders {sorted(_fields(msgstr))}"
             elif msgid not in METAVAR_WORDS and (words := english_words(
-                    re.sub(r"--[\w-]+|`[^`]*`|^ +smtpprobe .*$", " ", msgstr, flags=re.M))):
+                    re.sub(r"--[\w-]+|`[^`]*`|^ +smtpprobe .*$", " ", msgstr, flags=re.MULTILINE))):
                 problems[msgid] = f"English words {words}"
     assert problems == {}
 

@@ -162,7 +162,7 @@ class Option(click.Option):
 
     _help_msgid: str | None = None
 
-    @property  # type: ignore[override]
+    @property
     def help(self) -> str | None:
         return _shown(self._help_msgid)
 
@@ -197,7 +197,7 @@ class _Worded(click.Command):
     _epilog_msgid: str | None = None
     _help_flag: Option | None = None
 
-    @property  # type: ignore[override]
+    @property
     def help(self) -> str | None:
         return _shown(self._help_msgid)
 
@@ -205,7 +205,7 @@ class _Worded(click.Command):
     def help(self, msgid: str | None) -> None:
         self._help_msgid = msgid
 
-    @property  # type: ignore[override]
+    @property
     def epilog(self) -> str | None:
         return _shown(self._epilog_msgid)
 

@@ -11,9 +11,9 @@ import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import lang_from_env
+from smtpprobe.commands.probe import HostPort, _connection_options, output_options
 from smtpprobe.commands.probe_options import policy_from_params, policy_options
 from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
-from smtpprobe.commands.probe import HostPort, _connection_options, output_options
 from smtpprobe.commands.smuggle import smuggling_options
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.i18n import N_, LocalizedCommand, option
