@@ -19,8 +19,6 @@ and regexes our modules build while importing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import smtpprobe_argv, use_bytecode_cache
+from _common import smtpprobe_argv, use_bytecode_cache, write_results
 from local_server import running_server
 
 RESULTS = HERE / "results" / "startup.json"
@@ -154,9 +152,7 @@ def main() -> int:
         "ratios": {name: round(r, 3) for name, r in ratios.items()},
         "target": TARGET,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {os.path.relpath(RESULTS)}")
+    write_results(RESULTS, results)
     return 1 if args.check and not met else 0
 
 

@@ -430,7 +430,8 @@ def test_every_help_text_is_a_msgid_worded_when_shown() -> None:
     code = _code_msgids()
     problems = []
     for name, command, ctx in _commands():
-        texts = [command._help_msgid, command._epilog_msgid]  # type: ignore[attr-defined]
+        texts = [getattr(command, "_help_msgid", command.help),
+                 getattr(command, "_epilog_msgid", command.epilog)]
         for param in command.get_params(ctx):
             if isinstance(param, click.Option):
                 if not isinstance(param, Option):

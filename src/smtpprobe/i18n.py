@@ -156,19 +156,25 @@ def _metavar(metavar: str) -> str:
     return _METAVAR_WORD.sub(lambda match: translate(match.group()), metavar)
 
 
+class _Msgid:
+    """An attribute click reads only to show it (``help``, ``epilog``): it is set to a msgid
+    (kept as ``_<name>_msgid``) and read in the run's language."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_msgid"
+
+    def __get__(self, instance: object, owner: type | None = None) -> str | None:
+        return _shown(getattr(instance, self.slot, None))
+
+    def __set__(self, instance: object, msgid: str | None) -> None:
+        setattr(instance, self.slot, msgid)
+
+
 class Option(click.Option):
     """An option whose help is a msgid (`N_`), worded each time click reads it, and whose
     metavar words are worded too."""
 
-    _help_msgid: str | None = None
-
-    @property
-    def help(self) -> str | None:
-        return _shown(self._help_msgid)
-
-    @help.setter
-    def help(self, msgid: str | None) -> None:
-        self._help_msgid = msgid
+    help = _Msgid()
 
     def make_metavar(self, ctx: click.Context) -> str:
         return _metavar(super().make_metavar(ctx))
@@ -193,25 +199,9 @@ class _Worded(click.Command):
     come, and ``LANG=id_ID.UTF-8 smtpprobe probe --help`` is too.
     """
 
-    _help_msgid: str | None = None
-    _epilog_msgid: str | None = None
+    help = _Msgid()
+    epilog = _Msgid()
     _help_flag: Option | None = None
-
-    @property
-    def help(self) -> str | None:
-        return _shown(self._help_msgid)
-
-    @help.setter
-    def help(self, msgid: str | None) -> None:
-        self._help_msgid = msgid
-
-    @property
-    def epilog(self) -> str | None:
-        return _shown(self._epilog_msgid)
-
-    @epilog.setter
-    def epilog(self, msgid: str | None) -> None:
-        self._epilog_msgid = msgid
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return [_metavar(piece) for piece in super().collect_usage_pieces(ctx)]
