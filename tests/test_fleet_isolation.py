@@ -74,7 +74,7 @@ def test_json_lines_and_junit_survive_a_bug_on_one_target(
     assert docs[servers[1].port]["error"]["kind"] == "internal"
     assert docs[servers[1].port]["status"] == "unknown"
     assert {docs[s.port]["status"] for s in (servers[0], servers[2])} == {"ok"}
-    assert err.count("internal error") == 1 and "1 targets hit an internal error" in err
+    assert err.count("internal error") == 1 and "1 target hit an internal error" in err
     assert junit.read_text().count("<testsuite ") == 3
 
 
@@ -138,7 +138,7 @@ def test_total_timeout_ends_the_run_and_marks_what_was_left(
     assert docs[quiet.port]["status"] == "unknown"
     assert docs[quiet.port]["error"]["kind"] == "total-timeout"
     assert code == 3 and took < 20  # generous: a loaded 2-core machine
-    assert "`--total-timeout` ran out: 1 targets are UNKNOWN." in err
+    assert "`--total-timeout` ran out: 1 target is UNKNOWN." in err
 
 
 async def test_results_not_kept_are_still_counted(smtp_server: Serve, closed_port: int) -> None:

@@ -139,7 +139,8 @@ def test_any_port_text_is_a_port_or_a_usage_error(port: str) -> None:
         _host, parsed = parse_host_port(f"mx.example:{port}")
     except UsageError:
         return
-    assert port.isascii() and port.isdigit() and parsed == int(port) and 0 < parsed < 65536
+    given = port.rstrip()  # the whole target is stripped of surrounding white space
+    assert given.isascii() and given.isdigit() and parsed == int(given) and 0 < parsed < 65536
 
 
 @pytest.mark.parametrize("argv", [

@@ -137,6 +137,9 @@ def test_same_ui_files_in_every_language() -> None:
 @pytest.mark.parametrize("name", [*PAIRED_FILES, *_ui_files("en")])
 def test_en_and_id_have_the_same_keys(name: str) -> None:
     en, id_ = _paths(_load(f"en/{name}")), _paths(_load(f"id/{name}"))
+    # English words a count of one apart (`<key>_one`, `summary-one`); Indonesian does not.
+    en = {path for path in en if not path.endswith(("_one", "summary-one"))}
+    id_ = {path for path in id_ if not path.endswith(("_one", "summary-one"))}
     assert sorted(en - id_) == [], "missing in id/"
     assert sorted(id_ - en) == [], "missing in en/"
 

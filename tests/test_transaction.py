@@ -4,6 +4,7 @@ and MAIL/RCPT/DATA/BDAT/RSET over real sockets to aiosmtpd personas, every step 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -60,7 +61,8 @@ def test_unstuff_needs_the_terminator() -> None:
 
 
 async def _session(address: ServerAddress) -> Recorder:
-    rec = Recorder(deadline=asyncio.get_running_loop().time() + 20, command_timeout=10,
+    rec = Recorder(deadline=asyncio.get_running_loop().time() + 20, started=time.perf_counter(),
+                   command_timeout=10,
                    on_event=None)
     await rec.wire.connect(address.host, address.port, timeout=5)
     await rec.exchange("banner", b"")

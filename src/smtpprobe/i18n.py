@@ -68,7 +68,7 @@ METAVAR_WORDS = (
     N_("CODE"), N_("REPLY"), N_("VERB"), N_("DIGIT"), N_("TEXT"), N_("USER"), N_("VAR"),
     N_("SECONDS"), N_("REGEX"), N_("NAME"), N_("PORT"), N_("WARN"), N_("CRIT"), N_("HOST"),
     N_("INTEGER"), N_("INTEGER RANGE"), N_("FLOAT"), N_("FLOAT RANGE"), N_("ADDRESS"),
-    N_("VALUE"),
+    N_("VALUE"), N_("LINE"),
 )
 
 

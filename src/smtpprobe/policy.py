@@ -73,6 +73,8 @@ class Policy:
     expect_smuggling: SmugglingExpectation | None = None
     # --expect-relay: the relay verdict required ("closed"), judged like --expect-vrfy.
     expect_relay: str | None = None
+    # --expect-reply: a pattern per --command, in order (check_smtp -R); None: unchecked.
+    expect_replies: tuple[re.Pattern[str] | None, ...] = ()
 
 
 _Values = dict[str, Any]
@@ -284,6 +286,37 @@ def _expect_banner(session: Session, report: ProbeReport, policy: Policy) -> Fin
                     {"pattern": pattern.pattern, "matched": matched}, evidence=(found,))
 
 
+def _expect_replies(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
+    """Each ``--command``'s reply against its ``--expect-reply`` (searched in the reply
+    as received): CRITICAL on the first that does not match, UNKNOWN when none came."""
+    wanted = [(line, pattern) for line, pattern in
+              zip(session.options.commands, policy.expect_replies, strict=False) if pattern]
+    if not wanted:
+        return None
+    results: list[dict[str, Any]] = []
+    evidence: list[Exchange] = []
+    worst: tuple[Status, str, dict[str, Any]] = (Status.OK, "ok", {"count": len(wanted)})
+    for line, pattern in wanted:
+        exchange = next((ex for ex in session.exchanges
+                         if ex.command.decode("latin-1") == line), None)
+        reply = exchange.reply if exchange is not None else None
+        matched = None if reply is None else search_within(
+            pattern, "\n".join(reply.wire_lines()), MATCH_SECONDS)
+        results.append({"command": line, "pattern": pattern.pattern, "matched": matched,
+                        "code": reply.code if reply is not None else None})
+        if exchange is not None:
+            evidence.append(exchange)
+        params = {"command": line, "pattern": pattern.pattern,
+                  "code": reply.code if reply is not None else None}
+        if matched is False and worst[0] is not Status.CRITICAL:
+            worst = (Status.CRITICAL, "violated", params)
+        elif matched is None and worst[0] is Status.OK:
+            worst = (Status.UNKNOWN, "not-reached" if reply is None else "timeout", params)
+    status, reason, params = worst
+    return _finding("expect-reply", status, reason, params, {"results": results},
+                    evidence=tuple(evidence))
+
+
 def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     wanted = policy.expect_extensions
     if not wanted:
@@ -340,6 +373,7 @@ _CHECKS: dict[str, _Check] = {
     "expect-extension": _expect_extensions,
     "expect-smuggling": _expectation("smuggling"),
     "expect-relay": _expect_relay,
+    "expect-reply": _expect_replies,
 }
 POLICY_CHECKS = tuple(_CHECKS)
 """Every check name a policy finding may carry, in report order."""

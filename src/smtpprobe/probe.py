@@ -24,9 +24,11 @@ from smtpprobe.errors import (
     ProbeTimeoutError,
     ProbeTLSError,
     ResolveError,
+    ServerDisconnectedError,
     SMTPProbeError,
 )
 from smtpprobe.interpret import interpret
+from smtpprobe.interpret.facts import facts
 from smtpprobe.recorder import Recorder, ServerEnded
 from smtpprobe.reply import Reply
 from smtpprobe.report import (
@@ -125,14 +127,19 @@ class _Run:
         # --insecure: the probe looks at the certificate, then stops (fails closed).
         self.fail_closed: ProbeTLSError | None = None
         self.control = options.control_address or control_address(options.users)
-        self.rec = Recorder(
-            deadline=0.0, command_timeout=options.command_timeout, on_event=on_event,
-            foreign_reply=_foreign_reply(),
-        )
-        self._reset()
+        self.on_event = on_event
+        self.rec: Recorder  # made by `execute`, on the loop that runs the session
+        # Where and how the session connected, for a reconnect after a hang-up.
+        self._addresses: list[tuple[int, str]] = []
+        self._context: ssl.SSLContext | None = None
+        self._fresh()
 
     def _reset(self) -> None:
+        """A new connection replaces the old one: forget its transcript and its facts."""
         self.rec.restart()
+        self._fresh()
+
+    def _fresh(self) -> None:
         self.addresses = Addresses(self.options.users, self.control, self.options.domain)
         self.greeting: Reply | None = None
         self.ehlo_before_tls: Reply | None = None
@@ -143,9 +150,11 @@ class _Run:
 
     async def execute(self) -> Session:
         started_at = datetime.now(timezone.utc)
-        rec = self.rec
-        rec.t0 = perf_counter()
-        rec.deadline = asyncio.get_running_loop().time() + self.options.deadline
+        # The recorder is made here, on the running loop whose clock the deadline uses.
+        self.rec = rec = Recorder(
+            deadline=asyncio.get_running_loop().time() + self.options.deadline,
+            started=perf_counter(), command_timeout=self.options.command_timeout,
+            on_event=self.on_event, foreign_reply=_foreign_reply())
         error: SMTPProbeError | None = None
         ended = False
         try:
@@ -235,6 +244,7 @@ class _Run:
         return list(dict.fromkeys((family, str(addr[0])) for family, _, _, _, addr in infos))
 
     async def _converse(self, addresses: list[tuple[int, str]]) -> None:
+        self._addresses, self._context = addresses, self.verify_ctx
         try:
             await self._open(addresses, self.verify_ctx)
         except ProbeTLSError as exc:
@@ -252,9 +262,10 @@ class _Run:
             self.verify_error = reason
             if self.options.tls is not TlsMode.AUTO and not self.options.insecure:
                 self.fail_closed = exc
-            await self._open(addresses, client_context(
+            self._context = client_context(
                 cafile=None, verify=False, cert=self.options.client_cert,
-                key=self.options.client_key))
+                key=self.options.client_key)
+            await self._open(addresses, self._context)
         await self._dialogue()
 
     async def _dialogue(self) -> None:
@@ -274,6 +285,8 @@ class _Run:
                 await step()
         if self.options.relay_check:
             await self._relay()
+        if self.options.commands:
+            await self._commands()
 
     async def _relay(self) -> None:
         from smtpprobe.relay import DEFAULT_OUTSIDE, relay_tests, run_relay_tests
@@ -445,10 +458,42 @@ class _Run:
             await self._ask("EXPN", name, name)
 
     async def _ask(self, verb: str, name: str, sent: str) -> Reply:
-        """Ask *verb* about *name* in the form *sent*, stamped with whose name it is."""
+        """Ask *verb* about *name* in the form *sent*, stamped with whose name it is.
+
+        With a list of names (``reconnect``), a server that hangs up after too many errors
+        is connected to again, and the name asked once more there.
+        """
         role = "control" if name == self.addresses.control else "real"
         line = f"RCPT TO:<{sent}>" if verb == "RCPT" else f"{verb} {sent}"
+        await self._pause()
+        try:
+            return await self.rec.exchange(verb, line.encode(), argument=sent, role=role,
+                                           name=name)
+        except (ServerEnded, ServerDisconnectedError):
+            if not self.options.reconnect or self.rec.left() <= 0:
+                raise
+        await self._reconnect_after_hangup()
+        if verb == "RCPT":
+            await self.rec.exchange("MAIL", b"MAIL FROM:<>")
         return await self.rec.exchange(verb, line.encode(), argument=sent, role=role, name=name)
+
+    async def _pause(self) -> None:
+        """``--delay``: be polite between names, within the session's deadline."""
+        if self.options.delay > 0:
+            await asyncio.sleep(min(self.options.delay, self.rec.left(self.options.delay)))
+
+    async def _reconnect_after_hangup(self) -> None:
+        """A new connection after the server hung up (its last words are recorded)."""
+        self.rec.enter("reconnect", "the server closed the connection")
+        await self._open(self._addresses, self._context)
+        if "auth" in self.options.steps and self.options.auth_user is not None:
+            await self._auth()
+
+    async def _commands(self) -> None:
+        """``--command``: each line as given, its reply recorded and explained."""
+        for line in self.options.commands:
+            verb = line.split(None, 1)[0].upper()
+            await self.rec.exchange(verb, line.encode())
 
     async def _noop(self) -> None:
         await self.rec.exchange("NOOP", b"NOOP")
@@ -504,9 +549,8 @@ def _foreign_reply() -> Callable[[int, str], bool]:
     cannot fail. An unlisted success or intermediate code (252 to HELP, 250 to QUIT, 354
     to RCPT) is another command's answer or a stray.
     """
-    from smtpprobe import kb
-
-    rules = kb.load("en")
+    # The table is a fact of the knowledge base, read as the interpreter reads it: no words.
+    rules = facts()
 
     def foreign(code: int, verb: str) -> bool:
         rule = rules.command_rule(verb)

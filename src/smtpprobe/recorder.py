@@ -39,6 +39,8 @@ class ServerEnded(Exception):
 class Recorder:
     """One probe's transcript under one deadline (``loop.time()`` based).
 
+    :param deadline: when the session must end, on the running loop's clock.
+    :param started: when the session began (``perf_counter``): exchanges are timed from it.
     :param command_timeout: the cap for one command; the time left caps it further.
     :param foreign_reply: whether a code cannot be a command verb's own answer (another
         command's, or a stray); a True marks the session desynchronised (``desync``), as
@@ -52,6 +54,7 @@ class Recorder:
         self,
         *,
         deadline: float,
+        started: float,
         command_timeout: float,
         on_event: Callable[[ProbeEvent], None] | None,
         foreign_reply: Callable[[int, str], bool] | None = None,
@@ -60,7 +63,7 @@ class Recorder:
         self.foreign_reply = foreign_reply
         self.command_timeout = command_timeout
         self.on_event = on_event
-        self.t0 = perf_counter()
+        self.t0 = started
         self.phase = "resolve"
         self.redactor = Redactor()
         self.wire = SMTPWire(redact=self.redactor.data)

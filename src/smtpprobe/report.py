@@ -153,6 +153,12 @@ class ProbeOptions:
     # address they try to reach (an RFC 2606 example.net address by default).
     relay_check: bool = False
     relay_to: str | None = None
+    # --users-file: many names; --delay waits between them, and a server that hangs up
+    # after N errors (Postfix smtpd_hard_error_limit, Exim) is reconnected to go on.
+    delay: float = 0.0
+    reconnect: bool = False
+    # --command: lines sent after the standard steps (check_smtp -C), explained like any.
+    commands: tuple[str, ...] = ()
     # Addresses to connect to instead of resolving the host (--mx, --all-addresses):
     # the host name still goes into SNI and the certificate check.
     connect_to: tuple[str, ...] = ()

@@ -16,6 +16,7 @@ import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import Seconds, WholeNumber, lang_from_env, lang_option
+from smtpprobe.commands._lists import list_options, with_expected_replies, with_lists
 from smtpprobe.commands._mail_tls import mail_policy_options, mail_targets, mail_tls_options
 from smtpprobe.commands._relay import relay_options, with_relay
 from smtpprobe.commands._tls import tls_options, with_tls
@@ -191,7 +192,8 @@ def probe_options_from(params: dict[str, Any], port: int | None) -> ProbeOptions
 
     :raises UsageError: contradicting or malformed options.
     """
-    return with_relay(with_tls(with_auth(_options(params, port), params), params), params)
+    return with_lists(with_relay(with_tls(with_auth(_options(params, port), params), params),
+                                 params), params)
 
 
 def run_options_from(params: dict[str, Any]) -> RunOptions:
@@ -201,7 +203,8 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
     """
     return RunOptions(
         output_format=OutputFormat(params["output_format"]), lang=params["lang"],
-        verbose=params["verbose"], policy=policy_from_params(params),
+        verbose=params["verbose"],
+        policy=with_expected_replies(policy_from_params(params), params),
         concurrency=params["concurrency"], mx=params["mx"],
         all_addresses=params["all_addresses"], targets_file=params["targets_file"],
         junit_file=params["junit_file"], dns_server=params["dns_server"],
@@ -212,8 +215,8 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
                context_settings={"help_option_names": ["-h", "--help"]},
                help=N_("Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, "
                        "EXPN (and RCPT with --rcpt-check), explain every reply and judge whether "
-                       "users leak. Several targets (or --targets FILE, --mx DOMAIN) are probed at "
-                       "once and summed up.\n\n"
+                       "users leak. Several targets (or --targets FILE; with --mx each is a "
+                       "domain) are probed at once and summed up.\n\n"
                        "Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 "
                        "CRITICAL (no connection, no usable greeting, TLS failure, a violated "
                        "policy), 3 UNKNOWN (bad arguments, no such name). With several targets: "
@@ -224,6 +227,7 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
 @_connection_options
 @tls_options
 @_question_options
+@list_options
 @auth_options
 @relay_options
 @policy_options

@@ -102,6 +102,10 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower() if "@" in address else ""
 
 
+def _hung_up(exchange: Exchange) -> bool:
+    return exchange.reply is None or exchange.reply.code == 421
+
+
 def pairs(exchanges: Sequence[Exchange]) -> list[Pair]:
     """Pair each real name's answer with the control's answer in the same form.
 
@@ -110,7 +114,11 @@ def pairs(exchanges: Sequence[Exchange]) -> list[Pair]:
     control compared is the one sent in the same form, after the real one when there is
     one, so both replies come from the same state of the session.
     """
+    # A 421 is the server hanging up, not an answer about the name: when the name was
+    # asked again on a new connection (a list of names), that later answer counts.
     controls = [ex for ex in exchanges if ex.role == "control"]
+    answered = [ex for ex in controls if not _hung_up(ex)]
+    controls = answered or controls
     names = list(dict.fromkeys(ex.name for ex in exchanges if ex.role == "real"))
     found = []
     for name in names:
@@ -219,7 +227,30 @@ def verdict_finding(session: Session, check: str) -> Finding:
     return Finding(check, status, reason, params, verdict=verdict, evidence=evidence,
                    data={"verdict": verdict.value, "vendor": vendor or None,
                          "control": session.control_address or None,
-                         "pairs": [_pair_data(p) for p in found]})
+                         "pairs": [_pair_data(p) for p in found],
+                         "users": [_user(p, verdict) for p in found],
+                         "users_known": verdict is Verdict.DISCLOSING})
+
+
+def _user(pair: Pair, verdict: Verdict) -> dict[str, Any]:
+    """One name of a list: whether it exists, claimed only when the control proves that
+    the server tells names apart (a disclosing verdict); else ``exists`` is None."""
+    real, control = pair.real, pair.control
+    reply = real.reply if real is not None else None
+    exists: bool | None = None
+    if verdict is Verdict.DISCLOSING and reply is not None and control is not None and (
+            control.reply is not None):
+        if (reply.code, reply.enhanced) == (control.reply.code, control.reply.enhanced):
+            exists = False  # answered like the random name
+        elif reply.klass == 2 and control.reply.klass == 5:
+            exists = True
+    return {
+        "name": pair.name,
+        "exists": exists,
+        "code": reply.code if reply is not None else None,
+        "evidence": {"command": real.command.decode("latin-1") if real else None,
+                     "reply": str(reply) if reply is not None else None},
+    }
 
 
 def _pair_data(pair: Pair) -> dict[str, Any]:

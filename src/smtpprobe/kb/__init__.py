@@ -436,6 +436,15 @@ class KnowledgeBase:
 
     # -- interface text -------------------------------------------------------------------
 
+    def ui_count(self, key: str, count: int) -> str:
+        """The entry *key* for *count* things: ``<key>_one`` when *count* is 1 and the
+        language has one (English does; Indonesian needs none), else *key*."""
+        if count == 1:
+            one = self.ui(f"{key}_one")
+            if one != f"{key}_one":
+                return one
+        return self.ui(key)
+
     def ui(self, key: str) -> str:
         """A heading or label of the user interface, in this language (English fallback)."""
         text = _ui_table(self.lang).get(key)

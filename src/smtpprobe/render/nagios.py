@@ -178,7 +178,7 @@ def nagios_output(results: Sequence[TargetResult], kb: KnowledgeBase) -> str:
                       sorted(counts, key=lambda s: -s.rank))
     failing = [str(r.target) for r in results if r.status is not Status.OK]
     shown = ", ".join(failing[:5]) + (", …" if len(failing) > 5 else "")
-    head = kb.ui("nagios_targets").format(count=len(results), tally=tally)
+    head = kb.ui_count("nagios_targets", len(results)).format(count=len(results), tally=tally)
     if failing:
         head += f" ({shown})"
     lines = [f"SMTP {_status_word(status)} - {_clean(head)}"

@@ -122,5 +122,5 @@ def codes_doc(rows: Sequence[CodeRow], kb: KnowledgeBase, *, enhanced: bool = Fa
         Heading(kb.ui("codes_subjects" if enhanced else "codes_classes"), 3),
         Items(legend),
         Blank(),
-        Paragraph(line(Span(kb.ui("codes_count").format(count=len(rows)), "dim"))),
+        Paragraph(line(Span(kb.ui_count("codes_count", len(rows)).format(count=len(rows)), "dim"))),
     )

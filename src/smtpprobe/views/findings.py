@@ -35,6 +35,7 @@ _FAMILY = {
     "time": ("policy",),
     "banner-delay": ("policy",),
     "expect-banner": ("policy",),
+    "expect-reply": ("policy",),
     "expect-extension": ("policy",),
 }
 

@@ -113,6 +113,44 @@ def _exchange_blocks(exchange: Exchange, kb: KnowledgeBase, seen: set[str]) -> l
     return blocks
 
 
+_USER_CHECKS = ("vrfy", "expn", "rcpt")
+
+
+def _user_cell(user: dict[str, object] | None, kb: KnowledgeBase) -> Span:
+    if user is None:
+        return Span("")
+    code = f" ({user['code']})" if user.get("code") is not None else ""
+    exists = user.get("exists")
+    if exists is True:
+        return Span(kb.ui("probe_user_exists") + code, "warn")
+    if exists is False:
+        return Span(kb.ui("probe_user_unknown") + code, "dim")
+    return Span(kb.ui("probe_user_unsure") + code, "dim")
+
+
+def _users_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
+    """A table of the names checked (``--users-file``): which exist, by command. Only a
+    command whose verdict is disclosing can say; the others show ``-`` and say why."""
+    found = [f for f in report.findings if f.check in _USER_CHECKS and f.data.get("users")]
+    names: dict[str, dict[str, dict[str, object]]] = {}
+    for finding in found:
+        for user in finding.data["users"]:
+            names.setdefault(str(user["name"]), {})[finding.check] = user
+    if len(names) < 2:
+        return []
+    checks = [f.check for f in found]
+    rows = tuple((Span(name, "bold"), *(_user_cell(by_check.get(check), kb) for check in checks))
+                 for name, by_check in names.items())
+    columns = (kb.ui("probe_users_column_name"), *(check.upper() for check in checks))
+    blocks: list[Block] = [Blank(), Heading(kb.ui("probe_users_heading"), level=3),
+                           Table(columns=columns, rows=rows)]
+    silent = [f.check.upper() for f in found if not f.data.get("users_known")]
+    if silent:
+        blocks.append(Paragraph(line(Span(kb.ui("probe_users_unknowable").format(
+            commands=" ".join(silent)), "dim"))))
+    return blocks
+
+
 def error_label(error: SMTPProbeError, kb: KnowledgeBase) -> str:
     """``timeout``, or ``timeout in the greeting``: the kind, then where, in words."""
     kind = _label(kb, "error_kind_", error.kind)
@@ -147,6 +185,7 @@ def _findings_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
                    for check, words in worded if words.advice)
     if advice:
         blocks += [Blank(), Heading(kb.ui("probe_advice_heading"), level=3), Items(advice)]
+    blocks += _users_blocks(report, kb)
     deviations = report.finding("deviations")
     items = deviations.data.get("items", []) if deviations is not None else []
     if items:

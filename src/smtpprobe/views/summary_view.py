@@ -128,7 +128,7 @@ def _problem_lines(results: Sequence[TargetResult], kb: KnowledgeBase) -> tuple[
 def summary_doc(fleet: Fleet, kb: KnowledgeBase) -> Doc:
     """The MX plans, a table across every target, their problems, and the overall status."""
     results = fleet.results
-    doc = Doc().add(Heading(kb.ui("summary_heading").format(count=len(results))))
+    doc = Doc().add(Heading(kb.ui_count("summary_heading", len(results)).format(count=len(results))))
     doc.add(*mx_blocks(fleet.plans, kb))
     rcpt = any(f.check == "rcpt" and f.verdict not in (None, Verdict.NOT_TESTED)
                for r in results for f in r.findings)
@@ -152,10 +152,10 @@ def fleet_notices(fleet: Fleet, kb: KnowledgeBase, fd_limit: int) -> list[str]:
     """One line for each kind of local trouble the run met, however many targets it hit."""
     found = []
     if fleet.out_of_files:
-        found.append(kb.ui("fleet_notice_out_of_files").format(count=fleet.out_of_files,
+        found.append(kb.ui_count("fleet_notice_out_of_files", fleet.out_of_files).format(count=fleet.out_of_files,
                                                                limit=fd_limit))
     if fleet.internal:
-        found.append(kb.ui("fleet_notice_internal").format(count=fleet.internal))
+        found.append(kb.ui_count("fleet_notice_internal", fleet.internal).format(count=fleet.internal))
     if fleet.timed_out:
-        found.append(kb.ui("fleet_notice_total_timeout").format(count=fleet.timed_out))
+        found.append(kb.ui_count("fleet_notice_total_timeout", fleet.timed_out).format(count=fleet.timed_out))
     return found
