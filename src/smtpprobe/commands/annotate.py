@@ -177,8 +177,10 @@ class _TextOut:
                context_settings={"help_option_names": ["-h", "--help"]},
                help=N_("Find the SMTP replies in a mail log, a bounce or a transcript and explain "
                        "each.\n\n"
-                       "Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error from remote\n"
-                       "mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) and saved\n"
+                       "Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error "
+                       "from remote\n"
+                       "mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) "
+                       "and saved\n"
                        "transcripts (S: 250 OK). FILE defaults to - (stdin).\n"
                        "Example:  smtpprobe annotate /var/log/mail.log --format json | jq ."))
 @click.argument("source", default="-", metavar="[FILE|-]")

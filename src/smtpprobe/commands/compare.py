@@ -32,7 +32,8 @@ def _code(text: str, kb: KnowledgeBase) -> Explanation:
                context_settings={"help_option_names": ["-h", "--help"]},
                help=N_("Compare two codes: description, when you see each, how to fix, key "
                        "differences.\n\n"
-                       "A and B are reply codes (211, 252) or enhanced status codes (5.1.1, X.7.1).\n"
+                       "A and B are reply codes (211, 252) or enhanced status codes "
+                       "(5.1.1, X.7.1).\n"
                        "Example:  smtpprobe compare 211 252 --lang id"))
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
