@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -38,3 +39,10 @@ def use_bytecode_cache(pycache: Path) -> None:
     """
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(pycache)
+
+
+def write_results(path: Path, results: object) -> None:
+    """Write *results* as JSON to *path* (under bench/results/) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {os.path.relpath(path)}")

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
-import os
 import platform
 import pstats
 import shutil
@@ -38,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from local_server import running_server  # noqa: E402
-from _common import smtpprobe_argv, use_bytecode_cache
+from _common import smtpprobe_argv, use_bytecode_cache, write_results
 
 RESULTS = HERE / "results" / "probe.json"
 SWAKS_TARGET = 1.0
@@ -240,9 +238,7 @@ def main() -> int:
             if args.profile:
                 _profile(_probe_args(target), top=15)
     results, met = _report(args.runs, measured)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {os.path.relpath(RESULTS)}")
+    write_results(RESULTS, results)
     return 1 if args.check and not met else 0
 
 

@@ -1,10 +1,13 @@
-"""Bahasa Indonesia end to end: the tables, errors told in either language, click's own
-words, the help texts, and every command following the locale (``LANG=id_ID.UTF-8``)."""
+"""Bahasa Indonesia end to end: the tables and gettext catalogues, errors told in either
+language, click's own words, the help texts, and every command following the locale
+(``LANG=id_ID.UTF-8``)."""
 
 from __future__ import annotations
 
 import ast
 import errno
+import gettext
+import io
 import json
 import re
 import socket
@@ -16,6 +19,10 @@ from typing import Any
 
 import click
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
 import smtpprobe
 from smtpprobe.cli import cli, main
@@ -28,18 +35,28 @@ from smtpprobe.errors import (
     UnknownCodeError,
     UsageError,
 )
-from smtpprobe.views.errors import localized
-from smtpprobe.i18n import ClickCatalog, lang_from_argv, lang_from_env, using
-from smtpprobe.kb import load
+from smtpprobe.i18n import (
+    LOCALE_DIR,
+    METAVAR_WORDS,
+    Option,
+    lang_from_argv,
+    lang_from_env,
+    using,
+)
+from smtpprobe.kb import LANGUAGES, load
 from smtpprobe.recorder import REDACTED, scrub_error
 from smtpprobe.redact import Redactor
 from smtpprobe.validate import check_token
+from smtpprobe.views.errors import localized
 from smtpprobe.views.explanation import explain_argument
 from tests.conftest import ServerAddress
 from tests.test_kb import _strings, english_words
 
 PACKAGE = Path(smtpprobe.__file__).parent
 DATA = PACKAGE / "kb" / "data"
+LOCALE = Path(LOCALE_DIR)
+DOMAINS = ("click", "smtpprobe")
+TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 EN, ID = load("en"), load("id")
 # Words that only the English interface prints, and their Indonesian counterparts.
 ENGLISH_HELP = ("Usage:", "Options:", "Commands:", "Show this message and exit.")
@@ -75,13 +92,46 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 # -- the tables ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ui_errors.toml", "ui_help.toml", "click.toml"])
-def test_tables_have_the_same_keys_and_placeholders(name: str) -> None:
-    en, id_ = _toml(f"en/{name}"), _toml(f"id/{name}")
+def test_error_tables_have_the_same_keys_and_placeholders() -> None:
+    en, id_ = _toml("en/ui_errors.toml"), _toml("id/ui_errors.toml")
     assert sorted(en.keys() ^ id_.keys()) == []
     mismatched = {key: (_fields(en[key]), _fields(id_[key])) for key in en
-                  if _fields(id_[key]) != _fields(en[key]) - _english_fields(key)}
+                  if _fields(id_[key]) != _fields(en[key])}
     assert mismatched == {}
+
+
+def test_indonesian_error_table_is_whole_and_indonesian() -> None:
+    found = {path: words for path, text in _strings(_toml("id/ui_errors.toml"))
+             if not text.strip() or (words := english_words(text))}
+    assert found == {}
+
+
+def test_every_ui_file_has_an_indonesian_twin() -> None:
+    """test_kb checks keys and English words of every ui file; this one checks it sees them."""
+    en = sorted(p.name for p in (DATA / "en").glob("ui*.toml"))
+    assert "ui_errors.toml" in en
+    assert en == sorted(p.name for p in (DATA / "id").glob("ui*.toml"))
+
+
+# -- the gettext catalogues ------------------------------------------------------------------
+
+
+def _po(lang: str, domain: str) -> Catalog:
+    with (LOCALE / lang / "LC_MESSAGES" / f"{domain}.po").open("rb") as handle:
+        return read_po(handle, locale=lang, domain=domain)
+
+
+def _entries(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """msgid -> its msgstr forms (one, or one per plural form), header left out."""
+    found = {}
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for msgid in ids:
+            found[msgid] = tuple(strings)
+    return found
 
 
 def _english_fields(msgid: str) -> set[str]:
@@ -91,27 +141,73 @@ def _english_fields(msgid: str) -> set[str]:
     return {"number_type"} if "{number_type}" in msgid else set()
 
 
-@pytest.mark.parametrize("name", ["ui_errors.toml", "ui_help.toml", "click.toml"])
-def test_indonesian_tables_are_whole_and_indonesian(name: str) -> None:
-    found = {path: words for path, text in _strings(_toml(f"id/{name}"))
-             if not text.strip() or (words := english_words(text))}
-    assert found == {}
+def test_every_language_has_its_catalogues() -> None:
+    """A language is a folder of kb/data; its gettext catalogues come with it."""
+    assert TRANSLATED
+    for lang in TRANSLATED:
+        for domain in DOMAINS:
+            assert (LOCALE / lang / "LC_MESSAGES" / f"{domain}.po").is_file()
+    assert sorted(p.name for p in LOCALE.iterdir()) == TRANSLATED
 
 
-def test_every_ui_file_has_an_indonesian_twin() -> None:
-    """test_kb checks keys and English words of every ui file; this one checks it sees them."""
-    en = sorted(p.name for p in (DATA / "en").glob("ui*.toml"))
-    assert {"ui_errors.toml", "ui_help.toml"} <= set(en)
-    assert en == sorted(p.name for p in (DATA / "id").glob("ui*.toml"))
+@pytest.mark.parametrize("lang", TRANSLATED)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_compiled_catalogue_is_up_to_date(lang: str, domain: str) -> None:
+    """The shipped .mo says what its .po says (compiled here as scripts/catalogs does)."""
+    fresh = io.BytesIO()
+    write_mo(fresh, _po(lang, domain))
+    fresh.seek(0)
+    shipped = LOCALE / lang / "LC_MESSAGES" / f"{domain}.mo"
+    with shipped.open("rb") as handle:
+        assert gettext.GNUTranslations(handle)._catalog == (  # type: ignore[attr-defined]
+            gettext.GNUTranslations(fresh)._catalog), "run scripts/catalogs compile"  # type: ignore[attr-defined]
 
 
-def test_click_catalog_keys_are_clicks_own_messages() -> None:
-    """English maps every msgid to itself, and click (this version) still says each one."""
+@pytest.mark.parametrize("lang", TRANSLATED)
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_catalogues_are_whole_indonesian_and_keep_placeholders(lang: str, domain: str) -> None:
+    problems = {}
+    for message in _po(lang, domain):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for msgid, msgstr in zip(ids, strings, strict=True):
+            if message.fuzzy or not msgstr.strip():
+                problems[msgid] = "untranslated"
+            elif _fields(msgstr) != _fields(msgid) - _english_fields(msgid):
+                problems[msgid] = f"placeholders {sorted(_fields(msgstr))}"
+            elif msgid not in METAVAR_WORDS and (words := english_words(
+                    re.sub(r"--[\w-]+|`[^`]*`|^ +smtpprobe .*$", " ", msgstr, flags=re.MULTILINE))):
+                problems[msgid] = f"English words {words}"
+    assert problems == {}
+
+
+def _code_msgids() -> dict[str, str]:
+    """Every msgid the code marks (``N_``, ``translate``), by Babel's extractor: msgid ->
+    where it is."""
+    found = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(PACKAGE), keywords={"N_": None, "translate": None}):
+        found[str(message)] = f"{filename}:{lineno}"
+    return found
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_msgid_in_the_code_has_a_translation(lang: str) -> None:
+    code, catalogue = _code_msgids(), _entries(_po(lang, "smtpprobe"))
+    assert len(code) > 100
+    assert {msgid: where for msgid, where in code.items()
+            if not "".join(catalogue.get(msgid, ())).strip()} == {}
+    # and nothing stale: what the catalogue holds, the code still says
+    assert sorted(catalogue.keys() - code.keys()) == []
+
+
+def test_click_catalogue_holds_clicks_own_messages() -> None:
+    """Every msgid of click.po is one click (this version) still says."""
     source = "".join(p.read_text(encoding="utf-8")
                      for p in Path(click.__file__).parent.glob("*.py"))
-    catalog = _toml("en/click.toml")
-    assert all(key == value for key, value in catalog.items())
-    missing = [key for key in catalog
+    missing = [key for key in _entries(_po("id", "click"))
                if json.dumps(key) not in source and f'"{key}"' not in source]
     assert missing == []
 
@@ -302,16 +398,19 @@ def test_lang_from_argv(argv: list[str], lang: str | None) -> None:
     assert lang_from_argv(argv) == lang
 
 
-def test_click_catalog_follows_the_run() -> None:
-    catalog = ClickCatalog()
+def test_clicks_gettext_follows_the_run() -> None:
+    """click's own ``_``/``ngettext`` (gettext's, unpatched) read the click catalogue in the
+    language `using` chose, whatever the locale."""
+    assert click.core._ is gettext.gettext  # type: ignore[attr-defined]
     with using("id"):
-        assert catalog.gettext("Usage:") == "Penggunaan:"
+        assert click.core._("Usage:") == "Penggunaan:"  # type: ignore[attr-defined]
         assert click.core._("Options") == "Opsi"  # type: ignore[attr-defined]
-        assert catalog.ngettext("Got unexpected extra argument ({args})",
+        assert gettext.ngettext("Got unexpected extra argument ({args})",
                                 "Got unexpected extra arguments ({args})", 2).startswith("Ada")
-        assert catalog.gettext("not a click message") == "not a click message"
-    with using("en"):
-        assert click.core._("Options") == "Options"  # type: ignore[attr-defined]
+        assert gettext.gettext("not a click message") == "not a click message"
+        with using("en"):
+            assert click.core._("Options") == "Options"  # type: ignore[attr-defined]
+        assert click.core._("Options") == "Opsi"  # type: ignore[attr-defined]
 
 
 # -- help texts ------------------------------------------------------------------------------
@@ -327,42 +426,34 @@ def _commands() -> list[tuple[str, click.Command, click.Context]]:
     return found
 
 
-def _help_keys(name: str, command: click.Command,
-               ctx: click.Context) -> dict[str, str]:
-    """Every help text *command* shows, by the key it is translated under."""
-    import inspect
-
-    table = _toml("en/ui_help.toml")
-    texts = {f"help_{name}": inspect.cleandoc(command.help or "")}
-    if command.epilog:
-        texts[f"help_{name}_epilog"] = inspect.cleandoc(command.epilog)
-    for param in command.get_params(ctx):
-        if (isinstance(param, click.Option) and param.help
-                and not {"--help", "--version"} & set(param.opts)):
-            own = f"help_{name}_option_{param.name}"
-            texts[own if own in table else f"help_option_{param.name}"] = param.help
-    return texts
-
-
-@pytest.mark.parametrize("name", ["cli", "probe", "demo", "explain", "compare", "codes",
-                                  "annotate", "exporter", "send"])
-def test_help_table_says_what_the_code_says(name: str) -> None:
-    """The en table is the code's text, so translators work from the real source."""
-    (_, command, ctx), = [c for c in _commands() if c[0] == name]
-    en, id_ = _toml("en/ui_help.toml"), _toml("id/ui_help.toml")
-    texts = _help_keys(name, command, ctx)
-    assert {key: en.get(key) for key in texts} == texts
-    assert sorted(key for key in texts if not id_.get(key, "").strip()) == []
+def test_every_help_text_is_a_msgid_worded_when_shown() -> None:
+    """Each command's help and epilog, and each option's help, is a msgid the code marks
+    (so the catalogue has it) held by a class that words it when click reads it."""
+    code = _code_msgids()
+    problems = []
+    for name, command, ctx in _commands():
+        texts = [getattr(command, "_help_msgid", command.help),
+                 getattr(command, "_epilog_msgid", command.epilog)]
+        for param in command.get_params(ctx):
+            if isinstance(param, click.Option):
+                if not isinstance(param, Option):
+                    problems.append(f"{name} {param.opts}: a plain click.Option")
+                texts.append(getattr(param, "_help_msgid", param.help))
+        problems += [f"{name}: {text!r} is not marked" for text in texts
+                     if text and text not in code]
+    assert problems == []
 
 
 def test_every_metavar_word_has_a_translation() -> None:
-    id_ = _toml("id/ui_help.toml")
+    catalogue = _entries(_po("id", "smtpprobe"))
     words = {"OPTIONS", "COMMAND", "ARGS"}
-    for _, command, ctx in _commands():
-        for param in command.get_params(ctx):
-            words |= set(re.findall(r"[A-Z][A-Z_]+(?: RANGE)?", param.make_metavar(ctx)))
+    with using("en"):
+        for _, command, ctx in _commands():
+            for param in command.get_params(ctx):
+                words |= set(re.findall(r"[A-Z][A-Z_]+(?: RANGE)?", param.make_metavar(ctx)))
     words -= {"BOOLEAN", "IP"}  # flags show none; IP is the same word
-    assert sorted(w for w in words if f"help_metavar_{w.replace(' ', '_')}" not in id_) == []
+    assert sorted(words - set(METAVAR_WORDS)) == []
+    assert sorted(w for w in METAVAR_WORDS if not "".join(catalogue.get(w, ())).strip()) == []
 
 
 @pytest.mark.usefixtures("indonesian")

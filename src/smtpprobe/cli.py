@@ -18,18 +18,20 @@ from typing import Any
 
 import click
 
-from smtpprobe.version import __version__
 from smtpprobe.errors import SMTPProbeError
-from smtpprobe.views.errors import localized
 from smtpprobe.i18n import (
-    ClickCatalog,
+    N_,
     LocalizedGroup,
     current_lang,
     lang_from_argv,
     lang_from_env,
+    option,
     text,
+    translate,
     using,
 )
+from smtpprobe.version import __version__
+from smtpprobe.views.errors import localized
 
 __all__ = ["EXIT_CRITICAL", "EXIT_OK", "EXIT_UNKNOWN", "EXIT_WARNING", "cli", "main"]
 
@@ -47,13 +49,11 @@ COMMANDS = {
     "exporter": "smtpprobe.commands.exporter:exporter_command",
 }
 
-EPILOG = """\b
-Exit codes (monitoring-plugin convention):
-  0  OK        explained, or the probe found nothing wrong
-  1  WARNING   e.g. VRFY/EXPN/RCPT discloses users, STARTTLS fails
-  2  CRITICAL  no connection, no usable greeting, TLS failure
-  3  UNKNOWN   bad arguments or input, name does not resolve, internal error
-"""
+EPILOG = N_("Exit codes (monitoring-plugin convention):\n"
+            "  0  OK        explained, or the probe found nothing wrong\n"
+            "  1  WARNING   e.g. VRFY/EXPN/RCPT discloses users, STARTTLS fails\n"
+            "  2  CRITICAL  no connection, no usable greeting, TLS failure\n"
+            "  3  UNKNOWN   bad arguments or input, name does not resolve, internal error")
 
 
 class _OutputError(Exception):
@@ -96,30 +96,28 @@ class LazyGroup(LocalizedGroup):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=N_("Probe a live SMTP server and explain every reply it gives.\n"
+            "\n"
+            "Start with:  smtpprobe demo            (a local server, no network needed)\n"
+            "             smtpprobe probe mx.example.org\n"
+            "             smtpprobe explain 252     smtpprobe compare 211 252"),
     epilog=EPILOG,
 )
-@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=lambda ctx, _param, value: _show_version(ctx, value),
-              help="Show the version and exit.")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
+@option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
+        callback=lambda ctx, _param, value: _show_version(ctx, value),
+        help=N_("Show the version and exit."))
+@option("--debug", is_flag=True, help=N_("Show the full traceback of an internal error."))
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Probe a live SMTP server and explain every reply it gives.
-
-    \b
-    Start with:  smtpprobe demo            (a local server, no network needed)
-                 smtpprobe probe mx.example.org
-                 smtpprobe explain 252     smtpprobe compare 211 252
-    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
 def _show_version(ctx: click.Context, wanted: bool) -> None:
-    """click's ``--version`` line, worded when it is shown (click's own is fixed at import)."""
+    """click's ``--version`` line, worded when it is shown (click's own is worded once)."""
     if not wanted:
         return
-    click.echo(ClickCatalog().gettext("%(prog)s, version %(version)s")
+    click.echo(translate("%(prog)s, version %(version)s")
                % {"prog": "smtpprobe", "version": __version__})
     ctx.exit()
 

@@ -1,10 +1,13 @@
-"""The language of the command line: chosen once per run, applied to help texts and to click.
+"""The language of the command line: chosen once per run, then worded through gettext.
 
 ``--lang`` on the command line wins, else the POSIX locale (LC_ALL, LC_MESSAGES, LANG).
-Views and error messages take their words from the knowledge base; this module covers
-what click prints itself: its boilerplate ("Usage:", "No such option …", which click
-words through ``gettext``) from ``kb/data/<lang>/click.toml``, and the help texts of the
-commands and their options from ``ui_help.toml``. English is the code's own text.
+What click prints itself ("Usage:", "No such option …") comes from the ``click`` gettext
+domain, the one click's own ``gettext`` calls read once it is the current domain; the
+help texts of our commands and options are msgids of the ``smtpprobe`` domain, declared in
+English with `N_` and worded when click reads them to show them. Catalogues:
+``locale/<lang>/LC_MESSAGES/<domain>.po``, compiled to the ``.mo`` beside them
+(``scripts/catalogs``). Views and error messages take their words from the knowledge base
+(`text`).
 """
 
 from __future__ import annotations
@@ -13,32 +16,60 @@ import contextlib
 import gettext
 import os
 import re
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from smtpprobe.kb import LANGUAGES
 
 __all__ = [
-    "ClickCatalog",
+    "CLICK_DOMAIN",
+    "DOMAIN",
+    "LOCALE_DIR",
+    "METAVAR_WORDS",
+    "N_",
     "LocalizedCommand",
     "LocalizedGroup",
+    "Option",
     "current_lang",
-    "install_click_catalog",
     "lang_from_argv",
     "lang_from_env",
+    "option",
     "text",
+    "translate",
     "using",
 ]
 
+LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
+CLICK_DOMAIN = "click"
+DOMAIN = "smtpprobe"
+F = TypeVar("F", bound=Callable[..., Any])
+
 _CHOSEN: ContextVar[str | None] = ContextVar("smtpprobe_lang", default=None)
-# click's messages for its own help and version options (click.decorators).
-_HELP_OPTION = "Show this message and exit."
-_VERSION_OPTION = "Show the version and exit."
 _METAVAR_WORD = re.compile(r"[A-Z][A-Z_]+(?: RANGE)?")
+
+
+def N_(message: str) -> str:
+    """*message*, unchanged: marks a msgid that is worded when it is shown."""
+    return message
+
+
+def translate(message: str) -> str:
+    """*message* (a msgid of the ``smtpprobe`` domain) in the run's language."""
+    return gettext.dgettext(DOMAIN, message)
+
+
+# The upper-case placeholders the usage lines and option lists show: click's own
+# ([OPTIONS], COMMAND [ARGS]..., the names of its types) and our options' metavars.
+METAVAR_WORDS = (
+    N_("OPTIONS"), N_("COMMAND"), N_("ARGS"), N_("TARGET"), N_("DOMAIN"), N_("FILE"),
+    N_("CODE"), N_("REPLY"), N_("VERB"), N_("DIGIT"), N_("TEXT"), N_("USER"), N_("VAR"),
+    N_("SECONDS"), N_("REGEX"), N_("NAME"), N_("PORT"), N_("WARN"), N_("CRIT"), N_("HOST"),
+    N_("INTEGER"), N_("INTEGER RANGE"), N_("FLOAT"), N_("FLOAT RANGE"), N_("ADDRESS"),
+    N_("VALUE"), N_("LINE"),
+)
 
 
 def lang_from_env(environ: Mapping[str, str] | None = None) -> str:
@@ -75,11 +106,26 @@ def current_lang() -> str:
 
 @contextlib.contextmanager
 def using(lang: str) -> Iterator[None]:
-    """Speak *lang* (``en`` or ``id``) inside the block, whatever the locale says."""
+    """Speak *lang* (``en``, ``id``) inside the block, whatever the locale says.
+
+    gettext picks its catalogue by ``LANGUAGE`` first (GNU's rule), so the block pins
+    ``LANGUAGE`` to *lang*: click's words and our help follow the same choice as the
+    views. ``LANGUAGE`` is process-wide, as gettext's current domain is: one run, one
+    language.
+    """
+    gettext.bindtextdomain(CLICK_DOMAIN, LOCALE_DIR)
+    gettext.bindtextdomain(DOMAIN, LOCALE_DIR)
+    gettext.textdomain(CLICK_DOMAIN)
     token = _CHOSEN.set(lang)
+    saved = os.environ.get("LANGUAGE")
+    os.environ["LANGUAGE"] = lang
     try:
         yield
     finally:
+        if saved is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = saved
         _CHOSEN.reset(token)
 
 
@@ -90,138 +136,92 @@ def text(key: str, **params: object) -> str:
     return load(current_lang()).ui(key).format(**params)
 
 
-def _ui(lang: str, key: str) -> str | None:
-    from smtpprobe.kb import load
-
-    found = load(lang).ui(key)
-    return None if found == key else found
+# -- help texts, worded when click reads them ---------------------------------------------
 
 
-# -- click's own words --------------------------------------------------------------------
+def _shown(msgid: str | None) -> str | None:
+    """*msgid* in the run's language, as click should show it.
 
-
-def _catalog(lang: str) -> Mapping[str, str]:
-    if lang == "en":
-        return {}
-    from smtpprobe.kb import store
-
-    return store.read(f"{lang}/click.toml")
-
-
-class ClickCatalog(gettext.NullTranslations):
-    """click's gettext messages in the current language (``<lang>/click.toml``: msgid →
-    text); a message without a translation stays as click words it."""
-
-    def gettext(self, message: str) -> str:
-        return _catalog(current_lang()).get(message, message)
-
-    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
-        message = msgid1 if n == 1 else msgid2
-        return _catalog(current_lang()).get(message, message)
-
-
-_CLICK_CATALOG = ClickCatalog()
-
-
-def install_click_catalog() -> None:
-    """Make click's modules word their messages through `ClickCatalog` (idempotent).
-
-    click binds ``_ = gettext.gettext`` (and ``ngettext``) at module level in each of its
-    modules; rebinding those names is the one hook that reaches usage lines, section
-    titles and its error messages alike. English is unchanged: the catalogue is empty.
+    A paragraph with line breaks of its own (an example block, a table) is kept as
+    written: click's ``\\b`` marker is added here, so catalogues hold plain text.
     """
-    for name, module in list(sys.modules.items()):
-        if name != "click" and not name.startswith("click."):
-            continue
-        if getattr(module, "_", None) is gettext.gettext:
-            module._ = _CLICK_CATALOG.gettext  # type: ignore[attr-defined]
-        if getattr(module, "ngettext", None) is gettext.ngettext:
-            module.ngettext = _CLICK_CATALOG.ngettext  # type: ignore[attr-defined]
+    if not msgid:
+        return msgid
+    return "\n\n".join("\b\n" + paragraph if "\n" in paragraph else paragraph
+                       for paragraph in translate(msgid).split("\n\n"))
 
 
-# -- help texts ---------------------------------------------------------------------------
+def _metavar(metavar: str) -> str:
+    """``[TARGET]...`` in the run's language: each upper-case word is a msgid."""
+    return _METAVAR_WORD.sub(lambda match: translate(match.group()), metavar)
 
 
-def _metavar(lang: str, metavar: str) -> str:
-    """``[TARGET]...`` in *lang*: each upper-case word through ``help_metavar_<WORD>``."""
-    def word(match: re.Match[str]) -> str:
-        return _ui(lang, "help_metavar_" + match.group().replace(" ", "_")) or match.group()
+class _Msgid:
+    """An attribute click reads only to show it (``help``, ``epilog``): it is set to a msgid
+    (kept as ``_<name>_msgid``) and read in the run's language."""
 
-    return _METAVAR_WORD.sub(word, metavar)
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_msgid"
 
+    def __get__(self, instance: object, owner: type | None = None) -> str | None:
+        return _shown(getattr(instance, self.slot, None))
 
-def _param_help(lang: str, command: str, param: click.Option) -> str | None:
-    # click 8.5 names its help option `_click_default_help`; the flag is what stays.
-    if "--help" in param.opts:
-        return _CLICK_CATALOG.gettext(_HELP_OPTION)
-    if "--version" in param.opts:
-        return _CLICK_CATALOG.gettext(_VERSION_OPTION)
-    if lang == "en" or not param.help:
-        return param.help
-    return (_ui(lang, f"help_{command}_option_{param.name}")
-            or _ui(lang, f"help_option_{param.name}") or param.help)
+    def __set__(self, instance: object, msgid: str | None) -> None:
+        setattr(instance, self.slot, msgid)
 
 
-@contextlib.contextmanager
-def _translated(command: click.Command, ctx: click.Context) -> Iterator[None]:
-    """*command*'s help, epilog, option help and metavars in the current language, for
-    the duration of the block (click reads them from the objects themselves)."""
-    lang = current_lang()
-    saved: list[tuple[Any, str, Any]] = []
+class Option(click.Option):
+    """An option whose help is a msgid (`N_`), worded each time click reads it, and whose
+    metavar words are worded too."""
 
-    def swap(target: Any, attribute: str, value: Any) -> None:
-        saved.append((target, attribute, getattr(target, attribute)))
-        setattr(target, attribute, value)
+    help = _Msgid()
 
-    try:
-        for param in command.get_params(ctx):
-            if isinstance(param, click.Option):
-                swap(param, "help", _param_help(lang, str(command.name), param))
-            if lang != "en":
-                swap(param, "metavar", _metavar(lang, param.make_metavar(ctx)))
-        if lang != "en":
-            name = command.name
-            swap(command, "help", _ui(lang, f"help_{name}") or command.help)
-            swap(command, "epilog", _ui(lang, f"help_{name}_epilog") or command.epilog)
-            swap(command, "options_metavar", _metavar(lang, command.options_metavar or ""))
-            if isinstance(command, click.Group):
-                swap(command, "subcommand_metavar", _metavar(lang, command.subcommand_metavar))
-        yield
-    finally:
-        for target, attribute, value in reversed(saved):
-            setattr(target, attribute, value)
+    def make_metavar(self, ctx: click.Context) -> str:
+        return _metavar(super().make_metavar(ctx))
 
 
-class _Localized(click.Command):
-    """Help in the current language: ``LANG=id_ID.UTF-8 smtpprobe probe --help`` is Indonesian.
+def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
+    """``click.option`` for an `Option`: ``help=N_("…")`` is worded when shown."""
+    return click.option(*param_decls, cls=Option, **attrs)
 
-    The language is the run's (`current_lang`): cli.main sets it from ``--lang`` in the
-    arguments, so ``--lang id --help`` is Indonesian too, in whatever order they come.
+
+def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+class _Worded(click.Command):
+    """A command whose help, epilog and usage line are worded when click reads them.
+
+    The language is the run's: cli.main sets it from ``--lang`` in the arguments before
+    click parses anything, so ``--lang id --help`` is Indonesian in whatever order they
+    come, and ``LANG=id_ID.UTF-8 smtpprobe probe --help`` is too.
     """
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with _translated(self, ctx):
-            super().format_help(ctx, formatter)
+    help = _Msgid()
+    epilog = _Msgid()
+    _help_flag: Option | None = None
 
-    def get_short_help_str(self, limit: int = 45) -> str:
-        lang = current_lang()
-        translated = _ui(lang, f"help_{self.name}") if lang != "en" else None
-        if translated is None:
-            return super().get_short_help_str(limit)
-        original = self.help
-        self.help = translated
-        try:
-            return super().get_short_help_str(limit)
-        finally:
-            self.help = original
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [_metavar(piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        """``-h/--help`` as click makes it, but an `Option`: click words its help once,
+        when it first makes the option, and keeps it."""
+        names = self.get_help_option_names(ctx)
+        if not names or not self.add_help_option:
+            return None
+        if self._help_flag is None:
+            self._help_flag = Option(names, is_flag=True, is_eager=True, expose_value=False,
+                                     callback=_show_help,
+                                     help=N_("Show this message and exit."))
+        return self._help_flag
 
 
-class LocalizedCommand(_Localized):
+class LocalizedCommand(_Worded):
     """A command whose help follows the language of the run."""
 
 
-class LocalizedGroup(_Localized, click.Group):
+class LocalizedGroup(_Worded, click.Group):
     """A group whose help (its epilog and command list included) follows the language."""
-
-
-install_click_catalog()

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import current_lang
+from smtpprobe.i18n import N_, current_lang, option
 from smtpprobe.kb import load
 from smtpprobe.report import AuthMechanism, ProbeOptions
 
@@ -28,24 +28,24 @@ _HINT = "export the password in a variable and pass its name: --auth-password-en
 def auth_options(function: F) -> F:
     """``--auth-user``, ``--auth-password-env``, ``--auth-token-env``, ``--auth-mechanism``
     and ``--allow-plaintext-auth``."""
-    for option in reversed((
-        click.option("--auth-user", metavar="USER", help="Log in with AUTH as USER (after "
-                     "STARTTLS); the password comes from --auth-password-env or a prompt."),
-        click.option("--auth-password-env", metavar="VAR", help="Name of the environment "
-                     "variable holding the password (there is no option for the password "
-                     "itself)."),
-        click.option("--auth-token-env", metavar="VAR", help="Name of the environment "
-                     "variable holding an OAuth2 access token: log in with XOAUTH2 instead of "
-                     "a password."),
-        click.option("--auth-mechanism", "--auth-mech", "auth_mechanism",
-                     type=click.Choice([m.value for m in AuthMechanism]), default="auto",
-                     show_default=True, help="SASL mechanism; auto: the strongest offered "
-                     "(CRAM-MD5, PLAIN, LOGIN; XOAUTH2 with a token). DIGEST-MD5 is obsolete "
-                     "(RFC 6331) and not spoken."),
-        click.option("--allow-plaintext-auth", is_flag=True, help="Send the credentials even "
-                     "without TLS (test servers only)."),
+    for decorate in reversed((
+        option("--auth-user", metavar="USER", help=N_("Log in with AUTH as USER (after "
+               "STARTTLS); the password comes from --auth-password-env or a prompt.")),
+        option("--auth-password-env", metavar="VAR", help=N_("Name of the environment "
+               "variable holding the password (there is no option for the password "
+               "itself).")),
+        option("--auth-token-env", metavar="VAR", help=N_("Name of the environment "
+               "variable holding an OAuth2 access token: log in with XOAUTH2 instead of "
+               "a password.")),
+        option("--auth-mechanism", "--auth-mech", "auth_mechanism",
+               type=click.Choice([m.value for m in AuthMechanism]), default="auto",
+               show_default=True, help=N_("SASL mechanism; auto: the strongest offered "
+               "(CRAM-MD5, PLAIN, LOGIN; XOAUTH2 with a token). DIGEST-MD5 is obsolete "
+               "(RFC 6331) and not spoken.")),
+        option("--allow-plaintext-auth", is_flag=True, help=N_("Send the credentials even "
+               "without TLS (test servers only).")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 

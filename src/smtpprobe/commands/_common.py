@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from smtpprobe.i18n import lang_from_env, text
+from smtpprobe.i18n import N_, lang_from_env, option, text
 from smtpprobe.kb import LANGUAGES, KnowledgeBase
 from smtpprobe.render.doc import Doc
 
@@ -71,25 +71,25 @@ class Seconds(click.FloatRange):
 
 def lang_option(function: F) -> F:
     """``--lang en|id``; the default follows the locale."""
-    return click.option(
+    return option(
         "--lang",
         type=click.Choice(list(LANGUAGES)),
         default=None,
-        help="Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
-        "Bahasa Indonesia).",
+        help=N_("Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
+        "Bahasa Indonesia)."),
     )(function)
 
 
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     """``--format`` with the given choices."""
     def decorate(function: F) -> F:
-        return click.option(
+        return option(
             "--format",
             "output_format",
             type=click.Choice(list(choices)),
             default=default,
             show_default=True,
-            help="Output format: text for people, json for programs.",
+            help=N_("Output format: text for people, json for programs."),
         )(function)
 
     return decorate

@@ -17,6 +17,7 @@ import click
 
 from smtpprobe.commands._common import Seconds
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import N_, option
 from smtpprobe.lines import bounded_lines
 from smtpprobe.policy import Policy
 from smtpprobe.report import ProbeOptions
@@ -85,21 +86,21 @@ def _read_names(handle: IO[str]) -> tuple[str, ...]:
 
 def list_options(function: F) -> F:
     """The options of this module, as one decorator."""
-    for option in reversed((
-        click.option("--users-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
-                     help="Check every name in FILE (one per line, # comments; - for stdin) "
-                     "with VRFY, and with EXPN and RCPT when those run. Enumerate only "
-                     "servers you run or have permission to test."),
-        click.option("--delay", type=Seconds(), metavar="SECONDS",
-                     help="Wait this long before each name, to be polite (default 0)."),
-        click.option("--command", "commands", multiple=True, callback=_check_command,
-                     metavar="LINE", help="Send LINE after the standard steps and explain "
-                     "its reply (repeatable, e.g. 'ETRN example.org')."),
-        click.option("--expect-reply", "expect_replies", multiple=True, metavar="REGEX",
-                     callback=_check_patterns, help="CRITICAL unless the reply to the "
-                     "--command in the same position matches REGEX (repeatable)."),
+    for decorate in reversed((
+        option("--users-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
+               help=N_("Check every name in FILE (one per line, # comments; - for stdin) "
+               "with VRFY, and with EXPN and RCPT when those run. Enumerate only "
+               "servers you run or have permission to test.")),
+        option("--delay", type=Seconds(), metavar="SECONDS",
+               help=N_("Wait this long before each name, to be polite (default 0).")),
+        option("--command", "commands", multiple=True, callback=_check_command,
+               metavar="LINE", help=N_("Send LINE after the standard steps and explain "
+               "its reply (repeatable, e.g. 'ETRN example.org').")),
+        option("--expect-reply", "expect_replies", multiple=True, metavar="REGEX",
+               callback=_check_patterns, help=N_("CRITICAL unless the reply to the "
+               "--command in the same position matches REGEX (repeatable).")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 

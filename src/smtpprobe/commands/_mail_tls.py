@@ -17,6 +17,7 @@ import click
 
 from smtpprobe.commands._common import WholeNumber
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import N_, option
 from smtpprobe.report import ProbeOptions, Status, TlsMode
 
 if TYPE_CHECKING:
@@ -43,21 +44,21 @@ def _domain(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def mail_tls_options(function: F) -> F:
     """The mail TLS policy options, and the hidden ones the loopback tests need."""
-    for option in reversed((
-        click.option("--mta-sts", "mta_sts", metavar="DOMAIN", callback=_domain,
-                     help="Check DOMAIN's MTA-STS policy and TLS-RPT record against the hosts "
-                     "probed (no TARGET: DOMAIN's MX hosts). On by default with --mx."),
-        click.option("--no-mta-sts", is_flag=True, help="With --mx: do not check MTA-STS "
-                     "and TLS-RPT (--mta-sts DOMAIN still does)."),
-        click.option("--dane/--no-dane", "dane", default=None, help="Match the hosts' "
-                     "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
-                     "on by default with --mx or --mta-sts)."),
-        click.option("--policy-port", type=WholeNumber(1, 65535), default=443,
-                     hidden=True, help="HTTPS port of the MTA-STS policy host: for tests."),
-        click.option("--policy-cafile", type=click.Path(exists=True, dir_okay=False),
-                     hidden=True, help="CA file for the MTA-STS policy host: for tests."),
+    for decorate in reversed((
+        option("--mta-sts", "mta_sts", metavar="DOMAIN", callback=_domain,
+               help=N_("Check DOMAIN's MTA-STS policy and TLS-RPT record against the hosts "
+               "probed (no TARGET: DOMAIN's MX hosts). On by default with --mx.")),
+        option("--no-mta-sts", is_flag=True, help=N_("With --mx: do not check MTA-STS "
+               "and TLS-RPT (--mta-sts DOMAIN still does).")),
+        option("--dane/--no-dane", "dane", default=None, help=N_("Match the hosts' "
+               "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
+               "on by default with --mx or --mta-sts).")),
+        option("--policy-port", type=WholeNumber(1, 65535), default=443,
+               hidden=True, help=N_("HTTPS port of the MTA-STS policy host: for tests.")),
+        option("--policy-cafile", type=click.Path(exists=True, dir_okay=False),
+               hidden=True, help=N_("CA file for the MTA-STS policy host: for tests.")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 

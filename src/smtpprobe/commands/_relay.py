@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import N_, option
 from smtpprobe.report import ProbeOptions
 from smtpprobe.validate import check_token
 
@@ -19,16 +20,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def relay_options(function: F) -> F:
     """``--relay-check``, ``--relay-to`` and ``--expect-relay``."""
-    for option in reversed((
-        click.option("--relay-check", is_flag=True, help="Also test whether the server "
-                     "relays for strangers: the standard relay tricks, MAIL and RCPT only "
-                     "(never DATA), RSET between them."),
-        click.option("--relay-to", metavar="ADDRESS", help="The outside address the relay "
-                     "tests try to reach (default relay-test@example.net)."),
-        click.option("--expect-relay", type=click.Choice(["closed"]), help="CRITICAL "
-                     "unless the relay verdict is this (turns on --relay-check)."),
+    for decorate in reversed((
+        option("--relay-check", is_flag=True, help=N_("Also test whether the server "
+               "relays for strangers: the standard relay tricks, MAIL and RCPT only "
+               "(never DATA), RSET between them.")),
+        option("--relay-to", metavar="ADDRESS", help=N_("The outside address the relay "
+               "tests try to reach (default relay-test@example.net).")),
+        option("--expect-relay", type=click.Choice(["closed"]), help=N_("CRITICAL "
+               "unless the relay verdict is this (turns on --relay-check).")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from smtpprobe.errors import UsageError
+from smtpprobe.i18n import N_, option
 from smtpprobe.report import ProbeOptions
 
 __all__ = ["SCAN_PER_SERVER", "tls_options", "with_tls"]
@@ -39,20 +40,20 @@ def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 def tls_options(function: F) -> F:
     """``--tls-scan``, ``--sni``, ``--verify-name``, ``--cert`` and ``--key``."""
-    for option in reversed((
-        click.option("--tls-scan", is_flag=True, help="Also test which TLS versions (1.0 to "
-                     "1.3) and weak cipher classes the server accepts, in a few extra "
-                     "connections."),
-        click.option("--sni", metavar="NAME", callback=_check_name, help="Name to send in "
-                     "SNI (default: the host probed; useful when probing an address)."),
-        click.option("--verify-name", metavar="NAME", callback=_check_name, help="Name the "
-                     "certificate must be valid for (default: the SNI name)."),
-        click.option("--cert", "client_cert", type=click.Path(exists=True, dir_okay=False),
-                     help="Client certificate (PEM) to present, with its key unless --key."),
-        click.option("--key", "client_key", type=click.Path(exists=True, dir_okay=False),
-                     help="Private key (PEM) of the --cert client certificate."),
+    for decorate in reversed((
+        option("--tls-scan", is_flag=True, help=N_("Also test which TLS versions (1.0 to "
+               "1.3) and weak cipher classes the server accepts, in a few extra "
+               "connections.")),
+        option("--sni", metavar="NAME", callback=_check_name, help=N_("Name to send in "
+               "SNI (default: the host probed; useful when probing an address).")),
+        option("--verify-name", metavar="NAME", callback=_check_name, help=N_("Name the "
+               "certificate must be valid for (default: the SNI name).")),
+        option("--cert", "client_cert", type=click.Path(exists=True, dir_okay=False),
+               help=N_("Client certificate (PEM) to present, with its key unless --key.")),
+        option("--key", "client_key", type=click.Path(exists=True, dir_okay=False),
+               help=N_("Private key (PEM) of the --cert client certificate.")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 

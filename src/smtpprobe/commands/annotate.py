@@ -24,7 +24,7 @@ from smtpprobe.commands._common import (
     use_color,
 )
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.lines import MAX_LINE_CHARS, bounded_lines
 from smtpprobe.logscan import Found, LogScanner
@@ -174,19 +174,19 @@ class _TextOut:
 
 
 @click.command("annotate", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Find the SMTP replies in a mail log, a bounce or a transcript and explain "
+                       "each.\n\n"
+                       "Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error "
+                       "from remote\n"
+                       "mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) "
+                       "and saved\n"
+                       "transcripts (S: 250 OK). FILE defaults to - (stdin).\n"
+                       "Example:  smtpprobe annotate /var/log/mail.log --format json | jq ."))
 @click.argument("source", default="-", metavar="[FILE|-]")
 @format_option("text", "json")
 @lang_option
 def annotate_command(source: str, output_format: str, lang: str | None) -> int:
-    """Find the SMTP replies in a mail log, a bounce or a transcript and explain each.
-
-    \b
-    Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error from remote
-    mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) and saved
-    transcripts (S: 250 OK). FILE defaults to - (stdin).
-    Example:  smtpprobe annotate /var/log/mail.log --format json | jq .
-    """
     kb = load(lang or lang_from_env())
     out = _JsonOut() if output_format == "json" else _TextOut(kb)
     annotator, scanner, counts = Annotator(kb), LogScanner(), _Counts()

@@ -13,7 +13,7 @@ from smtpprobe.commands._common import (
     lang_option,
 )
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.views.compare_view import compare, compare_doc
 from smtpprobe.views.explanation import Explanation, explain_code
@@ -29,18 +29,17 @@ def _code(text: str, kb: KnowledgeBase) -> Explanation:
 
 
 @click.command("compare", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Compare two codes: description, when you see each, how to fix, key "
+                       "differences.\n\n"
+                       "A and B are reply codes (211, 252) or enhanced status codes "
+                       "(5.1.1, X.7.1).\n"
+                       "Example:  smtpprobe compare 211 252 --lang id"))
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
 @format_option("text", "json")
 @lang_option
 def compare_command(first: str, second: str, output_format: str, lang: str | None) -> int:
-    """Compare two codes: description, when you see each, how to fix, key differences.
-
-    \b
-    A and B are reply codes (211, 252) or enhanced status codes (5.1.1, X.7.1).
-    Example:  smtpprobe compare 211 252 --lang id
-    """
     kb = load(lang or lang_from_env())
     a, b = _code(first, kb), _code(second, kb)
     if a.label == b.label:

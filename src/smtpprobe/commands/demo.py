@@ -13,7 +13,7 @@ import click
 from smtpprobe.commands._common import emit_doc, emit_json, lang_from_env
 from smtpprobe.commands.probe import output_options
 from smtpprobe.commands.run import RunOptions, run_targets
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand, option
 from smtpprobe.kb import load
 from smtpprobe.render.doc import Doc, Fields, Heading, line
 from smtpprobe.render.formats import OutputFormat
@@ -32,17 +32,16 @@ def _profiles_doc(lang: str) -> Doc:
 
 
 @click.command("demo", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--profile", type=click.Choice(PROFILE_NAMES), default="well-run",
-              show_default=True, help="Which server behaviour to run.")
-@click.option("--list-profiles", is_flag=True, help="List the profiles and exit.")
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Probe an embedded SMTP server on 127.0.0.1 (no network needed).\n\n"
+                       "The server (aiosmtpd, STARTTLS with a throwaway CA) is started, probed "
+                       "exactly as `smtpprobe probe` would, and stopped. The exit code is the "
+                       "probe's status."))
+@option("--profile", type=click.Choice(PROFILE_NAMES), default="well-run",
+        show_default=True, help=N_("Which server behaviour to run."))
+@option("--list-profiles", is_flag=True, help=N_("List the profiles and exit."))
 @output_options
 def demo_command(profile: str, list_profiles: bool, **params: Any) -> int:
-    """Probe an embedded SMTP server on 127.0.0.1 (no network needed).
-
-    The server (aiosmtpd, STARTTLS with a throwaway CA) is started, probed exactly as
-    `smtpprobe probe` would, and stopped. The exit code is the probe's status.
-    """
     lang = params["lang"] or lang_from_env()
     if list_profiles:
         if params["output_format"] == OutputFormat.JSON.value:

@@ -14,7 +14,7 @@ from smtpprobe.commands._common import (
     lang_option,
 )
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand, option
 from smtpprobe.kb import load
 from smtpprobe.lines import InputTooLong, bounded_read
 from smtpprobe.views.explain_view import explain_doc
@@ -24,24 +24,24 @@ __all__ = ["explain_command"]
 
 
 @click.command("explain", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Explain reply codes (252), enhanced codes (5.1.1, X.1.1) or whole "
+                       "replies.\n"
+                       "\n"
+                       "Examples:\n"
+                       "  smtpprobe explain 252 5.7.26\n"
+                       "  smtpprobe explain --command VRFY 252\n"
+                       "  smtpprobe explain \"550 5.1.1 <bob@example.com>: Recipient address "
+                       "rejected: User unknown\"\n"
+                       "  printf '250-mx.example.com\\n250 HELP\\n' | smtpprobe explain -"))
 @click.argument("arguments", nargs=-1, required=True, metavar="CODE|REPLY|- ...")
-@click.option("--command", "command", metavar="VERB",
-              help="Read the reply as the answer to this command (VRFY, RCPT …) and say "
-                   "whether RFC 5321 §4.3.2 allows it there.")
+@option("--command", "command", metavar="VERB",
+        help=N_("Read the reply as the answer to this command (VRFY, RCPT …) and say "
+                "whether RFC 5321 §4.3.2 allows it there."))
 @format_option("text", "json")
 @lang_option
 def explain_command(arguments: tuple[str, ...], command: str | None, output_format: str,
                     lang: str | None) -> int:
-    """Explain reply codes (252), enhanced codes (5.1.1, X.1.1) or whole replies.
-
-    \b
-    Examples:
-      smtpprobe explain 252 5.7.26
-      smtpprobe explain --command VRFY 252
-      smtpprobe explain "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"
-      printf '250-mx.example.com\\n250 HELP\\n' | smtpprobe explain -
-    """
     kb = load(lang or lang_from_env())
     verb = command_verb(command)
     texts = [_stdin() if argument == "-" else argument for argument in arguments]

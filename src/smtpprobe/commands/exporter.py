@@ -14,7 +14,7 @@ import click
 
 from smtpprobe.commands._common import Seconds, WholeNumber, lang_from_env, lang_option
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand, option
 
 __all__ = ["exporter_command"]
 
@@ -51,25 +51,24 @@ async def _serve(app: Any, host: str, port: int, ready: str) -> None:
 
 
 @click.command("exporter", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--listen", default="127.0.0.1:9125", show_default=True, metavar="HOST:PORT",
-              help="Address and port to serve HTTP on.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="TOML file of modules: [modules.NAME] tables of probe options.")
-@click.option("--concurrency", type=WholeNumber(1, 1000), default=20, show_default=True,
-              help="Run at most N probes at once (as many more may wait).")
-@click.option("--max-timeout", type=Seconds(), default=30.0,
-              show_default=True, metavar="SECONDS",
-              help="No probe runs longer, whatever its module says.")
-@click.option("--check-config", is_flag=True, help="Read --config, list its modules, exit.")
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Serve Prometheus metrics: GET /probe?target=HOST[:PORT]&module=NAME probes "
+                       "one server and answers with its findings as metrics; /metrics has the "
+                       "exporter's own. Options that send anything about users (users, lists, "
+                       "rcpt_check) come only from the --config modules, never from the URL."))
+@option("--listen", default="127.0.0.1:9125", show_default=True, metavar="HOST:PORT",
+        help=N_("Address and port to serve HTTP on."))
+@option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+        help=N_("TOML file of modules: [modules.NAME] tables of probe options."))
+@option("--concurrency", type=WholeNumber(1, 1000), default=20, show_default=True,
+        help=N_("Run at most N probes at once (as many more may wait)."))
+@option("--max-timeout", type=Seconds(), default=30.0,
+        show_default=True, metavar="SECONDS",
+        help=N_("No probe runs longer, whatever its module says."))
+@option("--check-config", is_flag=True, help=N_("Read --config, list its modules, exit."))
 @lang_option
 def exporter_command(listen: str, config_path: str | None, concurrency: int,
                      max_timeout: float, check_config: bool, lang: str | None) -> int:
-    """Serve Prometheus metrics: GET /probe?target=HOST[:PORT]&module=NAME probes one
-    server and answers with its findings as metrics; /metrics has the exporter's own.
-    Options that send anything about users (users, lists, rcpt_check) come only from
-    the --config modules, never from the URL.
-    """
     lang = lang or lang_from_env()
     try:
         from smtpprobe.exporter.config import load_modules

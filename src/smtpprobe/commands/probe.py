@@ -28,7 +28,7 @@ from smtpprobe.commands.probe_options import (
 )
 from smtpprobe.commands.run import RunOptions, run_targets
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import LocalizedCommand, current_lang
+from smtpprobe.i18n import N_, LocalizedCommand, current_lang, option
 from smtpprobe.kb import load
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import DEFAULT_HELO, STEPS, ProbeOptions, TlsMode
@@ -97,68 +97,68 @@ def _check_source(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 def _connection_options(function: F) -> F:
-    for option in reversed((
-        click.option("--port", type=WholeNumber(1, 65535), help="Port (default 25; 465 "
-                     "with --tls implicit). Or give TARGET as host:port."),
-        click.option("--tls", "tls", type=click.Choice([m.value for m in TlsMode]),
-                     default="auto", show_default=True, help="none, STARTTLS (required), "
-                     "implicit TLS (port 465), or auto: STARTTLS when offered."),
-        click.option("--helo", default=DEFAULT_HELO, show_default=True, help="Name sent in "
-                      "EHLO/HELO."),
-        click.option("-4", "ipv4", is_flag=True, help="IPv4 only."),
-        click.option("-6", "ipv6", is_flag=True, help="IPv6 only."),
-        click.option("--timeout", type=Seconds(), default=30.0,
-                     show_default=True, help="One deadline in seconds for the whole session."),
-        click.option("--command-timeout", type=Seconds(), default=10.0,
-                     show_default=True, help="Seconds to wait for one reply."),
-        click.option("--cafile", type=click.Path(exists=True, dir_okay=False),
-                     help="PEM file of CA certificates to trust (a private CA)."),
-        click.option("--insecure", is_flag=True, help="Go on when the certificate does not "
-                     "verify, and allow AUTH over such a connection (the TLS finding still "
-                     "says why). Without it, --tls auto goes on too (opportunistic TLS) but "
-                     "sends no password."),
-        click.option("--source", metavar="ADDRESS", callback=_check_source,
-                     help="Connect from this local IPv4/IPv6 address (like swaks -li), to "
-                     "see what an outside client sees."),
+    for decorate in reversed((
+        option("--port", type=WholeNumber(1, 65535), help=N_("Port (default 25; 465 "
+               "with --tls implicit). Or give TARGET as host:port.")),
+        option("--tls", "tls", type=click.Choice([m.value for m in TlsMode]),
+               default="auto", show_default=True, help=N_("none, STARTTLS (required), "
+               "implicit TLS (port 465), or auto: STARTTLS when offered.")),
+        option("--helo", default=DEFAULT_HELO, show_default=True, help=N_("Name sent in "
+               "EHLO/HELO.")),
+        option("-4", "ipv4", is_flag=True, help=N_("IPv4 only.")),
+        option("-6", "ipv6", is_flag=True, help=N_("IPv6 only.")),
+        option("--timeout", type=Seconds(), default=30.0,
+               show_default=True, help=N_("One deadline in seconds for the whole session.")),
+        option("--command-timeout", type=Seconds(), default=10.0,
+               show_default=True, help=N_("Seconds to wait for one reply.")),
+        option("--cafile", type=click.Path(exists=True, dir_okay=False),
+               help=N_("PEM file of CA certificates to trust (a private CA).")),
+        option("--insecure", is_flag=True, help=N_("Go on when the certificate does not "
+               "verify, and allow AUTH over such a connection (the TLS finding still "
+               "says why). Without it, --tls auto goes on too (opportunistic TLS) but "
+               "sends no password.")),
+        option("--source", metavar="ADDRESS", callback=_check_source,
+               help=N_("Connect from this local IPv4/IPv6 address (like swaks -li), to "
+               "see what an outside client sees.")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 
 def _question_options(function: F) -> F:
-    for option in reversed((
-        click.option("--user", "users", multiple=True, default=("postmaster",),
-                     show_default=True, callback=_check_addresses,
-                     help="Real address to test with VRFY and RCPT (repeatable)."),
-        click.option("--list", "lists", multiple=True, default=("postmaster",),
-                     show_default=True, callback=_check_addresses,
-                     help="Mailing list to test with EXPN (repeatable)."),
-        click.option("--domain", help="Domain to qualify bare names with (default: the "
-                     "server's own name)."),
-        click.option("--control", metavar="NAME", callback=_check_control,
-                     help="The address that must not exist, compared with the real ones "
-                     "(default: a new random name like a person's)."),
-        click.option("--skip", multiple=True, type=click.Choice(STEPS), help="Leave out a "
-                     "step (repeatable)."),
-        click.option("--only", multiple=True, type=click.Choice(STEPS), help="Run only these "
-                     "steps (repeatable)."),
-        click.option("--rcpt-check", is_flag=True, help="Also compare RCPT TO replies "
-                     "(MAIL FROM:<> then RCPT, never DATA)."),
+    for decorate in reversed((
+        option("--user", "users", multiple=True, default=("postmaster",),
+               show_default=True, callback=_check_addresses,
+               help=N_("Real address to test with VRFY and RCPT (repeatable).")),
+        option("--list", "lists", multiple=True, default=("postmaster",),
+               show_default=True, callback=_check_addresses,
+               help=N_("Mailing list to test with EXPN (repeatable).")),
+        option("--domain", help=N_("Domain to qualify bare names with (default: the "
+               "server's own name).")),
+        option("--control", metavar="NAME", callback=_check_control,
+               help=N_("The address that must not exist, compared with the real ones "
+               "(default: a new random name like a person's).")),
+        option("--skip", multiple=True, type=click.Choice(STEPS), help=N_("Leave out a "
+               "step (repeatable).")),
+        option("--only", multiple=True, type=click.Choice(STEPS), help=N_("Run only these "
+               "steps (repeatable).")),
+        option("--rcpt-check", is_flag=True, help=N_("Also compare RCPT TO replies "
+               "(MAIL FROM:<> then RCPT, never DATA).")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 
 def output_options(function: F) -> F:
     """``-v``, ``--format`` and ``--lang``, shared by ``probe``, ``demo`` and ``send``."""
     function = lang_option(function)
-    function = click.option("--format", "output_format", default="text", show_default=True,
-                            type=click.Choice([f.value for f in OutputFormat]),
-                            help="text for people, json for programs, nagios for monitoring, "
-                            "junit for CI test reports, prometheus for node_exporter's "
-                            "textfile collector.")(function)
-    return click.option("-v", "--verbose", is_flag=True,
-                        help="Show each exchange live on stderr.")(function)
+    function = option("--format", "output_format", default="text", show_default=True,
+                      type=click.Choice([f.value for f in OutputFormat]),
+                      help=N_("text for people, json for programs, nagios for monitoring, "
+                      "junit for CI test reports, prometheus for node_exporter's "
+                      "textfile collector."))(function)
+    return option("-v", "--verbose", is_flag=True,
+                  help=N_("Show each exchange live on stderr."))(function)
 
 
 def _steps(skip: tuple[str, ...], only: tuple[str, ...], rcpt_check: bool) -> frozenset[str]:
@@ -212,7 +212,15 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
 
 
 @click.command("probe", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, "
+                       "EXPN (and RCPT with --rcpt-check), explain every reply and judge whether "
+                       "users leak. Several targets (or --targets FILE; with --mx each is a "
+                       "domain) are probed at once and summed up.\n\n"
+                       "Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 "
+                       "CRITICAL (no connection, no usable greeting, TLS failure, a violated "
+                       "policy), 3 UNKNOWN (bad arguments, no such name). With several targets: "
+                       "the worst of them."))
 @click.argument("targets", nargs=-1, type=HostPort(), metavar="[TARGET]...")
 @target_options
 @mail_tls_options
@@ -225,15 +233,6 @@ def run_options_from(params: dict[str, Any]) -> RunOptions:
 @policy_options
 @output_options
 def probe_command(targets: tuple[tuple[str, int | None], ...], **params: Any) -> int:
-    """Probe TARGET (host, host:port or [v6addr]:port): greet it, ask HELP, VRFY, EXPN
-    (and RCPT with --rcpt-check), explain every reply and judge whether users leak.
-    Several targets (or --targets FILE; with --mx each is a domain) are probed at once
-    and summed up.
-
-    Exit codes: 0 OK, 1 WARNING (users disclosed, STARTTLS failing), 2 CRITICAL (no
-    connection, no usable greeting, TLS failure, a violated policy), 3 UNKNOWN (bad
-    arguments, no such name). With several targets: the worst of them.
-    """
     params["lang"] = params["lang"] or lang_from_env()
     targets = mail_targets(targets, params)
     run = run_options_from(params)

@@ -16,7 +16,7 @@ import click
 
 from smtpprobe.commands._common import Seconds, WholeNumber
 from smtpprobe.errors import UsageError
-from smtpprobe.i18n import current_lang, text
+from smtpprobe.i18n import N_, current_lang, option, text
 from smtpprobe.kb import load
 from smtpprobe.policy import Expectation, Policy
 from smtpprobe.report import ProbeOptions, TlsMode
@@ -85,8 +85,8 @@ def _keywords(ctx: click.Context, param: click.Parameter,
 
 
 def _options(function: F, options: tuple[Callable[[F], F], ...]) -> F:
-    for option in reversed(options):
-        function = option(function)
+    for decorate in reversed(options):
+        function = decorate(function)
     return function
 
 
@@ -94,24 +94,24 @@ def target_options(function: F) -> F:
     """``--targets``, ``--concurrency``, ``--mx``, ``--all-addresses``, ``--junit`` and the
     hidden ``--dns-server``."""
     return _options(function, (
-        click.option("--targets", "targets_file", type=_TextFile("r", encoding="utf-8"),
-                     metavar="FILE",
-                     help="Read more targets from FILE, one per line (- for stdin; # starts "
-                     "a comment)."),
-        click.option("--concurrency", type=WholeNumber(1, 1000), default=20,
-                     show_default=True, help="Probe at most N targets at once (lowered, "
-                     "with a note, when the open-file limit is smaller)."),
-        click.option("--total-timeout", type=Seconds(),
-                     metavar="SECONDS", help="Deadline for the whole run: targets not "
-                     "finished by then are UNKNOWN."),
-        click.option("--mx", is_flag=True, help="Targets are domains: probe each MX host, in "
-                     "preference order (RFC 5321 §5.1 fallback and RFC 7505 null MX explained)."),
-        click.option("--all-addresses", is_flag=True, help="Probe every A/AAAA address of each "
-                     "host and compare them."),
-        click.option("--junit", "junit_file", type=click.Path(dir_okay=False, writable=True),
-                     help="Also write a JUnit XML report to FILE (for CI test reports)."),
-        click.option("--dns-server", metavar="IP[:PORT]", hidden=True, help="Ask only this name "
-                     "server (IP[:PORT]) for every lookup: for tests and split-horizon DNS."),
+        option("--targets", "targets_file", type=_TextFile("r", encoding="utf-8"),
+               metavar="FILE",
+               help=N_("Read more targets from FILE, one per line (- for stdin; # starts "
+               "a comment).")),
+        option("--concurrency", type=WholeNumber(1, 1000), default=20,
+               show_default=True, help=N_("Probe at most N targets at once (lowered, "
+               "with a note, when the open-file limit is smaller).")),
+        option("--total-timeout", type=Seconds(),
+               metavar="SECONDS", help=N_("Deadline for the whole run: targets not "
+               "finished by then are UNKNOWN.")),
+        option("--mx", is_flag=True, help=N_("Targets are domains: probe each MX host, in "
+               "preference order (RFC 5321 §5.1 fallback and RFC 7505 null MX explained).")),
+        option("--all-addresses", is_flag=True, help=N_("Probe every A/AAAA address of each "
+               "host and compare them.")),
+        option("--junit", "junit_file", type=click.Path(dir_okay=False, writable=True),
+               help=N_("Also write a JUnit XML report to FILE (for CI test reports).")),
+        option("--dns-server", metavar="IP[:PORT]", hidden=True, help=N_("Ask only this name "
+               "server (IP[:PORT]) for every lookup: for tests and split-horizon DNS.")),
     ))
 
 
@@ -119,28 +119,28 @@ def policy_options(function: F) -> F:
     """The thresholds and expectations that set the exit code (`smtpprobe.policy.Policy`)."""
     seconds = Seconds()
     return _options(function, (
-        click.option("--expect-vrfy", type=click.Choice(_EXPECT), help="CRITICAL unless the "
-                     "VRFY verdict is this."),
-        click.option("--expect-expn", type=click.Choice(_EXPECT), help="CRITICAL unless the "
-                     "EXPN verdict is this."),
-        click.option("--expect-rcpt", type=click.Choice(_EXPECT), help="CRITICAL unless the "
-                     "RCPT verdict is this (turns on --rcpt-check)."),
-        click.option("--require-starttls", is_flag=True, help="CRITICAL unless the session is "
-                     "encrypted (STARTTLS or implicit TLS)."),
-        click.option("--require-valid-cert", is_flag=True, help="CRITICAL unless the "
-                     "certificate verifies."),
-        click.option("--cert-days", type=CertDays(), default="21,7", show_default=True,
-                     help="WARNING/CRITICAL when fewer days are left on the certificate."),
-        click.option("--warning", "time_warning", type=seconds, metavar="SECONDS",
-                     help="WARNING when the whole session takes longer."),
-        click.option("--critical", "time_critical", type=seconds, metavar="SECONDS",
-                     help="CRITICAL when the whole session takes longer."),
-        click.option("--max-banner-delay", type=seconds, metavar="SECONDS",
-                     help="CRITICAL when the greeting comes later."),
-        click.option("--expect-banner", metavar="REGEX", callback=_regex,
-                     help="CRITICAL unless the greeting matches REGEX (searched)."),
-        click.option("--expect-extension", multiple=True, metavar="NAME", callback=_keywords,
-                     help="CRITICAL unless EHLO lists NAME (repeatable)."),
+        option("--expect-vrfy", type=click.Choice(_EXPECT), help=N_("CRITICAL unless the "
+               "VRFY verdict is this.")),
+        option("--expect-expn", type=click.Choice(_EXPECT), help=N_("CRITICAL unless the "
+               "EXPN verdict is this.")),
+        option("--expect-rcpt", type=click.Choice(_EXPECT), help=N_("CRITICAL unless the "
+               "RCPT verdict is this (turns on --rcpt-check).")),
+        option("--require-starttls", is_flag=True, help=N_("CRITICAL unless the session is "
+               "encrypted (STARTTLS or implicit TLS).")),
+        option("--require-valid-cert", is_flag=True, help=N_("CRITICAL unless the "
+               "certificate verifies.")),
+        option("--cert-days", type=CertDays(), default="21,7", show_default=True,
+               help=N_("WARNING/CRITICAL when fewer days are left on the certificate.")),
+        option("--warning", "time_warning", type=seconds, metavar="SECONDS",
+               help=N_("WARNING when the whole session takes longer.")),
+        option("--critical", "time_critical", type=seconds, metavar="SECONDS",
+               help=N_("CRITICAL when the whole session takes longer.")),
+        option("--max-banner-delay", type=seconds, metavar="SECONDS",
+               help=N_("CRITICAL when the greeting comes later.")),
+        option("--expect-banner", metavar="REGEX", callback=_regex,
+               help=N_("CRITICAL unless the greeting matches REGEX (searched).")),
+        option("--expect-extension", multiple=True, metavar="NAME", callback=_keywords,
+               help=N_("CRITICAL unless EHLO lists NAME (repeatable).")),
     ))
 
 

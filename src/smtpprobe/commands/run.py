@@ -27,7 +27,7 @@ from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.lines import bounded_lines
 from smtpprobe.policy import Policy
 from smtpprobe.render.doc import visible
-from smtpprobe.render.formats import OutputFormat, render
+from smtpprobe.render.formats import OutputFormat, render, result_stream
 from smtpprobe.report import Fleet, ProbeEvent, ProbeOptions, ProbeReport, TargetResult
 from smtpprobe.validate import check_options, parse_host_port
 from smtpprobe.views.errors import localized
@@ -216,7 +216,6 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     from smtpprobe.commands._mail_tls import with_mail_policies
     from smtpprobe.fleet import FleetInterrupted, FleetOptions, run_fleet
     from smtpprobe.isolation import fd_budget
-    from smtpprobe.render.json_lines import JsonLines
     from smtpprobe.views.summary_view import fleet_notices
 
     specs = _checked_specs(targets, run.targets_file, options)
@@ -240,7 +239,8 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         keep_results=not (lines and not run.junit_file))
     bar = (output_format is OutputFormat.TEXT and on_event is None and not single
            and sys.stderr.isatty())
-    stream = JsonLines(kb, click.echo, ascii_only=not stdout_utf8()) if lines else None
+    stream = (result_stream(output_format, kb, click.echo, ascii_only=not stdout_utf8())
+              if lines else None)
     done: list[Fleet] = []
     interrupted: list[bool] = []
 

@@ -11,12 +11,12 @@ import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import lang_from_env
+from smtpprobe.commands.probe import HostPort, _connection_options, output_options
 from smtpprobe.commands.probe_options import policy_from_params, policy_options
 from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
-from smtpprobe.commands.probe import HostPort, _connection_options, output_options
 from smtpprobe.commands.smuggle import smuggling_options
 from smtpprobe.errors import ResolveError, UsageError
-from smtpprobe.i18n import LocalizedCommand
+from smtpprobe.i18n import N_, LocalizedCommand, option
 from smtpprobe.message import Draft, split_header
 from smtpprobe.render.formats import OutputFormat
 from smtpprobe.report import ProbeOptions, TlsMode
@@ -26,32 +26,32 @@ __all__ = ["send_command"]
 
 
 def _message_options(function: Any) -> Any:
-    for option in reversed((
-        click.option("--from", "sender", metavar="ADDRESS", help="Envelope sender (MAIL "
-                     "FROM) and From: header; '' for the null sender."),
-        click.option("--to", "recipients", multiple=True, metavar="ADDRESS",
-                     help="Recipient (RCPT TO and To: header; repeatable)."),
-        click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
-                     help="Add a header, or replace a default one (repeatable)."),
-        click.option("--subject", help="Subject (default: a dated test subject)."),
-        click.option("--body", metavar="TEXT", help="Body text (default: says what sent "
-                     "the message and when)."),
-        click.option("--body-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
-                     help="Read the body from FILE (- for stdin)."),
-        click.option("--attach", "attachments", multiple=True, metavar="FILE",
-                     type=click.Path(exists=True, dir_okay=False),
-                     help="Attach FILE as a MIME part (repeatable)."),
-        click.option("--data", "data_file", type=click.File("rb"), metavar="FILE",
-                     help="Send FILE, a complete RFC 5322 message, as it is (- for stdin); "
-                     "the envelope defaults to its From:/To:/Cc:."),
-        click.option("--quit-after", type=click.Choice(["connect", "banner", "ehlo", "tls",
-                                                        "auth", "mail", "rcpt", "data"]),
-                     help="Stop after this step (then RSET/QUIT): test a server without "
-                     "sending a message."),
-        click.option("--chunking", is_flag=True, help="Send with BDAT (RFC 3030) when the "
-                     "server offers CHUNKING."),
+    for decorate in reversed((
+        option("--from", "sender", metavar="ADDRESS", help=N_("Envelope sender (MAIL "
+               "FROM) and From: header; '' for the null sender.")),
+        option("--to", "recipients", multiple=True, metavar="ADDRESS",
+               help=N_("Recipient (RCPT TO and To: header; repeatable).")),
+        option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+               help=N_("Add a header, or replace a default one (repeatable).")),
+        option("--subject", help=N_("Subject (default: a dated test subject).")),
+        option("--body", metavar="TEXT", help=N_("Body text (default: says what sent "
+               "the message and when).")),
+        option("--body-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
+               help=N_("Read the body from FILE (- for stdin).")),
+        option("--attach", "attachments", multiple=True, metavar="FILE",
+               type=click.Path(exists=True, dir_okay=False),
+               help=N_("Attach FILE as a MIME part (repeatable).")),
+        option("--data", "data_file", type=click.File("rb"), metavar="FILE",
+               help=N_("Send FILE, a complete RFC 5322 message, as it is (- for stdin); "
+               "the envelope defaults to its From:/To:/Cc:.")),
+        option("--quit-after", type=click.Choice(["connect", "banner", "ehlo", "tls",
+                                                  "auth", "mail", "rcpt", "data"]),
+               help=N_("Stop after this step (then RSET/QUIT): test a server without "
+               "sending a message.")),
+        option("--chunking", is_flag=True, help=N_("Send with BDAT (RFC 3030) when the "
+               "server offers CHUNKING.")),
     )):
-        function = option(function)
+        function = decorate(function)
     return function
 
 
@@ -115,7 +115,15 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
 
 
 @click.command("send", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]})
+               context_settings={"help_option_names": ["-h", "--help"]},
+               help=N_("Send one test message to TARGET (host, host:port or [v6addr]:port) and "
+                       "show what became of it: every reply explained, the queue id, each "
+                       "recipient's answer.\n\n"
+                       "Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: "
+                       "--port 465. --smuggling-check --to ADDRESS tests for SMTP smuggling "
+                       "instead (servers you operate). Exit codes: 0 accepted, 1 deferred or "
+                       "partly accepted, 2 refused or no connection, 3 bad arguments or a message "
+                       "the server cannot take (SMTPUTF8, 8BITMIME)."))
 @click.argument("target", type=HostPort(), metavar="TARGET")
 @_message_options
 @smuggling_options
@@ -124,14 +132,6 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
 @policy_options
 @output_options
 def send_command(target: tuple[str, int | None], **params: Any) -> int:
-    """Send one test message to TARGET (host, host:port or [v6addr]:port) and show what
-    became of it: every reply explained, the queue id, each recipient's answer.
-
-    Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: --port 465.
-    --smuggling-check --to ADDRESS tests for SMTP smuggling instead (servers you operate).
-    Exit codes: 0 accepted, 1 deferred or partly accepted, 2 refused or no connection,
-    3 bad arguments or a message the server cannot take (SMTPUTF8, 8BITMIME).
-    """
     from smtpprobe.policy import apply_policy
     from smtpprobe.send import QuitAfter, SendOptions, send
 

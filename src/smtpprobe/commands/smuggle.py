@@ -18,6 +18,7 @@ import click
 
 from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
 from smtpprobe.errors import ResolveError, UsageError
+from smtpprobe.i18n import N_, option
 from smtpprobe.policy import Policy, SmugglingExpectation, apply_policy
 from smtpprobe.report import ProbeOptions, ProbeReport
 from smtpprobe.validate import check_token
@@ -39,15 +40,15 @@ _MESSAGE_OPTIONS = ("subject", "body", "body_file", "data_file", "attachments", 
 
 def smuggling_options(function: F) -> F:
     """``--smuggling-check`` and ``--expect-smuggling``, for ``send``."""
-    function = click.option(
+    function = option(
         "--expect-smuggling", type=click.Choice([e.value for e in SmugglingExpectation]),
-        help="Policy for --smuggling-check: CRITICAL unless the verdict is this "
-        "(not-vulnerable accepts rejects-bare-lf too).")(function)
-    return click.option(
+        help=N_("Policy for --smuggling-check: CRITICAL unless the verdict is this "
+        "(not-vulnerable accepts rejects-bare-lf too)."))(function)
+    return option(
         "--smuggling-check", is_flag=True,
-        help="Instead of one message, test for SMTP smuggling: eight transactions to the "
+        help=N_("Instead of one message, test for SMTP smuggling: eight transactions to the "
         "one --to address, each hiding a second one behind an odd end-of-data sequence. "
-        "Only against servers you operate.")(function)
+        "Only against servers you operate."))(function)
 
 
 def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender: str,

@@ -14,6 +14,7 @@ from typing import Any
 
 from smtpprobe.codes import reply_category, reply_class
 from smtpprobe.kb import store
+from smtpprobe.kb.literals import required_literals
 
 __all__ = [
     "LANGUAGES",
@@ -149,6 +150,15 @@ def pattern_text(lines: tuple[str, ...] | list[str]) -> str:
 
 
 _ENHANCED_HEAD = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
+
+
+_literals = functools.cache(required_literals)
+
+
+def _may_match(pattern: str, lowered: str) -> bool:
+    """False when *lowered* (ASCII text, lower-cased) cannot match *pattern*."""
+    literals = _literals(pattern)
+    return literals is None or any(literal in lowered for literal in literals)
 
 
 @functools.cache
@@ -398,12 +408,15 @@ class KnowledgeBase:
         it); a pattern's code and enhanced code, where it names them, must be the reply's
         too. A pattern without a code reads 4xx and 5xx replies only (and the codes of its
         ``seen_with``): a probe of a healthy server, all 2xx, then compiles almost none of
-        the pattern file."""
+        the pattern file. Nor does a 5xx reply: a pattern is compiled only when the text
+        holds one of its `required_literals`."""
+        lowered = text.lower() if text.isascii() else None
         return tuple(
             p
             for p in self._patterns
             if (p.code == code if p.code is not None else code >= 400 or code in p.codes_seen)
             and (p.enhanced is None or p.enhanced == enhanced)
+            and (lowered is None or _may_match(p.match, lowered))
             and p.regex.search(text)
         )
 

@@ -18,7 +18,6 @@ import functools
 import marshal
 import os
 import stat
-import tempfile
 import zlib
 from typing import Any
 
@@ -123,9 +122,13 @@ def _store(path: str, data: dict[str, dict[str, Any]]) -> None:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         if not _private_folder(folder):
             return
-        # mkstemp: O_CREAT|O_EXCL, mode 0600, a fresh name: no planted file or symlink is
-        # followed; the rename replaces whatever is at *path* (a symlink itself, not its target).
-        descriptor, temporary = tempfile.mkstemp(prefix=".kb-", suffix=".tmp", dir=folder)
+        # What mkstemp does (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, a fresh random name: no
+        # planted file or symlink is followed), without importing tempfile on every run for
+        # a write that happens once per install; the rename replaces whatever is at *path*
+        # (a symlink itself, not its target).
+        temporary = os.path.join(folder, f".kb-{os.urandom(8).hex()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(blob)

@@ -20,7 +20,8 @@ from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import Doc
 from smtpprobe.report import Fleet, ProbeReport, TargetResult
 
-__all__ = ["OutputFormat", "Output", "Renderer", "render", "render_report"]
+__all__ = ["OnResult", "Output", "OutputFormat", "Renderer", "render", "render_report",
+           "result_stream"]
 
 Output = Doc | dict[str, Any] | str
 Renderer = Callable[[Fleet, KnowledgeBase], Output]
@@ -46,6 +47,25 @@ _RENDERERS: dict[OutputFormat, str] = {
     OutputFormat.JUNIT: "smtpprobe.render.junit:junit_run",
     OutputFormat.PROMETHEUS: "smtpprobe.render.prometheus:prometheus_run",
 }
+
+
+OnResult = Callable[[int, TargetResult], None]
+"""Called with each target's result as it finishes (its index among the targets)."""
+
+# The formats that can write a run of several targets as each one finishes (JSON Lines),
+# imported only when they stream: a text probe never loads json.
+_STREAMS: dict[OutputFormat, str] = {
+    OutputFormat.JSON: "smtpprobe.render.json_lines:JsonLines",
+}
+
+
+def result_stream(output_format: OutputFormat, kb: KnowledgeBase, writer: Callable[[str], Any],
+                  *, ascii_only: bool) -> OnResult:
+    """A writer of *output_format* that gives *writer* one record per finished target."""
+    module, _, name = _STREAMS[output_format].partition(":")
+    stream: OnResult = getattr(importlib.import_module(module), name)(
+        kb, writer, ascii_only=ascii_only)
+    return stream
 
 
 def render(output_format: OutputFormat, fleet: Fleet, kb: KnowledgeBase) -> Output:
