@@ -66,7 +66,8 @@ def greeting(banner: str = BANNER, ehlo: str = EHLO_OK, *,
     return [ex("", banner, elapsed=banner_delay), ex("EHLO smtpprobe.invalid", ehlo)]
 
 
-def real_and_control(real: str, control: str, verb: str = "VRFY", name: str = "postmaster") -> list[Exchange]:
+def real_and_control(real: str, control: str, verb: str = "VRFY",
+                     name: str = "postmaster") -> list[Exchange]:
     """*verb* asked about *name*, then about the control name: the probe's pair."""
     return [ex(f"{verb} {name}", real, argument=name),
             ex(f"{verb} {CONTROL}", control, argument=CONTROL)]

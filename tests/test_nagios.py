@@ -36,8 +36,10 @@ def parse(output: str) -> tuple[str, str, list[str]]:
 
 
 def test_the_example_shape_from_the_issue() -> None:
-    base = report(*greeting(), *real_and_control("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012)
-    line = render_report(OutputFormat.NAGIOS, apply_policy(base, Policy(time_warning=1, time_critical=5)), KB)
+    base = report(*greeting(), *real_and_control("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84),
+                  elapsed=0.012)
+    checked = apply_policy(base, Policy(time_warning=1, time_critical=5))
+    line = render_report(OutputFormat.NAGIOS, checked, KB)
     assert line.endswith("\n") and line.count("\n") == 1
     status, text, perf = parse(line)
     assert status == "OK"
@@ -46,8 +48,10 @@ def test_the_example_shape_from_the_issue() -> None:
 
 
 def test_problems_follow_the_facts_worst_first() -> None:
-    base = report(*greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10))
-    line = render_report(OutputFormat.NAGIOS, apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN)), KB)
+    base = report(*greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"),
+                  tls=tls(10))
+    checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN))
+    line = render_report(OutputFormat.NAGIOS, checked, KB)
     status, text, perf = parse(line)
     assert status == "CRITICAL"
     facts, problems = text.split(" - ", 1)
@@ -69,7 +73,8 @@ def test_server_text_cannot_break_the_line(hostile: str) -> None:
     base = report(ex("", "554 5.7.1 go away | now\r\n"))
     # A finding whose summary quotes the server verbatim, control characters included.
     quoted = Finding("banner", Status.CRITICAL, f"greeting said: {hostile}")
-    line = render_report(OutputFormat.NAGIOS, type(base)(base.session, (*base.findings, quoted)), KB)
+    with_quote = type(base)(base.session, (*base.findings, quoted))
+    line = render_report(OutputFormat.NAGIOS, with_quote, KB)
     assert line.count("\n") == 1 and "\r" not in line and "\x1b" not in line
     status, text, _perf = parse(line)
     assert status == "CRITICAL" and "greeting said: " in text and "|" not in text
@@ -85,8 +90,8 @@ def test_an_unresolved_target_is_unknown_without_perfdata() -> None:
 
 def test_several_targets_summary_line_then_one_line_each() -> None:
     ok = report(*greeting(), *real_and_control("252 x", "252 x"))
-    bad = report(*greeting(), *real_and_control("250 yes", "550 no"), target=Target("mx2.example.org", 25,
-                                                                          "192.0.2.26"))
+    bad = report(*greeting(), *real_and_control("250 yes", "550 no"),
+                 target=Target("mx2.example.org", 25, "192.0.2.26"))
     results = [TargetResult(r.target, r) for r in (ok, bad)]
     lines = nagios_output(results, KB).splitlines()
     status, text, perf = parse(lines[0])
