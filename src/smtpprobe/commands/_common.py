@@ -49,6 +49,12 @@ class WholeNumber(click.IntRange):
                 self.fail(text("error_not_a_whole_number", value=value), param, ctx)
         return super().convert(value, param, ctx)
 
+    def _describe_range(self) -> str:
+        # No bounds (a plain whole number): nothing to show, not click's "x<=None".
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
 
 class Seconds(click.FloatRange):
     """A number of seconds above 0, finite, in ASCII digits (``nan``, ``inf``, ``-1``,
