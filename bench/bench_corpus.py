@@ -37,20 +37,30 @@ def main() -> int:
         if pasted.basis.startswith("pattern:"):
             any_pattern += 1
         # Advice words are English: in another language only the reading itself is checked.
-        ok = (is_specific(entry, pasted) and is_specific(entry, logged)) if args.lang == "en" \
-            else logged is not None and pasted.basis == logged.basis \
+        ok = (
+            (is_specific(entry, pasted) and is_specific(entry, logged))
+            if args.lang == "en"
+            else logged is not None
+            and pasted.basis == logged.basis
             and pasted.basis in (f"pattern:{entry.expect}", "enhanced")
+        )
         if ok:
             hits += 1
             per_family[entry.file] += 1
         else:
             misses.append((entry, pasted.basis))
-    print(f"corpus: {len(real)} distinct real replies in {len(totals)} files "
-          f"(+ {len(vague)} vague ones whose text names no cause, not counted)")
-    print(f"read specifically by explain and annotate, with the expected advice: "
-          f"{hits}/{len(real)} = {100 * hits / len(real):.1f} %")
-    print(f"read through a vendor or MTA pattern at all: {any_pattern}/{len(real)} = "
-          f"{100 * any_pattern / len(real):.1f} %")
+    print(
+        f"corpus: {len(real)} distinct real replies in {len(totals)} files "
+        f"(+ {len(vague)} vague ones whose text names no cause, not counted)"
+    )
+    print(
+        f"read specifically by explain and annotate, with the expected advice: "
+        f"{hits}/{len(real)} = {100 * hits / len(real):.1f} %"
+    )
+    print(
+        f"read through a vendor or MTA pattern at all: {any_pattern}/{len(real)} = "
+        f"{100 * any_pattern / len(real):.1f} %"
+    )
     for name in sorted(totals):
         print(f"  {name:<18} {per_family[name]:>4}/{totals[name]:<4}")
     if args.list:

@@ -35,8 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from local_server import running_server  # noqa: E402
 from _common import smtpprobe_argv, use_bytecode_cache
+from local_server import running_server  # noqa: E402
 
 RESULTS = HERE / "results" / "fleet.json"
 RATIO_TARGET = 10.0
@@ -71,8 +71,9 @@ def _check(output_format: str, text: str, code: int, expected: int) -> str:
     return ""
 
 
-def _run_fleet(argv: list[str], output_format: str, out: Path,
-               expected: int) -> tuple[float, float]:
+def _run_fleet(
+    argv: list[str], output_format: str, out: Path, expected: int
+) -> tuple[float, float]:
     """Run smtpprobe once; (seconds, peak RSS in MiB of that process). Checks the output.
 
     The run goes through a small Python parent (`_MEASURE`), not through this process:
@@ -82,9 +83,12 @@ def _run_fleet(argv: list[str], output_format: str, out: Path,
     :raises RuntimeError: the exit code is not 0 or the output does not show every target OK.
     """
     with out.open("w", encoding="utf-8") as sink:
-        result = subprocess.run([sys.executable, "-c", _MEASURE, *argv, "--format",
-                                 output_format], stdout=sink, stderr=subprocess.PIPE,
-                                check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", _MEASURE, *argv, "--format", output_format],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
     stderr = result.stderr.decode(errors="replace")
     measured = stderr.strip().splitlines()[-1].split() if stderr.strip() else []
     if len(measured) != 4 or measured[0] != "MEASURED":
@@ -101,16 +105,31 @@ def _run_swaks(sample: Path) -> float:
 
     :raises RuntimeError: any swaks run failed (xargs exits 123 then).
     """
-    argv = ["xargs", "-P", "2", "-I", "{}", SWAKS, "--server", "{}", "--to",
-            "postmaster@example.org", "--quit-after", "RCPT"]
+    argv = [
+        "xargs",
+        "-P",
+        "2",
+        "-I",
+        "{}",
+        SWAKS,
+        "--server",
+        "{}",
+        "--to",
+        "postmaster@example.org",
+        "--quit-after",
+        "RCPT",
+    ]
     with sample.open("rb") as lines:
         started = time.perf_counter()
-        result = subprocess.run(argv, stdin=lines, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, check=False)
+        result = subprocess.run(
+            argv, stdin=lines, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"swaks failed (xargs exit {result.returncode}): "
-                           f"{result.stderr.decode(errors='replace')[-500:]}")
+        raise RuntimeError(
+            f"swaks failed (xargs exit {result.returncode}): "
+            f"{result.stderr.decode(errors='replace')[-500:]}"
+        )
     return elapsed
 
 
@@ -137,9 +156,17 @@ def main() -> int:
         listing, sample, out = Path(tmp, "targets"), Path(tmp, "sample"), Path(tmp, "out")
         targets = [f"127.0.0.1:{ports[i % len(ports)]}" for i in range(args.targets)]
         listing.write_text("\n".join(targets) + "\n", encoding="ascii")
-        sample.write_text("\n".join(targets[:args.swaks_sample]) + "\n", encoding="ascii")
-        argv = [*smtpprobe_argv(), "probe", "--targets", str(listing),
-                "--concurrency", str(args.concurrency), "--timeout", "30"]
+        sample.write_text("\n".join(targets[: args.swaks_sample]) + "\n", encoding="ascii")
+        argv = [
+            *smtpprobe_argv(),
+            "probe",
+            "--targets",
+            str(listing),
+            "--concurrency",
+            str(args.concurrency),
+            "--timeout",
+            "30",
+        ]
         for run in range(args.runs):
             line = []
             for output_format in formats:
@@ -148,8 +175,11 @@ def main() -> int:
                 peaks[output_format].append(peak)
                 line.append(f"{output_format} {args.targets / took:6.1f}/s ({peak:.0f} MiB)")
             swaks_s.append(_run_swaks(sample))
-            print(f"run {run + 1}: smtpprobe " + ", ".join(line)
-                  + f"   swaks {args.swaks_sample / swaks_s[-1]:5.1f}/s")
+            print(
+                f"run {run + 1}: smtpprobe "
+                + ", ".join(line)
+                + f"   swaks {args.swaks_sample / swaks_s[-1]:5.1f}/s"
+            )
     swaks_rate = args.swaks_sample / statistics.median(swaks_s)
     rates = {f: args.targets / statistics.median(seconds[f]) for f in formats}
     ratios = {f: rate / swaks_rate for f, rate in rates.items()}
@@ -163,10 +193,11 @@ def main() -> int:
         "concurrency": args.concurrency,
         "targets": args.targets,
         "swaks_sample": args.swaks_sample,
-        "median_s": {**{f: round(statistics.median(seconds[f]), 3) for f in formats},
-                     "swaks": round(statistics.median(swaks_s), 3)},
-        "rate_per_s": {**{f: round(r, 1) for f, r in rates.items()},
-                       "swaks": round(swaks_rate, 1)},
+        "median_s": {
+            **{f: round(statistics.median(seconds[f]), 3) for f in formats},
+            "swaks": round(statistics.median(swaks_s), 3),
+        },
+        "rate_per_s": {**{f: round(r, 1) for f, r in rates.items()}, "swaks": round(swaks_rate, 1)},
         "ratio": {f: round(r, 2) for f, r in ratios.items()},
         "peak_rss_mib": {f: round(p, 1) for f, p in peak.items()},
         "targets_met": met,
@@ -174,9 +205,13 @@ def main() -> int:
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"median: swaks {swaks_rate:.1f} probes/s; smtpprobe " + ", ".join(
-        f"{f} {rates[f]:.1f}/s = {ratios[f]:.1f}x, peak {peak[f]:.1f} MiB" for f in formats)
-        + f" (targets: >= {RATIO_TARGET:g}x, <= {PEAK_MIB_TARGET:g} MiB) -> {RESULTS}")
+    print(
+        f"median: swaks {swaks_rate:.1f} probes/s; smtpprobe "
+        + ", ".join(
+            f"{f} {rates[f]:.1f}/s = {ratios[f]:.1f}x, peak {peak[f]:.1f} MiB" for f in formats
+        )
+        + f" (targets: >= {RATIO_TARGET:g}x, <= {PEAK_MIB_TARGET:g} MiB) -> {RESULTS}"
+    )
     return 1 if args.check and not all(met.values()) else 0
 
 

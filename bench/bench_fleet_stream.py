@@ -53,8 +53,12 @@ def _feed(stdin: Any, ports: list[int], count: int) -> None:
     try:
         batch = 1000
         for start in range(0, count, batch):
-            stdin.write("".join(f"127.0.0.1:{ports[i % len(ports)]}\n"
-                                for i in range(start, min(count, start + batch))))
+            stdin.write(
+                "".join(
+                    f"127.0.0.1:{ports[i % len(ports)]}\n"
+                    for i in range(start, min(count, start + batch))
+                )
+            )
         stdin.close()
     except BrokenPipeError:
         pass  # smtpprobe went away; the reader reports why
@@ -65,9 +69,14 @@ def run_once(argv: list[str], ports: list[int], count: int) -> dict[str, Any]:
 
     :raises RuntimeError: a non-zero exit, a missing or non-OK record.
     """
-    proc = subprocess.Popen([sys.executable, "-c", _MEASURE, *argv], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MEASURE, *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     started = time.perf_counter()
     feeder = threading.Thread(target=_feed, args=(proc.stdin, ports, count), daemon=True)
@@ -88,34 +97,59 @@ def run_once(argv: list[str], ports: list[int], count: int) -> dict[str, Any]:
     measured = [line.split() for line in stderr.splitlines() if line.startswith("MEASURED")]
     if not measured or measured[-1][2] != "0" or lines != count or not_ok:
         raise RuntimeError(f"{lines}/{count} lines, {not_ok} not OK, stderr: {stderr[-500:]}")
-    return {"targets": count, "seconds": round(took, 2), "rate_per_s": round(count / took, 1),
-            "peak_rss_mib": round(int(measured[-1][1]) / 1024.0, 1),
-            "first_record_s": round(first or 0.0, 3), "half_records_s": round(middle or 0.0, 2)}
+    return {
+        "targets": count,
+        "seconds": round(took, 2),
+        "rate_per_s": round(count / took, 1),
+        "peak_rss_mib": round(int(measured[-1][1]) / 1024.0, 1),
+        "first_record_s": round(first or 0.0, 3),
+        "half_records_s": round(middle or 0.0, 2),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=100_000)
-    parser.add_argument("--compare", type=int, default=10_000,
-                        help="a smaller run first, to show the peak does not grow (0: none)")
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=10_000,
+        help="a smaller run first, to show the peak does not grow (0: none)",
+    )
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=500)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when the peak RSS target is missed")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the peak RSS target is missed"
+    )
     args = parser.parse_args()
     runs = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         use_bytecode_cache(Path(tmp, "pycache"))
         ports = [stack.enter_context(running_server()) for _ in range(args.servers)]
-        argv = [*smtpprobe_argv(), "probe", "--targets", "-", "--format", "json",
-                "--concurrency", str(args.concurrency), "--tls", "none", "--timeout", "60",
-                "--command-timeout", "30"]
+        argv = [
+            *smtpprobe_argv(),
+            "probe",
+            "--targets",
+            "-",
+            "--format",
+            "json",
+            "--concurrency",
+            str(args.concurrency),
+            "--tls",
+            "none",
+            "--timeout",
+            "60",
+            "--command-timeout",
+            "30",
+        ]
         for count in [c for c in (args.compare, args.targets) if c]:
             run = run_once(argv, ports, count)
             runs.append(run)
-            print(f"{count} targets: {run['rate_per_s']} probes/s in {run['seconds']} s, "
-                  f"peak {run['peak_rss_mib']} MiB, first record after "
-                  f"{run['first_record_s']} s, half of them after {run['half_records_s']} s")
+            print(
+                f"{count} targets: {run['rate_per_s']} probes/s in {run['seconds']} s, "
+                f"peak {run['peak_rss_mib']} MiB, first record after "
+                f"{run['first_record_s']} s, half of them after {run['half_records_s']} s"
+            )
     peak = runs[-1]["peak_rss_mib"]
     results = {
         "python": platform.python_version(),
@@ -129,8 +163,10 @@ def main() -> int:
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"peak {peak} MiB at {runs[-1]['targets']} targets (target <= {PEAK_MIB_TARGET:g}) "
-          f"-> {RESULTS}")
+    print(
+        f"peak {peak} MiB at {runs[-1]['targets']} targets (target <= {PEAK_MIB_TARGET:g}) "
+        f"-> {RESULTS}"
+    )
     return 1 if args.check and peak > PEAK_MIB_TARGET else 0
 
 

@@ -35,8 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from local_server import running_server  # noqa: E402
 from _common import smtpprobe_argv, use_bytecode_cache, write_results
+from local_server import running_server  # noqa: E402
 
 RESULTS = HERE / "results" / "probe.json"
 SWAKS_TARGET = 1.0
@@ -53,8 +53,11 @@ _RSS_CHILD = (
 
 def _probe_missing() -> str:
     """Why the probe cannot be benchmarked yet, or "" when it is there."""
-    missing = [m for m in ("smtpprobe.probe", "smtpprobe.commands.probe")
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m
+        for m in ("smtpprobe.probe", "smtpprobe.commands.probe")
+        if importlib.util.find_spec(m) is None
+    ]
     if missing:
         return f"the probe is not written yet (no module {', '.join(missing)})"
     return ""
@@ -87,15 +90,20 @@ def _verbs_of(argv: list[str], ok: tuple[int, ...], log: Path) -> list[str]:
 
 
 def _peak_kib(argv: list[str]) -> int:
-    done = subprocess.run([sys.executable, "-c", _RSS_CHILD, *argv],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, *argv], capture_output=True, text=True, check=True
+    )
     return int(done.stdout.strip())
 
 
 def _profile(probe_argv: list[str], top: int) -> None:
     """Print where one probe run spends its time: imports (-X importtime), then cProfile."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "smtpprobe", *probe_argv],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "smtpprobe", *probe_argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     rows = []  # (cumulative µs, depth, module)
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "[us]" in line:
@@ -109,8 +117,11 @@ def _profile(probe_argv: list[str], top: int) -> None:
         print(f"  {cumulative / 1000:7.1f} ms  {name}")
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
         out = Path(tmp) / "probe.prof"
-        subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "smtpprobe",
-                        *probe_argv], capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "smtpprobe", *probe_argv],
+            capture_output=True,
+            check=False,
+        )
         print(f"\ncProfile of one probe run, top {top} by cumulative time:")
         pstats.Stats(str(out), stream=sys.stdout).sort_stats("cumulative").print_stats(top)
 
@@ -136,8 +147,10 @@ def _clients(target: str, swaks: str | None) -> Clients:
         "smtplib": ([sys.executable, str(HERE / "smtplib_baseline.py"), target], (0,)),
     }
     if swaks is not None:
-        clients["swaks"] = ([swaks, "--server", target, "--to", "postmaster@example.org",
-                             "--quit-after", "RCPT"], (0,))
+        clients["swaks"] = (
+            [swaks, "--server", target, "--to", "postmaster@example.org", "--quit-after", "RCPT"],
+            (0,),
+        )
     # Not a client: the start-up of this Python, the floor under both Python clients.
     clients["python"] = ([sys.executable, "-c", "pass"], (0,))
     return clients
@@ -158,8 +171,10 @@ def _measure(clients: Clients, runs: int, log: Path) -> Measured:
     :raises RuntimeError: when a client fails.
     """
     # The first run of each warms the caches and shows what each one sends.
-    verbs = {name: _verbs_of(argv, ok, log) if name != "python" else []
-             for name, (argv, ok) in clients.items()}
+    verbs = {
+        name: _verbs_of(argv, ok, log) if name != "python" else []
+        for name, (argv, ok) in clients.items()
+    }
     samples: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(runs):
         for name, (argv, ok) in clients.items():
@@ -179,15 +194,19 @@ def _report(runs: int, measured: Measured) -> tuple[dict[str, object], bool]:
     print(f"  {'client':<9} {'median':>9} {'min':>9} {'max':>9}  commands sent  peak RSS")
     for name, times in samples.items():
         sent = str(len(verbs[name])) if verbs[name] else "-"
-        print(f"  {name:<9} {medians[name] * 1000:7.1f}ms {min(times) * 1000:7.1f}ms "
-              f"{max(times) * 1000:7.1f}ms  {sent:>13}  {peak_mib[name]:5.1f} MiB")
+        print(
+            f"  {name:<9} {medians[name] * 1000:7.1f}ms {min(times) * 1000:7.1f}ms "
+            f"{max(times) * 1000:7.1f}ms  {sent:>13}  {peak_mib[name]:5.1f} MiB"
+        )
     print("  (python = `python3 -c pass`, the start-up floor of both Python clients)")
     print(_ratio_line("swaks", ratio_swaks, SWAKS_TARGET))
     print(_ratio_line("smtplib", ratio_smtplib, SMTPLIB_TARGET))
     memory_met = peak_mib["probe"] <= PEAK_MIB_TARGET
-    print(f"probe peak RSS: {peak_mib['probe']:.1f} MiB (target <= {PEAK_MIB_TARGET:g} MiB) "
-          f"{'met' if memory_met else 'MISSED'}; getrusage(RUSAGE_CHILDREN).ru_maxrss in a "
-          "fresh child that runs only the probe")
+    print(
+        f"probe peak RSS: {peak_mib['probe']:.1f} MiB (target <= {PEAK_MIB_TARGET:g} MiB) "
+        f"{'met' if memory_met else 'MISSED'}; getrusage(RUSAGE_CHILDREN).ru_maxrss in a "
+        "fresh child that runs only the probe"
+    )
     for name, sent_verbs in verbs.items():
         if name != "python":
             print(f"  {name} sent: {' '.join(sent_verbs) or '(not seen)'}")
@@ -205,8 +224,11 @@ def _report(runs: int, measured: Measured) -> tuple[dict[str, object], bool]:
         "peak_rss_mib_target": PEAK_MIB_TARGET,
         "peak_rss_method": "resource.getrusage(RUSAGE_CHILDREN).ru_maxrss in a fresh child",
     }
-    met = memory_met and ratio_smtplib <= SMTPLIB_TARGET and (
-        ratio_swaks is None or ratio_swaks <= SWAKS_TARGET)
+    met = (
+        memory_met
+        and ratio_smtplib <= SMTPLIB_TARGET
+        and (ratio_swaks is None or ratio_swaks <= SWAKS_TARGET)
+    )
     return results, met
 
 
@@ -222,8 +244,10 @@ def main() -> int:
         return 2
     swaks = shutil.which("swaks")
     if swaks is None:
-        print("swaks not found (Debian: apt-get install swaks, or `bash scripts/setup.sh test` "
-              "as root): the probe/swaks ratio is skipped")
+        print(
+            "swaks not found (Debian: apt-get install swaks, or `bash scripts/setup.sh test` "
+            "as root): the probe/swaks ratio is skipped"
+        )
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
         use_bytecode_cache(Path(tmp) / "pycache")
         log = Path(tmp) / "commands.log"

@@ -55,8 +55,10 @@ def _time(name: str, argv: list[str]) -> float:
     done = subprocess.run(argv, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in OK_CODES.get(name, (0,)):
-        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: "
-                           f"{done.stderr.decode(errors='replace').strip()}")
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {done.returncode}: "
+            f"{done.stderr.decode(errors='replace').strip()}"
+        )
     return elapsed
 
 
@@ -81,8 +83,9 @@ def _self_times(argv: list[str], runs: int = 5) -> dict[str, float]:
     """Median self time (ms) of each module *argv* imports (``-X importtime``)."""
     times: dict[str, list[float]] = {}
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-X", "importtime", *argv],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, check=False
+        )
         for line in done.stderr.splitlines():
             if line.startswith("import time:") and "[us]" not in line:
                 own, _cumulative, name = line.removeprefix("import time:").split("|")
@@ -94,28 +97,35 @@ def _importtime(argv: list[str], baseline: list[str], top: int) -> None:
     """Where a command's start-up goes beyond its baseline: the modules it imports that the
     baseline does not (our own and the rest), and what our modules build while importing."""
     before = _self_times(baseline)
-    extra = {name: ms for name, ms in _self_times(["-c", _MAIN, *argv]).items()
-             if name not in before}
+    extra = {
+        name: ms for name, ms in _self_times(["-c", _MAIN, *argv]).items() if name not in before
+    }
     own = {name: ms for name, ms in extra.items() if name.startswith("smtpprobe")}
     other = {name: ms for name, ms in extra.items() if name not in own}
-    census = subprocess.run([sys.executable, "-c", _CENSUS, *argv], capture_output=True,
-                            text=True, check=False).stdout.split()
+    census = subprocess.run(
+        [sys.executable, "-c", _CENSUS, *argv], capture_output=True, text=True, check=False
+    ).stdout.split()
     print(f"\n{' '.join(argv[:2])}: imports beyond `{baseline[-1]}` (self times, -X importtime)")
     for label, group in (("smtpprobe", own), ("other", other)):
-        slowest = ", ".join(f"{name} {ms:.1f}" for name, ms in
-                            sorted(group.items(), key=lambda item: -item[1])[:top])
+        slowest = ", ".join(
+            f"{name} {ms:.1f}"
+            for name, ms in sorted(group.items(), key=lambda item: -item[1])[:top]
+        )
         print(f"  {label}: {sum(group.values()):.1f} ms in {len(group)} modules; {slowest}")
     if len(census) == 4:
-        print(f"  built while importing: {census[0]} smtpprobe modules, {census[1]} "
-              f"dataclasses, {census[2]} enums, {census[3]} module-level regexes")
+        print(
+            f"  built while importing: {census[0]} smtpprobe modules, {census[1]} "
+            f"dataclasses, {census[2]} enums, {census[3]} module-level regexes"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--importtime", action="store_true",
-                        help="also print where each command's imports go")
+    parser.add_argument(
+        "--importtime", action="store_true", help="also print where each command's imports go"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smtpprobe-bench-") as tmp:
         use_bytecode_cache(Path(tmp) / "pycache")
@@ -133,13 +143,16 @@ def main() -> int:
                 return 2
             if args.importtime:
                 for name, (baseline, _target) in PAIRS.items():
-                    _importtime(clients[name][len(smtpprobe_argv()):], clients[baseline][1:],
-                                top=8)
+                    _importtime(
+                        clients[name][len(smtpprobe_argv()) :], clients[baseline][1:], top=8
+                    )
     medians = {name: statistics.median(s) for name, s in samples.items()}
     print(f"\nwall time, median of {args.runs} interleaved runs (stdout to a pipe):")
     for name, times in samples.items():
-        print(f"  {name:<26} {medians[name] * 1000:7.1f} ms  (min {min(times) * 1000:.1f}, "
-              f"max {max(times) * 1000:.1f})")
+        print(
+            f"  {name:<26} {medians[name] * 1000:7.1f} ms  (min {min(times) * 1000:.1f}, "
+            f"max {max(times) * 1000:.1f})"
+        )
     ratios, met = {}, True
     for name, (baseline, target) in PAIRS.items():
         ratios[name] = medians[name] / medians[baseline]

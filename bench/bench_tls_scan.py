@@ -31,8 +31,9 @@ def _times(argv: list[str], runs: int, ok: tuple[int, ...]) -> list[float]:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              check=False)
+        done = subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+        )
         samples.append(time.perf_counter() - start)
         if done.returncode not in ok:
             raise SystemExit(f"{argv[0]} exited {done.returncode}: {' '.join(argv)}")
@@ -50,8 +51,16 @@ def main() -> int:
     try:
         with running_postfix(OLD_ALLOWED) as server:
             target = f"{server.host}:{server.port}"
-            probe = [*smtpprobe_argv(), "probe", target, "--insecure", "--format", "json",
-                     "--timeout", "60"]
+            probe = [
+                *smtpprobe_argv(),
+                "probe",
+                target,
+                "--insecure",
+                "--format",
+                "json",
+                "--timeout",
+                "60",
+            ]
             # Exit 1: the server offers TLS 1.0/1.1 and anonymous suites, as configured.
             scan = _times([*probe, "--tls-scan"], args.runs, (1,))
             plain = _times(probe, args.runs, (0, 1))
@@ -60,13 +69,21 @@ def main() -> int:
             if testssl is None:
                 result["testssl"] = "not installed (apt-get install testssl.sh)"
             else:
-                base = [testssl, "--quiet", "--color", "0", "--warnings", "off",
-                        "--starttls", "smtp"]
-                same = _times([*base, "-p", "-s", "-S", target], args.testssl_runs,
-                              tuple(range(256)))
+                base = [
+                    testssl,
+                    "--quiet",
+                    "--color",
+                    "0",
+                    "--warnings",
+                    "off",
+                    "--starttls",
+                    "smtp",
+                ]
+                same = _times(
+                    [*base, "-p", "-s", "-S", target], args.testssl_runs, tuple(range(256))
+                )
                 result["testssl_p_s_S_s"] = statistics.median(same)
-                result["ratio_same_ground"] = result["testssl_p_s_S_s"] / result[
-                    "smtpprobe_scan_s"]  # type: ignore[operator]
+                result["ratio_same_ground"] = result["testssl_p_s_S_s"] / result["smtpprobe_scan_s"]  # type: ignore[operator]
                 if not args.no_full:
                     full = _times([*base, target], 1, tuple(range(256)))
                     result["testssl_full_s"] = full[0]

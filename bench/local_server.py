@@ -157,10 +157,18 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--hostname", default=HOSTNAME, help="name in the banner and EHLO")
-    parser.add_argument("--starttls", type=Path, metavar="CA_PEM",
-                        help="offer STARTTLS with a test certificate; write its CA here")
-    parser.add_argument("--command-log", type=Path, metavar="PATH",
-                        help="append each session's command verbs to PATH, one line each")
+    parser.add_argument(
+        "--starttls",
+        type=Path,
+        metavar="CA_PEM",
+        help="offer STARTTLS with a test certificate; write its CA here",
+    )
+    parser.add_argument(
+        "--command-log",
+        type=Path,
+        metavar="PATH",
+        help="append each session's command verbs to PATH, one line each",
+    )
     args = parser.parse_args()
     logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's per-command chatter
     with contextlib.suppress(KeyboardInterrupt):

@@ -38,8 +38,9 @@ __all__ = [
 # The control name the probe would have made up: a local part no server has.
 CONTROL = "zq7x1k9w"
 BANNER = "220 mx.example.org ESMTP\r\n"
-EHLO_OK = ("250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n"
-           "250 8BITMIME\r\n")
+EHLO_OK = (
+    "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+)
 EHLO_NO_TLS = "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
 
 
@@ -48,33 +49,53 @@ def reply(text: str) -> Reply:
     return parse_reply(text.encode() if "\r\n" in text else text)
 
 
-def ex(command: str, text: str | None, *, error: SMTPProbeError | None = None,
-       argument: str = "", started: float = 0.1, elapsed: float = 0.004) -> Exchange:
+def ex(
+    command: str,
+    text: str | None,
+    *,
+    error: SMTPProbeError | None = None,
+    argument: str = "",
+    started: float = 0.1,
+    elapsed: float = 0.004,
+) -> Exchange:
     """One exchange; *command* ``""`` is the banner. With an *argument*, the role and name
     are stamped as the probe does: `control` for the `CONTROL` name, else `real`."""
     verb = command.split()[0] if command else "banner"
     name = argument.partition("@")[0]
     role = "" if not argument else "control" if name == CONTROL else "real"
-    return Exchange(phase=verb, command=command.encode(), reply=reply(text) if text else None,
-                    started=started, elapsed=elapsed, error=error, argument=argument,
-                    role=role, name=name)
+    return Exchange(
+        phase=verb,
+        command=command.encode(),
+        reply=reply(text) if text else None,
+        started=started,
+        elapsed=elapsed,
+        error=error,
+        argument=argument,
+        role=role,
+        name=name,
+    )
 
 
-def greeting(banner: str = BANNER, ehlo: str = EHLO_OK, *,
-             banner_delay: float = 0.002) -> list[Exchange]:
+def greeting(
+    banner: str = BANNER, ehlo: str = EHLO_OK, *, banner_delay: float = 0.002
+) -> list[Exchange]:
     """The banner (taking *banner_delay* seconds) and the EHLO exchange."""
     return [ex("", banner, elapsed=banner_delay), ex("EHLO smtpprobe.invalid", ehlo)]
 
 
-def real_and_control(real: str, control: str, verb: str = "VRFY",
-                     name: str = "postmaster") -> list[Exchange]:
+def real_and_control(
+    real: str, control: str, verb: str = "VRFY", name: str = "postmaster"
+) -> list[Exchange]:
     """*verb* asked about *name*, then about the control name: the probe's pair."""
-    return [ex(f"{verb} {name}", real, argument=name),
-            ex(f"{verb} {CONTROL}", control, argument=CONTROL)]
+    return [
+        ex(f"{verb} {name}", real, argument=name),
+        ex(f"{verb} {CONTROL}", control, argument=CONTROL),
+    ]
 
 
-def tls(days: int | None = 90, verified: bool = True, error: str = "",
-        mode: TlsMode = TlsMode.STARTTLS) -> TlsInfo:
+def tls(
+    days: int | None = 90, verified: bool = True, error: str = "", mode: TlsMode = TlsMode.STARTTLS
+) -> TlsInfo:
     """A TLS 1.3 state with a certificate valid for *days* more (None: no certificate)."""
     cert = None if days is None else CertificateInfo("mx.example.org", "CN=CA", (), None, days)
     return TlsInfo(mode, "TLSv1.3", "TLS_AES_256_GCM_SHA384", cert, verified, error)

@@ -15,7 +15,7 @@ import socket
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
@@ -51,11 +51,14 @@ def cafile(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def server_certs(tls_ca: trustme.CA) -> dict[str, trustme.LeafCert]:
     """Leaf certificates: valid for localhost and 127.0.0.1, expired, and for another name."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "valid": tls_ca.issue_cert("localhost", "127.0.0.1", common_name="localhost"),
         "expired": tls_ca.issue_cert(
-            "localhost", "127.0.0.1", common_name="localhost", not_before=now - timedelta(days=30),
+            "localhost",
+            "127.0.0.1",
+            common_name="localhost",
+            not_before=now - timedelta(days=30),
             not_after=now - timedelta(days=1),
         ),
         "wrong-name": tls_ca.issue_cert("wrong.example", common_name="wrong.example"),
@@ -95,7 +98,10 @@ async def smtp_server(
             return protocol
 
         server = await loop.create_server(
-            factory, host="127.0.0.1", port=0, family=socket.AF_INET,
+            factory,
+            host="127.0.0.1",
+            port=0,
+            family=socket.AF_INET,
             ssl=context if tls == "implicit" else None,
         )
         servers.append(server)
@@ -158,15 +164,17 @@ def threaded_smtp_server(
         persona: str = "hidden", *, tls: TlsKind = None, cert: CertKind = "valid"
     ) -> ServerAddress:
         context = _server_context(server_certs[cert]) if tls else None
-        return start_controller(PersonaController(
-            persona,
-            starttls=context if tls == "starttls" else None,
-            ssl_context=context if tls == "implicit" else None,
-            hostname="127.0.0.1",
-            port=free_port(),
-            server_hostname=DOMAIN,
-            ready_timeout=5.0,
-        ))
+        return start_controller(
+            PersonaController(
+                persona,
+                starttls=context if tls == "starttls" else None,
+                ssl_context=context if tls == "implicit" else None,
+                hostname="127.0.0.1",
+                port=free_port(),
+                server_hostname=DOMAIN,
+                ready_timeout=5.0,
+            )
+        )
 
     return start
 
@@ -194,6 +202,7 @@ def findings_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
                 if problem:
                     found.append(problem)
             return finding
+
         return wrapper
 
     for name, build in list(interpret._BUILDERS.items()):
@@ -224,16 +233,22 @@ def findings_hold(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             if problem:
                 found.append(problem)
             return finding
+
         return wrapper
 
-    monkeypatch.setattr(relay, "relay_finding", checked_alone(relay.relay_finding,
-                                                              with_session=True))
-    monkeypatch.setattr(send, "delivery_finding", checked_alone(send.delivery_finding,
-                                                                with_session=True))
-    monkeypatch.setattr(smuggling, "smuggling_finding",
-                        checked_alone(smuggling.smuggling_finding, with_session=False))
-    monkeypatch.setattr(mail_policies, "finding", checked_alone(mail_policies.finding,
-                                                                with_session=False))
+    monkeypatch.setattr(
+        relay, "relay_finding", checked_alone(relay.relay_finding, with_session=True)
+    )
+    monkeypatch.setattr(
+        send, "delivery_finding", checked_alone(send.delivery_finding, with_session=True)
+    )
+    monkeypatch.setattr(
+        smuggling,
+        "smuggling_finding",
+        checked_alone(smuggling.smuggling_finding, with_session=False),
+    )
+    monkeypatch.setattr(
+        mail_policies, "finding", checked_alone(mail_policies.finding, with_session=False)
+    )
     yield found
-    assert not found, "findings the session does not bear out: " + "; ".join(
-        sorted(set(found)))
+    assert not found, "findings the session does not bear out: " + "; ".join(sorted(set(found)))

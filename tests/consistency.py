@@ -35,9 +35,12 @@ def _codes(session: Session, verb: str) -> list[int]:
 
 def _ehlo_lists(session: Session, keyword: str) -> bool:
     replies = [ex.reply for ex in _of(session, "EHLO")] + [session.ehlo_before_tls]
-    return any(r is not None and r.code == 250 and any(
-        line.split()[:1] == [keyword] for line in (l.upper() for l in r.lines[1:]))
-        for r in replies)
+    return any(
+        r is not None
+        and r.code == 250
+        and any(line.split()[:1] == [keyword] for line in (text.upper() for text in r.lines[1:]))
+        for r in replies
+    )
 
 
 def _greeted(session: Session) -> bool:
@@ -63,19 +66,25 @@ def _code_of(finding: Finding, key: str) -> Any:
 
 # -- the session's own facts ----------------------------------------------------------------
 
+
 def _connection(reason: str) -> Predicate:
     def check(session: Session, finding: Finding) -> bool:
         error, first = session.error, _banner(session)
         kind = error.kind if error is not None else ""
         return {
-            "ok": error is None and session.complete and first is not None
-            and first.reply is not None and first.reply.code == 220,
+            "ok": error is None
+            and session.complete
+            and first is not None
+            and first.reply is not None
+            and first.reply.code == 220,
             "resolve-failed": kind == "resolve",
-            "connect-failed": error is not None and (kind in ("connect", "timeout")
-                                                     or not session.exchanges),
+            "connect-failed": error is not None
+            and (kind in ("connect", "timeout") or not session.exchanges),
             "tls-failed": _tls_error(session),
             "tls-failed-early": _tls_error(session) and first is None,
-            "silent": kind == "timeout" and first is not None and first.reply is None
+            "silent": kind == "timeout"
+            and first is not None
+            and first.reply is None
             and not first.partial,
             "no-banner": first is None or first.reply is None or first.reply.code != 220,
             "ended-before-ehlo": (error is not None or not session.complete)
@@ -84,6 +93,7 @@ def _connection(reason: str) -> Predicate:
             "interrupted": kind == "interrupted",
             "not-probed": finding.cause is not None,
         }[reason]
+
     return check
 
 
@@ -97,6 +107,7 @@ def _banner_check(reason: str) -> Predicate:
         if first is None or first.reply is None or first.reply.code != _code_of(finding, "code"):
             return False
         return (first.reply.code == 220) == (reason == "ok")
+
     return check
 
 
@@ -105,10 +116,14 @@ def _ehlo(reason: str) -> Predicate:
         ehlo, helo = _codes(session, "EHLO"), _codes(session, "HELO")
         tried = _of(session, "EHLO") + _of(session, "HELO")
         if reason == "accepted":
-            accepted = [ex.reply for ex in _of(session, "EHLO")
-                        if ex.reply is not None and ex.reply.code == 250]
-            names = {line.split()[0].upper() for r in accepted for line in r.lines[1:]
-                     if line.split()}
+            accepted = [
+                ex.reply
+                for ex in _of(session, "EHLO")
+                if ex.reply is not None and ex.reply.code == 250
+            ]
+            names = {
+                line.split()[0].upper() for r in accepted for line in r.lines[1:] if line.split()
+            }
             return bool(accepted) and set(finding.params["names"]) <= names
         return {
             "helo-fallback": 250 not in ehlo and 250 in helo,
@@ -116,6 +131,7 @@ def _ehlo(reason: str) -> Predicate:
             "no-reply": bool(tried) and not ehlo + helo,
             "not-reached": not tried,
         }[reason]
+
     return check
 
 
@@ -127,14 +143,15 @@ def _starttls(reason: str) -> Predicate:
             "used": listed and 220 in codes and session.tls is not None,
             "not-offered": not listed,
             "implicit": session.tls is not None and session.tls.mode is TlsMode.IMPLICIT,
-            "not-applicable": not sent and (session.tls is None
-                                            or session.tls.mode is not TlsMode.IMPLICIT),
+            "not-applicable": not sent
+            and (session.tls is None or session.tls.mode is not TlsMode.IMPLICIT),
             "refused": listed and bool(codes) and 220 not in codes,
             "handshake-failed": session.tls is None and (220 in codes or _tls_error(session)),
             "not-used": listed and not sent and session.options.tls is TlsMode.NONE,
             "skipped": not sent and "starttls" not in session.options.steps,
             "not-reached": not sent,
         }[reason]
+
     return check
 
 
@@ -151,6 +168,7 @@ def _tls(reason: str) -> Predicate:
             "expired": days is not None and days < 0,
             "not-checked": tls is not None and not tls.verified and not tls.verify_error,
         }[reason]
+
     return check
 
 
@@ -168,14 +186,18 @@ def _help(reason: str) -> Predicate:
         words = set(re.findall(r"[A-Za-z0-9-]+", " ".join(first.lines).upper()))
         topics = set(finding.params.get("topics", ()))
         # "lists N commands": every one of them is a word of that very reply.
-        return topics <= words and {
-            "listed": first.code in (211, 214) and bool(topics),
-            "answered": first.code in (211, 214) and not topics,
-            "nonconforming": first.klass not in (4, 5)
-            and first.code not in (211, 214, 500, 502, 504),
-            "not-implemented": first.code in (500, 502, 504),
-            "refused": first.klass in (4, 5),
-        }[reason]
+        return (
+            topics <= words
+            and {
+                "listed": first.code in (211, 214) and bool(topics),
+                "answered": first.code in (211, 214) and not topics,
+                "nonconforming": first.klass not in (4, 5)
+                and first.code not in (211, 214, 500, 502, 504),
+                "not-implemented": first.code in (500, 502, 504),
+                "refused": first.klass in (4, 5),
+            }[reason]
+        )
+
     return check
 
 
@@ -197,7 +219,8 @@ def _out_of_step(session: Session) -> bool:
         if verb == "QUIT" and code != 221:
             return True
         if rules.reply_allowed(code, verb) is False and (
-                verb in ("NOOP", "RSET") or code // 100 in (2, 3) and (verb, code) != ("HELP", 250)):
+            verb in ("NOOP", "RSET") or code // 100 in (2, 3) and (verb, code) != ("HELP", 250)
+        ):
             return True
     return False
 
@@ -215,23 +238,29 @@ def _verdict(reason: str) -> Predicate:
             return bool(sent)
         # The pair's codes are the codes of its two exchanges, as recorded.
         # The pair the summary names: its real name's and its control's exchanges.
-        real = [ex for ex in finding.evidence
-                if ex.role == "real" and ex.argument == finding.params.get("real")]
-        control = [ex for ex in finding.evidence
-                   if ex.role == "control" and ex.argument == finding.params.get("control")]
+        real = [
+            ex
+            for ex in finding.evidence
+            if ex.role == "real" and ex.argument == finding.params.get("real")
+        ]
+        control = [
+            ex
+            for ex in finding.evidence
+            if ex.role == "control" and ex.argument == finding.params.get("control")
+        ]
         if not real or not all(ex in session.exchanges for ex in finding.evidence):
             return False
         real_code = real[0].reply.code if real[0].reply is not None else None
-        control_code = (control[0].reply.code if control and control[0].reply is not None
-                        else None)
+        control_code = control[0].reply.code if control and control[0].reply is not None else None
         if _code_of(finding, "real_code") != real_code or (
-                control and _code_of(finding, "control_code") != control_code):
+            control and _code_of(finding, "control_code") != control_code
+        ):
             return False
         codes = [c for c in (real_code, control_code) if c is not None]
         replies = [ex.reply for ex in (*real[:1], *control[:1]) if ex.reply is not None]
         return {
-            "differs": len(replies) == 2 and (
-                replies[0].code != replies[1].code or replies[0].enhanced != replies[1].enhanced),
+            "differs": len(replies) == 2
+            and (replies[0].code != replies[1].code or replies[0].enhanced != replies[1].enhanced),
             "same-reply": len(set(codes)) == 1 and codes[0] // 100 == 2 and len(codes) == 2,
             "not-implemented": bool(codes) and all(c in (500, 502, 504) for c in codes),
             "same-refusal": len(set(codes)) == 1 and codes[0] // 100 == 5,
@@ -241,8 +270,7 @@ def _verdict(reason: str) -> Predicate:
             "syntax": 501 in codes,
             "no-reply": len(replies) < 2,
             "error": any(ex.error is not None for ex in (*real, *control)),
-            "unexpected-code": any(load("en").reply_allowed(c, command) is False
-                                   for c in codes),
+            "unexpected-code": any(load("en").reply_allowed(c, command) is False for c in codes),
             "desynchronised": _out_of_step(session),
             "answered-alone": real_code in (250, 251) and not control,
             "neither-confirms": real_code == 252 and not control,
@@ -250,6 +278,7 @@ def _verdict(reason: str) -> Predicate:
             "mixed": finding.verdict is Verdict.INCONCLUSIVE,
             "other": len(codes) == 2,
         }[reason]
+
     return check
 
 
@@ -259,20 +288,35 @@ def _auth(reason: str) -> Predicate:
         codes = [ex.reply.code for ex in sent if ex.reply is not None]
         if reason == "not-tested":
             return session.options.auth_user is None or "auth" not in session.options.steps
-        if reason in ("not-offered", "not-offered-plaintext", "no-mechanism",
-                      "plaintext-refused", "unverified-tls"):
+        if reason in (
+            "not-offered",
+            "not-offered-plaintext",
+            "no-mechanism",
+            "plaintext-refused",
+            "unverified-tls",
+        ):
             return not sent and bool(session.auth_skipped)
         if reason == "not-reached":
             return not sent
         if reason == "no-reply":
             return bool(sent) and sent[-1].reply is None
-        expected = {"ok": 235, "ok-plaintext": 235, "cancelled": 334, "rejected": 535,
-                    "too-weak": 534, "temporary": 454, "transition": 432,
-                    "encryption-required": 538, "tls-first": 530, "mechanism-unknown": 504,
-                    "out-of-sequence": 503}.get(reason)
+        expected = {
+            "ok": 235,
+            "ok-plaintext": 235,
+            "cancelled": 334,
+            "rejected": 535,
+            "too-weak": 534,
+            "temporary": 454,
+            "transition": 432,
+            "encryption-required": 538,
+            "tls-first": 530,
+            "mechanism-unknown": 504,
+            "out-of-sequence": 503,
+        }.get(reason)
         if reason == "ok-plaintext" and session.tls is not None:
             return False
         return (expected in codes) if expected is not None else bool(codes)
+
     return check
 
 
@@ -280,10 +324,12 @@ def _deviations(reason: str) -> Predicate:
     def check(session: Session, finding: Finding) -> bool:
         items = finding.data.get("items", [])
         return (not items) if reason == "none" else (len(items) == finding.params["count"] > 0)
+
     return check
 
 
 # -- send, relay and smuggling ----------------------------------------------------------------
+
 
 def _relay(reason: str) -> Predicate:
     def check(session: Session, finding: Finding) -> bool:
@@ -291,24 +337,30 @@ def _relay(reason: str) -> Predicate:
         rcpts = [ex for ex in tried if ex.command.upper().startswith(b"RCPT")]
         accepted = any(ex.reply is not None and ex.reply.klass == 2 for ex in rcpts)
         return {
-            "open": accepted, "open-trusted-source": accepted,
-            "closed": bool(tried) and not accepted, "closed-trusted-source":
-            bool(tried) and not accepted,
+            "open": accepted,
+            "open-trusted-source": accepted,
+            "closed": bool(tried) and not accepted,
+            "closed-trusted-source": bool(tried) and not accepted,
             "inconclusive": bool(tried) and not accepted,
             "not-reached": not tried,
         }[reason]
+
     return check
 
 
 def _delivery(reason: str) -> Predicate:
     def check(session: Session, finding: Finding) -> bool:
         mail, rcpt = _codes(session, "MAIL"), _codes(session, "RCPT")
-        ends = [ex.reply.code for ex in session.exchanges
-                if ex.phase in ("DATA_END", "BDAT") and ex.reply is not None]
+        ends = [
+            ex.reply.code
+            for ex in session.exchanges
+            if ex.phase in ("DATA_END", "BDAT") and ex.reply is not None
+        ]
         data = _codes(session, "DATA")
         accepted = bool(ends) and ends[-1] // 100 == 2
         return {
-            "accepted": accepted, "accepted-no-queue-id": accepted,
+            "accepted": accepted,
+            "accepted-no-queue-id": accepted,
             "partially-accepted": accepted and any(c // 100 != 2 for c in rcpt),
             "mail-refused": bool(mail) and mail[-1] // 100 != 2,
             "no-recipient": bool(rcpt) and all(c // 100 != 2 for c in rcpt),
@@ -316,6 +368,7 @@ def _delivery(reason: str) -> Predicate:
             "stopped": not ends,
             "not-sent": not ends,
         }[reason]
+
     return check
 
 
@@ -326,10 +379,12 @@ def _smuggling(reason: str) -> Predicate:
         return {
             "vulnerable": ended and bool(finding.data.get("ended_early")),
             "rejects-bare-lf": not ended and "rejected" in outcomes,
-            "not-vulnerable": not ended and bool(outcomes)
+            "not-vulnerable": not ended
+            and bool(outcomes)
             and all(o == "content" for o in outcomes),
             "inconclusive": not ended and "untested" in outcomes,
         }[reason]
+
     return check
 
 
@@ -345,6 +400,7 @@ def _mail_tls(session: Session | None, finding: Finding) -> bool:
 
 
 # -- policies, MX and pools -------------------------------------------------------------------
+
 
 def _policy(session: Session, finding: Finding) -> bool:
     """A policy's reason agrees with its status: a violation is never OK, and back."""
@@ -369,12 +425,27 @@ def _pool(session: Session, finding: Finding) -> bool:
 
 
 _FAMILIES: dict[str, Callable[[str], Predicate]] = {
-    "connection": _connection, "banner": _banner_check, "ehlo": _ehlo, "starttls": _starttls,
-    "tls": _tls, "help": _help, "vrfy": _verdict, "expn": _verdict, "rcpt": _verdict,
-    "auth": _auth, "deviations": _deviations, "relay": _relay, "delivery": _delivery,
+    "connection": _connection,
+    "banner": _banner_check,
+    "ehlo": _ehlo,
+    "starttls": _starttls,
+    "tls": _tls,
+    "help": _help,
+    "vrfy": _verdict,
+    "expn": _verdict,
+    "rcpt": _verdict,
+    "auth": _auth,
+    "deviations": _deviations,
+    "relay": _relay,
+    "delivery": _delivery,
 }
-_WHOLE: dict[str, Predicate] = {"mx": _mx, "pool": _pool, "mta_sts": _mail_tls,
-                                "tls_rpt": _mail_tls, "dane": _mail_tls}
+_WHOLE: dict[str, Predicate] = {
+    "mx": _mx,
+    "pool": _pool,
+    "mta_sts": _mail_tls,
+    "tls_rpt": _mail_tls,
+    "dane": _mail_tls,
+}
 # Findings judged from their own recorded tests (each test's exchanges are in ``data``).
 _OWN: dict[str, Callable[[str], Predicate]] = {"smuggling": _smuggling}
 _POLICIES = ("expect-", "require-", "cert-days", "time", "banner-delay")

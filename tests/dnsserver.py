@@ -62,8 +62,11 @@ class DnsServer:
         self.silent = {_key(name) for name in silent}
         self.servfail = {_key(name) for name in servfail}
         self.ttl = ttl
-        self.authenticated = authenticated if isinstance(authenticated, bool) else {
-            _key(name) for name in authenticated}
+        self.authenticated = (
+            authenticated
+            if isinstance(authenticated, bool)
+            else {_key(name) for name in authenticated}
+        )
         self.queries: list[tuple[str, str, str]] = []  # (transport, name, type)
         self.port = 0
         self._servers: list[socketserver.BaseServer] = []
@@ -91,7 +94,8 @@ class DnsServer:
         else:
             self._fill(response, question.name, rdtype)
             if self.authenticated is True or (
-                    not isinstance(self.authenticated, bool) and name in self.authenticated):
+                not isinstance(self.authenticated, bool) and name in self.authenticated
+            ):
                 response.flags |= dns.flags.AD  # RFC 4035 §3.2.3: the data was validated
         try:
             return response.to_wire(max_size=max_size)
@@ -155,8 +159,9 @@ class DnsServer:
         self.port = udp.server_address[1]
         self._servers = [udp, tcp]
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                                      daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 

@@ -29,8 +29,7 @@ Answer = tuple[int, str]
 
 
 @contextlib.contextmanager
-def running_exporter(config_text: str | None, *args: str,
-                     timeout: float = 30.0) -> Iterator[str]:
+def running_exporter(config_text: str | None, *args: str, timeout: float = 30.0) -> Iterator[str]:
     """Run the exporter with *config_text* as its ``--config``; yield ``http://host:port``.
 
     :raises RuntimeError: it did not say it is listening within *timeout* seconds.
@@ -42,9 +41,13 @@ def running_exporter(config_text: str | None, *args: str,
             config.write_text(config_text, encoding="utf-8")
             argv += ["--config", str(config)]
         port = free_port()
-        proc = subprocess.Popen([*argv, "--listen", f"127.0.0.1:{port}", *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "LANG": "C.UTF-8"})
+        proc = subprocess.Popen(
+            [*argv, "--listen", f"127.0.0.1:{port}", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LANG": "C.UTF-8"},
+        )
         try:
             assert proc.stderr is not None
             ready, _, _ = select.select([proc.stderr], [], [], timeout)
@@ -77,12 +80,16 @@ def get(url: str, *, headers: dict[str, str] | None = None, timeout: float = 60.
 def metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of an exposition *text*, parsed by prometheus-client's own parser:
     ``{(name, sorted label pairs): value}``."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
-def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
-          **labels: str) -> float | None:
+def value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
@@ -96,10 +103,15 @@ def promtool_problems(text: str) -> list[str] | None:
     promtool = shutil.which("promtool")
     if promtool is None:
         return None
-    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
-                            text=True, timeout=60, check=False)
-    said = [line.strip() for line in (result.stdout + result.stderr).splitlines()
-            if line.strip()]
+    result = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     problems = [line for line in said if line not in _ACCEPTED_LINT]
     if result.returncode not in (0, 3) or (result.returncode == 3 and not said):
         problems.append(f"promtool exit {result.returncode}")

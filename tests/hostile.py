@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -98,10 +99,8 @@ SCRIPT_LIMIT = 10.0
 # SGR colour, a C1 CSI (U+009B, two bytes in UTF-8) and rich console markup.
 ESCAPES = b"\x1b]0;pwned\x07\x1b[2J\x1b[31m[bold red]x[/]\xc2\x9b2J"
 
-_EHLO = (b"250-mx.hostile.test greets you\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-         b"250 HELP\r\n")
-_EHLO_STARTTLS = (b"250-mx.hostile.test greets you\r\n250-PIPELINING\r\n250-STARTTLS\r\n"
-                  b"250 HELP\r\n")
+_EHLO = b"250-mx.hostile.test greets you\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 HELP\r\n"
+_EHLO_STARTTLS = b"250-mx.hostile.test greets you\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 HELP\r\n"
 _REPLIES: Mapping[bytes, bytes] = {
     b"HELP": b"214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY\r\n",
     b"VRFY": b"252 2.0.0 Cannot VRFY user, but will accept message\r\n",
@@ -178,6 +177,7 @@ async def converse(
         (RFC 3207 §4.2 forbids any; the CVE-2011-0411 injection).
     :param line_ending: every CRLF written is replaced by this (``b"\\n"`` for bare LF).
     """
+
     def fix(data: bytes) -> bytes:
         return data.replace(b"\r\n", line_ending)
 
@@ -199,8 +199,11 @@ async def converse(
         await _send(writer, fix(replies.get(verb, default)))
 
 
-async def _banner_then(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       ehlo_reply: Callable[[asyncio.StreamWriter], Awaitable[None]]) -> None:
+async def _banner_then(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    ehlo_reply: Callable[[asyncio.StreamWriter], Awaitable[None]],
+) -> None:
     """Greet, wait for EHLO (or HELO), answer it with *ehlo_reply*, then wait for the end."""
     await _send(writer, BANNER)
     command = await read_command(reader)
@@ -237,8 +240,12 @@ def endless_multiline(interval: float = 0.0) -> Script:
         n = 0
         while not writer.is_closing():
             batch = 1 if interval else 256
-            await _send(writer, b"".join(b"250-line %d of a reply that never ends\r\n" % (n + i)
-                                         for i in range(batch)))
+            await _send(
+                writer,
+                b"".join(
+                    b"250-line %d of a reply that never ends\r\n" % (n + i) for i in range(batch)
+                ),
+            )
             n += batch
             await asyncio.sleep(interval)
 
@@ -286,8 +293,11 @@ async def mixed_codes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 async def extra_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Two replies to EHLO in one write: the second answers nothing and must not shift the
     later replies (a HELP answer read as VRFY's would fake a user-enumeration verdict)."""
-    await converse(reader, writer, replies={
-        b"EHLO": b"250 mx.hostile.test\r\n250 2.1.5 an extra reply nobody asked for\r\n"})
+    await converse(
+        reader,
+        writer,
+        replies={b"EHLO": b"250 mx.hostile.test\r\n250 2.1.5 an extra reply nobody asked for\r\n"},
+    )
 
 
 async def bare_lf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -297,23 +307,33 @@ async def bare_lf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 async def invalid_utf8(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A banner and a VRFY reply holding bytes that are not UTF-8."""
-    await converse(reader, writer, banner=b"220 mx.hostile.test caf\xe9 \xff\xfe ESMTP\r\n",
-                   replies={b"VRFY": b"252 2.0.0 \xc3\x28 cannot verify\r\n"})
+    await converse(
+        reader,
+        writer,
+        banner=b"220 mx.hostile.test caf\xe9 \xff\xfe ESMTP\r\n",
+        replies={b"VRFY": b"252 2.0.0 \xc3\x28 cannot verify\r\n"},
+    )
 
 
 async def nul_bytes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """NUL bytes inside the banner and a HELP reply."""
-    await converse(reader, writer, banner=b"220 mx.hostile.test\x00ESMTP\x00\r\n",
-                   replies={b"HELP": b"214 2.0.0 help\x00text\r\n"})
+    await converse(
+        reader,
+        writer,
+        banner=b"220 mx.hostile.test\x00ESMTP\x00\r\n",
+        replies={b"HELP": b"214 2.0.0 help\x00text\r\n"},
+    )
 
 
 async def escape_banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Terminal escapes and rich markup (`ESCAPES`) in the banner, EHLO, HELP and VRFY."""
     await converse(
-        reader, writer, banner=b"220 mx.hostile.test " + ESCAPES + b" ESMTP\r\n",
+        reader,
+        writer,
+        banner=b"220 mx.hostile.test " + ESCAPES + b" ESMTP\r\n",
         replies={
             b"EHLO": b"250-mx.hostile.test " + ESCAPES + b"\r\n250-X" + ESCAPES + b"\r\n"
-                     b"250 HELP\r\n",
+            b"250 HELP\r\n",
             b"HELP": b"214 " + ESCAPES + b"\r\n",
             b"VRFY": b"252 2.0.0 " + ESCAPES + b"\r\n",
             b"EXPN": b"550 5.7.1 " + ESCAPES + b"\r\n",
@@ -361,21 +381,22 @@ def tls_upgrade(context: ssl.SSLContext) -> Script:
 
 def starttls_injection(context: ssl.SSLContext, injected: bytes = b"250 injected\r\n") -> Script:
     """``220 Ready to start TLS`` and *injected* in one write, then a real TLS handshake."""
-    return lambda reader, writer: converse(
-        reader, writer, starttls=context, after_ready=injected)
+    return lambda reader, writer: converse(reader, writer, starttls=context, after_ready=injected)
 
 
 async def starttls_refused(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Advertises STARTTLS, then answers it ``454`` (RFC 3207 §4)."""
-    await converse(reader, writer, replies={
-        b"EHLO": _EHLO_STARTTLS,
-        b"STARTTLS": b"454 4.7.0 TLS not available due to temporary reason\r\n",
-    })
+    await converse(
+        reader,
+        writer,
+        replies={
+            b"EHLO": _EHLO_STARTTLS,
+            b"STARTTLS": b"454 4.7.0 TLS not available due to temporary reason\r\n",
+        },
+    )
 
 
-async def stall_after_starttls(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
+async def stall_after_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Says ``220 Ready``, then never answers the TLS handshake."""
     await _send(writer, BANNER)
     while (command := await read_command(reader)) is not None:
@@ -396,7 +417,7 @@ def server_context(leaf: trustme.LeafCert) -> ssl.SSLContext:
 def self_signed_context(*names: str) -> ssl.SSLContext:
     """A server context whose certificate signs itself (no CA anyone trusts), for *names*."""
     import ipaddress
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -411,11 +432,15 @@ def self_signed_context(*names: str) -> ssl.SSLContext:
             alternatives.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
             alternatives.append(x509.DNSName(name))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -425,9 +450,13 @@ def self_signed_context(*names: str) -> ssl.SSLContext:
         with open(cert_path, "wb") as out:
             out.write(cert.public_bytes(serialization.Encoding.PEM))
         with open(key_path, "wb") as out:
-            out.write(key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
         context.load_cert_chain(cert_path, key_path)
     return context
 
@@ -455,26 +484,81 @@ async def plaintext_after_starttls(
 # -- fuzzing ---------------------------------------------------------------------------------
 
 _PIECES = (
-    b"220 ", b"250 ", b"250-", b"252 ", b"421 ", b"502 ", b"550 5.1.1 ", b"999 ", b"2l4 ",
-    b"25", b"\r\n", b"\n", b"\r", b"\x00", b"\x1b[2J", b"\x1b]0;x\x07", b"\xff\xfe",
-    b"[bold]x[/]", b"220 Ready to start TLS\r\n", b"mx.hostile.test", b" ", b"STARTTLS",
-    b"5.7.1", b"-",
+    b"220 ",
+    b"250 ",
+    b"250-",
+    b"252 ",
+    b"421 ",
+    b"502 ",
+    b"550 5.1.1 ",
+    b"999 ",
+    b"2l4 ",
+    b"25",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"\x00",
+    b"\x1b[2J",
+    b"\x1b]0;x\x07",
+    b"\xff\xfe",
+    b"[bold]x[/]",
+    b"220 Ready to start TLS\r\n",
+    b"mx.hostile.test",
+    b" ",
+    b"STARTTLS",
+    b"5.7.1",
+    b"-",
 )
 _WORDS = (
-    b"mx.hostile.test", b"ESMTP", b"STARTTLS", b"PIPELINING", b"SIZE 1000", b"AUTH PLAIN LOGIN",
-    b"HELP", b"2.0.0", b"5.1.1", b"4.7.0", b"<postmaster@mx.hostile.test>", b"User unknown",
-    b"\x1b[2J", b"\xc2\x9b", b"\xff", b"\x00", b"[red]x[/]", b"", b"\t",
+    b"mx.hostile.test",
+    b"ESMTP",
+    b"STARTTLS",
+    b"PIPELINING",
+    b"SIZE 1000",
+    b"AUTH PLAIN LOGIN",
+    b"HELP",
+    b"2.0.0",
+    b"5.1.1",
+    b"4.7.0",
+    b"<postmaster@mx.hostile.test>",
+    b"User unknown",
+    b"\x1b[2J",
+    b"\xc2\x9b",
+    b"\xff",
+    b"\x00",
+    b"[red]x[/]",
+    b"",
+    b"\t",
 )
-_CODES = (b"220", b"221", b"250", b"251", b"252", b"214", b"211", b"354", b"421", b"454",
-          b"500", b"501", b"502", b"530", b"550", b"554", b"999", b"099")
+_CODES = (
+    b"220",
+    b"221",
+    b"250",
+    b"251",
+    b"252",
+    b"214",
+    b"211",
+    b"354",
+    b"421",
+    b"454",
+    b"500",
+    b"501",
+    b"502",
+    b"530",
+    b"550",
+    b"554",
+    b"999",
+    b"099",
+)
 
 
 def _reply(rng: random.Random, code: bytes) -> bytes:
     """A reply that is mostly well formed: one to four lines of SMTP-ish words."""
     count = rng.randint(1, 4)
     lines = [b" ".join(rng.choice(_WORDS) for _ in range(rng.randint(0, 4))) for _ in range(count)]
-    return b"".join(code + (b" " if n == count - 1 else b"-") + text + b"\r\n"
-                    for n, text in enumerate(lines))
+    return b"".join(
+        code + (b" " if n == count - 1 else b"-") + text + b"\r\n" for n, text in enumerate(lines)
+    )
 
 
 def _garbage(rng: random.Random) -> bytes:
@@ -510,7 +594,7 @@ def random_bytes(seed: int) -> Script:
             if rng.random() < 0.02:
                 data += b"250-" + b"x" * rng.randint(8000, 40000)
             cuts = sorted(rng.randint(0, len(data)) for _ in range(rng.randint(0, 3)))
-            for start, end in zip([0, *cuts], [*cuts, len(data)]):
+            for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
                 if end > start:
                     await _send(writer, data[start:end])
             if await read_command(reader) is None:
@@ -551,13 +635,20 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> CliRun:
 # -- serving ---------------------------------------------------------------------------------
 
 # The client going away, or a handshake it refused, is what hostile scripts expect.
-_EXPECTED = (ConnectionError, OSError, ssl.SSLError, asyncio.IncompleteReadError,
-             asyncio.LimitOverrunError, TimeoutError)
+_EXPECTED = (
+    ConnectionError,
+    OSError,
+    ssl.SSLError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+    TimeoutError,
+)
 
 
 @contextlib.asynccontextmanager
-async def serve(script: Script, *, backlog: int = 128,
-                address: tuple[str, int] = ("127.0.0.1", 0)) -> AsyncIterator[HostileServer]:
+async def serve(
+    script: Script, *, backlog: int = 128, address: tuple[str, int] = ("127.0.0.1", 0)
+) -> AsyncIterator[HostileServer]:
     """Serve *script* on *address* (127.0.0.1, a free port) in the running loop until the
     block ends.
 
@@ -589,8 +680,9 @@ async def serve(script: Script, *, backlog: int = 128,
             writers.discard(writer)
             tasks.discard(task)
 
-    server = await asyncio.start_server(handle, address[0], address[1], family=socket.AF_INET,
-                                        backlog=backlog)
+    server = await asyncio.start_server(
+        handle, address[0], address[1], family=socket.AF_INET, backlog=backlog
+    )
     server_state.port = server.sockets[0].getsockname()[1]
     try:
         async with server:
@@ -608,8 +700,9 @@ async def serve(script: Script, *, backlog: int = 128,
 
 
 @contextlib.contextmanager
-def serve_in_thread(script: Script, *, backlog: int = 128,
-                    address: tuple[str, int] = ("127.0.0.1", 0)) -> Iterator[HostileServer]:
+def serve_in_thread(
+    script: Script, *, backlog: int = 128, address: tuple[str, int] = ("127.0.0.1", 0)
+) -> Iterator[HostileServer]:
     """`serve` in a thread with its own event loop, for code that calls ``asyncio.run``.
 
     :raises RuntimeError: the server did not start within 5 s.

@@ -45,22 +45,37 @@ class AcceptHandler:
     persona = "accept"
     chunking = False
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
         session.host_name = hostname
         if self.chunking:
             responses.insert(-1, "250-CHUNKING")
         return responses
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
     def accept(self, envelope: Envelope, content: bytes, *, chunked: bool = False) -> str:
         queue_id = queue_id_of(next(_IDS))
-        RECEIVED.append(Received(self.persona, str(envelope.mail_from),
-                                 tuple(envelope.rcpt_tos), content, queue_id, chunked))
+        RECEIVED.append(
+            Received(
+                self.persona,
+                str(envelope.mail_from),
+                tuple(envelope.rcpt_tos),
+                content,
+                queue_id,
+                chunked,
+            )
+        )
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -88,8 +103,9 @@ class RefuseHandler(AcceptHandler):
 
     persona = "refuse"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         return f"554 5.7.1 <{address}>: Relay access denied"
 
 
@@ -101,10 +117,11 @@ class ClosedRelayHandler(AcceptHandler):
 
     persona = "closed-relay"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         local, _, domain = address.strip("<>").rpartition("@")
-        if domain.lower() != DOMAIN or any(c in local for c in "%!@:\""):
+        if domain.lower() != DOMAIN or any(c in local for c in '%!@:"'):
             return f"554 5.7.1 <{address}>: Relay access denied"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
@@ -116,8 +133,9 @@ class PercentHackHandler(ClosedRelayHandler):
 
     persona = "percent-hack"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         local, _, domain = address.strip("<>").rpartition("@")
         if domain.lower() == DOMAIN and "%" in local:
             envelope.rcpt_tos.append(address)
@@ -130,10 +148,13 @@ class GreylistHandler(AcceptHandler):
 
     persona = "greylist"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
-        return f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted, see " \
-               "http://postgrey.schweikert.ch/help/mx.test.html"
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        return (
+            f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted, see "
+            "http://postgrey.schweikert.ch/help/mx.test.html"
+        )
 
 
 class ChunkingHandler(AcceptHandler):

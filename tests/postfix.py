@@ -165,8 +165,18 @@ _DELIVERY_SERVICES = (
     "error unix - - n - - error\n"
     "retry unix - - n - - error\n"
 )
-_DELIVERY_QUEUES = ("active", "deferred", "defer", "bounce", "trace", "hold", "corrupt",
-                    "saved", "flush", "maildrop")
+_DELIVERY_QUEUES = (
+    "active",
+    "deferred",
+    "defer",
+    "bounce",
+    "trace",
+    "hold",
+    "corrupt",
+    "saved",
+    "flush",
+    "maildrop",
+)
 DELIVERY_DOMAIN = "mailbox.test"
 
 
@@ -213,9 +223,12 @@ def _make_layout(root: Path, port: int, settings: Mapping[str, str]) -> None:
         path.chmod(mode)
     deliver = "virtual_mailbox_domains" in settings
     if deliver:
-        settings = {**settings, "virtual_mailbox_base": str(root / "mail"),
-                    "virtual_uid_maps": f"static:{postfix_uid}",
-                    "virtual_gid_maps": f"static:{pwd.getpwnam('postfix').pw_gid}"}
+        settings = {
+            **settings,
+            "virtual_mailbox_base": str(root / "mail"),
+            "virtual_uid_maps": f"static:{postfix_uid}",
+            "virtual_gid_maps": f"static:{pwd.getpwnam('postfix').pw_gid}",
+        }
         for name in (*(f"queue/{q}" for q in _DELIVERY_QUEUES), "mail"):
             (root / name).mkdir()
             os.chown(root / name, postfix_uid, 0)
@@ -359,9 +372,7 @@ def postfix_pool() -> Iterator[PostfixPool]:
 
 
 @pytest.fixture
-def postfix_server(
-    request: pytest.FixtureRequest, postfix_pool: PostfixPool
-) -> PostfixInstance:
+def postfix_server(request: pytest.FixtureRequest, postfix_pool: PostfixPool) -> PostfixInstance:
     """A running private Postfix; parametrise indirectly with a settings mapping.
 
     Every test with the same settings shares one instance (see `PostfixPool`). Skips with

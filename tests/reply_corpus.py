@@ -43,8 +43,16 @@ def load_corpus() -> list[Entry]:
     entries = []
     for path in sorted(CORPUS.glob("*.toml")):
         for item in tomllib.loads(path.read_text("utf-8")).get("reply", ()):
-            entries.append(Entry(path.name, item["text"], item.get("command"), item["source"],
-                                 item["expect"], tuple(item.get("advice", ()))))
+            entries.append(
+                Entry(
+                    path.name,
+                    item["text"],
+                    item.get("command"),
+                    item["source"],
+                    item["expect"],
+                    tuple(item.get("advice", ())),
+                )
+            )
     return entries
 
 
@@ -64,10 +72,12 @@ def postfix_log_line(entry: Entry) -> str:
     said = " ".join(entry.text.splitlines())
     verb = _IN_REPLY_TO.get(entry.command or "")
     tail = f" (in reply to {verb} command)" if verb else ""
-    return (f"Dec  5 12:00:00 mx postfix/smtp[4242]: 4F1A2B3C4D: to=<bob@example.org>, "
-            f"relay=mx.example.net[192.0.2.7]:25, delay=1.2, delays=0.1/0/0.5/0.6, "
-            f"dsn={enhanced}, status={status} (host mx.example.net[192.0.2.7] said: "
-            f"{said}{tail})")
+    return (
+        f"Dec  5 12:00:00 mx postfix/smtp[4242]: 4F1A2B3C4D: to=<bob@example.org>, "
+        f"relay=mx.example.net[192.0.2.7]:25, delay=1.2, delays=0.1/0/0.5/0.6, "
+        f"dsn={enhanced}, status={status} (host mx.example.net[192.0.2.7] said: "
+        f"{said}{tail})"
+    )
 
 
 def read_logged(entry: Entry, kb: KnowledgeBase) -> Reading | None:

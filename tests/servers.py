@@ -19,7 +19,10 @@ __all__ = ["DOMAIN", "KNOWN_USERS", "LISTS", "PERSONAS", "make_persona"]
 
 DOMAIN = "mx.test"
 KNOWN_USERS = frozenset({"postmaster", "alice"})
-LISTS = {"staff": ("Alice <alice@mx.test>", "Bob <bob@mx.test>"), "postmaster": ("<alice@mx.test>",)}
+LISTS = {
+    "staff": ("Alice <alice@mx.test>", "Bob <bob@mx.test>"),
+    "postmaster": ("<alice@mx.test>",),
+}
 
 
 def _is_known(address: str) -> bool:
@@ -85,8 +88,10 @@ class PostfixSMTP(PersonaSMTP):
         await self.push("500 5.5.2 Error: command not recognized")
 
     async def smtp_HELP(self, arg: str | None) -> None:
-        await self.push("214 2.0.0 Commands: AUTH BDAT DATA EHLO ETRN HELO HELP MAIL NOOP QUIT "
-                        "RCPT RSET STARTTLS VRFY XCLIENT XFORWARD")
+        await self.push(
+            "214 2.0.0 Commands: AUTH BDAT DATA EHLO ETRN HELO HELP MAIL NOOP QUIT "
+            "RCPT RSET STARTTLS VRFY XCLIENT XFORWARD"
+        )
 
 
 class PostfixNoVrfySMTP(PostfixSMTP):
@@ -99,7 +104,12 @@ class PostfixHandler(RcptHandler):
     unknown_rcpt = PostfixSMTP.unknown
 
     async def handle_EHLO(
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
         kept = [line for line in responses[:-1] if not line.startswith("250-AUTH")]
@@ -116,8 +126,13 @@ class EximSMTP(PersonaSMTP):
         await self.push("550 Administrative prohibition")
 
     async def smtp_HELP(self, arg: str | None) -> None:
-        await self.push_lines(214, ("Commands supported:",
-                                    "AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP"))
+        await self.push_lines(
+            214,
+            (
+                "Commands supported:",
+                "AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP",
+            ),
+        )
 
 
 class DisabledSMTP(PersonaSMTP):

@@ -25,8 +25,9 @@ _BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class Handler:
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -62,7 +63,7 @@ class LenientSMTP(SMTP):
                 if hit.endswith(b"\r") and buffered[:1] == b"\n":
                     await self._reader.read(1)
                 break
-        content = bytes(data[2:len(data) - len(hit)])
+        content = bytes(data[2 : len(data) - len(hit)])
         if self.refuse_bare_lf and _BARE_LF.search(content):
             await self.push(f"550 5.5.2 {DOMAIN} Error: bare <LF> received")
         else:
@@ -72,16 +73,22 @@ class LenientSMTP(SMTP):
 
 
 def _lenient(name: str, ends: tuple[bytes, ...], refuse: bool = False) -> type[LenientSMTP]:
-    return type(f"Lenient_{name}", (LenientSMTP,),
-                {"extra_ends": ends, "refuse_bare_lf": refuse, "persona": name})
+    return type(
+        f"Lenient_{name}",
+        (LenientSMTP,),
+        {"extra_ends": ends, "refuse_bare_lf": refuse, "persona": name},
+    )
 
 
 _CLASSES: dict[str, type[SMTP]] = {
     "smuggle-strict": SMTP,
     "smuggle-lenient": _lenient("smuggle-lenient", (b"\n.\n", b"\n.\r\n", b"\r\n.\n")),
     "smuggle-rejects-bare-lf": _lenient("smuggle-rejects-bare-lf", (), refuse=True),
-    **{f"smuggle-{c.name}": _lenient(f"smuggle-{c.name}", (c.sequence,))
-       for c in CANDIDATES if c.ends_data},
+    **{
+        f"smuggle-{c.name}": _lenient(f"smuggle-{c.name}", (c.sequence,))
+        for c in CANDIDATES
+        if c.ends_data
+    },
 }
 # In the shape of tests.servers.make_persona: (SMTP class, handler factory, kwargs).
 SMUGGLING_PERSONAS: dict[str, tuple[type[SMTP], Callable[[], object], dict[str, Any]]] = {

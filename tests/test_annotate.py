@@ -51,29 +51,43 @@ def test_postfix_log_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"550 {kb.basic(550).title} · 5.1.1 {kb.enhanced('X.1.1').title}" in out
     assert "In reply to RCPT" in " ".join(out.split())
     assert "\n     9  4.4.1 connect to mx.example.net[203.0.113.9]:25" in out
-    summary = out[out.index("\nSummary\n"):]
+    summary = out[out.index("\nSummary\n") :]
     assert "7 replies and statuses found in 13 lines" in " ".join(summary.split())
-    table = summary[summary.index("\nCode "):]
+    table = summary[summary.index("\nCode ") :]
     assert [line.split()[:2] for line in table.splitlines() if line[:1].isdigit()] == [
-        ["550", "2"], ["554", "2"], ["450", "1"], ["4.4.1", "1"], ["250", "1"]]
+        ["550", "2"],
+        ["554", "2"],
+        ["450", "1"],
+        ["4.4.1", "1"],
+        ["250", "1"],
+    ]
     assert max(len(line) for line in out.splitlines() if "://" not in line) <= 80
 
 
 def test_postfix_log_json(capsys: pytest.CaptureFixture[str]) -> None:
     *replies, summary = records(capsys, str(POSTFIX))
     assert [(r["line"], r["code"], r["enhanced"], r["command"], r["source"]) for r in replies] == [
-        (5, 550, "5.1.1", "RCPT", "postfix"), (7, 550, "5.1.1", "RCPT", "postfix"),
-        (8, 450, "4.7.1", "RCPT", "postfix"), (9, None, "4.4.1", None, "postfix"),
-        (10, 250, "2.0.0", "DATA_END", "postfix"), (11, 554, "5.7.1", "RCPT", "postfix-reject"),
+        (5, 550, "5.1.1", "RCPT", "postfix"),
+        (7, 550, "5.1.1", "RCPT", "postfix"),
+        (8, 450, "4.7.1", "RCPT", "postfix"),
+        (9, None, "4.4.1", None, "postfix"),
+        (10, 250, "2.0.0", "DATA_END", "postfix"),
+        (11, 554, "5.7.1", "RCPT", "postfix-reject"),
         (12, 554, "5.7.1", "DATA_END", "postfix"),
     ]
     assert replies[0]["basis"] == "pattern:postfix-user-unknown" and replies[0]["tone"] == "bad"
     assert replies[1]["basis"].startswith("pattern:") and replies[1]["text"].count("\n") == 3
     assert (summary["lines"], summary["found"], summary["replies"]) == (13, 7, 6)
-    assert summary["codes"][0] == {"code": "550", "count": 2,
-                                   "title": knowledge.load("en").basic(550).title}
-    assert {"code": "5.1.1", "count": 2,
-            "title": knowledge.load("en").enhanced("X.1.1").title} in summary["enhanced"]
+    assert summary["codes"][0] == {
+        "code": "550",
+        "count": 2,
+        "title": knowledge.load("en").basic(550).title,
+    }
+    assert {
+        "code": "5.1.1",
+        "count": 2,
+        "title": knowledge.load("en").enhanced("X.1.1").title,
+    } in summary["enhanced"]
 
 
 def test_json_records_match_the_dict_builder(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,29 +97,52 @@ def test_json_records_match_the_dict_builder(capsys: pytest.CaptureFixture[str])
     expected = []
     for found in scan_text(POSTFIX.read_text(encoding="utf-8")):
         reading = annotator.read(found)
-        expected.append({
-            "schema_version": SCHEMA_VERSION, "type": "reply", "line": found.line,
-            "text": found.text, "source": found.source, "code": found.code,
-            "enhanced": found.enhanced, "command": found.command, "title": reading.title,
-            "meaning": reading.meaning, "fix": reading.fix, "tone": reading.tone.value,
-            "basis": reading.basis,
-        })
+        expected.append(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "type": "reply",
+                "line": found.line,
+                "text": found.text,
+                "source": found.source,
+                "code": found.code,
+                "enhanced": found.enhanced,
+                "command": found.command,
+                "title": reading.title,
+                "meaning": reading.meaning,
+                "fix": reading.fix,
+                "tone": reading.tone.value,
+                "basis": reading.basis,
+            }
+        )
     assert replies == expected
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("exim.log", [(2, 550, "RCPT"), (4, 451, "DATA_END"), (5, 553, "MAIL"),
-                      (6, 554, "CONNECT")]),
+        (
+            "exim.log",
+            [(2, 550, "RCPT"), (4, 451, "DATA_END"), (5, 553, "MAIL"), (6, 554, "CONNECT")],
+        ),
         ("sendmail.log", [(2, None, None), (3, 451, None), (4, 550, "RCPT"), (5, None, None)]),
         ("bounce.eml", [(17, 550, "RCPT"), (34, 550, None), (39, None, None)]),
-        ("transcript.txt", [(1, 220, "CONNECT"), (3, 250, "EHLO"), (9, 252, "VRFY"),
-                            (11, 214, "HELP"), (13, 221, "QUIT")]),
+        (
+            "transcript.txt",
+            [
+                (1, 220, "CONNECT"),
+                (3, 250, "EHLO"),
+                (9, 252, "VRFY"),
+                (11, 214, "HELP"),
+                (13, 221, "QUIT"),
+            ],
+        ),
     ],
 )
-def test_other_formats(capsys: pytest.CaptureFixture[str], name: str,
-                       expected: list[tuple[int, int | None, str | None]]) -> None:
+def test_other_formats(
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    expected: list[tuple[int, int | None, str | None]],
+) -> None:
     *replies, summary = records(capsys, str(FIXTURES / name))
     assert [(r["line"], r["code"], r["command"]) for r in replies] == expected
     assert summary["found"] == len(expected)
@@ -121,23 +158,26 @@ def test_command_context_reaches_the_reading(capsys: pytest.CaptureFixture[str])
     assert context.meaning.startswith(vrfy["meaning"])
 
 
-def test_stdin_text_stream(capsys: pytest.CaptureFixture[str],
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdin_text_stream(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(POSTFIX.read_text(encoding="utf-8")))
     *replies, summary = records(capsys, "-")
     assert len(replies) == 7 and summary["source"] == "stdin"
 
 
-def test_stdin_bytes_with_bad_utf8(capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdin_bytes_with_bad_utf8(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = b"S: 220 mx \xff\xfe ready\r\nC: QUIT\r\nS: 221 bye\r\n"
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
     *replies, _ = records(capsys)
     assert [r["text"] for r in replies] == ["220 mx \ufffd\ufffd ready", "221 bye"]
 
 
-def test_server_text_cannot_reach_the_terminal(capsys: pytest.CaptureFixture[str],
-                                               tmp_path: Path) -> None:
+def test_server_text_cannot_reach_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     log = tmp_path / "evil.log"
     log.write_text("S: 550 \x1b[2J\x1b]0;pwned\x07 [bold]x[/]\n", encoding="utf-8")
     code, out, _ = run(capsys, str(log))
@@ -157,15 +197,19 @@ def test_nothing_found(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
 def test_indonesian(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "id_ID.UTF-8")
     code, out, _ = run(capsys, str(POSTFIX))
-    assert code == 0 and "\nRingkasan\n" in out and "Sebagai balasan atas RCPT" in " ".join(
-        out.split())
+    assert (
+        code == 0
+        and "\nRingkasan\n" in out
+        and "Sebagai balasan atas RCPT" in " ".join(out.split())
+    )
     *replies, _ = records(capsys, str(POSTFIX))
     assert replies[4]["title"].startswith(f"250 {knowledge.load('id').basic(250).title}")
 
 
 @pytest.mark.parametrize("make", [lambda p: p / "missing.log", lambda p: p])
-def test_unreadable_input_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                  make: Any) -> None:
+def test_unreadable_input_exits_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make: Any
+) -> None:
     code, out, err = run(capsys, str(make(tmp_path)))
     assert code == 3 and out == "" and "Traceback" not in err
     assert err.startswith("smtpprobe: error: cannot read ") and len(err.splitlines()) == 2
@@ -177,7 +221,11 @@ def test_end_to_end_streams_stdin() -> None:
     env = {**os.environ, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "0"}
     process = subprocess.Popen(
         [sys.executable, "-m", "smtpprobe", "annotate", "-", "--format", "json"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert process.stdin is not None and process.stdout is not None
     try:
         lines = POSTFIX.read_bytes().splitlines(keepends=True)
@@ -195,8 +243,9 @@ def test_end_to_end_streams_stdin() -> None:
     assert process.returncode == 0 and err == b""
 
 
-def test_colour_terminal_goes_through_rich(capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_colour_terminal_goes_through_rich(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("smtpprobe.commands.annotate.use_color", lambda stream=None: True)
     code, out, _ = run(capsys, str(FIXTURES / "transcript.txt"))
     assert code == 0 and "252 2.0.0 bob" in out and "Summary" in out

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
-from tests.worded import english, read
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -27,6 +25,7 @@ from smtpprobe.cli import main
 from smtpprobe.probe import probe
 from smtpprobe.report import AuthMechanism, ProbeOptions, ProbeReport, Status, TlsMode
 from tests.ports import ServerAddress, close_servers, free_port
+from tests.worded import english, read
 
 # aiosmtpd 1.4 sets the deprecated Session.login_data itself after every successful AUTH.
 pytestmark = pytest.mark.filterwarnings(
@@ -62,6 +61,7 @@ def assert_no_secret(text: str, password: str = PASSWORD) -> None:
 
 # -- aiosmtpd with AUTH ---------------------------------------------------------------------
 
+
 @dataclass
 class Seen:
     """What one test server received: raw bytes (after TLS) and the authenticator's calls."""
@@ -85,8 +85,9 @@ class RecordingSMTP(SMTP):
 def authenticator(seen: Seen, *, echo: bool) -> Callable[..., AuthResult]:
     """Accepts USER/PASSWORD; with *echo*, refuses everything and repeats what it got."""
 
-    def check(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-              data: LoginPassword) -> AuthResult:
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: LoginPassword
+    ) -> AuthResult:
         seen.calls.append((mechanism, data.login, data.password))
         login, password = data.login.decode(), data.password.decode()
         if echo:
@@ -106,10 +107,21 @@ def _context(leaf: trustme.LeafCert) -> ssl.SSLContext:
     return context
 
 
-def _smtp_kwargs(seen: Seen, starttls: ssl.SSLContext | None, *, require_tls: bool,
-                 exclude: tuple[str, ...], echo: bool) -> dict[str, Any]:
-    return {"seen": seen, "tls_context": starttls, "auth_require_tls": require_tls,
-            "auth_exclude_mechanism": exclude, "authenticator": authenticator(seen, echo=echo)}
+def _smtp_kwargs(
+    seen: Seen,
+    starttls: ssl.SSLContext | None,
+    *,
+    require_tls: bool,
+    exclude: tuple[str, ...],
+    echo: bool,
+) -> dict[str, Any]:
+    return {
+        "seen": seen,
+        "tls_context": starttls,
+        "auth_require_tls": require_tls,
+        "auth_exclude_mechanism": exclude,
+        "authenticator": authenticator(seen, echo=echo),
+    }
 
 
 @dataclass(frozen=True)
@@ -128,8 +140,13 @@ async def auth_server(
     servers: list[asyncio.Server] = []
     protocols: list[RecordingSMTP] = []
 
-    async def start(*, require_tls: bool = True, exclude: tuple[str, ...] = (),
-                    echo: bool = False, starttls: bool = True) -> Served:
+    async def start(
+        *,
+        require_tls: bool = True,
+        exclude: tuple[str, ...] = (),
+        echo: bool = False,
+        starttls: bool = True,
+    ) -> Served:
         seen = Seen()
         context = _context(server_certs["valid"]) if starttls else None
         kwargs = _smtp_kwargs(seen, context, require_tls=require_tls, exclude=exclude, echo=echo)
@@ -139,8 +156,7 @@ async def auth_server(
             protocols.append(protocol)
             return protocol
 
-        server = await loop.create_server(factory, host="127.0.0.1", port=0,
-                                          family=socket.AF_INET)
+        server = await loop.create_server(factory, host="127.0.0.1", port=0, family=socket.AF_INET)
         servers.append(server)
         return Served("127.0.0.1", server.sockets[0].getsockname()[1], seen)
 
@@ -166,11 +182,19 @@ def threaded_auth_server(
 
     def start(*, echo: bool = False, require_tls: bool = True) -> Served:
         seen = Seen()
-        kwargs = _smtp_kwargs(seen, _context(server_certs["valid"]), require_tls=require_tls,
-                              exclude=(), echo=echo)
-        address = start_controller(AuthController(
-            seen, kwargs, hostname="127.0.0.1", port=free_port(), server_hostname=DOMAIN,
-            ready_timeout=5.0))
+        kwargs = _smtp_kwargs(
+            seen, _context(server_certs["valid"]), require_tls=require_tls, exclude=(), echo=echo
+        )
+        address = start_controller(
+            AuthController(
+                seen,
+                kwargs,
+                hostname="127.0.0.1",
+                port=free_port(),
+                server_hostname=DOMAIN,
+                ready_timeout=5.0,
+            )
+        )
         return Served(address.host, address.port, seen)
 
     return start
@@ -179,8 +203,9 @@ def threaded_auth_server(
 async def run(served: Served, cafile: str | None = None, **options: Any) -> ProbeReport:
     options.setdefault("steps", AUTH_STEPS)
     options.setdefault("tls", TlsMode.STARTTLS if cafile else TlsMode.NONE)
-    opts = ProbeOptions(port=served.port, cafile=cafile, deadline=5.0, command_timeout=2.0,
-                        **options)
+    opts = ProbeOptions(
+        port=served.port, cafile=cafile, deadline=5.0, command_timeout=2.0, **options
+    )
     return await probe(served.host, options=opts)
 
 
@@ -190,17 +215,26 @@ def auth_commands(report: ProbeReport) -> list[bytes]:
 
 # -- logging in over STARTTLS ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("mechanism", "commands"), [
-    pytest.param(AuthMechanism.PLAIN, [b"AUTH PLAIN <redacted>"], id="plain"),
-    pytest.param(AuthMechanism.LOGIN, [b"AUTH LOGIN", b"<redacted>", b"<redacted>"], id="login"),
-])
+
+@pytest.mark.parametrize(
+    ("mechanism", "commands"),
+    [
+        pytest.param(AuthMechanism.PLAIN, [b"AUTH PLAIN <redacted>"], id="plain"),
+        pytest.param(
+            AuthMechanism.LOGIN, [b"AUTH LOGIN", b"<redacted>", b"<redacted>"], id="login"
+        ),
+    ],
+)
 async def test_correct_credentials_over_starttls_log_in(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str, mechanism: AuthMechanism,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
+    mechanism: AuthMechanism,
     commands: list[bytes],
 ) -> None:
     served = await auth_server()
-    report = await run(served, cafile, auth_user=USER, auth_password=PASSWORD,
-                       auth_mechanism=mechanism)
+    report = await run(
+        served, cafile, auth_user=USER, auth_password=PASSWORD, auth_mechanism=mechanism
+    )
     found = read(report.finding("auth"))
     assert found is not None and found.status is Status.OK, found
     assert found.data["code"] == 235 and found.data["authenticated"] is True
@@ -213,7 +247,8 @@ async def test_correct_credentials_over_starttls_log_in(
 
 
 async def test_login_challenges_are_decoded_for_the_finding(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
 ) -> None:
     served = await auth_server(exclude=("PLAIN",))
     report = await run(served, cafile, auth_user=USER, auth_password=PASSWORD)
@@ -224,7 +259,8 @@ async def test_login_challenges_are_decoded_for_the_finding(
 
 
 async def test_wrong_password_is_critical_535(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
 ) -> None:
     served = await auth_server()
     report = await run(served, cafile, auth_user=USER, auth_password="not-" + PASSWORD)
@@ -233,18 +269,21 @@ async def test_wrong_password_is_critical_535(
     assert found.data["code"] == 535 and found.data["enhanced"] == "5.7.8"
     assert found.reason == "rejected"
     assert found.summary == KB.finding_words("auth", "rejected")["summary"].format(
-        user=USER, mechanism="PLAIN", code=535, text="5.7.8 Authentication credentials invalid")
+        user=USER, mechanism="PLAIN", code=535, text="5.7.8 Authentication credentials invalid"
+    )
     assert found.advice.startswith(KB.finding_words("auth", "rejected")["advice"])
     assert report.status.exit_code == 2
 
 
 async def test_echoed_credentials_are_scrubbed_from_the_reply(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
 ) -> None:
     served = await auth_server(echo=True)
     for mechanism in (AuthMechanism.PLAIN, AuthMechanism.LOGIN):
-        report = await run(served, cafile, auth_user=USER, auth_password=PASSWORD,
-                           auth_mechanism=mechanism)
+        report = await run(
+            served, cafile, auth_user=USER, auth_password=PASSWORD, auth_mechanism=mechanism
+        )
         last = [ex for ex in report.session.exchanges if ex.phase == "AUTH"][-1]
         assert last.reply is not None and last.reply.code == 535
         assert last.reply.lines[0].startswith(f"5.7.8 Bad credentials {USER} <redacted>")
@@ -256,17 +295,20 @@ async def test_echoed_credentials_are_scrubbed_from_the_reply(
 
 
 async def test_report_repr_holds_no_secret(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
 ) -> None:
     served = await auth_server(echo=True)
-    report = await run(served, cafile, auth_user=USER, auth_password=PASSWORD,
-                       auth_mechanism=AuthMechanism.LOGIN)
+    report = await run(
+        served, cafile, auth_user=USER, auth_password=PASSWORD, auth_mechanism=AuthMechanism.LOGIN
+    )
     assert "<redacted>" in repr(report)
     assert_no_secret(repr(report))
     assert_no_secret(repr(ProbeOptions(auth_user=USER, auth_password=PASSWORD)))
 
 
 # -- nothing sent without TLS ---------------------------------------------------------------
+
 
 async def test_plaintext_connection_sends_no_credentials(
     auth_server: Callable[..., Awaitable[Served]],
@@ -287,8 +329,7 @@ async def test_allow_plaintext_auth_logs_in_but_warns(
     auth_server: Callable[..., Awaitable[Served]],
 ) -> None:
     served = await auth_server(require_tls=False, starttls=False)
-    report = await run(served, auth_user=USER, auth_password=PASSWORD,
-                       allow_plaintext_auth=True)
+    report = await run(served, auth_user=USER, auth_password=PASSWORD, allow_plaintext_auth=True)
     found = read(report.finding("auth"))
     assert found is not None and found.status is Status.WARNING
     assert found.data["authenticated"] is True and found.data["encrypted"] is False
@@ -299,8 +340,7 @@ async def test_auth_offered_only_after_starttls_is_not_offered_in_clear(
     auth_server: Callable[..., Awaitable[Served]],
 ) -> None:
     served = await auth_server()  # aiosmtpd's default: AUTH only inside TLS
-    report = await run(served, auth_user=USER, auth_password=PASSWORD,
-                       allow_plaintext_auth=True)
+    report = await run(served, auth_user=USER, auth_password=PASSWORD, allow_plaintext_auth=True)
     found = read(report.finding("auth"))
     assert found is not None and found.status is Status.WARNING
     # Said in clear, so the summary points at STARTTLS (issue: not after TLS, only before).
@@ -310,7 +350,8 @@ async def test_auth_offered_only_after_starttls_is_not_offered_in_clear(
 
 
 async def test_no_auth_user_means_no_auth_step(
-    auth_server: Callable[..., Awaitable[Served]], cafile: str,
+    auth_server: Callable[..., Awaitable[Served]],
+    cafile: str,
 ) -> None:
     served = await auth_server()
     report = await run(served, cafile, auth_password=PASSWORD)
@@ -320,6 +361,7 @@ async def test_no_auth_user_means_no_auth_step(
 
 
 # -- every RFC 4954 §6 outcome, from a line server ----------------------------------------
+
 
 @dataclass
 class Script:
@@ -369,21 +411,31 @@ async def line_server() -> AsyncIterator[Callable[[Script], Awaitable[Served]]]:
     await close_servers(servers, writers)
 
 
-@pytest.mark.parametrize(("final", "status", "key"), [
-    ("535 5.7.8 Authentication credentials invalid", Status.CRITICAL, "auth_rejected"),
-    ("534 5.7.9 Authentication mechanism is too weak", Status.CRITICAL, "auth_too_weak"),
-    ("454 4.7.0 Temporary authentication failure", Status.CRITICAL, "auth_temporary"),
-    ("432 4.7.12 A password transition is needed", Status.CRITICAL, "auth_transition"),
-    ("538 5.7.11 Encryption required for requested authentication mechanism", Status.WARNING,
-     "auth_encryption_required"),
-    ("530 5.7.0 Must issue a STARTTLS command first", Status.WARNING, "auth_tls_first"),
-    ("504 5.5.4 Unrecognized authentication type", Status.WARNING, "auth_mechanism_unknown"),
-    ("503 5.5.1 Error: authentication not enabled", Status.WARNING, "auth_out_of_sequence"),
-    ("501 5.5.2 Can't decode base64", Status.WARNING, "auth_failed"),
-    ("235 2.7.0 Authentication successful", Status.WARNING, "auth_ok_plaintext"),
-], ids=lambda value: value if isinstance(value, str) and value.startswith("auth") else None)
+@pytest.mark.parametrize(
+    ("final", "status", "key"),
+    [
+        ("535 5.7.8 Authentication credentials invalid", Status.CRITICAL, "auth_rejected"),
+        ("534 5.7.9 Authentication mechanism is too weak", Status.CRITICAL, "auth_too_weak"),
+        ("454 4.7.0 Temporary authentication failure", Status.CRITICAL, "auth_temporary"),
+        ("432 4.7.12 A password transition is needed", Status.CRITICAL, "auth_transition"),
+        (
+            "538 5.7.11 Encryption required for requested authentication mechanism",
+            Status.WARNING,
+            "auth_encryption_required",
+        ),
+        ("530 5.7.0 Must issue a STARTTLS command first", Status.WARNING, "auth_tls_first"),
+        ("504 5.5.4 Unrecognized authentication type", Status.WARNING, "auth_mechanism_unknown"),
+        ("503 5.5.1 Error: authentication not enabled", Status.WARNING, "auth_out_of_sequence"),
+        ("501 5.5.2 Can't decode base64", Status.WARNING, "auth_failed"),
+        ("235 2.7.0 Authentication successful", Status.WARNING, "auth_ok_plaintext"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and value.startswith("auth") else None,
+)
 async def test_each_final_code_is_explained(
-    line_server: Callable[[Script], Awaitable[Served]], final: str, status: Status, key: str,
+    line_server: Callable[[Script], Awaitable[Served]],
+    final: str,
+    status: Status,
+    key: str,
 ) -> None:
     script = Script(final=final)
     served = await line_server(script)
@@ -396,7 +448,8 @@ async def test_each_final_code_is_explained(
     words = KB.finding_words("auth", reason)
     assert found.reason == reason
     assert found.summary == words["summary"].format(
-        user=USER, mechanism="PLAIN", code=code, text=text, offered="PLAIN LOGIN")
+        user=USER, mechanism="PLAIN", code=code, text=text, offered="PLAIN LOGIN"
+    )
     if key != "auth_ok_plaintext":
         assert found.advice.startswith(words["advice"].format(offered="PLAIN LOGIN"))
     assert script.received[1].startswith(b"AUTH PLAIN ")  # sent as asked: in clear
@@ -420,8 +473,11 @@ async def test_old_style_auth_equals_login_is_understood(
     found = read(report.finding("auth"))
     assert found is not None and found.data["mechanism"] == "LOGIN"
     assert found.data["challenges"] == ["Username:", "Password:"]
-    assert script.received[1:4] == [b"AUTH LOGIN\r\n", _b64(USER).encode() + b"\r\n",
-                                    _b64(PASSWORD).encode() + b"\r\n"]
+    assert script.received[1:4] == [
+        b"AUTH LOGIN\r\n",
+        _b64(USER).encode() + b"\r\n",
+        _b64(PASSWORD).encode() + b"\r\n",
+    ]
     assert auth_commands(report) == [b"AUTH LOGIN", b"<redacted>", b"<redacted>"]
 
 
@@ -430,13 +486,19 @@ async def test_endless_challenges_are_cancelled_with_a_star(
 ) -> None:
     challenges = ("334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6", "334 TW9yZTo=")
     served = await line_server(Script(challenges=challenges))
-    report = await run(served, auth_user=USER, auth_password=PASSWORD, allow_plaintext_auth=True,
-                       auth_mechanism=AuthMechanism.LOGIN)
+    report = await run(
+        served,
+        auth_user=USER,
+        auth_password=PASSWORD,
+        allow_plaintext_auth=True,
+        auth_mechanism=AuthMechanism.LOGIN,
+    )
     assert auth_commands(report) == [b"AUTH LOGIN", b"<redacted>", b"<redacted>", b"*"]
     found = read(report.finding("auth"))
     assert found is not None and found.status is Status.WARNING and found.data["code"] == 334
     assert found.summary == KB.finding_words("auth", "cancelled")["summary"].format(
-        mechanism="LOGIN", code=334, text="TW9yZTo=")
+        mechanism="LOGIN", code=334, text="TW9yZTo="
+    )
 
 
 async def test_unknown_mechanisms_only_send_nothing(
@@ -457,8 +519,13 @@ async def test_unknown_mechanisms_only_send_nothing(
 async def test_bad_credentials_are_refused_before_connecting(closed_port: int) -> None:
     from smtpprobe.errors import UsageError
 
-    for user, password in (("", PASSWORD), (USER, ""), (USER, "a\0b"), ("a\nb", PASSWORD),
-                           (USER, None)):
+    for user, password in (
+        ("", PASSWORD),
+        (USER, ""),
+        (USER, "a\0b"),
+        ("a\nb", PASSWORD),
+        (USER, None),
+    ):
         options = ProbeOptions(port=closed_port, auth_user=user, auth_password=password)
         with pytest.raises(UsageError) as caught:
             await probe("127.0.0.1", options=options)
@@ -468,21 +535,48 @@ async def test_bad_credentials_are_refused_before_connecting(closed_port: int) -
 
 # -- through the CLI: redaction in every format, and where the password comes from --------
 
+
 def _cli(served: Served, cafile: str, *extra: str) -> list[str]:
-    return ["probe", f"{served.host}:{served.port}", "--tls", "starttls", "--cafile", cafile,
-            "--only", "quit", "--auth-user", USER, *extra]
+    return [
+        "probe",
+        f"{served.host}:{served.port}",
+        "--tls",
+        "starttls",
+        "--cafile",
+        cafile,
+        "--only",
+        "quit",
+        "--auth-user",
+        USER,
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("mechanism", ["plain", "login"])
 @pytest.mark.parametrize("output_format", ["json", "text"])
 def test_cli_output_never_shows_the_secret(
-    threaded_auth_server: Callable[..., Served], cafile: str, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch, mechanism: str, output_format: str,
+    threaded_auth_server: Callable[..., Served],
+    cafile: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mechanism: str,
+    output_format: str,
 ) -> None:
     served = threaded_auth_server(echo=True)
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
-    code = main(_cli(served, cafile, "--auth-password-env", "SMTP_TEST_PASSWORD",
-                     "--auth-mechanism", mechanism, "--format", output_format, "-v"))
+    code = main(
+        _cli(
+            served,
+            cafile,
+            "--auth-password-env",
+            "SMTP_TEST_PASSWORD",
+            "--auth-mechanism",
+            mechanism,
+            "--format",
+            output_format,
+            "-v",
+        )
+    )
     out, err = capsys.readouterr()
     assert code == 2, err
     assert_no_secret(out + err)
@@ -495,36 +589,64 @@ def test_cli_output_never_shows_the_secret(
 
 
 def test_cli_password_from_the_environment_logs_in(
-    threaded_auth_server: Callable[..., Served], cafile: str, capsys: pytest.CaptureFixture[str],
+    threaded_auth_server: Callable[..., Served],
+    cafile: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     served = threaded_auth_server()
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
-    code = main(_cli(served, cafile, "--auth-password-env", "SMTP_TEST_PASSWORD",
-                     "--format", "json"))
+    code = main(
+        _cli(served, cafile, "--auth-password-env", "SMTP_TEST_PASSWORD", "--format", "json")
+    )
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert code == 0, err
     assert doc["findings"]["auth"]["status"] == "ok" and doc["findings"]["auth"]["code"] == 235
     assert [e["command"] for e in doc["exchanges"] if e["phase"] == "AUTH"] == [
-        "AUTH PLAIN <redacted>"]
+        "AUTH PLAIN <redacted>"
+    ]
 
 
-@pytest.mark.parametrize(("argv", "env", "message"), [
-    pytest.param(["--auth-user", USER, "--auth-password-env", "SMTP_TEST_UNSET"], None,
-                 "SMTP_TEST_UNSET is not set", id="unset-variable"),
-    pytest.param(["--auth-user", USER, "--auth-password-env", "SMTP_TEST_EMPTY"], "",
-                 "SMTP_TEST_EMPTY is empty", id="empty-variable"),
-    pytest.param(["--auth-password-env", "SMTP_TEST_EMPTY"], PASSWORD,
-                 "--auth-password-env needs --auth-user", id="no-user"),
-    pytest.param(["--auth-user", USER, "--auth-password-env", "SMTP_TEST_EMPTY", "--skip",
-                  "auth"], PASSWORD, "--skip auth", id="skip-auth"),
-    pytest.param(["--auth-user", USER], None, "no password: set --auth-password-env",
-                 id="no-tty"),
-])
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        pytest.param(
+            ["--auth-user", USER, "--auth-password-env", "SMTP_TEST_UNSET"],
+            None,
+            "SMTP_TEST_UNSET is not set",
+            id="unset-variable",
+        ),
+        pytest.param(
+            ["--auth-user", USER, "--auth-password-env", "SMTP_TEST_EMPTY"],
+            "",
+            "SMTP_TEST_EMPTY is empty",
+            id="empty-variable",
+        ),
+        pytest.param(
+            ["--auth-password-env", "SMTP_TEST_EMPTY"],
+            PASSWORD,
+            "--auth-password-env needs --auth-user",
+            id="no-user",
+        ),
+        pytest.param(
+            ["--auth-user", USER, "--auth-password-env", "SMTP_TEST_EMPTY", "--skip", "auth"],
+            PASSWORD,
+            "--skip auth",
+            id="skip-auth",
+        ),
+        pytest.param(
+            ["--auth-user", USER], None, "no password: set --auth-password-env", id="no-tty"
+        ),
+    ],
+)
 def test_cli_bad_password_source_is_unknown(
-    closed_port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    argv: list[str], env: str | None, message: str,
+    closed_port: int,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: str | None,
+    message: str,
 ) -> None:
     monkeypatch.delenv("SMTP_TEST_UNSET", raising=False)
     if env is not None:
@@ -547,9 +669,20 @@ def test_no_password_option_exists(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.slow
 def test_stdin_not_a_terminal_exits_3_without_prompting(closed_port: int) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "smtpprobe", "probe", f"127.0.0.1:{closed_port}",
-         "--auth-user", USER],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
+        [
+            sys.executable,
+            "-m",
+            "smtpprobe",
+            "probe",
+            f"127.0.0.1:{closed_port}",
+            "--auth-user",
+            USER,
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert result.returncode == 3, result.stderr
@@ -588,18 +721,21 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 @pytest.mark.slow
 def test_prompt_on_a_terminal_hides_the_password(
-    threaded_auth_server: Callable[..., Served], cafile: str,
+    threaded_auth_server: Callable[..., Served],
+    cafile: str,
 ) -> None:
     served = threaded_auth_server()
     result = subprocess.run(
-        [sys.executable, "-c", _PTY_DRIVER, PASSWORD,
-         *_cli(served, cafile, "--format", "json")],
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", _PTY_DRIVER, PASSWORD, *_cli(served, cafile, "--format", "json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert "Password for alice" in result.stdout, result.stdout + result.stderr
     assert_no_secret(result.stdout)  # not echoed by the terminal, not in the output
-    document = json.loads(result.stdout[result.stdout.index("{"):].replace("\r\n", "\n"))
+    document = json.loads(result.stdout[result.stdout.index("{") :].replace("\r\n", "\n"))
     assert document["findings"]["auth"]["status"] == "ok", document["findings"]["auth"]
     assert result.returncode == 0
     assert served.seen.calls == [("PLAIN", USER.encode(), PASSWORD.encode())]

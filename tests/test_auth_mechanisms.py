@@ -42,8 +42,7 @@ class MechanismSMTP(SMTP):
             return AuthResult(success=False)
         user, _, digest = answer.decode().partition(" ")
         good = hmac.new(PASSWORD.encode(), CHALLENGE, "md5").hexdigest()
-        return AuthResult(success=user == USER and hmac.compare_digest(digest, good),
-                          handled=False)
+        return AuthResult(success=user == USER and hmac.compare_digest(digest, good), handled=False)
 
     async def auth_XOAUTH2(self, _: Any, args: list[str]) -> AuthResult:
         blob = base64.b64decode(args[1]) if len(args) > 1 else b""
@@ -64,13 +63,19 @@ async def mech_server() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]
     servers: list[asyncio.Server] = []
     protocols: list[SMTP] = []
 
-    async def start(exclude: tuple[str, ...] = (),
-                    tls: ssl.SSLContext | None = None) -> ServerAddress:
+    async def start(
+        exclude: tuple[str, ...] = (), tls: ssl.SSLContext | None = None
+    ) -> ServerAddress:
         def factory() -> asyncio.Protocol:
             # With *tls*: STARTTLS offered and AUTH only inside it, as on port 587.
-            protocol = MechanismSMTP(object(), hostname="mx.test", loop=loop,
-                                     auth_require_tls=tls is not None, tls_context=tls,
-                                     auth_exclude_mechanism=exclude)
+            protocol = MechanismSMTP(
+                object(),
+                hostname="mx.test",
+                loop=loop,
+                auth_require_tls=tls is not None,
+                tls_context=tls,
+                auth_exclude_mechanism=exclude,
+            )
             protocols.append(protocol)
             return protocol
 
@@ -83,15 +88,23 @@ async def mech_server() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]
 
 
 async def run(address: ServerAddress, **options: Any) -> ProbeReport:
-    opts = ProbeOptions(port=address.port, tls=TlsMode.NONE, deadline=5.0, command_timeout=2.0,
-                        steps=frozenset({"ehlo", "auth", "quit"}), auth_user=USER,
-                        allow_plaintext_auth=True, **options)
+    opts = ProbeOptions(
+        port=address.port,
+        tls=TlsMode.NONE,
+        deadline=5.0,
+        command_timeout=2.0,
+        steps=frozenset({"ehlo", "auth", "quit"}),
+        auth_user=USER,
+        allow_plaintext_auth=True,
+        **options,
+    )
     return await probe(address.host, options=opts)
 
 
 def transcript(report: ProbeReport) -> str:
-    return repr([(ex.command, ex.reply.raw if ex.reply else b"")
-                 for ex in report.session.exchanges])
+    return repr(
+        [(ex.command, ex.reply.raw if ex.reply else b"") for ex in report.session.exchanges]
+    )
 
 
 def test_auto_prefers_the_strongest_offered() -> None:
@@ -103,12 +116,17 @@ def test_auto_prefers_the_strongest_offered() -> None:
     assert choose_mechanism(AuthMechanism.LOGIN, offered) == "LOGIN"
 
 
-@pytest.mark.parametrize(("password", "code", "status"), [
-    (PASSWORD, 235, Status.WARNING),  # logged in, but over plain text: a warning
-    ("wrong", 535, Status.CRITICAL),
-])
+@pytest.mark.parametrize(
+    ("password", "code", "status"),
+    [
+        (PASSWORD, 235, Status.WARNING),  # logged in, but over plain text: a warning
+        ("wrong", 535, Status.CRITICAL),
+    ],
+)
 async def test_cram_md5_is_chosen_and_checked(
-    mech_server: Callable[..., Awaitable[ServerAddress]], password: str, code: int,
+    mech_server: Callable[..., Awaitable[ServerAddress]],
+    password: str,
+    code: int,
     status: Status,
 ) -> None:
     report = await run(await mech_server(), auth_password=password)
@@ -124,13 +142,16 @@ async def test_cram_md5_is_chosen_and_checked(
 
 @pytest.mark.parametrize(("token", "code"), [(TOKEN, 235), ("expired-token", 535)])
 async def test_xoauth2_with_a_token(
-    mech_server: Callable[..., Awaitable[ServerAddress]], token: str, code: int,
+    mech_server: Callable[..., Awaitable[ServerAddress]],
+    token: str,
+    code: int,
 ) -> None:
     report = await run(await mech_server(), auth_token=token)
     sent = [ex.command for ex in report.session.exchanges if ex.phase == "AUTH"]
     # A refused token comes back as a 334 JSON challenge, answered by an empty line.
-    assert sent == ([b"AUTH XOAUTH2 <redacted>"] if code == 235
-                    else [b"AUTH XOAUTH2 <redacted>", b""])
+    assert sent == (
+        [b"AUTH XOAUTH2 <redacted>"] if code == 235 else [b"AUTH XOAUTH2 <redacted>", b""]
+    )
     found = report.finding("auth")
     assert found is not None and found.data["mechanism"] == "XOAUTH2"
     assert found.data["code"] == code
@@ -142,21 +163,39 @@ async def test_xoauth2_with_a_token(
 
 async def test_submission_send_with_starttls_and_auth(
     mech_server: Callable[..., Awaitable[ServerAddress]],
-    server_certs: dict[str, trustme.LeafCert], cafile: str,
+    server_certs: dict[str, trustme.LeafCert],
+    cafile: str,
 ) -> None:
     """Port 587 as a user expects: STARTTLS, then AUTH (the strongest offered), then the
     message; the password nowhere in the transcript."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_certs["valid"].configure_cert(context)
     address = await mech_server(tls=context)
-    options = ProbeOptions(port=address.port, tls=TlsMode.STARTTLS, cafile=cafile,
-                           deadline=10.0, command_timeout=5.0, auth_user=USER,
-                           auth_password=PASSWORD)
+    options = ProbeOptions(
+        port=address.port,
+        tls=TlsMode.STARTTLS,
+        cafile=cafile,
+        deadline=10.0,
+        command_timeout=5.0,
+        auth_user=USER,
+        auth_password=PASSWORD,
+    )
     mail = SendOptions(Draft(sender="alice@mx.test", recipients=("bob@example.net",)))
     report = await send(address.host, options=options, mail=mail)
     phases = [ex.phase for ex in report.session.exchanges]
-    assert phases == ["banner", "EHLO", "STARTTLS", "EHLO", "AUTH", "AUTH", "MAIL", "RCPT",
-                      "DATA", "DATA_END", "QUIT"]
+    assert phases == [
+        "banner",
+        "EHLO",
+        "STARTTLS",
+        "EHLO",
+        "AUTH",
+        "AUTH",
+        "MAIL",
+        "RCPT",
+        "DATA",
+        "DATA_END",
+        "QUIT",
+    ]
     assert report.session.tls is not None and report.session.tls.verified
     auth, delivery = report.finding("auth"), report.finding("delivery")
     assert auth is not None and auth.status is Status.OK and auth.data["mechanism"] == "CRAM-MD5"

@@ -53,8 +53,12 @@ def _base_der() -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd.test")])
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(0x1234).not_valid_before(now)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x1234)
+        .not_valid_before(now)
         .not_valid_after(now + timedelta(days=10))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("zzzz.test")]), False)
         .add_extension(x509.IssuerAlternativeName([x509.DNSName("yyyy.test")]), False)
@@ -70,11 +74,14 @@ EDI = (b"\x82\x09zzzz.test", b"\xa5\x09\xa1\x07\x0c\x05party")
 DUPLICATE = (bytes.fromhex("0603551d12"), bytes.fromhex("0603551d11"))
 
 
-@pytest.mark.parametrize(("patch", "error"), [
-    (X400, "UnsupportedGeneralNameType"),
-    (EDI, "UnsupportedGeneralNameType"),
-    (DUPLICATE, "DuplicateExtension"),
-])
+@pytest.mark.parametrize(
+    ("patch", "error"),
+    [
+        (X400, "UnsupportedGeneralNameType"),
+        (EDI, "UnsupportedGeneralNameType"),
+        (DUPLICATE, "DuplicateExtension"),
+    ],
+)
 def test_odd_extensions_keep_the_rest_and_name_what_failed(
     patch: tuple[bytes, bytes], error: str
 ) -> None:
@@ -100,11 +107,19 @@ def test_garbage_is_unreadable_not_an_exception() -> None:
     assert info.unreadable and info.unreadable[0].startswith("certificate:")
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("mx.example.org", True), ("MX.Example.ORG.", True), ("a.mail.example.org", True),
-    ("mail.example.org", False), ("a.b.mail.example.org", False), ("example.org", False),
-    ("192.0.2.1", True), ("192.0.2.2", False),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("mx.example.org", True),
+        ("MX.Example.ORG.", True),
+        ("a.mail.example.org", True),
+        ("mail.example.org", False),
+        ("a.b.mail.example.org", False),
+        ("example.org", False),
+        ("192.0.2.1", True),
+        ("192.0.2.2", False),
+    ],
+)
 def test_name_matching_follows_rfc_6125(name: str, expected: bool) -> None:
     ca = trustme.CA()
     leaf = ca.issue_cert("mx.example.org", "*.mail.example.org", "192.0.2.1")
@@ -136,8 +151,13 @@ async def test_the_chain_as_sent_is_recorded_der_per_element(
     server = await tls_persona(server_context(leaf, tmp_path), tls="starttls")
     cafile = tmp_path / "ca.pem"
     root.cert_pem.write_to_path(str(cafile))
-    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=10.0,
-                           cafile=str(cafile), steps=frozenset({"starttls", "quit"}))
+    options = ProbeOptions(
+        port=server.port,
+        tls=TlsMode.STARTTLS,
+        deadline=10.0,
+        cafile=str(cafile),
+        steps=frozenset({"starttls", "quit"}),
+    )
     report = await probe(server.host, options=options)
     tls = report.session.tls
     assert tls is not None and tls.verified
@@ -159,17 +179,24 @@ async def test_verify_name_and_sni_apart_when_probing_an_address(
     server = await tls_persona(server_context(leaf, tmp_path), tls="starttls")
     cafile = tmp_path / "ca.pem"
     root.cert_pem.write_to_path(str(cafile))
-    base = {"port": server.port, "tls": TlsMode.STARTTLS, "deadline": 10.0,
-            "cafile": str(cafile), "steps": frozenset({"starttls", "quit"})}
-    good = await probe(server.host, options=ProbeOptions(
-        **base, sni="mx.example.org", verify_name="mx.example.org"))  # type: ignore[arg-type]
+    base = {
+        "port": server.port,
+        "tls": TlsMode.STARTTLS,
+        "deadline": 10.0,
+        "cafile": str(cafile),
+        "steps": frozenset({"starttls", "quit"}),
+    }
+    good = await probe(
+        server.host,
+        options=ProbeOptions(**base, sni="mx.example.org", verify_name="mx.example.org"),
+    )  # type: ignore[arg-type]
     assert good.session.tls is not None and good.session.tls.verified
     assert good.session.tls.sni == "mx.example.org" and good.session.tls.name_matches
-    own = await probe(server.host, options=ProbeOptions(
-        **base, verify_name="mx.example.org"))  # type: ignore[arg-type]
+    own = await probe(server.host, options=ProbeOptions(**base, verify_name="mx.example.org"))  # type: ignore[arg-type]
     assert own.session.tls is not None and own.session.tls.verified, own.session.error
-    wrong = await probe(server.host, options=ProbeOptions(
-        **base, verify_name="other.example.org", insecure=True))  # type: ignore[arg-type]
+    wrong = await probe(
+        server.host, options=ProbeOptions(**base, verify_name="other.example.org", insecure=True)
+    )  # type: ignore[arg-type]
     tls = wrong.session.tls
     assert tls is not None and not tls.verified and tls.name_matches is False
     assert "other.example.org" in tls.verify_error
@@ -185,11 +212,15 @@ async def test_client_certificate_is_presented(tls_persona: Start, tmp_path: Pat
     cafile, client = tmp_path / "ca.pem", tmp_path / "client.pem"
     root.cert_pem.write_to_path(str(cafile))
     root.issue_cert("client@example.org").private_key_and_cert_chain_pem.write_to_path(str(client))
-    base = {"port": server.port, "tls": TlsMode.IMPLICIT, "deadline": 10.0,
-            "cafile": str(cafile), "steps": frozenset({"quit"})}
+    base = {
+        "port": server.port,
+        "tls": TlsMode.IMPLICIT,
+        "deadline": 10.0,
+        "cafile": str(cafile),
+        "steps": frozenset({"quit"}),
+    }
     without = await probe(server.host, options=ProbeOptions(**base))  # type: ignore[arg-type]
     assert without.session.tls is None or without.session.error is not None
-    with_cert = await probe(server.host, options=ProbeOptions(
-        **base, client_cert=str(client)))  # type: ignore[arg-type]
+    with_cert = await probe(server.host, options=ProbeOptions(**base, client_cert=str(client)))  # type: ignore[arg-type]
     assert with_cert.session.complete, with_cert.session.error
     assert with_cert.session.tls is not None and with_cert.session.tls.client_certificate

@@ -72,8 +72,11 @@ def test_search_is_case_insensitive(capsys: pytest.CaptureFixture[str]) -> None:
     # Every text of an entry is searched now, so a match may be in "when" or "fix" too;
     # the title/description matches are still all there.
     everything = codes_json(capsys)["codes"]
-    in_title = {c["code"] for c in everything
-                if "verify" in (c["code"] + c["title"] + c["description"]).lower()}
+    in_title = {
+        c["code"]
+        for c in everything
+        if "verify" in (c["code"] + c["title"] + c["description"]).lower()
+    }
     assert in_title <= {c["code"] for c in lower["codes"]}
 
 
@@ -90,15 +93,17 @@ def test_search_without_match(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_indonesian(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--lang", "id", "--class", "2")
-    header = next(line for line in out.splitlines() if line.split()[:1] == ["Kode"]
-                  and "Judul" in line)
+    header = next(
+        line for line in out.splitlines() if line.split()[:1] == ["Kode"] and "Judul" in line
+    )
     assert code == 0 and header.split() == ["Kode", "Kelas", "Judul"]
     assert out.startswith("Kode balasan SMTP")
     assert knowledge.load("id").basic(252).title in out
 
 
-@pytest.mark.parametrize("argv", [["--class", "7"], ["--class", "1"],
-                                  ["--enhanced", "--class", "3"], ["--class", "x"]])
+@pytest.mark.parametrize(
+    "argv", [["--class", "7"], ["--class", "1"], ["--enhanced", "--class", "3"], ["--class", "x"]]
+)
 def test_bad_class_exits_3(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 3 and out == "" and "Traceback" not in err
@@ -111,8 +116,9 @@ def test_search_reads_every_text_and_pattern_wordings(capsys: pytest.CaptureFixt
     assert {"454", "550", "554"} <= set(relay)
     unknown = [row["code"] for row in codes_json(capsys, "--search", "user unknown")["codes"]]
     assert "550" in unknown
-    enhanced = [row["code"] for row in codes_json(capsys, "--enhanced", "--search",
-                                                  "user unknown")["codes"]]
+    enhanced = [
+        row["code"] for row in codes_json(capsys, "--enhanced", "--search", "user unknown")["codes"]
+    ]
     assert "X.1.1" in enhanced
 
 

@@ -11,10 +11,22 @@ import pytest
 from smtpprobe import kb as knowledge
 from tests.cli import run_main, set_plain_english
 
-EN_HEADINGS = ("Description", "When you see it", "How to fix", "Key differences",
-               "When to use which", "Learn more")
-ID_HEADINGS = ("Deskripsi", "Ketika Anda Melihatnya", "Cara Memperbaiki", "Perbedaan Utama",
-               "Kapan Menggunakan Yang Mana", "Pelajari Lebih Lanjut")
+EN_HEADINGS = (
+    "Description",
+    "When you see it",
+    "How to fix",
+    "Key differences",
+    "When to use which",
+    "Learn more",
+)
+ID_HEADINGS = (
+    "Deskripsi",
+    "Ketika Anda Melihatnya",
+    "Cara Memperbaiki",
+    "Perbedaan Utama",
+    "Kapan Menggunakan Yang Mana",
+    "Pelajari Lebih Lanjut",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +61,22 @@ def test_seed_page_211_vs_252(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("SMTP 211 System Status vs 252 Cannot Verify User\n")
     order = [
         "Both SMTP 211 (System Status) and 252 (Cannot Verify User) belong to the 2xx",
-        "\nSMTP 211 System Status\n", "\nDescription\n", "\nWhen you see it\n", "\nHow to fix\n",
-        "\nSMTP 252 Cannot Verify User\n", "\nDescription\n", "\nWhen you see it\n",
-        "\nHow to fix\n", "\nKey differences\n", "\n1. 211 answers HELP. 252 answers VRFY",
-        "\n2. ", "\n3. Neither signals a problem.", "\n4. Next step after 211: ",
-        "\nWhen to use which\n", "\nExpect 211: ", "\nLearn more\n",
+        "\nSMTP 211 System Status\n",
+        "\nDescription\n",
+        "\nWhen you see it\n",
+        "\nHow to fix\n",
+        "\nSMTP 252 Cannot Verify User\n",
+        "\nDescription\n",
+        "\nWhen you see it\n",
+        "\nHow to fix\n",
+        "\nKey differences\n",
+        "\n1. 211 answers HELP. 252 answers VRFY",
+        "\n2. ",
+        "\n3. Neither signals a problem.",
+        "\n4. Next step after 211: ",
+        "\nWhen to use which\n",
+        "\nExpect 211: ",
+        "\nLearn more\n",
     ]
     assert -1 not in positions(out, order)
     text = flat(out)
@@ -86,8 +109,9 @@ def test_differences_are_contrasts(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [["211", "211"], ["5.1.1", "5.1.1"], ["X.7.1", "x.7.1"]])
-def test_the_same_code_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str],
-                                              argv: list[str]) -> None:
+def test_the_same_code_twice_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 3 and out == ""
     assert "same code" in err and len(err.splitlines()) == 2 and "Traceback" not in err
@@ -97,8 +121,9 @@ def test_seed_page_in_indonesian(capsys: pytest.CaptureFixture[str]) -> None:
     kb = knowledge.load("id")
     code, out, _ = run(capsys, "--lang", "id", "211", "252")
     assert code == 0
-    assert -1 not in positions(out, [f"\n{h}\n" for h in ID_HEADINGS[:3]] * 2
-                               + [f"\n{h}\n" for h in ID_HEADINGS[3:]])
+    assert -1 not in positions(
+        out, [f"\n{h}\n" for h in ID_HEADINGS[:3]] * 2 + [f"\n{h}\n" for h in ID_HEADINGS[3:]]
+    )
     assert not any(f"\n{heading}\n" in out for heading in EN_HEADINGS)
     assert flat(kb.basic(252).description)[1:] in flat(out)
     assert "termasuk kategori 2xx" in flat(out)
@@ -124,16 +149,20 @@ def test_enhanced_codes_of_one_class(capsys: pytest.CaptureFixture[str]) -> None
     kb = knowledge.load("en")
     code, out, _ = run(capsys, "5.1.1", "5.1.2")
     assert code == 0
-    assert (f"Both 5.1.1 ({kb.enhanced('X.1.1').title}) and 5.1.2 "
-            f"({kb.enhanced('X.1.2').title}) belong to the 5.x.x Permanent Failure category."
-            ) in flat(out)
+    assert (
+        f"Both 5.1.1 ({kb.enhanced('X.1.1').title}) and 5.1.2 "
+        f"({kb.enhanced('X.1.2').title}) belong to the 5.x.x Permanent Failure category."
+    ) in flat(out)
 
 
 def test_codes_of_different_classes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "250", "550")
     assert code == 0
-    assert re.search(r"belongs to the 2xx Positive Completion category, while 550 \(.*?\) "
-                     r"belongs to the 5xx Permanent Negative Completion category", flat(out))
+    assert re.search(
+        r"belongs to the 2xx Positive Completion category, while 550 \(.*?\) "
+        r"belongs to the 5xx Permanent Negative Completion category",
+        flat(out),
+    )
 
 
 def test_basic_against_enhanced(capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,8 +171,9 @@ def test_basic_against_enhanced(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and [c["kind"] for c in document["codes"]] == ["code", "enhanced"]
 
 
-@pytest.mark.parametrize("argv", [["211", "hello"], ["999", "252"], ["211", "6.1.1"],
-                                  ["550 5.1.1 User unknown", "252"]])
+@pytest.mark.parametrize(
+    "argv", [["211", "hello"], ["999", "252"], ["211", "6.1.1"], ["550 5.1.1 User unknown", "252"]]
+)
 def test_bad_codes_exit_3(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 3 and out == "" and err.startswith("smtpprobe: error: ")

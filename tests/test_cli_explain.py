@@ -55,8 +55,14 @@ def test_basic_code_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith(f"SMTP 252 {entry.title}\n")
     for heading in ("Description", "When you see it", "How to fix", "For the server's operator"):
         assert f"\n{heading}\n" in out
-    for text in (entry.description, entry.when, entry.fix, entry.fix_operator,
-                 "2xx Positive Completion", ", ".join(entry.references)):
+    for text in (
+        entry.description,
+        entry.when,
+        entry.fix,
+        entry.fix_operator,
+        "2xx Positive Completion",
+        ", ".join(entry.references),
+    ):
         assert flat(text) in flat(out)
     assert max(len(line) for line in out.splitlines()) <= 80
 
@@ -68,10 +74,18 @@ def test_basic_code_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert item["class"]["digit"] == 2 and item["class"]["name"] == "Positive Completion"
     assert item["category"]["digit"] == 5
     assert (item["title"], item["description"], item["when"], item["fix"]) == (
-        entry.title, entry.description, entry.when, entry.fix)
+        entry.title,
+        entry.description,
+        entry.when,
+        entry.fix,
+    )
     assert item["references"] == list(entry.references)
     assert (item["enhanced"], item["context"], item["allowed"], item["reply"]) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     assert (item["patterns"], item["defects"], item["synthesized"]) == ([], [], False)
 
 
@@ -80,8 +94,12 @@ def test_command_gives_the_per_command_reading(capsys: pytest.CaptureFixture[str
     assert context is not None
     (item,) = run_json(capsys, "--command", "vrfy", "252")
     assert item["command"] == "VRFY" and item["allowed"] is True
-    assert item["context"] == {"command": "VRFY", "meaning": context.meaning,
-                               "fix": context.fix, "tone": context.tone}
+    assert item["context"] == {
+        "command": "VRFY",
+        "meaning": context.meaning,
+        "fix": context.fix,
+        "tone": context.tone,
+    }
     code, out, _ = run(capsys, "explain", "--command", "VRFY", "252")
     assert code == 0 and "\nIn reply to VRFY\n" in out and flat(context.meaning) in flat(out)
 
@@ -130,8 +148,9 @@ def test_whole_reply(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Specific reading (Postfix)" in out
 
 
-def test_multiline_reply_from_stdin(capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multiline_reply_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("250-mx.example.com\n250-SIZE 1000\n250 HELP\n"))
     (item,) = run_json(capsys, "-")
     assert item["kind"] == "reply"
@@ -164,8 +183,9 @@ def test_indonesian_from_the_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert "\nDescription\n" not in out and flat(entry.description) in flat(out)
 
 
-def test_indonesian_from_the_locale(capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_indonesian_from_the_locale(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LANG", "id_ID.UTF-8")
     (item,) = run_json(capsys, "252")
     assert item["title"] == knowledge.load("id").basic(252).title
@@ -189,8 +209,9 @@ def test_indonesian_from_the_locale(capsys: pytest.CaptureFixture[str],
         pytest.param(["--command", "R!", "250"], id="bad-command"),
     ],
 )
-def test_bad_input_exits_3_with_one_line(capsys: pytest.CaptureFixture[str],
-                                         argv: list[str]) -> None:
+def test_bad_input_exits_3_with_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     assert_usage_error(*run(capsys, "explain", *argv))
 
 
@@ -208,17 +229,22 @@ def test_out_of_range_reply_says_what_explain_999_says(capsys: pytest.CaptureFix
 
 
 def test_pasted_continuation_line_is_read(capsys: pytest.CaptureFixture[str]) -> None:
-    (item,) = run_json(capsys, "550-5.7.26 Unauthenticated email from example.com is not "
-                               "accepted due to domain's DMARC policy.")
+    (item,) = run_json(
+        capsys,
+        "550-5.7.26 Unauthenticated email from example.com is not "
+        "accepted due to domain's DMARC policy.",
+    )
     assert item["code"] == 550
     assert "gmail-dmarc" in json.dumps(item)
 
 
 def test_postfix_joined_form_is_read(capsys: pytest.CaptureFixture[str]) -> None:
-    said = ("host gmail-smtp-in.l.google.com[192.0.2.7] said: 550-5.7.26 This mail has been "
-            "blocked because the sender is 550-5.7.26 unauthenticated. Gmail requires all "
-            "senders to authenticate with 550 5.7.26 either SPF or DKIM. - gsmtp (in reply to "
-            "end of DATA command)")
+    said = (
+        "host gmail-smtp-in.l.google.com[192.0.2.7] said: 550-5.7.26 This mail has been "
+        "blocked because the sender is 550-5.7.26 unauthenticated. Gmail requires all "
+        "senders to authenticate with 550 5.7.26 either SPF or DKIM. - gsmtp (in reply to "
+        "end of DATA command)"
+    )
     for text in (said, said.split(" said: ", 1)[1].rsplit(" (in reply", 1)[0]):
         (item,) = run_json(capsys, text)
         assert item["code"] == 550
@@ -246,13 +272,20 @@ def test_start_up_imports_stay_lean() -> None:
         "sys.stdout = sys.__stdout__\n"
         "print(status, sorted(names & {'rich', 'asyncio', 'aiosmtplib', 'ssl', 'socket'}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert result.stdout.split(None, 1) == ["0", "[]\n"]
 
 
-def test_colour_terminal_goes_through_rich(capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_colour_terminal_goes_through_rich(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a colour terminal the same document is printed by rich, server text still inert."""
     monkeypatch.setattr("smtpprobe.commands._common.use_color", lambda stream=None: True)
     code, out, _ = run(capsys, "explain", "--command", "VRFY", "252 2.0.0 [bold]x[/] \x1b[2J")

@@ -46,8 +46,14 @@ def mail_hosts() -> Iterator[Callable[[dict[str, str]], int]]:
     def start(personas: dict[str, str]) -> int:
         port = _port_free_on(list(personas))
         for address, persona in personas.items():
-            controller = PersonaController(persona, starttls=None, hostname=address, port=port,
-                                           server_hostname=DOMAIN, ready_timeout=5.0)
+            controller = PersonaController(
+                persona,
+                starttls=None,
+                hostname=address,
+                port=port,
+                server_hostname=DOMAIN,
+                ready_timeout=5.0,
+            )
             controllers.append(controller)
             controller.start()
         return port
@@ -105,27 +111,40 @@ def dns_at(zone: Callable[[Records], str]) -> str:
     return zone(RECORDS)
 
 
-def test_mx_hosts_in_preference_order(capsys: pytest.CaptureFixture[str],
-                                      mail_hosts: Callable[[dict[str, str]], int],
-                                      dns_at: str) -> None:
+def test_mx_hosts_in_preference_order(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden", "127.0.0.3": "disclosing"})
-    code, out, err = run(capsys, "example.test", "--mx", "--port", str(port),
-                         "--dns-server", dns_at, "--format", "json", *FAST)
+    code, out, err = run(
+        capsys,
+        "example.test",
+        "--mx",
+        "--port",
+        str(port),
+        "--dns-server",
+        dns_at,
+        "--format",
+        "json",
+        *FAST,
+    )
     docs = lines(out)
     assert [(d["target"]["host"], d["target"]["address"]) for d in docs] == [
-        ("mx1.example.test", "127.0.0.2"), ("mx2.example.test", "127.0.0.3")]
+        ("mx1.example.test", "127.0.0.2"),
+        ("mx2.example.test", "127.0.0.3"),
+    ]
     assert [d["findings"]["mx"]["preference"] for d in docs] == [10, 20]
     assert docs[0]["findings"]["mx"]["domain"] == "example.test"
     assert [d["findings"]["vrfy"]["verdict"] for d in docs] == ["hidden", "disclosing"]
     assert code == 1 and err == ""
 
 
-def test_mx_in_text_explains_the_plan(capsys: pytest.CaptureFixture[str],
-                                      mail_hosts: Callable[[dict[str, str]], int],
-                                      dns_at: str) -> None:
+def test_mx_in_text_explains_the_plan(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden", "127.0.0.3": "hidden"})
-    code, out, _err = run(capsys, "example.test", "--mx", "--port", str(port),
-                          "--dns-server", dns_at, *FAST)
+    code, out, _err = run(
+        capsys, "example.test", "--mx", "--port", str(port), "--dns-server", dns_at, *FAST
+    )
     assert code == 0
     assert "Mail servers of example.test" in out and "from its MX records" in out
     assert "port 25 (RFC 5321" in out  # the note that MX hosts are reached on port 25
@@ -133,12 +152,23 @@ def test_mx_in_text_explains_the_plan(capsys: pytest.CaptureFixture[str],
     assert rows[0].startswith("mx1.example.test:") and rows[1].startswith("mx2.example.test:")
 
 
-def test_all_addresses_compares_the_pool(capsys: pytest.CaptureFixture[str],
-                                         mail_hosts: Callable[[dict[str, str]], int],
-                                         dns_at: str) -> None:
+def test_all_addresses_compares_the_pool(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden", "127.0.0.3": "disclosing"})
-    code, out, _err = run(capsys, "pool.test", "--mx", "--all-addresses", "--port", str(port),
-                          "--dns-server", dns_at, "--format", "json", *FAST)
+    code, out, _err = run(
+        capsys,
+        "pool.test",
+        "--mx",
+        "--all-addresses",
+        "--port",
+        str(port),
+        "--dns-server",
+        dns_at,
+        "--format",
+        "json",
+        *FAST,
+    )
     docs = lines(out)
     assert [d["target"]["address"] for d in docs] == ["127.0.0.2", "127.0.0.3"]
     assert {d["target"]["host"] for d in docs} == {"mx.pool.test"}
@@ -149,33 +179,53 @@ def test_all_addresses_compares_the_pool(capsys: pytest.CaptureFixture[str],
     assert code == 1
 
 
-def test_all_addresses_alike_is_ok_in_nagios(capsys: pytest.CaptureFixture[str],
-                                             mail_hosts: Callable[[dict[str, str]], int],
-                                             dns_at: str) -> None:
+def test_all_addresses_alike_is_ok_in_nagios(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden", "127.0.0.3": "hidden"})
-    code, out, _err = run(capsys, "mx.pool.test", "--all-addresses", "--port", str(port),
-                          "--dns-server", dns_at, "--format", "nagios", *FAST)
+    code, out, _err = run(
+        capsys,
+        "mx.pool.test",
+        "--all-addresses",
+        "--port",
+        str(port),
+        "--dns-server",
+        dns_at,
+        "--format",
+        "nagios",
+        *FAST,
+    )
     assert code == 0 and out.startswith("SMTP OK - 2 targets: 2 OK |")
     assert "'mx.pool.test:" in out and " 127.0.0.2 time'=" in out
 
 
-def test_null_mx_is_explained_and_unknown(capsys: pytest.CaptureFixture[str],
-                                          dns_at: str) -> None:
+def test_null_mx_is_explained_and_unknown(capsys: pytest.CaptureFixture[str], dns_at: str) -> None:
     code, out, _err = run(capsys, "null.test", "--mx", "--dns-server", dns_at, *FAST)
     assert code == 3
     assert "null MX" in out and "RFC 7505" in out and "accepts no mail" in out
-    code, out, _err = run(capsys, "null.test", "--mx", "--dns-server", dns_at,
-                          "--format", "json", *FAST)
+    code, out, _err = run(
+        capsys, "null.test", "--mx", "--dns-server", dns_at, "--format", "json", *FAST
+    )
     (doc,) = lines(out)
     assert doc["status"] == "unknown" and doc["findings"]["mx"]["source"] == "null-mx"
 
 
-def test_no_mx_falls_back_to_the_address(capsys: pytest.CaptureFixture[str],
-                                         mail_hosts: Callable[[dict[str, str]], int],
-                                         dns_at: str) -> None:
+def test_no_mx_falls_back_to_the_address(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden"})
-    code, out, _err = run(capsys, "fallback.test", "--mx", "--port", str(port),
-                          "--dns-server", dns_at, "--format", "json", *FAST)
+    code, out, _err = run(
+        capsys,
+        "fallback.test",
+        "--mx",
+        "--port",
+        str(port),
+        "--dns-server",
+        dns_at,
+        "--format",
+        "json",
+        *FAST,
+    )
     (doc,) = lines(out)
     mx = doc["findings"]["mx"]
     assert code == 0 and doc["target"]["address"] == "127.0.0.2"
@@ -183,12 +233,22 @@ def test_no_mx_falls_back_to_the_address(capsys: pytest.CaptureFixture[str],
     assert "RFC 5321 §5.1" in mx["summary"]
 
 
-def test_mx_host_without_address_is_a_warning(capsys: pytest.CaptureFixture[str],
-                                              mail_hosts: Callable[[dict[str, str]], int],
-                                              dns_at: str) -> None:
+def test_mx_host_without_address_is_a_warning(
+    capsys: pytest.CaptureFixture[str], mail_hosts: Callable[[dict[str, str]], int], dns_at: str
+) -> None:
     port = mail_hosts({"127.0.0.2": "hidden"})
-    code, out, _err = run(capsys, "dangling.test", "--mx", "--port", str(port),
-                          "--dns-server", dns_at, "--format", "json", *FAST)
+    code, out, _err = run(
+        capsys,
+        "dangling.test",
+        "--mx",
+        "--port",
+        str(port),
+        "--dns-server",
+        dns_at,
+        "--format",
+        "json",
+        *FAST,
+    )
     gone, good = lines(out)
     assert gone["target"]["host"] == "gone.dangling.test" and gone["status"] == "warning"
     assert "has no address record" in gone["findings"]["mx"]["summary"]
@@ -197,12 +257,14 @@ def test_mx_host_without_address_is_a_warning(capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize(
     ("domain", "needle"),
-    [("nowhere.test", "does not exist (NXDOMAIN)"),
-     pytest.param("silent.test", "no DNS answer", marks=pytest.mark.slow)],  # waits it out
+    [
+        ("nowhere.test", "does not exist (NXDOMAIN)"),
+        pytest.param("silent.test", "no DNS answer", marks=pytest.mark.slow),
+    ],  # waits it out
 )
-def test_a_domain_that_does_not_resolve_is_unknown(capsys: pytest.CaptureFixture[str],
-                                                   dns_at: str, domain: str,
-                                                   needle: str) -> None:
+def test_a_domain_that_does_not_resolve_is_unknown(
+    capsys: pytest.CaptureFixture[str], dns_at: str, domain: str, needle: str
+) -> None:
     code, out, err = run(capsys, domain, "--mx", "--dns-server", dns_at, "--timeout", "0.5")
     assert code == 3 and out == "" and needle in err
 
@@ -219,5 +281,6 @@ def test_the_resolver_is_only_the_given_server() -> None:
     resolver = _resolver("127.0.0.1:5353", 2.0)
     assert isinstance(resolver, dns.asyncresolver.Resolver)
     assert [(ns.address, ns.port) for ns in resolver.nameservers] == [  # type: ignore[union-attr]
-        ("127.0.0.1", 5353)]
+        ("127.0.0.1", 5353)
+    ]
     assert _resolver(None, 2.0) is None

@@ -24,8 +24,17 @@ from smtpprobe.views.probe_view import probe_doc
 from tests.ports import ServerAddress, free_port
 
 Serve = Callable[..., ServerAddress]
-TOP_KEYS = {"schema_version", "target", "status", "started_at", "elapsed_ms", "complete",
-            "exchanges", "findings", "error"}
+TOP_KEYS = {
+    "schema_version",
+    "target",
+    "status",
+    "started_at",
+    "elapsed_ms",
+    "complete",
+    "exchanges",
+    "findings",
+    "error",
+}
 EXCHANGE_KEYS = {"phase", "command", "reply", "started_ms", "elapsed_ms", "meaning", "error"}
 REPLY_KEYS = {"code", "enhanced", "lines", "raw", "defects"}
 MEANING_KEYS = {"title", "context", "tone", "allowed"}
@@ -38,14 +47,26 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def probe_json(capsys: pytest.CaptureFixture[str], server: ServerAddress,
-               *extra: str) -> tuple[int, dict[str, Any]]:
-    code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--format", "json",
-                          "--timeout", "5", "--command-timeout", "2", *extra)
+def probe_json(
+    capsys: pytest.CaptureFixture[str], server: ServerAddress, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    code, out, _err = run(
+        capsys,
+        "probe",
+        f"{server.host}:{server.port}",
+        "--format",
+        "json",
+        "--timeout",
+        "5",
+        "--command-timeout",
+        "2",
+        *extra,
+    )
     return code, json.loads(out)
 
 
 # -- personas of our own: what tests/servers.py does not cover ------------------------------
+
 
 class _ScriptedSMTP(SMTP):
     """VRFY answered with a fixed reply; the banner's ident chosen by the test."""
@@ -70,14 +91,22 @@ def scripted(
     start_controller: Callable[[Controller], ServerAddress],
 ) -> Callable[..., ServerAddress]:
     def start(smtp_class: type[SMTP] = _ScriptedSMTP, ident: str | None = None) -> ServerAddress:
-        return start_controller(_ScriptedController(
-            smtp_class, hostname="127.0.0.1", port=free_port(), server_hostname="mx.test",
-            ident=ident, ready_timeout=5.0))
+        return start_controller(
+            _ScriptedController(
+                smtp_class,
+                hostname="127.0.0.1",
+                port=free_port(),
+                server_hostname="mx.test",
+                ident=ident,
+                ready_timeout=5.0,
+            )
+        )
 
     return start
 
 
 # -- verdicts and exit codes -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("persona", "check", "verdict", "exit_code"),
@@ -92,17 +121,23 @@ def scripted(
         pytest.param("expn-list", "expn", "disclosing", 1, id="expn-expands"),
     ],
 )
-def test_verdicts_and_exit_codes(capsys: pytest.CaptureFixture[str],
-                                 threaded_smtp_server: Serve, persona: str, check: str,
-                                 verdict: str, exit_code: int) -> None:
+def test_verdicts_and_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+    threaded_smtp_server: Serve,
+    persona: str,
+    check: str,
+    verdict: str,
+    exit_code: int,
+) -> None:
     code, doc = probe_json(capsys, threaded_smtp_server(persona))
     assert doc["findings"][check]["verdict"] == verdict
     assert code == exit_code
     assert doc["status"] == ["ok", "warning"][exit_code]
 
 
-def test_inconclusive_when_the_server_defers(capsys: pytest.CaptureFixture[str],
-                                             scripted: Callable[..., ServerAddress]) -> None:
+def test_inconclusive_when_the_server_defers(
+    capsys: pytest.CaptureFixture[str], scripted: Callable[..., ServerAddress]
+) -> None:
     code, doc = probe_json(capsys, scripted())
     vrfy = doc["findings"]["vrfy"]
     assert vrfy["verdict"] == "inconclusive" and vrfy["status"] == "ok"
@@ -110,8 +145,9 @@ def test_inconclusive_when_the_server_defers(capsys: pytest.CaptureFixture[str],
     assert code == 0
 
 
-def test_rcpt_check_discloses_and_warns(capsys: pytest.CaptureFixture[str],
-                                        threaded_smtp_server: Serve) -> None:
+def test_rcpt_check_discloses_and_warns(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     code, doc = probe_json(capsys, threaded_smtp_server("exim"), "--rcpt-check")
     rcpt = doc["findings"]["rcpt"]
     assert rcpt["verdict"] == "disclosing" and rcpt["status"] == "warning"
@@ -119,15 +155,17 @@ def test_rcpt_check_discloses_and_warns(capsys: pytest.CaptureFixture[str],
     assert code == 1
 
 
-def test_connection_refused_is_critical(capsys: pytest.CaptureFixture[str],
-                                        closed_port: int) -> None:
+def test_connection_refused_is_critical(
+    capsys: pytest.CaptureFixture[str], closed_port: int
+) -> None:
     code, out, _err = run(capsys, "probe", f"127.0.0.1:{closed_port}", "--timeout", "3")
     assert code == 2
     assert "CRITICAL" in out and "exit code 2" in out
 
 
-def test_421_at_connect_is_critical(capsys: pytest.CaptureFixture[str],
-                                    threaded_smtp_server: Serve) -> None:
+def test_421_at_connect_is_critical(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     code, doc = probe_json(capsys, threaded_smtp_server("421"))
     assert code == 2
     assert doc["findings"]["banner"]["code"] == 421
@@ -135,11 +173,21 @@ def test_421_at_connect_is_critical(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.slow
-def test_silent_server_hits_the_deadline_before_ehlo(capsys: pytest.CaptureFixture[str],
-                                                     threaded_smtp_server: Serve) -> None:
+def test_silent_server_hits_the_deadline_before_ehlo(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     server = threaded_smtp_server("silent")
-    code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--format", "json",
-                          "--command-timeout", "0.3", "--timeout", "2")
+    code, out, _err = run(
+        capsys,
+        "probe",
+        f"{server.host}:{server.port}",
+        "--format",
+        "json",
+        "--command-timeout",
+        "0.3",
+        "--timeout",
+        "2",
+    )
     doc = json.loads(out)
     assert code == 2 and doc["complete"] is False
     assert doc["error"]["kind"] == "timeout" and doc["error"]["phase"] == "EHLO"
@@ -181,8 +229,9 @@ def test_unresolvable_name_in_json(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.param(["mx.example", "--cafile", "/nonexistent/ca.pem"], id="missing-cafile"),
     ],
 )
-def test_bad_arguments_exit_3_before_any_network(capsys: pytest.CaptureFixture[str],
-                                                 argv: list[str]) -> None:
+def test_bad_arguments_exit_3_before_any_network(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     code, out, err = run(capsys, "probe", *argv)
     assert code == 3 and out == ""
     assert err.strip() and "Traceback" not in err
@@ -195,9 +244,14 @@ def test_bad_address_comes_with_a_hint(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("mx.example", ("mx.example", None)), ("mx.example:2525", ("mx.example", 2525)),
-     ("[2001:db8::1]:25", ("2001:db8::1", 25)), ("[2001:db8::1]", ("2001:db8::1", None)),
-     ("2001:db8::1", ("2001:db8::1", None)), ("192.0.2.1:587", ("192.0.2.1", 587))],
+    [
+        ("mx.example", ("mx.example", None)),
+        ("mx.example:2525", ("mx.example", 2525)),
+        ("[2001:db8::1]:25", ("2001:db8::1", 25)),
+        ("[2001:db8::1]", ("2001:db8::1", None)),
+        ("2001:db8::1", ("2001:db8::1", None)),
+        ("192.0.2.1:587", ("192.0.2.1", 587)),
+    ],
 )
 def test_host_port(text: str, expected: tuple[str, int | None]) -> None:
     assert HostPort().convert(text, None, None) == expected
@@ -205,12 +259,17 @@ def test_host_port(text: str, expected: tuple[str, int | None]) -> None:
 
 # -- formats, language, live view ------------------------------------------------------------
 
+
 def test_json_schema(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("postfix")
     _code, doc = probe_json(capsys, server)
     assert set(doc) >= TOP_KEYS and doc["schema_version"] == 1
-    assert doc["target"] == {"host": "127.0.0.1", "port": server.port, "address": "127.0.0.1",
-                             "tls": "auto"}
+    assert doc["target"] == {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "address": "127.0.0.1",
+        "tls": "auto",
+    }
     assert set(doc["findings"]) == set(CHECKS)
     for exchange in doc["exchanges"]:
         assert set(exchange) == EXCHANGE_KEYS
@@ -222,11 +281,14 @@ def test_json_schema(capsys: pytest.CaptureFixture[str], threaded_smtp_server: S
     vrfy = doc["findings"]["vrfy"]
     assert [e["command"] for e in vrfy["evidence"]][0].startswith("VRFY postmaster@")
     assert doc["findings"]["ehlo"]["chunking"] is True
-    assert doc["findings"]["help"]["conforms"] is True and "VRFY" in doc["findings"]["help"]["topics"]
+    assert (
+        doc["findings"]["help"]["conforms"] is True and "VRFY" in doc["findings"]["help"]["topics"]
+    )
 
 
-def test_text_output_is_an_annotated_transcript(capsys: pytest.CaptureFixture[str],
-                                                threaded_smtp_server: Serve) -> None:
+def test_text_output_is_an_annotated_transcript(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     server = threaded_smtp_server("postfix")
     code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--lang", "en")
     assert code == 1
@@ -243,9 +305,9 @@ def test_indonesian(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Se
     assert "Temuan" in out and "membedakan pengguna" in out and "PERINGATAN" in out
 
 
-def test_language_from_the_locale(capsys: pytest.CaptureFixture[str],
-                                  threaded_smtp_server: Serve,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_language_from_the_locale(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LC_ALL", "id_ID.UTF-8")
     server = threaded_smtp_server("hidden")
     _code, doc = probe_json(capsys, server)
@@ -253,17 +315,18 @@ def test_language_from_the_locale(capsys: pytest.CaptureFixture[str],
     assert doc["findings"]["vrfy"]["verdict"] == "hidden"
 
 
-def test_verbose_shows_each_exchange_on_stderr(capsys: pytest.CaptureFixture[str],
-                                               threaded_smtp_server: Serve) -> None:
+def test_verbose_shows_each_exchange_on_stderr(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     server = threaded_smtp_server("hidden")
-    code, out, err = run(capsys, "probe", f"{server.host}:{server.port}", "-v", "--format",
-                         "json")
+    code, out, err = run(capsys, "probe", f"{server.host}:{server.port}", "-v", "--format", "json")
     assert code == 0 and json.loads(out)["status"] == "ok"
     assert "C: VRFY postmaster" in err and "S: 252 " in err and "S: 221 Bye" in err
 
 
-def test_only_runs_the_chosen_steps(capsys: pytest.CaptureFixture[str],
-                                    threaded_smtp_server: Serve) -> None:
+def test_only_runs_the_chosen_steps(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     _code, doc = probe_json(capsys, threaded_smtp_server("hidden"), "--only", "vrfy")
     phases = {e["phase"] for e in doc["exchanges"]}
     # EHLO is always sent: some servers refuse everything before it (503).
@@ -271,8 +334,9 @@ def test_only_runs_the_chosen_steps(capsys: pytest.CaptureFixture[str],
     assert doc["findings"]["expn"]["verdict"] == "not-tested"
 
 
-def test_starttls_with_a_trusted_ca(capsys: pytest.CaptureFixture[str],
-                                    threaded_smtp_server: Serve, cafile: str) -> None:
+def test_starttls_with_a_trusted_ca(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve, cafile: str
+) -> None:
     server = threaded_smtp_server("hidden", tls="starttls")
     code, doc = probe_json(capsys, server, "--tls", "starttls", "--cafile", cafile)
     assert code == 0
@@ -282,7 +346,8 @@ def test_starttls_with_a_trusted_ca(capsys: pytest.CaptureFixture[str],
 
 
 def test_starttls_certificate_failure_when_asked_for_is_critical(
-    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve,
+    capsys: pytest.CaptureFixture[str],
+    threaded_smtp_server: Serve,
 ) -> None:
     server = threaded_smtp_server("hidden", tls="starttls")
     code, doc = probe_json(capsys, server, "--tls", "starttls")
@@ -291,7 +356,9 @@ def test_starttls_certificate_failure_when_asked_for_is_critical(
 
 
 def test_insecure_goes_on_and_warns_about_the_certificate(
-    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve, cafile: str,
+    capsys: pytest.CaptureFixture[str],
+    threaded_smtp_server: Serve,
+    cafile: str,
 ) -> None:
     server = threaded_smtp_server("hidden", tls="starttls", cert="expired")
     code, doc = probe_json(capsys, server, "--cafile", cafile, "--insecure")
@@ -302,8 +369,9 @@ def test_insecure_goes_on_and_warns_about_the_certificate(
     assert doc["findings"]["cert-days"]["status"] == "critical" and code == 2
 
 
-def test_stray_bytes_after_starttls_warn(capsys: pytest.CaptureFixture[str],
-                                         threaded_smtp_server: Serve, cafile: str) -> None:
+def test_stray_bytes_after_starttls_warn(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve, cafile: str
+) -> None:
     server = threaded_smtp_server("stray-after-starttls", tls="starttls")
     code, doc = probe_json(capsys, server, "--cafile", cafile)
     kinds = [i["kind"] for i in doc["findings"]["deviations"]["items"]]
@@ -316,7 +384,8 @@ HOSTILE = "[bold red]x[/] \x1b[2J"
 
 
 def test_hostile_banner_never_reaches_the_output_raw(
-    capsys: pytest.CaptureFixture[str], scripted: Callable[..., ServerAddress],
+    capsys: pytest.CaptureFixture[str],
+    scripted: Callable[..., ServerAddress],
 ) -> None:
     server = scripted(SMTP, ident=HOSTILE)
     code, out, err = run(capsys, "probe", f"{server.host}:{server.port}", "-v")
@@ -334,6 +403,7 @@ def test_hostile_banner_in_rich_stays_literal(scripted: Callable[..., ServerAddr
     assert report.session.exchanges[0].reply.lines[0].endswith(HOSTILE)
     buffer = io.StringIO()
     Console(file=buffer, force_terminal=True, color_system="truecolor", width=100).print(
-        to_rich(probe_doc(report, load("en"))))
+        to_rich(probe_doc(report, load("en")))
+    )
     rendered = buffer.getvalue()
     assert "[bold red]x[/]" in rendered and "\x1b[2J" not in rendered

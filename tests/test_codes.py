@@ -17,8 +17,19 @@ from tests.worded import english
 
 @pytest.mark.parametrize(
     ("code", "klass", "category"),
-    [(211, 2, 1), (220, 2, 2), (235, 2, 3), (252, 2, 5), (354, 3, 5), (421, 4, 2),
-     (500, 5, 0), (534, 5, 3), (550, 5, 5), (999, 9, 9), (100, 1, 0)],
+    [
+        (211, 2, 1),
+        (220, 2, 2),
+        (235, 2, 3),
+        (252, 2, 5),
+        (354, 3, 5),
+        (421, 4, 2),
+        (500, 5, 0),
+        (534, 5, 3),
+        (550, 5, 5),
+        (999, 9, 9),
+        (100, 1, 0),
+    ],
 )
 def test_class_and_category(code: int, klass: int, category: int) -> None:
     assert reply_class(code) == klass

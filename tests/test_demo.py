@@ -29,8 +29,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         ("status-211", 0, "hidden", "disabled", 211),
     ],
 )
-def test_every_profile(capsys: pytest.CaptureFixture[str], profile: str, exit_code: int,
-                       vrfy: str, expn: str, help_code: int) -> None:
+def test_every_profile(
+    capsys: pytest.CaptureFixture[str],
+    profile: str,
+    exit_code: int,
+    vrfy: str,
+    expn: str,
+    help_code: int,
+) -> None:
     code, out, err = run(capsys, "--profile", profile, "--format", "json")
     doc = json.loads(out)
     findings = doc["findings"]

@@ -44,8 +44,7 @@ def exporter(cafile: str) -> Iterator[str]:
         yield url
 
 
-def probe(exporter: str, target: str, module: str | None = None,
-          **headers: str) -> tuple[int, str]:
+def probe(exporter: str, target: str, module: str | None = None, **headers: str) -> tuple[int, str]:
     query = f"target={quote(target)}" + (f"&module={module}" if module else "")
     return get(f"{exporter}/probe?{query}", headers=headers)
 
@@ -61,8 +60,9 @@ def valid(text: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_disclosing_server_through_the_default_module(exporter: str,
-                                                        threaded_smtp_server: Serve) -> None:
+def test_a_disclosing_server_through_the_default_module(
+    exporter: str, threaded_smtp_server: Serve
+) -> None:
     server = threaded_smtp_server("disclosing")
     status, body = probe(exporter, f"{server.host}:{server.port}")
     assert status == 200
@@ -80,8 +80,9 @@ def test_a_disclosing_server_through_the_default_module(exporter: str,
 
 
 @pytest.mark.slow
-def test_starttls_and_the_certificate_in_a_strict_module(exporter: str,
-                                                         threaded_smtp_server: Serve) -> None:
+def test_starttls_and_the_certificate_in_a_strict_module(
+    exporter: str, threaded_smtp_server: Serve
+) -> None:
     server = threaded_smtp_server("hidden", tls="starttls")
     status, body = probe(exporter, f"{server.host}:{server.port}", "strict")
     found = metrics(body)
@@ -98,8 +99,7 @@ def test_starttls_and_the_certificate_in_a_strict_module(exporter: str,
     valid(body)
 
 
-def test_a_policy_failure_is_probe_success_zero(exporter: str,
-                                                threaded_smtp_server: Serve) -> None:
+def test_a_policy_failure_is_probe_success_zero(exporter: str, threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("disclosing")  # no STARTTLS, and it discloses
     status, body = probe(exporter, f"{server.host}:{server.port}", "strict")
     found = metrics(body)
@@ -123,8 +123,9 @@ def test_hostile_server_text_never_reaches_a_label(exporter: str) -> None:
 def test_scrape_timeout_header_caps_the_deadline(exporter: str) -> None:
     with serve_in_thread(silent) as server:  # never greets: only the deadline ends it
         started = time.monotonic()
-        status, body = probe(exporter, server.target, "plain",
-                             **{"X-Prometheus-Scrape-Timeout-Seconds": "2"})
+        status, body = probe(
+            exporter, server.target, "plain", **{"X-Prometheus-Scrape-Timeout-Seconds": "2"}
+        )
         took = time.monotonic() - started
     found = metrics(body)
     assert status == 200 and value(found, "probe_success") == 0.0
@@ -132,15 +133,18 @@ def test_scrape_timeout_header_caps_the_deadline(exporter: str) -> None:
     assert (value(found, "probe_duration_seconds") or 0) < 3
 
 
-@pytest.mark.parametrize(("query", "says"), [
-    ("target=127.0.0.1:25&user=root", "the URL parameter 'user' is not accepted"),
-    ("target=127.0.0.1:25&rcpt_check=1", "the URL parameter 'rcpt_check' is not accepted"),
-    ("module=plain", "the URL has no target"),
-    ("target=a&target=b", "the URL parameter 'target' is given more than once"),
-    ("target=127.0.0.1:25&module=nope", "there is no module 'nope' (modules: default plain"),
-    ("target=127.0.0.1:99999", "99999"),
-    ("target=bad%0d%0ahost", "host"),
-])
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("target=127.0.0.1:25&user=root", "the URL parameter 'user' is not accepted"),
+        ("target=127.0.0.1:25&rcpt_check=1", "the URL parameter 'rcpt_check' is not accepted"),
+        ("module=plain", "the URL has no target"),
+        ("target=a&target=b", "the URL parameter 'target' is given more than once"),
+        ("target=127.0.0.1:25&module=nope", "there is no module 'nope' (modules: default plain"),
+        ("target=127.0.0.1:99999", "99999"),
+        ("target=bad%0d%0ahost", "host"),
+    ],
+)
 def test_bad_parameters_get_400_and_one_line(exporter: str, query: str, says: str) -> None:
     status, body = get(f"{exporter}/probe?{query}")
     assert status == 400
@@ -157,10 +161,12 @@ def test_exporter_self_metrics(exporter: str, threaded_smtp_server: Serve) -> No
     assert status == 200
     runs = "smtpprobe_exporter_probes_total"
     fails = "smtpprobe_exporter_probe_failures_total"
-    assert (value(after, runs, module="plain") or 0) - (value(before, runs, module="plain")
-                                                       or 0) == 2
-    assert (value(after, fails, module="plain") or 0) - (value(before, fails, module="plain")
-                                                        or 0) == 1
+    assert (value(after, runs, module="plain") or 0) - (
+        value(before, runs, module="plain") or 0
+    ) == 2
+    assert (value(after, fails, module="plain") or 0) - (
+        value(before, fails, module="plain") or 0
+    ) == 1
     assert value(after, "smtpprobe_exporter_probes_in_flight") == 0.0
     valid(body)
 
@@ -187,16 +193,30 @@ def test_bad_config_is_one_line_and_exit_3(tmp_path: pytest.TempPathFactory) -> 
     import subprocess
     import sys
 
-    for text, says in (("[modules.x]\nuser = 'root'\n", "module 'x': unknown key 'user'"),
-                       ("[modules.x]\ntimeout = -1\n", "'timeout' must be seconds > 0"),
-                       ("modules = 3\n", "only [modules.NAME] tables"),
-                       ("[modules.x\n", "not valid TOML")):
+    for text, says in (
+        ("[modules.x]\nuser = 'root'\n", "module 'x': unknown key 'user'"),
+        ("[modules.x]\ntimeout = -1\n", "'timeout' must be seconds > 0"),
+        ("modules = 3\n", "only [modules.NAME] tables"),
+        ("[modules.x\n", "not valid TOML"),
+    ):
         config = tmp_path / "bad.toml"  # type: ignore[operator]
         config.write_text(text)
-        result = subprocess.run([sys.executable, "-m", "smtpprobe", "exporter", "--config",
-                                 str(config), "--check-config"], capture_output=True,
-                                text=True, timeout=60, check=False,
-                                env={**os.environ, "LANG": "C.UTF-8"})
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "smtpprobe",
+                "exporter",
+                "--config",
+                str(config),
+                "--check-config",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "LANG": "C.UTF-8"},
+        )
         assert result.returncode == 3 and says in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
 
@@ -214,18 +234,30 @@ def test_the_private_postfix(exporter: str, postfix_server: PostfixInstance) -> 
 
 @pytest.mark.slow
 def test_format_prometheus_for_the_textfile_collector(
-        capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve) -> None:
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     from smtpprobe.cli import main
 
     a, b = threaded_smtp_server("hidden"), threaded_smtp_server("disclosing")
-    code = main(["probe", f"{a.host}:{a.port}", f"{b.host}:{b.port}", "--tls", "none",
-                 "--format", "prometheus"])
+    code = main(
+        [
+            "probe",
+            f"{a.host}:{a.port}",
+            f"{b.host}:{b.port}",
+            "--tls",
+            "none",
+            "--format",
+            "prometheus",
+        ]
+    )
     out = capsys.readouterr().out
     found = metrics(out)
     assert code == 1
     assert value(found, "smtpprobe_status", target=f"{a.host}:{a.port}") == 0.0
-    assert value(found, "smtpprobe_vrfy_verdict", target=f"{b.host}:{b.port}",
-                 verdict="disclosing") == 1.0
+    assert (
+        value(found, "smtpprobe_vrfy_verdict", target=f"{b.host}:{b.port}", verdict="disclosing")
+        == 1.0
+    )
     valid(out)
     code = main(["probe", f"{a.host}:{a.port}", "--tls", "none", "--format", "prometheus"])
     single = capsys.readouterr().out
@@ -256,8 +288,9 @@ scrape_configs:
 
 
 @pytest.mark.slow
-def test_a_real_prometheus_scrapes_the_exporter(exporter: str, threaded_smtp_server: Serve,
-                                                tmp_path: pytest.TempPathFactory) -> None:
+def test_a_real_prometheus_scrapes_the_exporter(
+    exporter: str, threaded_smtp_server: Serve, tmp_path: pytest.TempPathFactory
+) -> None:
     import shutil
     import subprocess
     import urllib.parse
@@ -272,23 +305,30 @@ def test_a_real_prometheus_scrapes_the_exporter(exporter: str, threaded_smtp_ser
     server = threaded_smtp_server("disclosing")
     target = f"{server.host}:{server.port}"
     config = tmp_path / "prometheus.yml"  # type: ignore[operator]
-    config.write_text(PROMETHEUS_CONFIG.format(
-        target=target, exporter=exporter.removeprefix("http://")))
+    config.write_text(
+        PROMETHEUS_CONFIG.format(target=target, exporter=exporter.removeprefix("http://"))
+    )
     port = free_port()
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path}/data",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    query = urllib.parse.quote(f'smtpprobe_vrfy_verdict{{verdict="disclosing",'
-                               f'instance="{target}",job="smtp"}}')
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path}/data",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    query = urllib.parse.quote(
+        f'smtpprobe_vrfy_verdict{{verdict="disclosing",instance="{target}",job="smtp"}}'
+    )
     found: list[object] = []
     try:
         deadline = time.monotonic() + 90  # start-up, first scrape, a loaded machine
         while time.monotonic() < deadline and not found:
             time.sleep(1)
             try:
-                status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={query}",
-                                   timeout=5)
+                status, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={query}", timeout=5)
             except OSError:
                 continue  # not listening yet
             if status == 200:

@@ -44,7 +44,8 @@ def _fault_on(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
 
 
 async def test_a_bug_on_one_target_is_that_targets_unknown(
-        smtp_server: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    smtp_server: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = [await smtp_server("hidden") for _ in range(4)]
     bad = await smtp_server("hidden")
     _fault_on(monkeypatch, bad.port)
@@ -61,14 +62,25 @@ async def test_a_bug_on_one_target_is_that_targets_unknown(
 
 
 def test_json_lines_and_junit_survive_a_bug_on_one_target(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        threaded_smtp_server: ThreadServe, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    threaded_smtp_server: ThreadServe,
+    tmp_path: Path,
+) -> None:
     set_plain_english(monkeypatch)
     servers = [threaded_smtp_server("hidden") for _ in range(3)]
     _fault_on(monkeypatch, servers[1].port)
     junit = tmp_path / "smtp.xml"
-    code, out, err = run_main(capsys, "probe", *(f"{s.host}:{s.port}" for s in servers),
-                              "--format", "json", "--junit", str(junit), *FAST_CLI)
+    code, out, err = run_main(
+        capsys,
+        "probe",
+        *(f"{s.host}:{s.port}" for s in servers),
+        "--format",
+        "json",
+        "--junit",
+        str(junit),
+        *FAST_CLI,
+    )
     docs = {d["target"]["port"]: d for d in map(json.loads, out.splitlines())}
     assert len(docs) == 3 and code == 3
     assert docs[servers[1].port]["error"]["kind"] == "internal"
@@ -97,8 +109,11 @@ async def test_out_of_file_descriptors_is_local_and_unknown(local_server: int) -
     # Room for a few sockets only: most of the 30 connections cannot even be opened.
     resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 4, hard))
     try:
-        fleet = await run_fleet([TargetSpec("127.0.0.1", local_server)] * 30, options=FAST,
-                                fleet=FleetOptions(concurrency=30))
+        fleet = await run_fleet(
+            [TargetSpec("127.0.0.1", local_server)] * 30,
+            options=FAST,
+            fleet=FleetOptions(concurrency=30),
+        )
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     local = [r for r in fleet.results if r.error is not None and r.error.kind == "local"]
@@ -115,9 +130,27 @@ def test_concurrency_is_clamped_to_the_open_file_limit(local_server: int) -> Non
 
     targets = "".join(f"127.0.0.1:{local_server}\n" for _ in range(50))
     result = subprocess.run(
-        [sys.executable, "-m", "smtpprobe", "probe", "--targets", "-", "--format", "json",
-         "--concurrency", "500", *FAST_CLI], input=targets, capture_output=True, text=True,
-        timeout=120, preexec_fn=low_limit, env={**os.environ, "LANG": "C.UTF-8"}, check=False)
+        [
+            sys.executable,
+            "-m",
+            "smtpprobe",
+            "probe",
+            "--targets",
+            "-",
+            "--format",
+            "json",
+            "--concurrency",
+            "500",
+            *FAST_CLI,
+        ],
+        input=targets,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=low_limit,
+        env={**os.environ, "LANG": "C.UTF-8"},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "`--concurrency 500` lowered to 36" in result.stderr
     assert "limit (`ulimit -n`) is 100" in result.stderr
@@ -126,15 +159,30 @@ def test_concurrency_is_clamped_to_the_open_file_limit(local_server: int) -> Non
 
 @pytest.mark.slow
 def test_total_timeout_ends_the_run_and_marks_what_was_left(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        threaded_smtp_server: ThreadServe) -> None:
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    threaded_smtp_server: ThreadServe,
+) -> None:
     set_plain_english(monkeypatch)
     good = threaded_smtp_server("hidden")
     with serve_in_thread(silent) as quiet:  # says nothing: the probe would wait 30 s
         started = time.monotonic()
-        code, out, err = run_main(capsys, "probe", f"{good.host}:{good.port}", quiet.target,
-                                  "--format", "json", "--tls", "none", "--timeout", "30",
-                                  "--command-timeout", "30", "--total-timeout", "1.5")
+        code, out, err = run_main(
+            capsys,
+            "probe",
+            f"{good.host}:{good.port}",
+            quiet.target,
+            "--format",
+            "json",
+            "--tls",
+            "none",
+            "--timeout",
+            "30",
+            "--command-timeout",
+            "30",
+            "--total-timeout",
+            "1.5",
+        )
         took = time.monotonic() - started
     docs = {d["target"]["port"]: d for d in map(json.loads, out.splitlines())}
     assert docs[good.port]["status"] == "ok"
@@ -148,9 +196,12 @@ async def test_results_not_kept_are_still_counted(smtp_server: Serve, closed_por
     good = await smtp_server("hidden")
     streamed: list[int] = []
     specs = iter([TargetSpec(good.host, good.port)] * 5 + [TargetSpec("127.0.0.1", closed_port)])
-    fleet = await run_fleet(specs, options=FAST,
-                            fleet=FleetOptions(concurrency=3, keep_results=False),
-                            on_result=lambda index, result: streamed.append(index))
+    fleet = await run_fleet(
+        specs,
+        options=FAST,
+        fleet=FleetOptions(concurrency=3, keep_results=False),
+        on_result=lambda index, result: streamed.append(index),
+    )
     assert fleet.results == () and sorted(streamed) == list(range(6))
     assert fleet.counts == {Status.OK: 5, Status.CRITICAL: 1} and fleet.total == 6
     assert fleet.status is Status.CRITICAL
@@ -161,10 +212,26 @@ def test_a_bad_line_on_stdin_stops_the_stream_there(threaded_smtp_server: Thread
     server = threaded_smtp_server("hidden")
     good = f"{server.host}:{server.port}"
     result = subprocess.run(
-        [sys.executable, "-m", "smtpprobe", "probe", "--targets", "-", "--format", "json",
-         "--concurrency", "1", *FAST_CLI], input=f"{good}\nmx.example:99999\n{good}\n",
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "LANG": "C.UTF-8"})
+        [
+            sys.executable,
+            "-m",
+            "smtpprobe",
+            "probe",
+            "--targets",
+            "-",
+            "--format",
+            "json",
+            "--concurrency",
+            "1",
+            *FAST_CLI,
+        ],
+        input=f"{good}\nmx.example:99999\n{good}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LANG": "C.UTF-8"},
+    )
     assert result.returncode == 3
     assert "--targets line 2" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stdout.splitlines()) == 1  # the target before it was probed

@@ -19,8 +19,10 @@ KB = load("en")
 
 
 def _report() -> ProbeReport:
-    return report(ex("", "220 mx.example.org ESMTP\r\n"),
-                  *real_and_control("252 2.0.0 postmaster", "550 5.1.1 unknown"))
+    return report(
+        ex("", "220 mx.example.org ESMTP\r\n"),
+        *real_and_control("252 2.0.0 postmaster", "550 5.1.1 unknown"),
+    )
 
 
 @pytest.mark.parametrize("output_format", list(OutputFormat))
@@ -31,8 +33,11 @@ def test_every_format_renders(output_format: OutputFormat) -> None:
     if isinstance(output, Doc):
         assert "VRFY" in to_plain(output)
     elif isinstance(output, str):  # finished text: the Nagios line, JUnit XML, metrics
-        assert ("VRFY disclosing" in output or 'name="vrfy"' in output
-                or 'smtpprobe_vrfy_verdict{verdict="disclosing"} 1.0' in output)
+        assert (
+            "VRFY disclosing" in output
+            or 'name="vrfy"' in output
+            or 'smtpprobe_vrfy_verdict{verdict="disclosing"} 1.0' in output
+        )
     else:
         assert json.loads(json.dumps(output))["findings"]["vrfy"]["verdict"] == "disclosing"
 
@@ -57,5 +62,9 @@ def test_error_document_reads_the_fields() -> None:
     error = ResolveError("nope.invalid does not resolve", phase="resolve", hint="check it")
     doc = error_document(Target("nope.invalid", 25, None, TlsMode.AUTO), error, KB)
     assert doc["status"] == "unknown" and doc["exchanges"] == [] and doc["findings"] == {}
-    assert doc["error"] == {"kind": "resolve", "phase": "resolve",
-                            "message": "nope.invalid does not resolve", "hint": "check it"}
+    assert doc["error"] == {
+        "kind": "resolve",
+        "phase": "resolve",
+        "message": "nope.invalid does not resolve",
+        "hint": "check it",
+    }

@@ -19,8 +19,18 @@ SLACK = 1.0
 
 def probe_json(capsys: pytest.CaptureFixture[str], script: Script, *extra: str) -> hostile.CliRun:
     with serve_in_thread(script) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout",
-                      str(DEADLINE), "--format", "json", *extra)
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "none",
+            "--timeout",
+            str(DEADLINE),
+            "--format",
+            "json",
+            *extra,
+        )
     assert run.elapsed < DEADLINE + SLACK, f"took {run.elapsed:.2f} s"
     assert "Traceback" not in run.err
     return run
@@ -115,11 +125,23 @@ def test_server_that_stops_mid_reply_ends_at_the_deadline_with_the_partial_reply
 
 @pytest.mark.slow
 def test_tls_handshake_that_never_completes_ends_at_the_deadline(
-    capsys: pytest.CaptureFixture[str], cafile: str,
+    capsys: pytest.CaptureFixture[str],
+    cafile: str,
 ) -> None:
     with serve_in_thread(hostile.stall_after_starttls) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "starttls", "--cafile", cafile,
-                      "--timeout", str(DEADLINE), "--format", "json")
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "starttls",
+            "--cafile",
+            cafile,
+            "--timeout",
+            str(DEADLINE),
+            "--format",
+            "json",
+        )
     assert run.elapsed < DEADLINE + SLACK
     doc = run.json()
     assert run.code == 2 and doc["error"]["kind"] == "timeout" and doc["error"]["phase"] == "tls"
@@ -128,11 +150,23 @@ def test_tls_handshake_that_never_completes_ends_at_the_deadline(
 
 @pytest.mark.slow
 def test_implicit_tls_to_a_silent_server_ends_at_the_deadline_in_the_tls_phase(
-    capsys: pytest.CaptureFixture[str], cafile: str,
+    capsys: pytest.CaptureFixture[str],
+    cafile: str,
 ) -> None:
     with serve_in_thread(hostile.silent) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "implicit", "--cafile", cafile,
-                      "--timeout", str(DEADLINE), "--format", "json")
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "implicit",
+            "--cafile",
+            cafile,
+            "--timeout",
+            str(DEADLINE),
+            "--format",
+            "json",
+        )
     assert run.elapsed < DEADLINE + SLACK
     doc = run.json()
     assert run.code == 2 and doc["error"]["kind"] == "timeout" and doc["error"]["phase"] == "tls"

@@ -21,8 +21,19 @@ from tests.hostile import BANNER, CliRun, Script, read_command, run_cli, serve_i
 
 _EHLO = b"250-mx.hostile.test\r\n250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
 # The commands of a default probe (--tls none), in order: where a stray can follow.
-DEFAULT_ORDER = ("banner", "EHLO", "HELP", "HELP VRFY", "VRFY real", "VRFY control",
-                 "EXPN real", "EXPN control", "NOOP", "RSET", "QUIT")
+DEFAULT_ORDER = (
+    "banner",
+    "EHLO",
+    "HELP",
+    "HELP VRFY",
+    "VRFY real",
+    "VRFY control",
+    "EXPN real",
+    "EXPN control",
+    "NOOP",
+    "RSET",
+    "QUIT",
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,11 @@ def _answer(plan: Plan, command: bytes) -> bytes:
     name = argument.decode("latin-1").partition(":")[2 if verb == b"RCPT" else 0].strip("<>")
     exists = not plan.disclosing or plan.known.fullmatch(name) is not None
     if verb == b"VRFY":
-        return b"252 2.0.0 Cannot VRFY user, but will accept message\r\n" if exists else (
-            plan.vrfy_unknown)
+        return (
+            b"252 2.0.0 Cannot VRFY user, but will accept message\r\n"
+            if exists
+            else (plan.vrfy_unknown)
+        )
     if verb == b"RCPT":
         return b"250 2.1.5 OK\r\n" if exists else b"550 5.1.1 User unknown\r\n"
     return {
@@ -98,15 +112,26 @@ def stray_server(plan: Plan) -> Script:
 
 def probe(capsys: pytest.CaptureFixture[str], plan: Plan, *extra: str) -> CliRun:
     with serve_in_thread(stray_server(plan)) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "5",
-                      "--format", "json", *extra)
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "none",
+            "--timeout",
+            "5",
+            "--format",
+            "json",
+            *extra,
+        )
     assert "Traceback" not in run.err and "internal error" not in run.err, run.err
     return run
 
 
 def desync_item(run: CliRun) -> dict[str, object]:
-    (item,) = [i for i in run.json()["findings"]["deviations"]["items"]
-               if i["kind"] == "desynchronised"]
+    (item,) = [
+        i for i in run.json()["findings"]["deviations"]["items"] if i["kind"] == "desynchronised"
+    ]
     return item
 
 
@@ -142,8 +167,9 @@ def test_a_late_stray_252_does_not_make_a_disclosing_server_hidden(
 ) -> None:
     """100 ms after VRFY's 252 for the real name: read as the control's answer it says
     "hidden", and --expect-vrfy not-disclosing would pass."""
-    run = probe(capsys, Plan(after=DEFAULT_ORDER.index("VRFY real")),
-                "--expect-vrfy", "not-disclosing")
+    run = probe(
+        capsys, Plan(after=DEFAULT_ORDER.index("VRFY real")), "--expect-vrfy", "not-disclosing"
+    )
     assert_no_verdict(run)
     codes = [e["reply"]["code"] for e in run.json()["exchanges"] if e["reply"]]
     assert codes[DEFAULT_ORDER.index("VRFY control")] == 252  # the stray was read there
@@ -154,9 +180,13 @@ def test_a_late_stray_550_after_ehlo_does_not_make_a_hiding_server_disclosing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for extra in ((), ("--only", "vrfy", "--only", "quit")):
-        run = probe(capsys, Plan(disclosing=False, after=DEFAULT_ORDER.index("EHLO"),
-                                 stray=b"550 5.1.1 stray\r\n"),
-                    "--expect-vrfy", "not-disclosing", *extra)
+        run = probe(
+            capsys,
+            Plan(disclosing=False, after=DEFAULT_ORDER.index("EHLO"), stray=b"550 5.1.1 stray\r\n"),
+            "--expect-vrfy",
+            "not-disclosing",
+            *extra,
+        )
         assert_no_verdict(run)
         assert run.json()["findings"]["vrfy"]["verdict"] != "disclosing"
 
@@ -165,29 +195,42 @@ def test_a_late_stray_550_after_ehlo_does_not_make_a_hiding_server_disclosing(
 def test_quit_answered_250_is_a_desync_and_the_real_221_is_left_over(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run = probe(capsys, Plan(after=DEFAULT_ORDER.index("RSET"), stray=b"250 2.0.0 stray\r\n"),
-                "--expect-vrfy", "not-disclosing")
+    run = probe(
+        capsys,
+        Plan(after=DEFAULT_ORDER.index("RSET"), stray=b"250 2.0.0 stray\r\n"),
+        "--expect-vrfy",
+        "not-disclosing",
+    )
     doc = run.json()
     quit_reply = doc["exchanges"][DEFAULT_ORDER.index("QUIT")]["reply"]
     assert quit_reply["code"] in (221, 250)
     assert_no_verdict(run)
-    expected = {"unsolicited-bytes"} if quit_reply["code"] == 221 else {
-        "unexpected-code", "quit-reply"}
+    expected = (
+        {"unsolicited-bytes"} if quit_reply["code"] == 221 else {"unexpected-code", "quit-reply"}
+    )
     assert desync_item(run)["reason"] in expected
 
 
 @pytest.mark.slow
 def test_a_code_noop_cannot_get_marks_the_session(capsys: pytest.CaptureFixture[str]) -> None:
     """EXPN's 502 shifted onto NOOP (RFC 5321 §4.3.2: NOOP gets 250)."""
-    run = probe(capsys, Plan(after=DEFAULT_ORDER.index("EXPN control"), delay=0.1,
-                             stray=b"502 5.5.1 stray\r\n"), "--expect-vrfy", "not-disclosing")
+    run = probe(
+        capsys,
+        Plan(after=DEFAULT_ORDER.index("EXPN control"), delay=0.1, stray=b"502 5.5.1 stray\r\n"),
+        "--expect-vrfy",
+        "not-disclosing",
+    )
     assert_no_verdict(run)
     assert desync_item(run)["reason"] in ("unexpected-code", "unsolicited-bytes")
 
 
 def test_bytes_after_221_are_left_over(capsys: pytest.CaptureFixture[str]) -> None:
-    run = probe(capsys, Plan(after=DEFAULT_ORDER.index("QUIT"), delay=0,
-                             stray=b"250 2.0.0 one more\r\n"), "--expect-vrfy", "not-disclosing")
+    run = probe(
+        capsys,
+        Plan(after=DEFAULT_ORDER.index("QUIT"), delay=0, stray=b"250 2.0.0 one more\r\n"),
+        "--expect-vrfy",
+        "not-disclosing",
+    )
     assert_no_verdict(run, "leftover-bytes")
     assert desync_item(run)["bytes"] == "250 2.0.0 one more\r\n"
 
@@ -208,8 +251,12 @@ def test_a_vrfy_code_vrfy_cannot_get_makes_the_pair_inconclusive(
 ) -> None:
     """571 (old Exchange) is no answer VRFY can get: codes that differ because of it
     disclose nothing, and a refusal it is, not a shift."""
-    run = probe(capsys, Plan(vrfy_unknown=b"571 5.7.1 Delivery not authorized\r\n"),
-                "--expect-vrfy", "not-disclosing")
+    run = probe(
+        capsys,
+        Plan(vrfy_unknown=b"571 5.7.1 Delivery not authorized\r\n"),
+        "--expect-vrfy",
+        "not-disclosing",
+    )
     doc = run.json()
     vrfy = doc["findings"]["vrfy"]
     assert vrfy["verdict"] == "inconclusive"
@@ -252,27 +299,49 @@ def test_a_bad_control_name_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
 # -- any stray, anywhere, at any time ---------------------------------------------------------
 
-_STRAYS = (b"252 2.0.0 stray\r\n", b"550 5.1.1 stray\r\n", b"250 2.0.0 stray\r\n",
-           b"502 5.5.1 stray\r\n", b"221 2.0.0 stray\r\n", b"214 stray\r\n",
-           b"252-2.0.0 two\r\n252 2.0.0 lines\r\n")
+_STRAYS = (
+    b"252 2.0.0 stray\r\n",
+    b"550 5.1.1 stray\r\n",
+    b"250 2.0.0 stray\r\n",
+    b"502 5.5.1 stray\r\n",
+    b"221 2.0.0 stray\r\n",
+    b"214 stray\r\n",
+    b"252-2.0.0 two\r\n252 2.0.0 lines\r\n",
+)
 
 
 @pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-@given(disclosing=st.booleans(), after=st.integers(0, len(RCPT_ORDER) - 1),
-       delay=st.sampled_from((0.0, 0.03, 0.1)), stray=st.sampled_from(_STRAYS))
+@given(
+    disclosing=st.booleans(),
+    after=st.integers(0, len(RCPT_ORDER) - 1),
+    delay=st.sampled_from((0.0, 0.03, 0.1)),
+    stray=st.sampled_from(_STRAYS),
+)
 def test_no_stray_reply_flips_the_verdict(
-    capsys: pytest.CaptureFixture[str], disclosing: bool, after: int, delay: float,
+    capsys: pytest.CaptureFixture[str],
+    disclosing: bool,
+    after: int,
+    delay: float,
     stray: bytes,
 ) -> None:
     """Whatever the stray and wherever it lands, the verdict is the server's true one or
     inconclusive; a session judged without a desync was judged on its own replies."""
-    run = probe(capsys, Plan(disclosing=disclosing, after=after, delay=delay, stray=stray),
-                "--expect-vrfy", "not-disclosing", "--expect-rcpt", "not-disclosing",
-                "--rcpt-check")
+    run = probe(
+        capsys,
+        Plan(disclosing=disclosing, after=after, delay=delay, stray=stray),
+        "--expect-vrfy",
+        "not-disclosing",
+        "--expect-rcpt",
+        "not-disclosing",
+        "--rcpt-check",
+    )
     doc = run.json()
-    truths = {"vrfy": "disclosing" if disclosing else "hidden", "expn": "disabled",
-              "rcpt": "disclosing" if disclosing else "hidden"}
+    truths = {
+        "vrfy": "disclosing" if disclosing else "hidden",
+        "expn": "disabled",
+        "rcpt": "disclosing" if disclosing else "hidden",
+    }
     for check, truth in truths.items():
         verdict = doc["findings"][check]["verdict"]
         assert verdict in (truth, "inconclusive"), (check, verdict, doc["exchanges"])

@@ -19,7 +19,7 @@ import os
 import random
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -50,16 +50,48 @@ from tests.hostile import random_bytes, serve
 KB = load("en")
 # Anything a terminal could act on: C0 controls but TAB and LF, DEL, and the C1 controls.
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-COMMANDS = (b"EHLO smtpprobe.invalid", b"HELO smtpprobe.invalid", b"STARTTLS", b"HELP",
-            b"HELP VRFY", b"VRFY postmaster", b"VRFY smtpprobe-0", b"EXPN postmaster",
-            b"EXPN smtpprobe-0", b"MAIL FROM:<>", b"RCPT TO:<postmaster@mx.test>",
-            b"RCPT TO:<smtpprobe-0@mx.test>", b"NOOP", b"RSET", b"QUIT")
-FRAGMENTS = (b"220 ", b"250-", b"250 ", b"252 2.0.0 ", b"550 5.1.1 ", b"999 ", b"2l4 ",
-             b"\r\n", b"\n", b"\x00", b"\x1b[2J", b"\x1b]0;x\x07", b"\xc2\x9b", b"\xff",
-             b"[bold]x[/]", b"STARTTLS", b"AUTH PLAIN", b"SIZE", b"mx.test")
+COMMANDS = (
+    b"EHLO smtpprobe.invalid",
+    b"HELO smtpprobe.invalid",
+    b"STARTTLS",
+    b"HELP",
+    b"HELP VRFY",
+    b"VRFY postmaster",
+    b"VRFY smtpprobe-0",
+    b"EXPN postmaster",
+    b"EXPN smtpprobe-0",
+    b"MAIL FROM:<>",
+    b"RCPT TO:<postmaster@mx.test>",
+    b"RCPT TO:<smtpprobe-0@mx.test>",
+    b"NOOP",
+    b"RSET",
+    b"QUIT",
+)
+FRAGMENTS = (
+    b"220 ",
+    b"250-",
+    b"250 ",
+    b"252 2.0.0 ",
+    b"550 5.1.1 ",
+    b"999 ",
+    b"2l4 ",
+    b"\r\n",
+    b"\n",
+    b"\x00",
+    b"\x1b[2J",
+    b"\x1b]0;x\x07",
+    b"\xc2\x9b",
+    b"\xff",
+    b"[bold]x[/]",
+    b"STARTTLS",
+    b"AUTH PLAIN",
+    b"SIZE",
+    b"mx.test",
+)
 
 server_bytes = st.lists(st.sampled_from(FRAGMENTS) | st.binary(max_size=16), max_size=40).map(
-    b"".join)
+    b"".join
+)
 
 
 def views_are_safe(report: ProbeReport) -> None:
@@ -67,7 +99,8 @@ def views_are_safe(report: ProbeReport) -> None:
     assert not UNSAFE.search(to_plain(probe_doc(report, KB)))
     buffer = io.StringIO()
     Console(file=buffer, force_terminal=True, color_system=None, width=100).print(
-        to_rich(probe_doc(report, KB)))
+        to_rich(probe_doc(report, KB))
+    )
     assert not UNSAFE.search(buffer.getvalue())
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -104,9 +137,12 @@ def transcript(data: bytes, commands: list[bytes]) -> tuple[list[Exchange], SMTP
 
 @pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=server_bytes, commands=st.lists(st.sampled_from(COMMANDS), max_size=10),
-       stray=st.binary(max_size=24) | st.sampled_from([b"", b"250 \x1b[2J\x9b\r\n"]),
-       tls_mode=st.sampled_from(list(TlsMode)))
+@given(
+    data=server_bytes,
+    commands=st.lists(st.sampled_from(COMMANDS), max_size=10),
+    stray=st.binary(max_size=24) | st.sampled_from([b"", b"250 \x1b[2J\x9b\r\n"]),
+    tls_mode=st.sampled_from(list(TlsMode)),
+)
 def test_any_bytes_through_parser_and_interpreter_give_a_safe_report(
     data: bytes, commands: list[bytes], stray: bytes, tls_mode: TlsMode
 ) -> None:
@@ -115,7 +151,7 @@ def test_any_bytes_through_parser_and_interpreter_give_a_safe_report(
         target=Target("mx.test", 25, "127.0.0.1", tls_mode),
         options=ProbeOptions(tls=tls_mode, steps=frozenset(STEPS)),
         exchanges=tuple(exchanges),
-        started_at=datetime(2025, 1, 2, tzinfo=timezone.utc),
+        started_at=datetime(2025, 1, 2, tzinfo=UTC),
         elapsed=0.5,
         complete=error is None,
         error=error,
@@ -140,8 +176,9 @@ async def _one_run(seed: int) -> tuple[int, ProbeReport | BaseException]:
     tls = rng.choice([TlsMode.NONE, TlsMode.AUTO, TlsMode.STARTTLS])
     steps = frozenset(STEPS) if rng.random() < 0.3 else ProbeOptions().steps
     async with serve(random_bytes(seed)) as server:
-        options = ProbeOptions(port=server.port, tls=tls, steps=steps, deadline=DEADLINE,
-                               insecure=rng.random() < 0.5)
+        options = ProbeOptions(
+            port=server.port, tls=tls, steps=steps, deadline=DEADLINE, insecure=rng.random() < 0.5
+        )
         try:
             report: ProbeReport | BaseException = await probe(server.host, options=options)
         except Exception as exc:  # noqa: BLE001 - recorded and reported with its seed

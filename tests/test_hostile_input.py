@@ -11,8 +11,7 @@ from tests.hostile import run_cli
 
 def error_lines(err: str) -> list[str]:
     """The lines of stderr that state the error (click's and smtpprobe's own forms)."""
-    return [line for line in err.splitlines()
-            if line.startswith(("Error:", "smtpprobe: error:"))]
+    return [line for line in err.splitlines() if line.startswith(("Error:", "smtpprobe: error:"))]
 
 
 @pytest.mark.parametrize(
@@ -24,33 +23,55 @@ def error_lines(err: str) -> list[str]:
         pytest.param(["127.0.0.1", "--port", "70000"], "'--port'", id="option-port"),
         pytest.param(["[::1"], "write an IPv6 address as [2001:db8::1]:25", id="open-bracket"),
         pytest.param([":25"], "names no host", id="no-host"),
-        pytest.param(["127.0.0.1:25", "--port", "26"], "the target says port 25 but --port says 26",
-                     id="two-ports"),
-        pytest.param(["127.0.0.1", "--user", "alice smith"], "'alice smith' contains ' '",
-                     id="user-with-space"),
-        pytest.param(["127.0.0.1", "--user", "@example.org"], "'@example.org' is not an address",
-                     id="user-without-local-part"),
-        pytest.param(["127.0.0.1", "--user", "a@b@c"], "'a@b@c' is not an address",
-                     id="user-with-two-ats"),
-        pytest.param(["127.0.0.1", "--user", "<alice@example.org>"], "contains '<'",
-                     id="user-in-brackets"),
-        pytest.param(["127.0.0.1", "--user", "alice\r\nRSET"], "contains '\\r'",
-                     id="user-smuggling-a-command"),
-        pytest.param(["127.0.0.1", "--list", "staff\x1b[2J"], "contains '\\x1b'",
-                     id="list-with-escape"),
+        pytest.param(
+            ["127.0.0.1:25", "--port", "26"],
+            "the target says port 25 but --port says 26",
+            id="two-ports",
+        ),
+        pytest.param(
+            ["127.0.0.1", "--user", "alice smith"],
+            "'alice smith' contains ' '",
+            id="user-with-space",
+        ),
+        pytest.param(
+            ["127.0.0.1", "--user", "@example.org"],
+            "'@example.org' is not an address",
+            id="user-without-local-part",
+        ),
+        pytest.param(
+            ["127.0.0.1", "--user", "a@b@c"], "'a@b@c' is not an address", id="user-with-two-ats"
+        ),
+        pytest.param(
+            ["127.0.0.1", "--user", "<alice@example.org>"], "contains '<'", id="user-in-brackets"
+        ),
+        pytest.param(
+            ["127.0.0.1", "--user", "alice\r\nRSET"],
+            "contains '\\r'",
+            id="user-smuggling-a-command",
+        ),
+        pytest.param(
+            ["127.0.0.1", "--list", "staff\x1b[2J"], "contains '\\x1b'", id="list-with-escape"
+        ),
         pytest.param(["127.0.0.1", "--helo", "my host"], "contains ' '", id="helo-with-space"),
-        pytest.param(["127.0.0.1", "--domain", "exa mple.org"], "is not a domain name",
-                     id="bad-domain"),
-        pytest.param(["127.0.0.1", "--only", "vrfy", "--skip", "vrfy"],
-                     "--skip and --only cannot be combined", id="only-and-skip-same-step"),
-        pytest.param(["127.0.0.1", "--rcpt-check", "--skip", "rcpt"],
-                     "--rcpt-check asks for the step that --skip rcpt leaves out",
-                     id="rcpt-check-and-skip-rcpt"),
+        pytest.param(
+            ["127.0.0.1", "--domain", "exa mple.org"], "is not a domain name", id="bad-domain"
+        ),
+        pytest.param(
+            ["127.0.0.1", "--only", "vrfy", "--skip", "vrfy"],
+            "--skip and --only cannot be combined",
+            id="only-and-skip-same-step",
+        ),
+        pytest.param(
+            ["127.0.0.1", "--rcpt-check", "--skip", "rcpt"],
+            "--rcpt-check asks for the step that --skip rcpt leaves out",
+            id="rcpt-check-and-skip-rcpt",
+        ),
         pytest.param(["127.0.0.1", "-4", "-6"], "-4 and -6 cannot be combined", id="4-and-6"),
         pytest.param(["127.0.0.1", "--timeout", "0"], "'--timeout'", id="zero-timeout"),
         pytest.param(["127.0.0.1", "--tls", "maybe"], "'--tls'", id="unknown-tls-mode"),
-        pytest.param(["127.0.0.1", "--cafile", "/nonexistent/ca.pem"], "'--cafile'",
-                     id="missing-cafile"),
+        pytest.param(
+            ["127.0.0.1", "--cafile", "/nonexistent/ca.pem"], "'--cafile'", id="missing-cafile"
+        ),
     ],
 )
 def test_bad_input_exits_3_with_one_error_line(

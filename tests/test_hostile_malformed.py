@@ -44,8 +44,11 @@ def flat(text: str) -> str:
 # -- not a reply at all ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [b"2l4", b"25", b"", b"SSH-2.0-OpenSSH_9.6"],
-                         ids=["letter-in-code", "two-digits", "no-code", "not-smtp"])
+@pytest.mark.parametrize(
+    "code",
+    [b"2l4", b"25", b"", b"SSH-2.0-OpenSSH_9.6"],
+    ids=["letter-in-code", "two-digits", "no-code", "not-smtp"],
+)
 def test_a_greeting_that_is_no_reply_says_the_server_does_not_speak_smtp(
     capsys: pytest.CaptureFixture[str], code: bytes
 ) -> None:
@@ -98,9 +101,12 @@ def test_a_code_out_of_range_is_flagged_and_the_greeting_refused(
     ("script", "defect", "phases"),
     [
         pytest.param(hostile.mixed_codes, "mixed-codes", {"EHLO"}, id="mixed-codes"),
-        pytest.param(hostile.bare_lf, "bare-lf",
-                     {"banner", "EHLO", "HELP", "VRFY", "EXPN", "NOOP", "RSET", "QUIT"},
-                     id="bare-lf"),
+        pytest.param(
+            hostile.bare_lf,
+            "bare-lf",
+            {"banner", "EHLO", "HELP", "VRFY", "EXPN", "NOOP", "RSET", "QUIT"},
+            id="bare-lf",
+        ),
         pytest.param(hostile.invalid_utf8, "non-utf8", {"banner", "VRFY"}, id="invalid-utf8"),
         pytest.param(hostile.nul_bytes, "nul-byte", {"banner", "HELP"}, id="nul-bytes"),
     ],
@@ -147,10 +153,10 @@ def test_an_extra_reply_is_discarded_so_later_replies_stay_in_step(
     assert replies["HELP"] == 214 and replies["NOOP"] == 250 and replies["QUIT"] == 221
     assert doc["findings"]["vrfy"]["verdict"] == "inconclusive" and doc["desynchronised"]
     assert {p["reason"] for p in doc["findings"]["vrfy"]["pairs"]} == {"desynchronised"}
-    (item,) = [i for i in doc["findings"]["deviations"]["items"]
-               if i["kind"] == "unsolicited-bytes"]
-    (desync,) = [i for i in doc["findings"]["deviations"]["items"]
-                 if i["kind"] == "desynchronised"]
+    (item,) = [
+        i for i in doc["findings"]["deviations"]["items"] if i["kind"] == "unsolicited-bytes"
+    ]
+    (desync,) = [i for i in doc["findings"]["deviations"]["items"] if i["kind"] == "desynchronised"]
     assert desync["reason"] == "unsolicited-bytes" and desync["command"] == "HELP"
     assert item["command"] == "HELP"
     assert item["bytes"] == "250 2.1.5 an extra reply nobody asked for\r\n"

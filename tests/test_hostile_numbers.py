@@ -57,8 +57,11 @@ def _ehlo(size: str) -> Reply:
     return Reply(250, ("mx.example", "PIPELINING", f"SIZE {size}", "HELP"))
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"),
-               max_size=60))
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=60
+    )
+)
 def test_any_size_value_is_a_number_or_a_recorded_oddity(value: str) -> None:
     info = parse_ehlo(_ehlo(value))
     data = info.to_data()  # never raises
@@ -85,11 +88,13 @@ def _ehlo_script(size: bytes) -> hostile.Script:
 
 
 @pytest.mark.parametrize("size", ["²³".encode(), b"9" * 5000])
-def test_probe_reports_a_server_with_an_odd_size(capsys: pytest.CaptureFixture[str],
-                                                 size: bytes) -> None:
+def test_probe_reports_a_server_with_an_odd_size(
+    capsys: pytest.CaptureFixture[str], size: bytes
+) -> None:
     with serve_in_thread(_ehlo_script(size)) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "5",
-                      "--format", "json")
+        run = run_cli(
+            capsys, "probe", server.target, "--tls", "none", "--timeout", "5", "--format", "json"
+        )
     assert "internal error" not in run.err
     document = json.loads(run.out)
     ehlo = document["findings"]["ehlo"]
@@ -97,14 +102,28 @@ def test_probe_reports_a_server_with_an_odd_size(capsys: pytest.CaptureFixture[s
     assert run.code in (0, 1)
 
 
-def test_one_odd_server_leaves_the_fleet_whole(capsys: pytest.CaptureFixture[str],
-                                               tmp_path: object) -> None:
-    with serve_in_thread(_ehlo_script("²³".encode())) as odd, \
-            serve_in_thread(hostile.converse) as plain:
-        run = run_cli(capsys, "probe", odd.target, plain.target, "--tls", "none",
-                      "--timeout", "5", "--format", "json")
-    records = {record["target"]["port"]: record
-               for record in map(json.loads, run.out.splitlines())}  # in finishing order
+def test_one_odd_server_leaves_the_fleet_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    with (
+        serve_in_thread(_ehlo_script("²³".encode())) as odd,
+        serve_in_thread(hostile.converse) as plain,
+    ):
+        run = run_cli(
+            capsys,
+            "probe",
+            odd.target,
+            plain.target,
+            "--tls",
+            "none",
+            "--timeout",
+            "5",
+            "--format",
+            "json",
+        )
+    records = {
+        record["target"]["port"]: record for record in map(json.loads, run.out.splitlines())
+    }  # in finishing order
     assert len(records) == 2 and "internal error" not in run.err
     assert records[odd.port]["findings"]["ehlo"]["malformed"] == {"SIZE": "²³"}
     assert "malformed" not in records[plain.port]["findings"]["ehlo"]
@@ -143,28 +162,31 @@ def test_any_port_text_is_a_port_or_a_usage_error(port: str) -> None:
     assert given.isascii() and given.isdigit() and parsed == int(given) and 0 < parsed < 65536
 
 
-@pytest.mark.parametrize("argv", [
-    ["probe", "127.0.0.1:²"],
-    ["probe", "127.0.0.1:٣٩٩٩"],
-    ["probe", "host:25:extra"],
-    ["probe", "--port", "٣٩٩٩", "127.0.0.1"],
-    ["probe", "--cert-days", "²,¹", "127.0.0.1"],
-    ["probe", "--cert-days", "٢١,٧", "127.0.0.1"],
-    ["probe", "--concurrency", "٣", "127.0.0.1"],
-    ["probe", "--warning", "nan", "127.0.0.1"],
-    ["probe", "--critical", "inf", "127.0.0.1"],
-    ["probe", "--max-banner-delay", "nan", "127.0.0.1"],
-    ["probe", "--max-banner-delay", "-1", "127.0.0.1"],
-    ["probe", "--timeout", "1e999", "127.0.0.1"],
-    ["probe", "--timeout", "٣", "127.0.0.1"],
-    ["probe", "--command-timeout", "NaN", "127.0.0.1"],
-    ["codes", "--class", "٤"],
-    ["exporter", "--max-timeout", "nan"],
-    ["exporter", "--concurrency", "٣"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["probe", "127.0.0.1:²"],
+        ["probe", "127.0.0.1:٣٩٩٩"],
+        ["probe", "host:25:extra"],
+        ["probe", "--port", "٣٩٩٩", "127.0.0.1"],
+        ["probe", "--cert-days", "²,¹", "127.0.0.1"],
+        ["probe", "--cert-days", "٢١,٧", "127.0.0.1"],
+        ["probe", "--concurrency", "٣", "127.0.0.1"],
+        ["probe", "--warning", "nan", "127.0.0.1"],
+        ["probe", "--critical", "inf", "127.0.0.1"],
+        ["probe", "--max-banner-delay", "nan", "127.0.0.1"],
+        ["probe", "--max-banner-delay", "-1", "127.0.0.1"],
+        ["probe", "--timeout", "1e999", "127.0.0.1"],
+        ["probe", "--timeout", "٣", "127.0.0.1"],
+        ["probe", "--command-timeout", "NaN", "127.0.0.1"],
+        ["codes", "--class", "٤"],
+        ["exporter", "--max-timeout", "nan"],
+        ["exporter", "--concurrency", "٣"],
+    ],
+)
 def test_bad_numbers_on_the_command_line_are_usage_errors(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        argv: list[str]) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
     set_plain_english(monkeypatch)
     run = run_cli(capsys, *argv)
     assert run.code == 3
@@ -174,9 +196,9 @@ def test_bad_numbers_on_the_command_line_are_usage_errors(
 
 
 @pytest.mark.parametrize("line", ["h:²", "h:٣٩٩٩", "h:25:x", "h:99999"])
-def test_a_bad_targets_line_is_a_usage_error(capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: object, line: str) -> None:
+def test_a_bad_targets_line_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object, line: str
+) -> None:
     set_plain_english(monkeypatch)
     import pathlib
 
@@ -188,8 +210,9 @@ def test_a_bad_targets_line_is_a_usage_error(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize("columns", ["²", "٣٩", "nan", "-5", "9" * 5000, "0", ""])
-def test_odd_columns_are_ignored(capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+def test_odd_columns_are_ignored(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
     set_plain_english(monkeypatch)
     monkeypatch.setenv("COLUMNS", columns)
     run = run_cli(capsys, "explain", "252")

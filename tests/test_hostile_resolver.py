@@ -45,7 +45,9 @@ def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Even
 
 @pytest.mark.parametrize("output_format", ["text", "json"])
 def test_a_resolver_that_never_answers_ends_at_the_deadline(
-    capsys: pytest.CaptureFixture[str], hanging_resolver: threading.Event, output_format: str,
+    capsys: pytest.CaptureFixture[str],
+    hanging_resolver: threading.Event,
+    output_format: str,
 ) -> None:
     run = run_cli(capsys, "probe", HANGING, "--timeout", "2", "--format", output_format)
     assert run.code == 3, run.err

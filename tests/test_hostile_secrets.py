@@ -42,12 +42,34 @@ _EHLO = b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2\r\n250 HE
 # Every mechanism the probe speaks; with xoauth2 the secret is the token.
 MECHANISMS = ("plain", "login", "cram-md5", "xoauth2")
 # Where the server puts the echo.
-PLACES = ("auth-reply", "challenge", "after-235", "after-235-later", "help", "help-split",
-          "vrfy", "partial", "long-line", "unsolicited-long")
+PLACES = (
+    "auth-reply",
+    "challenge",
+    "after-235",
+    "after-235-later",
+    "help",
+    "help-split",
+    "vrfy",
+    "partial",
+    "long-line",
+    "unsolicited-long",
+)
 # How it writes the secret (each a function of the password).
-WRITINGS = ("plain", "upper", "lower", "swapcase", "base64", "base64-unpadded",
-            "base64-inside", "hex", "hex-upper", "url", "plain-message", "plain-message-unpadded",
-            "login-user")
+WRITINGS = (
+    "plain",
+    "upper",
+    "lower",
+    "swapcase",
+    "base64",
+    "base64-unpadded",
+    "base64-inside",
+    "hex",
+    "hex-upper",
+    "url",
+    "plain-message",
+    "plain-message-unpadded",
+    "login-user",
+)
 
 
 def _b64(data: bytes) -> str:
@@ -78,8 +100,15 @@ def forbidden(password: str) -> list[str]:
     """What must appear nowhere, compared case-folded."""
     plain = f"\0{USER}\0{password}".encode()
     unpadded = _b64(password.encode()).rstrip("=")
-    return [password, password[:-1], unpadded[:-1], _b64(plain).rstrip("=")[:-1],
-            password.encode().hex(), quote(password, safe=""), _b64(USER.encode()).rstrip("=")]
+    return [
+        password,
+        password[:-1],
+        unpadded[:-1],
+        _b64(plain).rstrip("=")[:-1],
+        password.encode().hex(),
+        quote(password, safe=""),
+        _b64(USER.encode()).rstrip("="),
+    ]
 
 
 @dataclasses.dataclass
@@ -103,7 +132,7 @@ class Shape:
     def pieces(self) -> list[str]:
         """The echo and the two parts a split or a cut makes, where long enough to tell."""
         echo = self.echo
-        parts = (echo, echo[:self.half], echo[self.half:]) if self.pieces_secret else (echo,)
+        parts = (echo, echo[: self.half], echo[self.half :]) if self.pieces_secret else (echo,)
         # Long enough, and not a plain word, so that ordinary report text cannot match it.
         return [p for p in parts if len(p) >= 10 or len(p) >= 6 and not p.isalpha()]
 
@@ -137,8 +166,9 @@ async def _reply_for(shape: Shape, verb: bytes, writer: asyncio.StreamWriter) ->
     return verb != b"QUIT"
 
 
-async def _auth(shape: Shape, command: bytes, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter) -> None:
+async def _auth(
+    shape: Shape, command: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     echo = shape.echo.encode()
     if shape.mechanism == "cram-md5":
         challenge = echo if shape.place == "challenge" else b"PDEyMzRAbXguaG9zdGlsZS50ZXN0Pg=="
@@ -199,8 +229,13 @@ def echoing() -> Iterator[tuple[Shape, HostileServer]]:
 FORMATS = (("text",), ("rich",), ("text", "-v"), ("json",), ("junit",), ("nagios",))
 
 
-def _run_all(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-             server: HostileServer, shape: Shape, password: str) -> list[str]:
+def _run_all(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    server: HostileServer,
+    shape: Shape,
+    password: str,
+) -> list[str]:
     """Every view of one probe of *server*: stdout and stderr of each format, and repr."""
     monkeypatch.setenv(ENV, password)
     secret = "--auth-token-env" if shape.mechanism == "xoauth2" else "--auth-password-env"
@@ -208,19 +243,41 @@ def _run_all(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     for output_format, *extra in FORMATS:
         color = output_format == "rich"
         with monkeypatch.context() as patch:
-            patch.setattr("smtpprobe.commands._common.use_color",
-                          lambda stream=None, color=color: color)
-            run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "3",
-                          "--allow-plaintext-auth", "--auth-user", USER, secret, ENV,
-                          "--auth-mechanism", shape.mechanism, "--format",
-                          "text" if color else output_format, *extra)
+            patch.setattr(
+                "smtpprobe.commands._common.use_color", lambda stream=None, color=color: color
+            )
+            run = run_cli(
+                capsys,
+                "probe",
+                server.target,
+                "--tls",
+                "none",
+                "--timeout",
+                "3",
+                "--allow-plaintext-auth",
+                "--auth-user",
+                USER,
+                secret,
+                ENV,
+                "--auth-mechanism",
+                shape.mechanism,
+                "--format",
+                "text" if color else output_format,
+                *extra,
+            )
         assert "Traceback" not in run.err and "internal error" not in run.err, run.err
         outputs.append(run.out + run.err)
     token = shape.mechanism == "xoauth2"
-    options = ProbeOptions(port=server.port, tls=TlsMode.NONE, deadline=3, auth_user=USER,
-                           auth_password=None if token else password,
-                           auth_token=password if token else None, allow_plaintext_auth=True,
-                           auth_mechanism=AuthMechanism(shape.mechanism))
+    options = ProbeOptions(
+        port=server.port,
+        tls=TlsMode.NONE,
+        deadline=3,
+        auth_user=USER,
+        auth_password=None if token else password,
+        auth_token=password if token else None,
+        allow_plaintext_auth=True,
+        auth_mechanism=AuthMechanism(shape.mechanism),
+    )
     outputs.append(repr(asyncio.run(probe(server.host, options=options))))
     return outputs
 
@@ -236,15 +293,19 @@ def assert_no_secret(outputs: list[str], password: str, shape: Shape) -> None:
 # Letters, digits and the symbols URL-encoding and BASE64 care about; long enough, and
 # with a digit and a symbol, so that it cannot be an ordinary word of the report by chance.
 _SYMBOLS = "!#$%&*+-./:;=?@^_~"
-passwords = st.text("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+-./:;=?@^_~ ",
-                    min_size=10, max_size=24).filter(
-    lambda p: p.strip() == p and any(c.isdigit() for c in p) and any(c in _SYMBOLS for c in p))
+passwords = st.text(
+    "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+-./:;=?@^_~ ",
+    min_size=10,
+    max_size=24,
+).filter(lambda p: p.strip() == p and any(c.isdigit() for c in p) and any(c in _SYMBOLS for c in p))
 
 
 @pytest.mark.parametrize("place", PLACES)
 def test_each_place_of_the_echo_is_redacted_in_every_view(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    echoing: tuple[Shape, HostileServer], place: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    echoing: tuple[Shape, HostileServer],
+    place: str,
 ) -> None:
     shape, server = echoing
     password = "S3cr3t-Pa55!word"
@@ -258,13 +319,24 @@ def test_each_place_of_the_echo_is_redacted_in_every_view(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(password=passwords, place=st.sampled_from(PLACES), writing=st.sampled_from(WRITINGS),
-       mechanism=st.sampled_from(MECHANISMS), split=st.integers(1, 40),
-       prefix=st.binary(min_size=0, max_size=5))
+@given(
+    password=passwords,
+    place=st.sampled_from(PLACES),
+    writing=st.sampled_from(WRITINGS),
+    mechanism=st.sampled_from(MECHANISMS),
+    split=st.integers(1, 40),
+    prefix=st.binary(min_size=0, max_size=5),
+)
 def test_no_echo_shape_shows_the_secret_anywhere(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    echoing: tuple[Shape, HostileServer], password: str, place: str, writing: str,
-    mechanism: str, split: int, prefix: bytes,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    echoing: tuple[Shape, HostileServer],
+    password: str,
+    place: str,
+    writing: str,
+    mechanism: str,
+    split: int,
+    prefix: bytes,
 ) -> None:
     shape, server = echoing
     shape.mechanism, shape.place, shape.split = mechanism, place, split

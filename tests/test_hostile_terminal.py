@@ -57,8 +57,9 @@ def test_verbose_live_view_on_stderr_is_inert(capsys: pytest.CaptureFixture[str]
 
 def test_json_carries_the_server_text_as_data(capsys: pytest.CaptureFixture[str]) -> None:
     with serve_in_thread(hostile.escape_banner) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "3",
-                      "--format", "json")
+        run = run_cli(
+            capsys, "probe", server.target, "--tls", "none", "--timeout", "3", "--format", "json"
+        )
     assert run.code == 0
     assert_inert(run.out)  # escaped as \u001b, \u009b … inside JSON strings
     doc = json.loads(run.out)
@@ -100,11 +101,13 @@ async def test_rich_renderer_escapes_server_text_in_every_block() -> None:
     from smtpprobe.render.rich_view import to_rich
 
     async with serve(hostile.escape_banner) as server:
-        report = await probe(server.host, options=ProbeOptions(
-            port=server.port, tls=TlsMode.NONE, deadline=3.0))
+        report = await probe(
+            server.host, options=ProbeOptions(port=server.port, tls=TlsMode.NONE, deadline=3.0)
+        )
     buffer = io.StringIO()
     Console(file=buffer, force_terminal=True, color_system="truecolor", width=100).print(
-        to_rich(probe_doc(report, load("en"))))
+        to_rich(probe_doc(report, load("en")))
+    )
     out = buffer.getvalue()
     assert "\x1b[" in out
     assert_inert(out, RAW_UNDER_RICH)
@@ -127,8 +130,17 @@ def test_injected_stray_bytes_are_inert(
     context = hostile.server_context(server_certs["valid"])
     script = hostile.starttls_injection(context, injected=b"250 " + ESCAPES + b"\r\n")
     with serve_in_thread(script) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "starttls", "--cafile", cafile,
-                      "--timeout", "3")
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "starttls",
+            "--cafile",
+            cafile,
+            "--timeout",
+            "3",
+        )
     assert run.code == 1
     assert_inert(run.out)
     assert "250 \\x1b]0;pwned" in " ".join(run.out.split())
@@ -137,8 +149,10 @@ def test_injected_stray_bytes_are_inert(
 async def _pipe_in_greeting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A 554 greeting whose text tries to end the status line and forge perfdata."""
     await hostile.converse(
-        reader, writer,
-        banner=b"554 5.7.1 go away | time=999s;1;2 " + ESCAPES + b" SMTP OK - fake\r\n")
+        reader,
+        writer,
+        banner=b"554 5.7.1 go away | time=999s;1;2 " + ESCAPES + b" SMTP OK - fake\r\n",
+    )
 
 
 def test_nagios_line_stays_one_line_whatever_the_server_says(
@@ -146,8 +160,9 @@ def test_nagios_line_stays_one_line_whatever_the_server_says(
 ) -> None:
     """The plugin line is one line, its only `|` is ours, and no escape gets through."""
     with serve_in_thread(_pipe_in_greeting) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "none", "--timeout", "3",
-                      "--format", "nagios")
+        run = run_cli(
+            capsys, "probe", server.target, "--tls", "none", "--timeout", "3", "--format", "nagios"
+        )
     assert run.code == 2
     assert run.out.count("\n") == 1 and run.out.startswith("SMTP CRITICAL - ")
     assert run.out.count("|") == 1 and "time=999s" not in run.out.split("|")[1]

@@ -32,8 +32,19 @@ def test_bytes_injected_before_the_handshake_are_discarded_and_flagged(
     """CVE-2011-0411: ``250 injected`` must not be read as the reply to EHLO inside TLS."""
     context = hostile.server_context(server_certs["valid"])
     with serve_in_thread(hostile.starttls_injection(context)) as server:
-        run = run_cli(capsys, "probe", server.target, "--tls", "starttls", "--cafile", cafile,
-                      "--timeout", "3", "--format", "json")
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "starttls",
+            "--cafile",
+            cafile,
+            "--timeout",
+            "3",
+            "--format",
+            "json",
+        )
     doc = run.json()
     assert run.code == 1 and doc["status"] == "warning" and doc["complete"]
     deviations = doc["findings"]["deviations"]
@@ -53,16 +64,18 @@ def test_injection_is_explained_in_the_text_view(
     capsys: pytest.CaptureFixture[str], server_certs: dict[str, trustme.LeafCert], cafile: str
 ) -> None:
     context = hostile.server_context(server_certs["valid"])
-    run = probe(capsys, hostile.starttls_injection(context), "--tls", "starttls",
-                "--cafile", cafile)
+    run = probe(
+        capsys, hostile.starttls_injection(context), "--tls", "starttls", "--cafile", cafile
+    )
     text = " ".join(run.out.split())
     assert run.code == 1
     assert "sent 14 bytes after `220 Ready to start TLS`" in text
     assert "RFC 3207 §4.2" in text
 
 
-@pytest.mark.parametrize(("mode", "code", "status"), [("auto", 1, "warning"),
-                                                      ("starttls", 2, "critical")])
+@pytest.mark.parametrize(
+    ("mode", "code", "status"), [("auto", 1, "warning"), ("starttls", 2, "critical")]
+)
 def test_starttls_advertised_but_refused_is_a_finding(
     capsys: pytest.CaptureFixture[str], mode: str, code: int, status: str
 ) -> None:
@@ -110,8 +123,9 @@ REASONS = {
 def test_a_bad_certificate_stops_the_probe_with_the_reason(
     capsys: pytest.CaptureFixture[str], bad_certs: dict[str, Any], cafile: str, cert: str
 ) -> None:
-    doc = probe_json(capsys, hostile.tls_upgrade(bad_certs[cert]), "--tls", "starttls",
-                     "--cafile", cafile)
+    doc = probe_json(
+        capsys, hostile.tls_upgrade(bad_certs[cert]), "--tls", "starttls", "--cafile", cafile
+    )
     assert doc["status"] == "critical" and not doc["complete"]
     assert doc["error"]["kind"] == "tls" and doc["error"]["phase"] == "tls"
     assert REASONS[cert] in doc["error"]["message"]
@@ -123,8 +137,17 @@ def test_a_bad_certificate_stops_the_probe_with_the_reason(
 def test_insecure_goes_on_and_still_reports_the_bad_certificate(
     capsys: pytest.CaptureFixture[str], bad_certs: dict[str, Any], cafile: str, cert: str
 ) -> None:
-    run = probe(capsys, hostile.tls_upgrade(bad_certs[cert]), "--tls", "starttls",
-                "--cafile", cafile, "--insecure", "--format", "json")
+    run = probe(
+        capsys,
+        hostile.tls_upgrade(bad_certs[cert]),
+        "--tls",
+        "starttls",
+        "--cafile",
+        cafile,
+        "--insecure",
+        "--format",
+        "json",
+    )
     doc = run.json()
     assert doc["complete"] and doc["error"] is None
     # WARNING from the certificate; a monitoring policy (--cert-days) may make it CRITICAL.
@@ -138,7 +161,14 @@ def test_insecure_goes_on_and_still_reports_the_bad_certificate(
 def test_insecure_in_the_text_view_says_why_the_certificate_failed(
     capsys: pytest.CaptureFixture[str], bad_certs: dict[str, Any], cafile: str
 ) -> None:
-    run = probe(capsys, hostile.tls_upgrade(bad_certs["self-signed"]), "--tls", "starttls",
-                "--cafile", cafile, "--insecure")
+    run = probe(
+        capsys,
+        hostile.tls_upgrade(bad_certs["self-signed"]),
+        "--tls",
+        "starttls",
+        "--cafile",
+        cafile,
+        "--insecure",
+    )
     assert run.code == 1
     assert "does NOT verify: self-signed certificate" in " ".join(run.out.split())

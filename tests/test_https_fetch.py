@@ -53,41 +53,60 @@ def _send(data: bytes) -> Script:
 
 
 async def _get(port: int, cafile: str, timeout: float = 3.0, host: str = HOST) -> HttpsResponse:
-    return await fetch(host, "/.well-known/mta-sts.txt", port=port, connect_to=("127.0.0.1",),
-                       cafile=cafile, timeout=timeout)
+    return await fetch(
+        host,
+        "/.well-known/mta-sts.txt",
+        port=port,
+        connect_to=("127.0.0.1",),
+        cafile=cafile,
+        timeout=timeout,
+    )
 
 
 async def test_a_good_answer(https: Callable[[Script], Awaitable[int]], cafile: str) -> None:
-    port = await https(_send(b"HTTP/1.1 200 OK\r\nContent-Type: Text/Plain; charset=utf-8\r\n"
-                             b"Content-Length: 5\r\n\r\nhello"))
+    port = await https(
+        _send(
+            b"HTTP/1.1 200 OK\r\nContent-Type: Text/Plain; charset=utf-8\r\n"
+            b"Content-Length: 5\r\n\r\nhello"
+        )
+    )
     response = await _get(port, cafile)
-    assert (response.status, response.media_type, response.body) == (
-        200, "text/plain", b"hello")
+    assert (response.status, response.media_type, response.body) == (200, "text/plain", b"hello")
 
 
-@pytest.mark.parametrize(("answer", "reason"), [
-    (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed"),
-    (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 40_000, "malformed"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "malformed"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "malformed"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", "too-large"),
-    (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 70_000, "too-large"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20000\r\n", "too-large"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "malformed"),
-])
-async def test_hostile_answers(https: Callable[[Script], Awaitable[int]], cafile: str,
-                               answer: bytes, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed"),
+        (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 40_000, "malformed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "malformed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "malformed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", "too-large"),
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 70_000, "too-large"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20000\r\n", "too-large"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "malformed"),
+    ],
+)
+async def test_hostile_answers(
+    https: Callable[[Script], Awaitable[int]], cafile: str, answer: bytes, reason: str
+) -> None:
     port = await https(_send(answer))
     with pytest.raises(FetchError) as caught:
         await _get(port, cafile)
     assert caught.value.reason == reason
 
 
-async def test_a_redirect_is_returned_not_followed(https: Callable[[Script], Awaitable[int]],
-                                                   cafile: str) -> None:
-    port = await https(_send(b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.test/"
-                             + b"x" * 1000 + b"\r\nContent-Length: 0\r\n\r\n"))
+async def test_a_redirect_is_returned_not_followed(
+    https: Callable[[Script], Awaitable[int]], cafile: str
+) -> None:
+    port = await https(
+        _send(
+            b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.test/"
+            + b"x" * 1000
+            + b"\r\nContent-Length: 0\r\n\r\n"
+        )
+    )
     response = await _get(port, cafile)
     assert response.status == 302
     assert response.location.startswith("https://elsewhere.test/")
@@ -95,8 +114,9 @@ async def test_a_redirect_is_returned_not_followed(https: Callable[[Script], Awa
 
 
 @pytest.mark.slow
-async def test_a_dripping_server_ends_at_the_timeout(https: Callable[[Script], Awaitable[int]],
-                                                      cafile: str) -> None:
+async def test_a_dripping_server_ends_at_the_timeout(
+    https: Callable[[Script], Awaitable[int]], cafile: str
+) -> None:
     async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\n")
         for _ in range(100):  # bounded: 10 s at most
@@ -112,8 +132,9 @@ async def test_a_dripping_server_ends_at_the_timeout(https: Callable[[Script], A
     assert time.monotonic() - started < 3.0  # generous on a loaded machine
 
 
-async def test_a_certificate_for_another_name(https: Callable[[Script], Awaitable[int]],
-                                              cafile: str) -> None:
+async def test_a_certificate_for_another_name(
+    https: Callable[[Script], Awaitable[int]], cafile: str
+) -> None:
     port = await https(_send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
     with pytest.raises(FetchError) as caught:
         await _get(port, cafile, host="mta-sts.other.test")

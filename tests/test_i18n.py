@@ -95,14 +95,20 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_error_tables_have_the_same_keys_and_placeholders() -> None:
     en, id_ = _toml("en/ui_errors.toml"), _toml("id/ui_errors.toml")
     assert sorted(en.keys() ^ id_.keys()) == []
-    mismatched = {key: (_fields(en[key]), _fields(id_[key])) for key in en
-                  if _fields(id_[key]) != _fields(en[key])}
+    mismatched = {
+        key: (_fields(en[key]), _fields(id_[key]))
+        for key in en
+        if _fields(id_[key]) != _fields(en[key])
+    }
     assert mismatched == {}
 
 
 def test_indonesian_error_table_is_whole_and_indonesian() -> None:
-    found = {path: words for path, text in _strings(_toml("id/ui_errors.toml"))
-             if not text.strip() or (words := english_words(text))}
+    found = {
+        path: words
+        for path, text in _strings(_toml("id/ui_errors.toml"))
+        if not text.strip() or (words := english_words(text))
+    }
     assert found == {}
 
 
@@ -160,7 +166,8 @@ def test_compiled_catalogue_is_up_to_date(lang: str, domain: str) -> None:
     shipped = LOCALE / lang / "LC_MESSAGES" / f"{domain}.mo"
     with shipped.open("rb") as handle:
         assert gettext.GNUTranslations(handle)._catalog == (  # type: ignore[attr-defined]
-            gettext.GNUTranslations(fresh)._catalog), "run scripts/catalogs compile"  # type: ignore[attr-defined]
+            gettext.GNUTranslations(fresh)._catalog
+        ), "run scripts/catalogs compile"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -177,8 +184,11 @@ def test_catalogues_are_whole_indonesian_and_keep_placeholders(lang: str, domain
                 problems[msgid] = "untranslated"
             elif _fields(msgstr) != _fields(msgid) - _english_fields(msgid):
                 problems[msgid] = f"placeholders {sorted(_fields(msgstr))}"
-            elif msgid not in METAVAR_WORDS and (words := english_words(
-                    re.sub(r"--[\w-]+|`[^`]*`|^ +smtpprobe .*$", " ", msgstr, flags=re.MULTILINE))):
+            elif msgid not in METAVAR_WORDS and (
+                words := english_words(
+                    re.sub(r"--[\w-]+|`[^`]*`|^ +smtpprobe .*$", " ", msgstr, flags=re.MULTILINE)
+                )
+            ):
                 problems[msgid] = f"English words {words}"
     assert problems == {}
 
@@ -188,7 +198,8 @@ def _code_msgids() -> dict[str, str]:
     where it is."""
     found = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(PACKAGE), keywords={"N_": None, "translate": None}):
+        str(PACKAGE), keywords={"N_": None, "translate": None}
+    ):
         found[str(message)] = f"{filename}:{lineno}"
     return found
 
@@ -197,18 +208,25 @@ def _code_msgids() -> dict[str, str]:
 def test_every_msgid_in_the_code_has_a_translation(lang: str) -> None:
     code, catalogue = _code_msgids(), _entries(_po(lang, "smtpprobe"))
     assert len(code) > 100
-    assert {msgid: where for msgid, where in code.items()
-            if not "".join(catalogue.get(msgid, ())).strip()} == {}
+    assert {
+        msgid: where
+        for msgid, where in code.items()
+        if not "".join(catalogue.get(msgid, ())).strip()
+    } == {}
     # and nothing stale: what the catalogue holds, the code still says
     assert sorted(catalogue.keys() - code.keys()) == []
 
 
 def test_click_catalogue_holds_clicks_own_messages() -> None:
     """Every msgid of click.po is one click (this version) still says."""
-    source = "".join(p.read_text(encoding="utf-8")
-                     for p in Path(click.__file__).parent.glob("*.py"))
-    missing = [key for key in _entries(_po("id", "click"))
-               if json.dumps(key) not in source and f'"{key}"' not in source]
+    source = "".join(
+        p.read_text(encoding="utf-8") for p in Path(click.__file__).parent.glob("*.py")
+    )
+    missing = [
+        key
+        for key in _entries(_po("id", "click"))
+        if json.dumps(key) not in source and f'"{key}"' not in source
+    ]
     assert missing == []
 
 
@@ -240,8 +258,13 @@ def test_every_error_key_in_the_code_has_entries_its_params_fill() -> None:
             continue
         wanted = _fields(en[name]) | _fields(en.get(name + "_hint", ""))
         params = _keyword(call, "params")
-        given = ({k.value for k in params.keys if isinstance(k, ast.Constant)}
-                 if isinstance(params, ast.Dict) else set() if params is None else wanted)
+        given = (
+            {k.value for k in params.keys if isinstance(k, ast.Constant)}
+            if isinstance(params, ast.Dict)
+            else set()
+            if params is None
+            else wanted
+        )
         if wanted - given:
             problems.append(f"{where}: {name} lacks {sorted(wanted - given)}")
     assert problems == []
@@ -256,8 +279,11 @@ def test_every_message_key_named_in_the_code_exists() -> None:
     for _where, call in _error_calls():
         name = getattr(call.func, "attr", getattr(call.func, "id", ""))
         first = call.args[0] if call.args else None
-        if name in ("text", "ui") and isinstance(first, ast.Constant) and str(
-                first.value).startswith("error_"):
+        if (
+            name in ("text", "ui")
+            and isinstance(first, ast.Constant)
+            and str(first.value).startswith("error_")
+        ):
             named.add(str(first.value))
     assert len(named) >= 5
     assert sorted(named - en.keys()) == []
@@ -289,7 +315,8 @@ def test_an_error_is_worded_by_the_views_never_by_itself() -> None:
 def test_hint_comes_with_its_key() -> None:
     exc = UsageError(key="error_skip_and_only")
     assert localized(exc, EN)[1] == (
-        "use --only to list the steps to run, or --skip to leave some out")
+        "use --only to list the steps to run, or --skip to leave some out"
+    )
     message, hint = localized(exc, ID)
     assert message == "--skip dan --only tidak dapat digabungkan"
     assert hint.startswith("pakai --only")
@@ -304,9 +331,11 @@ def test_nested_error_is_told_in_the_same_language() -> None:
     with pytest.raises(UnknownCodeError) as caught:
         explain_argument("hello", ID)
     assert localized(caught.value, EN)[0] == (
-        "cannot read 'hello': line does not start with a three-digit reply code")
+        "cannot read 'hello': line does not start with a three-digit reply code"
+    )
     assert localized(caught.value, ID)[0] == (
-        "'hello' tidak dapat dibaca: baris tidak diawali kode balasan tiga digit")
+        "'hello' tidak dapat dibaca: baris tidak diawali kode balasan tiga digit"
+    )
 
 
 def test_terms_are_translated_but_option_names_are_not() -> None:
@@ -315,13 +344,17 @@ def test_terms_are_translated_but_option_names_are_not() -> None:
     with pytest.raises(UsageError) as option:
         check_token("--user", "")
     assert (localized(helo.value, EN)[0], localized(helo.value, ID)[0]) == (
-        "the HELO name is empty", "nama HELO kosong")
+        "the HELO name is empty",
+        "nama HELO kosong",
+    )
     assert localized(option.value, ID)[0] == "--user kosong"
 
 
 def test_alternatives_use_the_languages_or() -> None:
-    exc = ResolveError(key="error_resolve_no_record",
-                       params={"name": "mx.test", "rdtypes": Alternatives(("A", "AAAA"))})
+    exc = ResolveError(
+        key="error_resolve_no_record",
+        params={"name": "mx.test", "rdtypes": Alternatives(("A", "AAAA"))},
+    )
     assert localized(exc, EN)[0] == "mx.test has no A or AAAA record"
     assert localized(exc, ID)[0] == "mx.test tidak punya rekaman A atau AAAA"
 
@@ -329,18 +362,25 @@ def test_alternatives_use_the_languages_or() -> None:
 @pytest.mark.parametrize(
     ("reason", "english", "indonesian"),
     [
-        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
-         "Connection refused", "koneksi ditolak"),
-        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
-         "Name or service not known", "nama atau layanan tidak dikenal"),
+        (
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+            "Connection refused",
+            "koneksi ditolak",
+        ),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "Name or service not known",
+            "nama atau layanan tidak dikenal",
+        ),
         (OSError(errno.EPROTO, "Protocol error"), "Protocol error", "Protocol error"),
     ],
 )
 def test_system_reasons(reason: OSError, english: str, indonesian: str) -> None:
     """By errno name in both languages (never Python's "Connect call failed (…)"); the C
     library's words where the tables have none."""
-    exc = ProbeConnectError(key="error_connect_failed",
-                            params={"host": "mx.test", "port": 25, "reason": reason})
+    exc = ProbeConnectError(
+        key="error_connect_failed", params={"host": "mx.test", "port": 25, "reason": reason}
+    )
     assert localized(exc, EN)[0] == f"cannot connect to mx.test port 25: {english}"
     assert localized(exc, ID)[0] == f"tidak dapat tersambung ke mx.test port 25: {indonesian}"
 
@@ -349,9 +389,13 @@ def test_target_errors_nest_with_their_reason() -> None:
     with pytest.raises(UsageError) as caught:
         parse_host_port("[::1")
     outer = UsageError(key="error_targets_line", params={"number": 3, "reason": caught.value})
-    assert localized(outer, EN)[0] == "--targets line 3: '[::1': write an IPv6 address as [2001:db8::1]:25"
+    assert (
+        localized(outer, EN)[0]
+        == "--targets line 3: '[::1': write an IPv6 address as [2001:db8::1]:25"
+    )
     assert localized(outer, ID)[0] == (
-        "--targets baris 3: '[::1': tulis alamat IPv6 sebagai [2001:db8::1]:25")
+        "--targets baris 3: '[::1': tulis alamat IPv6 sebagai [2001:db8::1]:25"
+    )
 
 
 def test_scrubbed_error_leaks_no_secret_in_any_language() -> None:
@@ -405,8 +449,9 @@ def test_clicks_gettext_follows_the_run() -> None:
     with using("id"):
         assert click.core._("Usage:") == "Penggunaan:"  # type: ignore[attr-defined]
         assert click.core._("Options") == "Opsi"  # type: ignore[attr-defined]
-        assert gettext.ngettext("Got unexpected extra argument ({args})",
-                                "Got unexpected extra arguments ({args})", 2).startswith("Ada")
+        assert gettext.ngettext(
+            "Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})", 2
+        ).startswith("Ada")
         assert gettext.gettext("not a click message") == "not a click message"
         with using("en"):
             assert click.core._("Options") == "Options"  # type: ignore[attr-defined]
@@ -432,15 +477,18 @@ def test_every_help_text_is_a_msgid_worded_when_shown() -> None:
     code = _code_msgids()
     problems = []
     for name, command, ctx in _commands():
-        texts = [getattr(command, "_help_msgid", command.help),
-                 getattr(command, "_epilog_msgid", command.epilog)]
+        texts = [
+            getattr(command, "_help_msgid", command.help),
+            getattr(command, "_epilog_msgid", command.epilog),
+        ]
         for param in command.get_params(ctx):
             if isinstance(param, click.Option):
                 if not isinstance(param, Option):
                     problems.append(f"{name} {param.opts}: a plain click.Option")
                 texts.append(getattr(param, "_help_msgid", param.help))
-        problems += [f"{name}: {text!r} is not marked" for text in texts
-                     if text and text not in code]
+        problems += [
+            f"{name}: {text!r} is not marked" for text in texts if text and text not in code
+        ]
     assert problems == []
 
 
@@ -457,9 +505,16 @@ def test_every_metavar_word_has_a_translation() -> None:
 
 
 @pytest.mark.usefixtures("indonesian")
-@pytest.mark.parametrize("argv", [["--help"], *([name, "--help"] for name in
-                                  ("probe", "demo", "explain", "compare", "codes", "annotate",
-                                   "send"))])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        *(
+            [name, "--help"]
+            for name in ("probe", "demo", "explain", "compare", "codes", "annotate", "send")
+        ),
+    ],
+)
 def test_help_is_indonesian(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, out, _err = run(capsys, *argv)
     assert code == 0
@@ -480,7 +535,8 @@ def test_group_help_lists_commands_and_exit_codes_in_indonesian(
 
 
 def test_lang_option_turns_help_indonesian_in_an_english_locale(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     _code, out, _err = run(capsys, "compare", "--help", "--lang", "id")
@@ -509,8 +565,13 @@ def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
 def test_compare_renders_the_seed_page(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(capsys, "compare", "211", "252")
     assert code == 0
-    headings = ["Deskripsi", "Ketika Anda Melihatnya", "Cara Memperbaiki", "Perbedaan Utama",
-                "Kapan Menggunakan Yang Mana"]
+    headings = [
+        "Deskripsi",
+        "Ketika Anda Melihatnya",
+        "Cara Memperbaiki",
+        "Perbedaan Utama",
+        "Kapan Menggunakan Yang Mana",
+    ]
     positions = [out.find(heading) for heading in headings]
     assert -1 not in positions and positions == sorted(positions)
     assert "Key differences" not in out and "When to use which" not in out
@@ -526,17 +587,18 @@ def test_codes(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.usefixtures("indonesian")
 def test_annotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
-    log.write_text("Nov 28 10:00:01 mx postfix/smtp[1]: 1A2B: to=<bob@example.org>, "
-                   "status=bounced (host mx.example.org said: 550 5.1.1 <bob@example.org>: "
-                   "Recipient address rejected: User unknown (in reply to RCPT TO command))\n")
+    log.write_text(
+        "Nov 28 10:00:01 mx postfix/smtp[1]: 1A2B: to=<bob@example.org>, "
+        "status=bounced (host mx.example.org said: 550 5.1.1 <bob@example.org>: "
+        "Recipient address rejected: User unknown (in reply to RCPT TO command))\n"
+    )
     code, out, _err = run(capsys, "annotate", str(log))
     assert code == 0
     assert "Ringkasan" in out and "Summary" not in out
 
 
 @pytest.mark.usefixtures("indonesian")
-def test_probe(capsys: pytest.CaptureFixture[str],
-               threaded_smtp_server: Any) -> None:
+def test_probe(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Any) -> None:
     server: ServerAddress = threaded_smtp_server("hidden")
     code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--timeout", "5")
     assert code in (0, 1)
@@ -545,11 +607,18 @@ def test_probe(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.usefixtures("indonesian")
-def test_probe_several_targets(capsys: pytest.CaptureFixture[str],
-                               threaded_smtp_server: Any, closed_port: int) -> None:
+def test_probe_several_targets(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Any, closed_port: int
+) -> None:
     server: ServerAddress = threaded_smtp_server("hidden")
-    code, out, err = run(capsys, "probe", f"{server.host}:{server.port}",
-                         f"127.0.0.1:{closed_port}", "--timeout", "5")
+    code, out, err = run(
+        capsys,
+        "probe",
+        f"{server.host}:{server.port}",
+        f"127.0.0.1:{closed_port}",
+        "--timeout",
+        "5",
+    )
     assert code == 2
     assert "2 target diperiksa" in out and "koneksi ditolak" in out
     assert "targets probed" not in out and "Connection refused" not in out + err
@@ -557,10 +626,12 @@ def test_probe_several_targets(capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.usefixtures("indonesian")
 @pytest.mark.parametrize("output_format", ["nagios", "junit"])
-def test_monitoring_formats(capsys: pytest.CaptureFixture[str], closed_port: int,
-                            output_format: str) -> None:
-    code, out, _err = run(capsys, "probe", f"127.0.0.1:{closed_port}", "--format",
-                          output_format, "--timeout", "5")
+def test_monitoring_formats(
+    capsys: pytest.CaptureFixture[str], closed_port: int, output_format: str
+) -> None:
+    code, out, _err = run(
+        capsys, "probe", f"127.0.0.1:{closed_port}", "--format", output_format, "--timeout", "5"
+    )
     assert code == 2
     assert "Tidak ada koneksi" in out and "koneksi ditolak" in out
     assert "Connection refused" not in out
@@ -568,11 +639,13 @@ def test_monitoring_formats(capsys: pytest.CaptureFixture[str], closed_port: int
 
 @pytest.mark.usefixtures("indonesian")
 def test_json_keys_stay_english_and_text_follows_the_language(
-    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    threaded_smtp_server: Any,
 ) -> None:
     server: ServerAddress = threaded_smtp_server("hidden")
-    _code, out, _err = run(capsys, "probe", f"{server.host}:{server.port}", "--format", "json",
-                           "--timeout", "5")
+    _code, out, _err = run(
+        capsys, "probe", f"{server.host}:{server.port}", "--format", "json", "--timeout", "5"
+    )
     document = json.loads(out)
     assert document["lang"] == "id"
     assert {"target", "status", "findings", "exchanges", "error"} <= document.keys()
@@ -606,7 +679,10 @@ def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
         (["probe", "mx.test", "--skip", "vrfy", "--only", "help"], "tidak dapat digabungkan"),
         (["probe", "[::1"], "tulis alamat IPv6"),
         (["probe", "--targets", "/nonexistent/targets", "x"], "berkas atau direktori tidak ada"),
-        (["probe", "mx.test", "--cafile", "/nonexistent/ca.pem"], "'/nonexistent/ca.pem' tidak ada"),
+        (
+            ["probe", "mx.test", "--cafile", "/nonexistent/ca.pem"],
+            "'/nonexistent/ca.pem' tidak ada",
+        ),
     ],
 )
 def test_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
@@ -626,20 +702,24 @@ def test_runtime_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "di-resolve" in err and "does not resolve" not in err
 
 
-def test_lang_en_wins_over_an_indonesian_locale(capsys: pytest.CaptureFixture[str],
-                                                 indonesian: None) -> None:
+def test_lang_en_wins_over_an_indonesian_locale(
+    capsys: pytest.CaptureFixture[str], indonesian: None
+) -> None:
     _code, out, _err = run(capsys, "compare", "211", "252", "--lang", "en")
     assert "Key differences" in out and "Perbedaan Utama" not in out
     code, _out, err = run(capsys, "codes", "--class", "9", "--lang", "en")
     assert code == 3
-    assert err == ("smtpprobe: error: --class 9 is not a class of reply codes\n"
-                   "  hint: expected one of 2, 3, 4, 5\n")
+    assert err == (
+        "smtpprobe: error: --class 9 is not a class of reply codes\n"
+        "  hint: expected one of 2, 3, 4, 5\n"
+    )
     _code, out, _err = run(capsys, "probe", "--help", "--lang", "en")
     assert "Usage:" in out and "Penggunaan:" not in out
 
 
-def test_lc_all_overrides_lang(capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lc_all_overrides_lang(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LANG", "id_ID.UTF-8")
     monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     _code, out, _err = run(capsys, "explain", "252")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -63,32 +63,66 @@ def overall(s: Session) -> Status:
 
 # -- the verdict rule --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("real", "control", "verdict"),
     [
-        pytest.param("252 2.0.0 postmaster", "550 5.1.1 <zq>: Recipient address rejected: "
-                     "User unknown in local recipient table", Verdict.DISCLOSING, id="postfix"),
-        pytest.param("250 2.1.5 <root@host>", "550 5.1.1 zq... User unknown",
-                     Verdict.DISCLOSING, id="sendmail"),
-        pytest.param("550 5.7.1 relaying denied", "550 5.1.1 user unknown",
-                     Verdict.DISCLOSING, id="same-code-other-enhanced"),
-        pytest.param("252 2.1.5 Send some mail, I'll try my best x - gsmtp",
-                     "252 2.1.5 Send some mail, I'll try my best y - gsmtp", Verdict.HIDDEN,
-                     id="gmail"),
+        pytest.param(
+            "252 2.0.0 postmaster",
+            "550 5.1.1 <zq>: Recipient address rejected: User unknown in local recipient table",
+            Verdict.DISCLOSING,
+            id="postfix",
+        ),
+        pytest.param(
+            "250 2.1.5 <root@host>",
+            "550 5.1.1 zq... User unknown",
+            Verdict.DISCLOSING,
+            id="sendmail",
+        ),
+        pytest.param(
+            "550 5.7.1 relaying denied",
+            "550 5.1.1 user unknown",
+            Verdict.DISCLOSING,
+            id="same-code-other-enhanced",
+        ),
+        pytest.param(
+            "252 2.1.5 Send some mail, I'll try my best x - gsmtp",
+            "252 2.1.5 Send some mail, I'll try my best y - gsmtp",
+            Verdict.HIDDEN,
+            id="gmail",
+        ),
         pytest.param("250 ok", "250 ok", Verdict.HIDDEN, id="accept-all"),
-        pytest.param("502 5.5.1 VRFY command is disabled", "502 5.5.1 VRFY command is disabled",
-                     Verdict.DISABLED, id="postfix-disabled"),
-        pytest.param("500 5.5.2 Error: command not recognized", "502 x", Verdict.DISABLED,
-                     id="500-502"),
-        pytest.param("530 5.7.0 Authentication required", "530 5.7.0 Authentication required",
-                     Verdict.REFUSED, id="auth-required"),
-        pytest.param("550 Administrative prohibition", "550 Administrative prohibition",
-                     Verdict.REFUSED, id="exim-expn"),
-        pytest.param("450 4.7.1 slow down", "450 4.7.1 slow down", Verdict.INCONCLUSIVE,
-                     id="temporary"),
+        pytest.param(
+            "502 5.5.1 VRFY command is disabled",
+            "502 5.5.1 VRFY command is disabled",
+            Verdict.DISABLED,
+            id="postfix-disabled",
+        ),
+        pytest.param(
+            "500 5.5.2 Error: command not recognized", "502 x", Verdict.DISABLED, id="500-502"
+        ),
+        pytest.param(
+            "530 5.7.0 Authentication required",
+            "530 5.7.0 Authentication required",
+            Verdict.REFUSED,
+            id="auth-required",
+        ),
+        pytest.param(
+            "550 Administrative prohibition",
+            "550 Administrative prohibition",
+            Verdict.REFUSED,
+            id="exim-expn",
+        ),
+        pytest.param(
+            "450 4.7.1 slow down", "450 4.7.1 slow down", Verdict.INCONCLUSIVE, id="temporary"
+        ),
         pytest.param("252 ok", "451 try later", Verdict.INCONCLUSIVE, id="one-temporary"),
-        pytest.param("501 5.1.3 Bad recipient address syntax", "501 5.1.3 Bad recipient",
-                     Verdict.INCONCLUSIVE, id="syntax"),
+        pytest.param(
+            "501 5.1.3 Bad recipient address syntax",
+            "501 5.1.3 Bad recipient",
+            Verdict.INCONCLUSIVE,
+            id="syntax",
+        ),
         pytest.param("354 what", "354 what", Verdict.INCONCLUSIVE, id="intermediate"),
     ],
 )
@@ -103,9 +137,12 @@ def test_judge_without_a_reply_is_inconclusive() -> None:
 
 # -- VRFY / EXPN / RCPT findings --------------------------------------------------------------
 
+
 def test_postfix_vrfy_discloses_with_evidence_and_advice() -> None:
-    pair = real_and_control("252 2.0.0 postmaster", "550 5.1.1 <zq7x1k9w>: Recipient address "
-                     "rejected: User unknown in local recipient table")
+    pair = real_and_control(
+        "252 2.0.0 postmaster",
+        "550 5.1.1 <zq7x1k9w>: Recipient address rejected: User unknown in local recipient table",
+    )
     s = session(*greeting("220 mx.example.org ESMTP Postfix\r\n"), *pair)
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.DISCLOSING and vrfy.status is Status.WARNING
@@ -129,7 +166,9 @@ def test_exim_defaults_hide_vrfy_and_refuse_expn() -> None:
     s = session(
         *greeting("220 mx.example.org ESMTP Exim 4.97 Mon, 01 Jan 2025\r\n"),
         *real_and_control("252 Administrative prohibition", "252 Administrative prohibition"),
-        *real_and_control("550 Administrative prohibition", "550 Administrative prohibition", "EXPN"),
+        *real_and_control(
+            "550 Administrative prohibition", "550 Administrative prohibition", "EXPN"
+        ),
     )
     found = findings(s)
     assert found["vrfy"].verdict is Verdict.HIDDEN
@@ -138,8 +177,10 @@ def test_exim_defaults_hide_vrfy_and_refuse_expn() -> None:
 
 
 def test_sendmail_vendor_advice() -> None:
-    s = session(*greeting("220 h ESMTP Sendmail 8.17.1\r\n"),
-                *real_and_control("250 2.1.5 <postmaster@h>", "550 5.1.1 zq... User unknown"))
+    s = session(
+        *greeting("220 h ESMTP Sendmail 8.17.1\r\n"),
+        *real_and_control("250 2.1.5 <postmaster@h>", "550 5.1.1 zq... User unknown"),
+    )
     assert "novrfy" in findings(s)["vrfy"].advice
 
 
@@ -151,8 +192,12 @@ def test_unknown_vendor_gets_every_knob() -> None:
 
 
 def test_disabled_vrfy_is_ok() -> None:
-    s = session(*greeting(), *real_and_control("502 5.5.1 VRFY command is disabled",
-                                        "502 5.5.1 VRFY command is disabled"))
+    s = session(
+        *greeting(),
+        *real_and_control(
+            "502 5.5.1 VRFY command is disabled", "502 5.5.1 VRFY command is disabled"
+        ),
+    )
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.DISABLED and vrfy.status is Status.OK
 
@@ -161,10 +206,16 @@ def test_qualified_pair_is_compared_when_the_probe_had_to_qualify() -> None:
     exchanges = [
         ex("VRFY postmaster", "501 5.1.3 Bad recipient address syntax", argument="postmaster"),
         ex(f"VRFY {CONTROL}", "501 5.1.3 Bad recipient address syntax", argument=CONTROL),
-        ex("VRFY postmaster@example.org", "252 2.0.0 postmaster@example.org",
-           argument="postmaster@example.org"),
-        ex(f"VRFY {CONTROL}@example.org", "550 5.1.1 User unknown",
-           argument=f"{CONTROL}@example.org"),
+        ex(
+            "VRFY postmaster@example.org",
+            "252 2.0.0 postmaster@example.org",
+            argument="postmaster@example.org",
+        ),
+        ex(
+            f"VRFY {CONTROL}@example.org",
+            "550 5.1.1 User unknown",
+            argument=f"{CONTROL}@example.org",
+        ),
     ]
     qualified = {"postmaster": "postmaster@example.org", CONTROL: f"{CONTROL}@example.org"}
     s = session(*greeting(), *exchanges, qualified_users=qualified)
@@ -186,8 +237,12 @@ def test_control_is_found_without_a_recorded_control_address() -> None:
 
 def test_one_disclosing_user_makes_the_verdict() -> None:
     options = ProbeOptions(users=("postmaster", "nobody"))
-    s = session(*greeting(), *real_and_control("252 a", "252 a"),
-                *real_and_control("250 nobody", "252 a", name="nobody")[:1], options=options)
+    s = session(
+        *greeting(),
+        *real_and_control("252 a", "252 a"),
+        *real_and_control("250 nobody", "252 a", name="nobody")[:1],
+        options=options,
+    )
     vrfy = findings(s)["vrfy"]
     assert vrfy.verdict is Verdict.DISCLOSING
     assert [p["verdict"] for p in vrfy.data["pairs"]] == ["hidden", "disclosing"]
@@ -195,16 +250,28 @@ def test_one_disclosing_user_makes_the_verdict() -> None:
 
 def test_mixed_verdicts_without_disclosure_are_inconclusive() -> None:
     options = ProbeOptions(users=("postmaster", "abuse"))
-    s = session(*greeting(), *real_and_control("252 a", "252 a"),
-                ex("VRFY abuse", "451 later", argument="abuse"), options=options)
+    s = session(
+        *greeting(),
+        *real_and_control("252 a", "252 a"),
+        ex("VRFY abuse", "451 later", argument="abuse"),
+        options=options,
+    )
     assert findings(s)["vrfy"].verdict is Verdict.INCONCLUSIVE
 
 
 def test_a_missing_control_reply_is_inconclusive() -> None:
-    s = session(*greeting(), ex("VRFY postmaster", "252 ok", argument="postmaster"),
-                ex(f"VRFY {CONTROL}", None, argument=CONTROL,
-                   error=ProbeTimeoutError("no reply", phase="VRFY")),
-                complete=False, error=ProbeTimeoutError("no reply", phase="VRFY"))
+    s = session(
+        *greeting(),
+        ex("VRFY postmaster", "252 ok", argument="postmaster"),
+        ex(
+            f"VRFY {CONTROL}",
+            None,
+            argument=CONTROL,
+            error=ProbeTimeoutError("no reply", phase="VRFY"),
+        ),
+        complete=False,
+        error=ProbeTimeoutError("no reply", phase="VRFY"),
+    )
     found = findings(s)
     assert found["vrfy"].verdict is Verdict.INCONCLUSIVE
     assert found["connection"].status is Status.WARNING
@@ -216,8 +283,11 @@ def test_rcpt_disclosing_is_a_warning_that_says_it_is_normal() -> None:
         *greeting(),
         ex("MAIL FROM:<>", "250 2.1.0 Ok"),
         ex("RCPT TO:<postmaster@example.org>", "250 2.1.5 Ok", argument="postmaster@example.org"),
-        ex(f"RCPT TO:<{CONTROL}@example.org>", "550 5.1.1 User unknown",
-           argument=f"{CONTROL}@example.org"),
+        ex(
+            f"RCPT TO:<{CONTROL}@example.org>",
+            "550 5.1.1 User unknown",
+            argument=f"{CONTROL}@example.org",
+        ),
         options=options,
         qualified_users={"postmaster": "postmaster@example.org"},
     )
@@ -229,8 +299,9 @@ def test_rcpt_disclosing_is_a_warning_that_says_it_is_normal() -> None:
 
 def test_rcpt_after_a_refused_mail_from_is_refused() -> None:
     options = ProbeOptions(steps=frozenset(STEPS))
-    s = session(*greeting(), ex("MAIL FROM:<>", "530 5.7.0 Authentication required"),
-                options=options)
+    s = session(
+        *greeting(), ex("MAIL FROM:<>", "530 5.7.0 Authentication required"), options=options
+    )
     rcpt = findings(s)["rcpt"]
     assert rcpt.verdict is Verdict.REFUSED and rcpt.status is Status.OK
     assert "530" in rcpt.summary
@@ -271,8 +342,16 @@ def test_ehlo_extensions_are_parsed_into_structure() -> None:
     assert info.greeting == "mx.example.org"
     assert data["size"] == 35882577
     assert data["auth"] == ["LOGIN", "PLAIN", "XOAUTH2"]
-    for flag in ("starttls", "pipelining", "smtputf8", "chunking", "8bitmime", "dsn",
-                 "enhancedstatuscodes", "requiretls"):
+    for flag in (
+        "starttls",
+        "pipelining",
+        "smtputf8",
+        "chunking",
+        "8bitmime",
+        "dsn",
+        "enhancedstatuscodes",
+        "requiretls",
+    ):
         assert data[flag] is True, flag
     assert data["other"] == {"X-EXPS": "GSSAPI NTLM"}
 
@@ -287,8 +366,13 @@ def test_starttls_diff_shows_auth_only_under_tls() -> None:
     before = "250-mx.example.org\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
     after = "250-mx.example.org\r\n250-SIZE 1000\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
     tls = TlsInfo(TlsMode.STARTTLS, "TLSv1.3", "TLS_AES_256_GCM_SHA384", None, True)
-    s = session(*greeting(ehlo=before), ex("STARTTLS", "220 2.0.0 Ready to start TLS"),
-                ex("EHLO smtpprobe.invalid", after), tls=tls, ehlo_before_tls=reply(before))
+    s = session(
+        *greeting(ehlo=before),
+        ex("STARTTLS", "220 2.0.0 Ready to start TLS"),
+        ex("EHLO smtpprobe.invalid", after),
+        tls=tls,
+        ehlo_before_tls=reply(before),
+    )
     found = findings(s)
     changes = found["ehlo"].data["tls_changes"]
     assert changes["added"] == ["AUTH"] and changes["removed"] == ["STARTTLS"]
@@ -304,8 +388,11 @@ def test_auth_without_tls_is_noted() -> None:
 
 
 def test_helo_fallback() -> None:
-    s = session(ex("", "220 old.example ready"), ex("EHLO x", "502 5.5.2 command not recognized"),
-                ex("HELO x", "250 old.example"))
+    s = session(
+        ex("", "220 old.example ready"),
+        ex("EHLO x", "502 5.5.2 command not recognized"),
+        ex("HELO x", "250 old.example"),
+    )
     ehlo = findings(s)["ehlo"]
     assert ehlo.status is Status.OK and ehlo.data["helo_fallback"] is True
     assert "HELO accepted" in ehlo.summary
@@ -320,15 +407,23 @@ def test_ehlo_and_helo_refused_is_critical() -> None:
 
 # -- HELP ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "conforms", "topics"),
     [
-        ("214-Commands supported:\r\n214 AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT "
-         "RSET HELP\r\n", True, 12),
+        (
+            "214-Commands supported:\r\n214 AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT "
+            "RSET HELP\r\n",
+            True,
+            12,
+        ),
         ("211 DATA HELO EHLO MAIL NOOP QUIT RCPT RSET SAML TURN VRFY", True, 11),
         ("214 qmail home page: http://pobox.com/~djb/qmail.html", True, 0),
-        ("250 Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET VRFY",
-         False, 11),
+        (
+            "250 Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET VRFY",
+            False,
+            11,
+        ),
         ("502 5.3.0 Sendmail 8.17 -- HELP not implemented", False, 0),
     ],
 )
@@ -347,6 +442,7 @@ def test_help_250_is_a_deviation() -> None:
 
 
 # -- deviations ----------------------------------------------------------------------------------
+
 
 def test_reply_defects_are_deviations() -> None:
     mixed = Exchange("NOOP", b"NOOP", parse_reply(b"250-one\r\n251 two\r\n"), 0.1, 0.01)
@@ -367,6 +463,7 @@ def test_stray_bytes_after_starttls_warn() -> None:
 
 
 # -- connection, banner, TLS ------------------------------------------------------------------
+
 
 def test_connection_refused_is_critical() -> None:
     error = ProbeConnectError("cannot connect: Connection refused", phase="connect")
@@ -412,16 +509,23 @@ def test_deadline_before_ehlo_is_critical() -> None:
 
 def test_tls_failure_when_asked_for_is_critical() -> None:
     error = ProbeTLSError("the certificate did not verify", phase="STARTTLS")
-    s = session(*greeting(ehlo="250-h\r\n250 STARTTLS\r\n"), ex("STARTTLS", "220 go ahead"),
-                complete=False, error=error, options=ProbeOptions(tls=TlsMode.STARTTLS))
+    s = session(
+        *greeting(ehlo="250-h\r\n250 STARTTLS\r\n"),
+        ex("STARTTLS", "220 go ahead"),
+        complete=False,
+        error=error,
+        options=ProbeOptions(tls=TlsMode.STARTTLS),
+    )
     found = findings(s)
     assert found["connection"].status is Status.CRITICAL
     assert found["starttls"].status is Status.CRITICAL
 
 
 def test_starttls_failing_in_auto_mode_warns() -> None:
-    s = session(*greeting(ehlo="250-h\r\n250 STARTTLS\r\n"),
-                ex("STARTTLS", "454 4.7.0 TLS not available due to local problem"))
+    s = session(
+        *greeting(ehlo="250-h\r\n250 STARTTLS\r\n"),
+        ex("STARTTLS", "454 4.7.0 TLS not available due to local problem"),
+    )
     found = findings(s)
     assert found["starttls"].status is Status.WARNING and "454" in found["starttls"].summary
     assert overall(s) is Status.WARNING
@@ -435,7 +539,7 @@ def test_starttls_not_offered_is_a_warning() -> None:
 
 
 def _tls(verified: bool, days: int, error: str = "") -> TlsInfo:
-    after = datetime.now(timezone.utc) + timedelta(days=days)
+    after = datetime.now(UTC) + timedelta(days=days)
     cert = CertificateInfo("mx.example.org", "CN=Example CA", ("mx.example.org",), after, days)
     return TlsInfo(TlsMode.STARTTLS, "TLSv1.3", "TLS_AES_128_GCM_SHA256", cert, verified, error)
 
@@ -447,14 +551,17 @@ def test_tls_facts() -> None:
     assert tls.data["certificate"]["days_left"] == 80 and "80" in tls.summary
 
 
-@pytest.mark.parametrize(("verified", "days", "error"), [(False, 80, "self-signed certificate"),
-                                                         (True, -3, "")])
+@pytest.mark.parametrize(
+    ("verified", "days", "error"), [(False, 80, "self-signed certificate"), (True, -3, "")]
+)
 def test_bad_certificates_warn(verified: bool, days: int, error: str) -> None:
     assert findings(session(*greeting(), tls=_tls(verified, days, error)))["tls"].status is (
-        Status.WARNING)
+        Status.WARNING
+    )
 
 
 # -- shape and language ------------------------------------------------------------------------
+
 
 def test_every_check_in_order() -> None:
     assert tuple(f.check for f in interpret(session(*greeting()))) == CHECKS
@@ -475,26 +582,56 @@ _replies = st.builds(
     code=st.integers(0, 999),
     lines=st.lists(_texts, min_size=1, max_size=4).map(tuple),
     raw=st.binary(max_size=40),
-    enhanced=st.none() | st.builds(EnhancedCode, st.sampled_from([2, 4, 5]),
-                                   st.integers(0, 999), st.integers(0, 999)),
+    enhanced=st.none()
+    | st.builds(EnhancedCode, st.sampled_from([2, 4, 5]), st.integers(0, 999), st.integers(0, 999)),
     defects=st.lists(st.sampled_from(list(ReplyDefect)), unique=True).map(tuple),
 )
 _errors = st.none() | st.builds(
     lambda cls, message, phase: cls(message, phase=phase),
-    st.sampled_from([ProbeTimeoutError, ProbeConnectError, ProbeTLSError, ResolveError,
-                     ServerDisconnectedError, MalformedReplyError]),
-    _texts, st.sampled_from(["", "connect", "banner", "EHLO", "HELP", "VRFY", "tls"]),
+    st.sampled_from(
+        [
+            ProbeTimeoutError,
+            ProbeConnectError,
+            ProbeTLSError,
+            ResolveError,
+            ServerDisconnectedError,
+            MalformedReplyError,
+        ]
+    ),
+    _texts,
+    st.sampled_from(["", "connect", "banner", "EHLO", "HELP", "VRFY", "tls"]),
 )
 _commands = st.sampled_from(
-    ["", "EHLO x", "HELO x", "HELP", "VRFY postmaster", f"VRFY {CONTROL}", "EXPN postmaster",
-     f"EXPN {CONTROL}", "STARTTLS", "MAIL FROM:<>", "RCPT TO:<postmaster@x>",
-     f"RCPT TO:<{CONTROL}@x>", "NOOP", "QUIT", "XYZZY \x1b[2J"]
+    [
+        "",
+        "EHLO x",
+        "HELO x",
+        "HELP",
+        "VRFY postmaster",
+        f"VRFY {CONTROL}",
+        "EXPN postmaster",
+        f"EXPN {CONTROL}",
+        "STARTTLS",
+        "MAIL FROM:<>",
+        "RCPT TO:<postmaster@x>",
+        f"RCPT TO:<{CONTROL}@x>",
+        "NOOP",
+        "QUIT",
+        "XYZZY \x1b[2J",
+    ]
 )
 _exchanges = st.builds(
     lambda command, reply_, error, times: Exchange(
-        command.split()[0] if command else "banner", command.encode(), reply_, times[0],
-        times[1], error),
-    _commands, st.none() | _replies, _errors,
+        command.split()[0] if command else "banner",
+        command.encode(),
+        reply_,
+        times[0],
+        times[1],
+        error,
+    ),
+    _commands,
+    st.none() | _replies,
+    _errors,
     st.tuples(st.floats(0, 60), st.floats(0, 60)),
 )
 
@@ -511,11 +648,23 @@ _exchanges = st.builds(
     tls=st.none() | st.just(_tls(True, 5)) | st.just(_tls(False, -1, "expired")),
 )
 def test_any_transcript_gives_findings(
-    exchanges: list[Exchange], error: SMTPProbeError | None, complete: bool,
-    tls_mode: TlsMode, stray: bytes, before: Reply | None, tls: TlsInfo | None,
+    exchanges: list[Exchange],
+    error: SMTPProbeError | None,
+    complete: bool,
+    tls_mode: TlsMode,
+    stray: bytes,
+    before: Reply | None,
+    tls: TlsInfo | None,
 ) -> None:
-    s = session(*exchanges, error=error, complete=complete, stray=stray, ehlo_before_tls=before,
-                tls=tls, options=ProbeOptions(tls=tls_mode, steps=frozenset(STEPS)))
+    s = session(
+        *exchanges,
+        error=error,
+        complete=complete,
+        stray=stray,
+        ehlo_before_tls=before,
+        tls=tls,
+        options=ProbeOptions(tls=tls_mode, steps=frozenset(STEPS)),
+    )
     result = interpret(s)
     assert tuple(f.check for f in result) == CHECKS
     report = ProbeReport(s, result)
@@ -525,11 +674,13 @@ def test_any_transcript_gives_findings(
 
 @pytest.mark.parametrize(
     ("text", "verdict"),
-    [("550 Administrative prohibition", Verdict.REFUSED),
-     ("502 5.5.1 Unimplemented command", Verdict.DISABLED),
-     ("250-Jane <jane@example.org>\r\n250 John <john@example.org>\r\n", Verdict.DISCLOSING),
-     ("252 2.1.5 Cannot EXPN", Verdict.HIDDEN),
-     ("451 try later", Verdict.INCONCLUSIVE)],
+    [
+        ("550 Administrative prohibition", Verdict.REFUSED),
+        ("502 5.5.1 Unimplemented command", Verdict.DISABLED),
+        ("250-Jane <jane@example.org>\r\n250 John <john@example.org>\r\n", Verdict.DISCLOSING),
+        ("252 2.1.5 Cannot EXPN", Verdict.HIDDEN),
+        ("451 try later", Verdict.INCONCLUSIVE),
+    ],
 )
 def test_expn_without_a_control_is_judged_from_its_reply(text: str, verdict: Verdict) -> None:
     s = session(*greeting(), ex("EXPN postmaster", text, argument="postmaster"))
@@ -539,6 +690,7 @@ def test_expn_without_a_control_is_judged_from_its_reply(text: str, verdict: Ver
 
 
 # -- the interface text behind the findings ---------------------------------------------------
+
 
 def _ui_probe(lang: str) -> dict[str, str]:
     import tomllib
@@ -565,11 +717,17 @@ def test_every_key_the_code_uses_exists() -> None:
     import smtpprobe
 
     root = Path(smtpprobe.__file__).parent
-    sources = [*root.joinpath("interpret").glob("*.py"), root / "views" / "probe_view.py",
-               root / "commands" / "demo.py"]
-    used = {key for path in sources
-            for key in re.findall(r'"(probe_[a-z0-9_-]+)"', path.read_text()) if
-            not key.endswith("_")}
+    sources = [
+        *root.joinpath("interpret").glob("*.py"),
+        root / "views" / "probe_view.py",
+        root / "commands" / "demo.py",
+    ]
+    used = {
+        key
+        for path in sources
+        for key in re.findall(r'"(probe_[a-z0-9_-]+)"', path.read_text())
+        if not key.endswith("_")
+    }
     used |= {f"probe_status_{s.value}" for s in Status}
     enumeration = set(Verdict) - DANE_VERDICTS  # DANE's are worded in ui_mail_tls.toml
     used |= {f"probe_verdict_{v.value}" for v in enumeration}
@@ -580,10 +738,12 @@ def test_every_key_the_code_uses_exists() -> None:
 
 def test_503_after_a_554_greeting_is_no_deviation() -> None:
     """RFC 5321 §3.1: a server that greets with 554 SHOULD answer 503 to every command."""
-    s = session(ex("", "554 5.7.1 No SMTP service here"),
-                ex("EHLO smtpprobe.invalid", "503 5.5.1 bad sequence"),
-                ex("QUIT", "221 bye"), complete=False)
+    s = session(
+        ex("", "554 5.7.1 No SMTP service here"),
+        ex("EHLO smtpprobe.invalid", "503 5.5.1 bad sequence"),
+        ex("QUIT", "221 bye"),
+        complete=False,
+    )
     assert findings(s)["deviations"].data["items"] == []
     normal = session(ex("", "220 mx.example.org"), ex("NOOP", "503 5.5.1 bad sequence"))
-    assert [i["kind"] for i in findings(normal)["deviations"].data["items"]] == [
-        "unexpected-code"]
+    assert [i["kind"] for i in findings(normal)["deviations"].data["items"]] == ["unexpected-code"]

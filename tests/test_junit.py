@@ -50,8 +50,15 @@ def test_unknown_is_an_error_and_a_lone_note_makes_a_suite() -> None:
     error = ResolveError("nope.test does not exist (NXDOMAIN)")
     note = Finding("connection", Status.UNKNOWN, "Not probed: nope.test does not exist")
     ok = report(*greeting())
-    root = parse(junit_xml([TargetResult(Target("nope.test", 25), None, error, (note,)),
-                            TargetResult(ok.target, ok)], KB))
+    root = parse(
+        junit_xml(
+            [
+                TargetResult(Target("nope.test", 25), None, error, (note,)),
+                TargetResult(ok.target, ok),
+            ],
+            KB,
+        )
+    )
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["nope.test:25", "mx.example.org:25"]
     lone = cases(suites[0])["connection"].find("error")
@@ -62,12 +69,24 @@ def test_unknown_is_an_error_and_a_lone_note_makes_a_suite() -> None:
 def test_hostile_server_text_stays_well_formed() -> None:
     """Markup, a NUL, an ESC, U+FFFE and a lone surrogate from the server: still parses."""
     hostile = "</failure><x>&amp;]]>\x00\x1b[2J\ufffe\ud800 end"
-    base = report(ex("", "554 5.7.1 " + hostile.encode("utf-8", "surrogatepass")
-                     .decode("utf-8", "replace") + "\r\n"))
-    quoted = Finding("auth", Status.CRITICAL, "rejected",
-                     {"user": "said", "mechanism": "PLAIN", "code": 535, "text": hostile},
-                     evidence=base.session.exchanges)
-    text = render_report(OutputFormat.JUNIT, ProbeReport(base.session, (*base.findings, quoted)), KB)
+    base = report(
+        ex(
+            "",
+            "554 5.7.1 "
+            + hostile.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            + "\r\n",
+        )
+    )
+    quoted = Finding(
+        "auth",
+        Status.CRITICAL,
+        "rejected",
+        {"user": "said", "mechanism": "PLAIN", "code": 535, "text": hostile},
+        evidence=base.session.exchanges,
+    )
+    text = render_report(
+        OutputFormat.JUNIT, ProbeReport(base.session, (*base.findings, quoted)), KB
+    )
     root = parse(text)
     failures = [f for f in root.iter("failure") if "for said" in f.get("message", "")]
     assert len(failures) == 1

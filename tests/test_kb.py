@@ -23,13 +23,52 @@ DATA = Path(smtpprobe.kb.__file__).parent / "data"
 
 # docs/reference §1.2: every basic code defined by an RFC.
 BASIC_CODES = [
-    211, 214, 220, 221, 235, 250, 251, 252, 253, 334, 354, 421, 432, 450, 451, 452, 454, 455,
-    458, 459, 500, 501, 502, 503, 504, 521, 530, 534, 535, 538, 550, 551, 552, 553, 554, 555,
+    211,
+    214,
+    220,
+    221,
+    235,
+    250,
+    251,
+    252,
+    253,
+    334,
+    354,
+    421,
+    432,
+    450,
+    451,
+    452,
+    454,
+    455,
+    458,
+    459,
+    500,
+    501,
+    502,
+    503,
+    504,
+    521,
+    530,
+    534,
+    535,
+    538,
+    550,
+    551,
+    552,
+    553,
+    554,
+    555,
     556,
 ]
 # Codes only in the IANA registry's "associated basic status code" column (reference §1.2).
 REGISTRY_ONLY = {
-    422: "X.7.12", 430: "X.5.1", 453: "X.3.2", 523: "X.7.10", 524: "X.7.11", 525: "X.7.13",
+    422: "X.7.12",
+    430: "X.5.1",
+    453: "X.3.2",
+    523: "X.7.10",
+    524: "X.7.11",
+    525: "X.7.13",
     533: "X.7.1",
 }
 # docs/reference §2.4: the 81 entries of the IANA enhanced status code registry.
@@ -89,16 +128,15 @@ def test_iana_key_list_has_81_entries() -> None:
 # -- files load (tomllib rejects duplicate keys) -------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "relative", sorted(str(p.relative_to(DATA)) for p in DATA.rglob("*.toml"))
-)
+@pytest.mark.parametrize("relative", sorted(str(p.relative_to(DATA)) for p in DATA.rglob("*.toml")))
 def test_file_loads_without_duplicate_keys(relative: str) -> None:
     assert isinstance(_load(relative), dict)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize(
-    "relative", ["basic.toml", "enhanced.toml", "commands.toml", "patterns.toml"]
+    "relative",
+    ["basic.toml", "enhanced.toml", "commands.toml", "patterns.toml"]
     + [f"{{lang}}/{name}" for name in PAIRED_FILES]
     + ["{lang}/ui.toml"],
 )
@@ -110,7 +148,9 @@ def test_file_exists(relative: str, lang: str) -> None:
 def test_no_ui_key_in_two_files(lang: str) -> None:
     files = {name: set(_load(f"{lang}/{name}")) for name in _ui_files(lang)}
     clashes = {
-        (a, b): sorted(files[a] & files[b]) for a, b in combinations(files, 2) if files[a] & files[b]
+        (a, b): sorted(files[a] & files[b])
+        for a, b in combinations(files, 2)
+        if files[a] & files[b]
     }
     assert clashes == {}
 
@@ -157,7 +197,9 @@ def test_context_tone_is_the_same_in_every_language(key: str) -> None:
 @pytest.mark.parametrize(
     "status", [s for s in aiosmtplib.SMTPStatus if s != -1], ids=lambda s: f"{int(s)}-{s.name}"
 )
-def test_every_aiosmtplib_status_has_an_entry(status: aiosmtplib.SMTPStatus, kb: KnowledgeBase) -> None:
+def test_every_aiosmtplib_status_has_an_entry(
+    status: aiosmtplib.SMTPStatus, kb: KnowledgeBase
+) -> None:
     assert kb.has_basic(int(status))
 
 
@@ -393,8 +435,33 @@ def test_command_rule() -> None:
 # -- no English in the Indonesian text -----------------------------------------------------
 
 ENGLISH = {
-    "the", "and", "is", "are", "of", "to", "with", "this", "that", "for", "will", "not", "you",
-    "your", "when", "be", "if", "or", "can", "it", "from", "by", "as", "on", "in", "at", "an",
+    "the",
+    "and",
+    "is",
+    "are",
+    "of",
+    "to",
+    "with",
+    "this",
+    "that",
+    "for",
+    "will",
+    "not",
+    "you",
+    "your",
+    "when",
+    "be",
+    "if",
+    "or",
+    "can",
+    "it",
+    "from",
+    "by",
+    "as",
+    "on",
+    "in",
+    "at",
+    "an",
 }
 # Literal protocol text, addresses and citations are not translated (docs/kb-schema.md);
 # ``{placeholders}`` are format keys.

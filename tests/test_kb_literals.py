@@ -43,8 +43,14 @@ def test_nearly_every_pattern_has_a_shortcut() -> None:
 def test_corpus_replies_that_match_hold_a_literal() -> None:
     texts = _corpus_texts()
     assert len(texts) > 50
-    missed = [(p.id, text) for p in PATTERNS for text in texts if text.isascii()
-              and re.search(p.match, text, re.IGNORECASE) and not _holds_one(p.match, text)]
+    missed = [
+        (p.id, text)
+        for p in PATTERNS
+        for text in texts
+        if text.isascii()
+        and re.search(p.match, text, re.IGNORECASE)
+        and not _holds_one(p.match, text)
+    ]
     assert missed == []
 
 

@@ -22,6 +22,7 @@ def first_pattern(text: str) -> str | None:
 
 # -- §1 entries --------------------------------------------------------------------------
 
+
 def test_454_is_read_as_postfix_relay_refusal_first() -> None:
     kb = load("en")
     entry = kb.basic(454)
@@ -37,16 +38,19 @@ def test_504_knows_fqdn_and_encryption_cases() -> None:
     assert "Encryption required for requested authentication mechanism" in entry.when
     assert "STARTTLS" in entry.fix
     assert "504" in load("en").basic(538).when
-    fix = reading(read("504 5.5.4 Encryption required for requested authentication mechanism",
-                       "AUTH")).fix
+    fix = reading(
+        read("504 5.5.4 Encryption required for requested authentication mechanism", "AUTH")
+    ).fix
     assert "STARTTLS" in fix
 
 
 def test_553_knows_sender_login_mismatch_and_sendmail_domain() -> None:
     entry = load("en").basic(553)
     assert "not owned by user" in entry.when and "5.1.8" in entry.when
-    assert first_pattern("553 5.7.1 <a@example.org>: Sender address rejected: not owned by "
-                         "user bob") == "postfix-sender-login-mismatch"
+    assert (
+        first_pattern("553 5.7.1 <a@example.org>: Sender address rejected: not owned by user bob")
+        == "postfix-sender-login-mismatch"
+    )
 
 
 def test_451_exim_wording_and_vrfy_only_example() -> None:
@@ -96,58 +100,103 @@ def test_microsoft_rule_ids_are_not_as_numbers() -> None:
 def test_spamhaus_dbl_is_a_domain_listing() -> None:
     text = "554 5.7.1 Service unavailable; Sender address [a@spam.example] blocked using dbl.spamhaus.org"
     assert first_pattern(text) == "spamhaus-dbl"
-    assert first_pattern("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
-                         "zen.spamhaus.org") == "spamhaus-listed"
+    assert (
+        first_pattern(
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"
+        )
+        == "spamhaus-listed"
+    )
 
 
 def test_exim_connection_limits_are_told_apart() -> None:
-    assert first_pattern("421 Too many concurrent SMTP connections from this IP address; please "
-                         "try again later.") == "exim-too-many-connections-per-host"
-    assert first_pattern("421 Too many concurrent SMTP connections; please try again later."
-                         ) == "exim-too-many-connections"
+    assert (
+        first_pattern(
+            "421 Too many concurrent SMTP connections from this IP address; please try again later."
+        )
+        == "exim-too-many-connections-per-host"
+    )
+    assert (
+        first_pattern("421 Too many concurrent SMTP connections; please try again later.")
+        == "exim-too-many-connections"
+    )
 
 
 def test_yahoo_ts03_is_not_called_4xx() -> None:
-    annotation = read("553 5.7.1 [TS03] All messages from 192.0.2.1 will be permanently deferred; "
-                      "Retrying will NOT succeed.")
+    annotation = read(
+        "553 5.7.1 [TS03] All messages from 192.0.2.1 will be permanently deferred; "
+        "Retrying will NOT succeed."
+    )
     assert annotation.patterns[0].id == "yahoo-permanently-deferred"
     assert "4xx" not in annotation.patterns[0].meaning
 
 
 # -- §3 reading real replies ---------------------------------------------------------------
 
+
 def test_pattern_text_joins_wrapped_lines() -> None:
-    assert pattern_text(("5.7.1 [1.2.3.4] Our system has detected that this message is",
-                         "5.7.1 likely unsolicited mail.")) == \
-        "5.7.1 [1.2.3.4] Our system has detected that this message is likely unsolicited mail."
+    assert (
+        pattern_text(
+            (
+                "5.7.1 [1.2.3.4] Our system has detected that this message is",
+                "5.7.1 likely unsolicited mail.",
+            )
+        )
+        == "5.7.1 [1.2.3.4] Our system has detected that this message is likely unsolicited mail."
+    )
     assert pattern_text(("a  b", "  c")) == "a b c"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (("550-5.7.1 [192.0.2.1] Our system has detected that this message is\n"
-      "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n"
-      "550 5.7.1 this message has been blocked. x - gsmtp"), "gmail-likely-unsolicited"),
-    (("550-5.7.1 This message does not have authentication information or fails to\n"
-      "550 5.7.1 pass authentication checks. x - gsmtp"), "gmail-auth-checks-failed"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            (
+                "550-5.7.1 [192.0.2.1] Our system has detected that this message is\n"
+                "550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,\n"
+                "550 5.7.1 this message has been blocked. x - gsmtp"
+            ),
+            "gmail-likely-unsolicited",
+        ),
+        (
+            (
+                "550-5.7.1 This message does not have authentication information or fails to\n"
+                "550 5.7.1 pass authentication checks. x - gsmtp"
+            ),
+            "gmail-auth-checks-failed",
+        ),
+    ],
+)
 def test_wrapped_gmail_texts_match(text: str, expected: str) -> None:
     assert first_pattern(text) == expected
 
 
-@pytest.mark.parametrize(("text", "title_word", "not_word"), [
-    ("550 5.7.30 This message does not pass DKIM. x - gsmtp", "DKIM", "REQUIRETLS"),
-    ("421 4.7.30 This message does not pass DKIM. x - gsmtp", "DKIM", "REQUIRETLS"),
-    ("421 4.7.27 This message does not pass SPF. x - gsmtp", "SPF", "null MX"),
-    ("550 5.7.27 This message does not pass SPF. x - gsmtp", "SPF", "null MX"),
-    ("550 5.7.32 From: header not aligned. x - gsmtp", "aligned", "registry"),
-    ("550 5.7.40 No DMARC record. x - gsmtp", "DMARC", "registry"),
-    ("554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
-     "Yahoo", "too weak"),
-    (("550 5.7.509 Access denied, sending domain x.example does not pass DMARC verification "
-      "and has a DMARC policy of reject."), "DMARC", "Security or Policy"),
-])
-def test_vendor_overloads_replace_the_registry_reading(text: str, title_word: str,
-                                                       not_word: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "title_word", "not_word"),
+    [
+        ("550 5.7.30 This message does not pass DKIM. x - gsmtp", "DKIM", "REQUIRETLS"),
+        ("421 4.7.30 This message does not pass DKIM. x - gsmtp", "DKIM", "REQUIRETLS"),
+        ("421 4.7.27 This message does not pass SPF. x - gsmtp", "SPF", "null MX"),
+        ("550 5.7.27 This message does not pass SPF. x - gsmtp", "SPF", "null MX"),
+        ("550 5.7.32 From: header not aligned. x - gsmtp", "aligned", "registry"),
+        ("550 5.7.40 No DMARC record. x - gsmtp", "DMARC", "registry"),
+        (
+            "554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
+            "Yahoo",
+            "too weak",
+        ),
+        (
+            (
+                "550 5.7.509 Access denied, sending domain x.example does not pass DMARC verification "
+                "and has a DMARC policy of reject."
+            ),
+            "DMARC",
+            "Security or Policy",
+        ),
+    ],
+)
+def test_vendor_overloads_replace_the_registry_reading(
+    text: str, title_word: str, not_word: str
+) -> None:
     """Illustrative texts (the code and the vendor marker are what the readings rest on)."""
     for lang in ("en", "id"):
         annotation = read(text, lang=lang)
@@ -165,32 +214,57 @@ def test_postfix_null_mx_keeps_its_own_5_7_27() -> None:
     assert annotation.enhanced is not None and not annotation.enhanced.title.endswith("(Gmail)")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("550 Unrouteable address", "exim-unrouteable"),
-    ("550-Verification failed for <a@x.invalid>\n550-Unrouteable address\n550 Sender verify failed",
-     "exim-sender-verify-failed"),
-    ("451 Temporary local problem - please try later", "exim-temporary-local-problem"),
-    ("554 SMTP synchronization error", "exim-sync-error"),
-    ("450 4.1.1 <b@example.org>: Recipient address rejected: undeliverable address: host x said: 550",
-     "postfix-undeliverable-address"),
-    ("503 5.5.0 <b@example.org>: Recipient address rejected: Improper use of SMTP command pipelining",
-     "postfix-unauth-pipelining"),
-    ("450 4.7.1 Error: too much mail from 192.0.2.1", "postfix-message-rate-limit"),
-    ("421 4.7.0 mx.example.org Error: too many errors", "postfix-too-many-errors"),
-    ("450 4.7.1 <h.invalid>: Helo command rejected: Host not found", "postfix-helo-host-not-found"),
-    ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org",
-     "barracuda-listed"),
-    ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.spamcop.net",
-     "spamcop-listed"),
-    ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using dnsbl.example.net",
-     "dnsbl-listed"),
-    ("554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1",
-     "yahoo-dd-no-account"),
-    ("552 1 Requested mail action aborted, mailbox not found", "yahoo-mailbox-not-found"),
-    ("552 5.2.3 Your message exceeded Google's message size limits. x - gsmtp", "gmail-size-limit"),
-    ("450 4.2.1 The user you are trying to contact is receiving mail too quickly. x - gsmtp",
-     "gmail-receiving-rate"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("550 Unrouteable address", "exim-unrouteable"),
+        (
+            "550-Verification failed for <a@x.invalid>\n550-Unrouteable address\n550 Sender verify failed",
+            "exim-sender-verify-failed",
+        ),
+        ("451 Temporary local problem - please try later", "exim-temporary-local-problem"),
+        ("554 SMTP synchronization error", "exim-sync-error"),
+        (
+            "450 4.1.1 <b@example.org>: Recipient address rejected: undeliverable address: host x said: 550",
+            "postfix-undeliverable-address",
+        ),
+        (
+            "503 5.5.0 <b@example.org>: Recipient address rejected: Improper use of SMTP command pipelining",
+            "postfix-unauth-pipelining",
+        ),
+        ("450 4.7.1 Error: too much mail from 192.0.2.1", "postfix-message-rate-limit"),
+        ("421 4.7.0 mx.example.org Error: too many errors", "postfix-too-many-errors"),
+        (
+            "450 4.7.1 <h.invalid>: Helo command rejected: Host not found",
+            "postfix-helo-host-not-found",
+        ),
+        (
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org",
+            "barracuda-listed",
+        ),
+        (
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.spamcop.net",
+            "spamcop-listed",
+        ),
+        (
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using dnsbl.example.net",
+            "dnsbl-listed",
+        ),
+        (
+            "554 delivery error: dd This user doesn't have a yahoo.com account (x@yahoo.com) [0] - mta1",
+            "yahoo-dd-no-account",
+        ),
+        ("552 1 Requested mail action aborted, mailbox not found", "yahoo-mailbox-not-found"),
+        (
+            "552 5.2.3 Your message exceeded Google's message size limits. x - gsmtp",
+            "gmail-size-limit",
+        ),
+        (
+            "450 4.2.1 The user you are trying to contact is receiving mail too quickly. x - gsmtp",
+            "gmail-receiving-rate",
+        ),
+    ],
+)
 def test_missing_texts_by_family(text: str, expected: str) -> None:
     assert first_pattern(text) == expected
 
@@ -212,9 +286,14 @@ def test_success_replies_skip_the_failure_patterns() -> None:
     kb = load("en")
     assert kb.patterns_for(250, "250 2.1.5 Ok: Relay access denied, user unknown") == ()
     _compiled.cache_clear()
-    for code, text in ((220, "mx ESMTP Postfix"), (250, "2.1.0 Ok"), (214, "2.0.0 Commands"),
-                       (221, "2.0.0 Bye")):
+    for code, text in (
+        (220, "mx ESMTP Postfix"),
+        (250, "2.1.0 Ok"),
+        (214, "2.0.0 Commands"),
+        (221, "2.0.0 Bye"),
+    ):
         kb.patterns_for(code, text)
     assert _compiled.cache_info().currsize <= 2
     assert [p.id for p in kb.patterns_for(252, "Administrative prohibition")] == [
-        "exim-administrative-prohibition"]
+        "exim-administrative-prohibition"
+    ]

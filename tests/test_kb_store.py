@@ -109,10 +109,14 @@ def _blob_name(folder: Path) -> Path:
 
 def _explain(folder: Path) -> subprocess.CompletedProcess[str]:
     """``smtpprobe explain 252`` in a child with *folder* as the cache (a hang fails)."""
-    return subprocess.run([sys.executable, "-m", "smtpprobe", "explain", "252"],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "SMTPPROBE_CACHE_DIR": str(folder),
-                               "LANG": "C.UTF-8", "NO_COLOR": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "smtpprobe", "explain", "252"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SMTPPROBE_CACHE_DIR": str(folder), "LANG": "C.UTF-8", "NO_COLOR": "1"},
+    )
 
 
 def _assert_explained(result: subprocess.CompletedProcess[str]) -> None:
@@ -151,7 +155,8 @@ def test_a_blob_of_the_wrong_shape_is_rebuilt(fresh: Path, planted: object) -> N
 
 @pytest.mark.slow
 def test_a_planted_symlink_is_neither_read_nor_written_through(
-        fresh: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    fresh: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     blob = _blob_name(fresh)
     elsewhere = tmp_path_factory.mktemp("victim") / "victim"
     store.read("basic.toml")
@@ -189,8 +194,7 @@ def test_a_folder_others_can_write_is_not_used(fresh: Path) -> None:
 def test_languages_are_the_data_folders() -> None:
     from smtpprobe.kb import LANGUAGES
 
-    folders = sorted(p.name for p in Path(store.DATA_DIR).iterdir()
-                     if (p / "basic.toml").is_file())
+    folders = sorted(p.name for p in Path(store.DATA_DIR).iterdir() if (p / "basic.toml").is_file())
     assert LANGUAGES[0] == "en" and sorted(LANGUAGES) == folders
 
 

@@ -84,6 +84,7 @@ def test_module_has_a_docstring(relative: str) -> None:
 
 # -- the import graph: one direction, no cycles (docs/architecture.md) ----------------------
 
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -157,24 +158,53 @@ def test_no_import_cycles() -> None:
 
 # Lower layers never import upper ones (the module prefixes, in order of the data flow).
 LAYERS = {
-    "smtpprobe.reply": {"smtpprobe.interpret", "smtpprobe.views", "smtpprobe.render",
-                        "smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe"},
-    "smtpprobe.interpret": {"smtpprobe.views", "smtpprobe.render", "smtpprobe.commands",
-                            "smtpprobe.cli", "smtpprobe.probe", "smtpprobe.i18n"},
-    "smtpprobe.probe": {"smtpprobe.views", "smtpprobe.render", "smtpprobe.commands",
-                        "smtpprobe.cli", "smtpprobe.i18n"},
-    "smtpprobe.views": {"smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe",
-                        "smtpprobe.fleet"},
-    "smtpprobe.render": {"smtpprobe.commands", "smtpprobe.cli", "smtpprobe.probe",
-                         "smtpprobe.fleet"},
+    "smtpprobe.reply": {
+        "smtpprobe.interpret",
+        "smtpprobe.views",
+        "smtpprobe.render",
+        "smtpprobe.commands",
+        "smtpprobe.cli",
+        "smtpprobe.probe",
+    },
+    "smtpprobe.interpret": {
+        "smtpprobe.views",
+        "smtpprobe.render",
+        "smtpprobe.commands",
+        "smtpprobe.cli",
+        "smtpprobe.probe",
+        "smtpprobe.i18n",
+    },
+    "smtpprobe.probe": {
+        "smtpprobe.views",
+        "smtpprobe.render",
+        "smtpprobe.commands",
+        "smtpprobe.cli",
+        "smtpprobe.i18n",
+    },
+    "smtpprobe.views": {
+        "smtpprobe.commands",
+        "smtpprobe.cli",
+        "smtpprobe.probe",
+        "smtpprobe.fleet",
+    },
+    "smtpprobe.render": {
+        "smtpprobe.commands",
+        "smtpprobe.cli",
+        "smtpprobe.probe",
+        "smtpprobe.fleet",
+    },
 }
 
 
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_layers_import_only_downward(layer: str) -> None:
     graph = _package_imports()
-    upward = {f"{module} → {target}" for module, targets in graph.items()
-              if module == layer or module.startswith(layer + ".")
-              for target in targets
-              for banned in LAYERS[layer] if target == banned or target.startswith(banned + ".")}
+    upward = {
+        f"{module} → {target}"
+        for module, targets in graph.items()
+        if module == layer or module.startswith(layer + ".")
+        for target in targets
+        for banned in LAYERS[layer]
+        if target == banned or target.startswith(banned + ".")
+    }
     assert sorted(upward) == []

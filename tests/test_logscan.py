@@ -15,8 +15,10 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 PF = "Nov 28 06:25:02 mail postfix/smtp[2220]: 4XyZ1aBcD2: to=<bob@example.com>, "
 PF_RELAY = PF + "relay=mx.example.com[203.0.113.25]:25, delay=0.52, delays=0.1/0/0.2/0.2, "
 EXIM = "2024-11-28 06:25:02 1tGhIj-000Abc-2K ** bob@example.com R=dnslookup T=remote_smtp "
-SM = ("Nov 28 06:25:02 mail sm-mta[3103]: 4ASC1P0a003101: to=<bob@example.com>, "
-      "delay=00:00:01, mailer=esmtp, relay=mx.example.com. [203.0.113.25], ")
+SM = (
+    "Nov 28 06:25:02 mail sm-mta[3103]: 4ASC1P0a003101: to=<bob@example.com>, "
+    "delay=00:00:01, mailer=esmtp, relay=mx.example.com. [203.0.113.25], "
+)
 
 
 def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
@@ -32,8 +34,16 @@ def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
             PF_RELAY + "dsn=5.1.1, status=bounced (host mx.example.com[203.0.113.25] said: 550 "
             "5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local "
             "recipient table (in reply to RCPT TO command))",
-            ("postfix", 550, "5.1.1", "RCPT", ("550 5.1.1 <bob@example.com>: Recipient address "
-             "rejected: User unknown in local recipient table")),
+            (
+                "postfix",
+                550,
+                "5.1.1",
+                "RCPT",
+                (
+                    "550 5.1.1 <bob@example.com>: Recipient address "
+                    "rejected: User unknown in local recipient table"
+                ),
+            ),
             id="postfix-said-rcpt",
         ),
         pytest.param(
@@ -45,15 +55,25 @@ def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
         pytest.param(
             PF_RELAY + "dsn=5.0.0, status=bounced (host mx.example.com[203.0.113.25] said: 550 "
             "Requested action not taken: mailbox unavailable (in reply to RCPT TO command))",
-            ("postfix", 550, "5.0.0", "RCPT",
-             "550 Requested action not taken: mailbox unavailable"),
+            (
+                "postfix",
+                550,
+                "5.0.0",
+                "RCPT",
+                "550 Requested action not taken: mailbox unavailable",
+            ),
             id="postfix-no-enhanced-uses-dsn",
         ),
         pytest.param(
             PF + "relay=none, delay=30, dsn=4.4.1, status=deferred (connect to "
             "mx.example.net[203.0.113.9]:25: Connection timed out)",
-            ("postfix", None, "4.4.1", None,
-             "connect to mx.example.net[203.0.113.9]:25: Connection timed out"),
+            (
+                "postfix",
+                None,
+                "4.4.1",
+                None,
+                "connect to mx.example.net[203.0.113.9]:25: Connection timed out",
+            ),
             id="postfix-dsn-only",
         ),
         pytest.param(
@@ -72,8 +92,16 @@ def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
             "unknown[2001:db8::99]: 554 5.7.1 Service unavailable; Client host [2001:db8::99] "
             "blocked using zen.spamhaus.org; from=<a@example.biz> to=<g@example.org> "
             "proto=ESMTP helo=<spam.example.biz>",
-            ("postfix-reject", 554, "5.7.1", "RCPT", ("554 5.7.1 Service unavailable; Client "
-             "host [2001:db8::99] blocked using zen.spamhaus.org")),
+            (
+                "postfix-reject",
+                554,
+                "5.7.1",
+                "RCPT",
+                (
+                    "554 5.7.1 Service unavailable; Client "
+                    "host [2001:db8::99] blocked using zen.spamhaus.org"
+                ),
+            ),
             id="postfix-reject-ipv6-keeps-semicolons",
         ),
         pytest.param(
@@ -87,8 +115,13 @@ def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
             EXIM + "H=mx.example.com [203.0.113.25]: SMTP error from remote mail server after "
             "RCPT TO:<bob@example.com>: 550 5.1.1 <bob@example.com>: Recipient address "
             "rejected: User unknown",
-            ("exim", 550, "5.1.1", "RCPT",
-             "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown"),
+            (
+                "exim",
+                550,
+                "5.1.1",
+                "RCPT",
+                "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown",
+            ),
             id="exim-rcpt-text-says-rejected",
         ),
         pytest.param(
@@ -130,8 +163,13 @@ def one(line: str) -> tuple[str, int | None, str | None, str | None, str]:
         pytest.param(
             "Nov 28 06:27:02 mail sm-mta[3105]: 4ASC: ruleset=check_rcpt, arg1=<g@example.org>, "
             "relay=unknown [192.0.2.99], reject=550 5.7.1 <g@example.org>... Relaying denied",
-            ("sendmail-reject", 550, "5.7.1", "RCPT",
-             "550 5.7.1 <g@example.org>... Relaying denied"),
+            (
+                "sendmail-reject",
+                550,
+                "5.7.1",
+                "RCPT",
+                "550 5.7.1 <g@example.org>... Relaying denied",
+            ),
             id="sendmail-ruleset-reject",
         ),
     ],
@@ -142,11 +180,13 @@ def test_scan_line(line: str, expected: tuple[object, ...]) -> None:
 
 def test_postfix_multiline_reply_is_split_back_into_lines() -> None:
     """Postfix writes a multi-line reply on one line; each ``550-`` starts a line again."""
-    line = (PF_RELAY + "dsn=5.1.1, status=bounced (host gmail-smtp-in.l.google.com[1.2.3.4] "
-            "said: 550-5.1.1 The email account that you tried to reach does not exist. Please "
-            "try 550-5.1.1 double-checking the recipient's email address. 550 5.1.1  "
-            "https://support.google.com/mail/?p=NoSuchUser id123 - gsmtp (in reply to RCPT TO "
-            "command))")
+    line = (
+        PF_RELAY + "dsn=5.1.1, status=bounced (host gmail-smtp-in.l.google.com[1.2.3.4] "
+        "said: 550-5.1.1 The email account that you tried to reach does not exist. Please "
+        "try 550-5.1.1 double-checking the recipient's email address. 550 5.1.1  "
+        "https://support.google.com/mail/?p=NoSuchUser id123 - gsmtp (in reply to RCPT TO "
+        "command))"
+    )
     (found,) = scan_line(line)
     assert found.text.split("\n") == [
         "550-5.1.1 The email account that you tried to reach does not exist. Please try",
@@ -176,14 +216,20 @@ def test_crlf_line_endings() -> None:
     text = "S: 220 mx.test ESMTP\r\nC: VRFY bob\r\nS: 252 2.0.0 bob\r\n"
     found = list(LogScanner().scan(text.splitlines(keepends=True)))
     assert [(f.code, f.command, f.text) for f in found] == [
-        (220, "CONNECT", "220 mx.test ESMTP"), (252, "VRFY", "252 2.0.0 bob")]
+        (220, "CONNECT", "220 mx.test ESMTP"),
+        (252, "VRFY", "252 2.0.0 bob"),
+    ]
 
 
 def test_transcript_joins_multiline_replies_and_tracks_commands() -> None:
     found = scan_text((FIXTURES / "transcript.txt").read_text(encoding="utf-8"))
     assert [(f.line, f.code, f.command) for f in found] == [
-        (1, 220, "CONNECT"), (3, 250, "EHLO"), (9, 252, "VRFY"), (11, 214, "HELP"),
-        (13, 221, "QUIT")]
+        (1, 220, "CONNECT"),
+        (3, 250, "EHLO"),
+        (9, 252, "VRFY"),
+        (11, 214, "HELP"),
+        (13, 221, "QUIT"),
+    ]
     assert found[1].text.split("\n")[-1] == "250 HELP"
 
 
@@ -198,7 +244,11 @@ def test_transcript_joins_multiline_replies_and_tracks_commands() -> None:
 def test_transcript_prefixes(text: str) -> None:
     (found,) = scan_text(text)
     assert (found.code, found.enhanced, found.command, found.text) == (
-        252, "2.0.0", "VRFY", "252 2.0.0 bob")
+        252,
+        "2.0.0",
+        "VRFY",
+        "252 2.0.0 bob",
+    )
 
 
 def test_bounce_pairs_status_with_diagnostic_code_and_unfolds() -> None:
@@ -209,9 +259,14 @@ def test_bounce_pairs_status_with_diagnostic_code_and_unfolds() -> None:
         (34, "dsn", 550, "5.1.1", None),
         (39, "dsn", None, "5.2.2", None),
     ]
-    assert found[0].text == found[1].text == (
-        "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local "
-        "recipient table")
+    assert (
+        found[0].text
+        == found[1].text
+        == (
+            "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local "
+            "recipient table"
+        )
+    )
     assert found[2].text == "mailbox full"
 
 
@@ -230,8 +285,11 @@ def test_status_alone_ends_at_a_blank_line() -> None:
 def test_fixture_logs_find_one_reply_per_reply_line(name: str) -> None:
     """Every fixture line that holds a reply or a status gives exactly one `Found`."""
     text = (FIXTURES / name).read_text(encoding="utf-8")
-    expected = [n for n, line in enumerate(text.splitlines(), 1)
-                if "dsn=" in line or "SMTP error" in line or "reject" in line]
+    expected = [
+        n
+        for n, line in enumerate(text.splitlines(), 1)
+        if "dsn=" in line or "SMTP error" in line or "reject" in line
+    ]
     assert [f.line for f in scan_text(text)] == expected
 
 
@@ -264,7 +322,8 @@ def test_reply_key_and_shape_group_the_same_wording() -> None:
     assert reply_shape(a) == reply_shape(b)
     gmail = "550 5.1.1 https://support.google.com/mail/?p=NoSuchUser {} - gsmtp"
     assert reply_shape(gmail.format("a640c23a62f3a-aa4e3si1.123")) == reply_shape(
-        gmail.format("b11x9z-9q8w7e6si2.456"))
+        gmail.format("b11x9z-9q8w7e6si2.456")
+    )
 
 
 def test_reply_shape_keeps_the_wording_that_tells_vendors_apart() -> None:

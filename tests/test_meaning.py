@@ -1,4 +1,5 @@
-"""One reply explained: the knowledge base applied to a parsed `Reply`, with or without a command."""
+"""One reply explained: the knowledge base applied to a parsed `Reply`, with or without a
+command."""
 
 from __future__ import annotations
 
@@ -20,8 +21,17 @@ def kb(request: pytest.FixtureRequest) -> KnowledgeBase:
 
 @pytest.mark.parametrize(
     ("code", "tone"),
-    [(211, Tone.OK), (252, Tone.OK), (334, Tone.NOTE), (354, Tone.NOTE), (421, Tone.WARN),
-     (450, Tone.WARN), (500, Tone.BAD), (550, Tone.BAD), (999, Tone.BAD)],
+    [
+        (211, Tone.OK),
+        (252, Tone.OK),
+        (334, Tone.NOTE),
+        (354, Tone.NOTE),
+        (421, Tone.WARN),
+        (450, Tone.WARN),
+        (500, Tone.BAD),
+        (550, Tone.BAD),
+        (999, Tone.BAD),
+    ],
 )
 def test_tone_of_class(code: int, tone: Tone) -> None:
     assert tone_of_class(code) is tone

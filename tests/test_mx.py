@@ -11,12 +11,9 @@ from datetime import UTC, datetime
 import dns.asyncresolver
 import pytest
 
-from tests.worded import english
-
 from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.kb import LANGUAGES, load
 from smtpprobe.mx import NOTE_KEYS
-from smtpprobe.report import MxHost, MxPlan
 from smtpprobe.mx import resolve_targets as _resolve_targets
 from smtpprobe.pool import POOL_KEYS, compare_pool, pool_disagreements
 from smtpprobe.reply import parse_reply
@@ -24,6 +21,8 @@ from smtpprobe.report import (
     CertificateInfo,
     Exchange,
     Finding,
+    MxHost,
+    MxPlan,
     ProbeOptions,
     ProbeReport,
     Session,
@@ -34,6 +33,7 @@ from smtpprobe.report import (
     Verdict,
 )
 from tests.dnsserver import DnsServer, Records
+from tests.worded import english
 
 Start = Callable[..., dns.asyncresolver.Resolver]
 
@@ -44,8 +44,8 @@ ZONE: Records = {
     "tie.test.": {"MX": ["10 b.tie.test.", "20 c.tie.test.", "10 a.tie.test."]},
     "null.test.": {"MX": ["0 ."]},
     "mixed.test.": {"MX": ["0 .", "10 mx1.example.test."]},
-    "fallback.test.": {"A": ["127.0.0.5"], "TXT": ["\"v=spf1 -all\""]},
-    "nomail.test.": {"TXT": ["\"nothing here\""]},
+    "fallback.test.": {"A": ["127.0.0.5"], "TXT": ['"v=spf1 -all"']},
+    "nomail.test.": {"TXT": ['"nothing here"']},
     "v6only.test.": {"AAAA": ["::1"]},
     "dangling.test.": {"MX": ["10 gone.dangling.test.", "20 mx2.example.test."]},
     "alldangling.test.": {"MX": ["10 gone.dangling.test."]},
@@ -75,8 +75,15 @@ async def resolve(
     family: int = socket.AF_UNSPEC,
     timeout: float = 2.0,
 ) -> MxPlan:
-    return await _resolve_targets(domain, mx=mx, all_addresses=all_addresses, port=port,
-                                  family=family, resolver=resolver, timeout=timeout)
+    return await _resolve_targets(
+        domain,
+        mx=mx,
+        all_addresses=all_addresses,
+        port=port,
+        family=family,
+        resolver=resolver,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -89,16 +96,24 @@ def zone(dns_server: Start) -> dns.asyncresolver.Resolver:
 
 async def test_mx_hosts_in_preference_order(zone: dns.asyncresolver.Resolver) -> None:
     plan = await resolve("example.test", zone)
-    assert plan == MxPlan("example.test", "mx", (
-        MxHost("mx1.example.test", 10), MxHost("mx2.example.test", 20)), port=25)
+    assert plan == MxPlan(
+        "example.test",
+        "mx",
+        (MxHost("mx1.example.test", 10), MxHost("mx2.example.test", 20)),
+        port=25,
+    )
     assert targets(plan) == (("mx1.example.test", None), ("mx2.example.test", None))
 
 
-@pytest.mark.parametrize("records", [
-    ["10 b.tie.test.", "20 c.tie.test.", "10 a.tie.test."],
-    ["10 a.tie.test.", "10 b.tie.test.", "20 c.tie.test."],
-    ["20 c.tie.test.", "10 b.tie.test.", "10 a.tie.test."],
-], ids=["rotation-1", "rotation-2", "rotation-3"])
+@pytest.mark.parametrize(
+    "records",
+    [
+        ["10 b.tie.test.", "20 c.tie.test.", "10 a.tie.test."],
+        ["10 a.tie.test.", "10 b.tie.test.", "20 c.tie.test."],
+        ["20 c.tie.test.", "10 b.tie.test.", "10 a.tie.test."],
+    ],
+    ids=["rotation-1", "rotation-2", "rotation-3"],
+)
 async def test_equal_preferences_keep_one_order_whatever_the_answer_order(
     dns_server: Start, records: list[str]
 ) -> None:
@@ -106,7 +121,10 @@ async def test_equal_preferences_keep_one_order_whatever_the_answer_order(
     resolver = dns_server({"tie.test.": {"MX": records}})
     plan = await resolve("tie.test", resolver)
     assert [(h.name, h.preference) for h in plan.hosts] == [
-        ("a.tie.test", 10), ("b.tie.test", 10), ("c.tie.test", 20)]
+        ("a.tie.test", 10),
+        ("b.tie.test", 10),
+        ("c.tie.test", 20),
+    ]
 
 
 async def test_without_all_addresses_only_mx_is_asked() -> None:
@@ -151,9 +169,13 @@ async def test_nodata_for_mx_falls_back_to_the_address_record(
     zone: dns.asyncresolver.Resolver,
 ) -> None:
     plan = await resolve("fallback.test", zone, all_addresses=True)
-    assert plan == MxPlan("fallback.test", "fallback-address",
-                          (MxHost("fallback.test", 0, ("127.0.0.5",)),), ("mx_fallback",),
-                          all_addresses=True)
+    assert plan == MxPlan(
+        "fallback.test",
+        "fallback-address",
+        (MxHost("fallback.test", 0, ("127.0.0.5",)),),
+        ("mx_fallback",),
+        all_addresses=True,
+    )
     assert targets(plan) == (("fallback.test", "127.0.0.5"),)
 
 
@@ -221,13 +243,17 @@ async def test_silent_server_is_a_resolve_error_within_the_timeout(
     assert "/etc/resolv.conf" in english(caught.value)[1]
 
 
-@pytest.mark.parametrize(("domain", "kwargs", "message"), [
-    ("127.0.0.1", {"mx": True}, "needs a domain name"),
-    ("a..b", {"mx": True}, "not a valid domain name"),
-    ("exa mple.test", {"mx": True}, "contains ' '"),
-    ("", {"mx": True}, "empty"),
-    ("example.test", {"family": 12345}, "address family"),
-], ids=["address-with-mx", "empty-label", "space", "empty", "family"])
+@pytest.mark.parametrize(
+    ("domain", "kwargs", "message"),
+    [
+        ("127.0.0.1", {"mx": True}, "needs a domain name"),
+        ("a..b", {"mx": True}, "not a valid domain name"),
+        ("exa mple.test", {"mx": True}, "contains ' '"),
+        ("", {"mx": True}, "empty"),
+        ("example.test", {"family": 12345}, "address family"),
+    ],
+    ids=["address-with-mx", "empty-label", "space", "empty", "family"],
+)
 async def test_bad_input_is_a_usage_error(
     zone: dns.asyncresolver.Resolver, domain: str, kwargs: dict[str, object], message: str
 ) -> None:
@@ -257,11 +283,15 @@ async def test_all_addresses_of_every_host_sorted(zone: dns.asyncresolver.Resolv
     )
 
 
-@pytest.mark.parametrize(("family", "addresses", "asked"), [
-    (socket.AF_INET, ("127.0.0.2", "127.0.0.3"), {"A"}),
-    (socket.AF_INET6, ("::1",), {"AAAA"}),
-    (socket.AF_UNSPEC, ("127.0.0.2", "127.0.0.3", "::1"), {"A", "AAAA"}),
-], ids=["ipv4", "ipv6", "both"])
+@pytest.mark.parametrize(
+    ("family", "addresses", "asked"),
+    [
+        (socket.AF_INET, ("127.0.0.2", "127.0.0.3"), {"A"}),
+        (socket.AF_INET6, ("::1",), {"AAAA"}),
+        (socket.AF_UNSPEC, ("127.0.0.2", "127.0.0.3", "::1"), {"A", "AAAA"}),
+    ],
+    ids=["ipv4", "ipv6", "both"],
+)
 async def test_family_picks_a_or_aaaa(
     family: int, addresses: tuple[str, ...], asked: set[str]
 ) -> None:
@@ -292,8 +322,9 @@ async def test_mx_naming_an_alias_is_noted(zone: dns.asyncresolver.Resolver) -> 
 
 async def test_large_pool_comes_over_tcp_after_truncation() -> None:
     with DnsServer(ZONE) as server:
-        plan = await resolve("big.test", server.resolver(), all_addresses=True,
-                             family=socket.AF_INET)
+        plan = await resolve(
+            "big.test", server.resolver(), all_addresses=True, family=socket.AF_INET
+        )
     assert plan.hosts[0].addresses == tuple(f"127.0.1.{i}" for i in range(1, 61))
     assert ("tcp", "pool.big.test.", "A") in server.queries
 
@@ -325,8 +356,14 @@ def member(
         certificate = CertificateInfo(subject, "CN=Test CA", (subject,), None, None)
         tls = TlsInfo(TlsMode.STARTTLS, "TLSv1.3", "TLS_AES_256_GCM_SHA384", certificate, verified)
     session = Session(
-        Target("mx1.example.test", 25, address), ProbeOptions(), tuple(exchanges),
-        datetime(2025, 1, 2, tzinfo=UTC), 0.1, tls=tls, complete=banner is not None)
+        Target("mx1.example.test", 25, address),
+        ProbeOptions(),
+        tuple(exchanges),
+        datetime(2025, 1, 2, tzinfo=UTC),
+        0.1,
+        tls=tls,
+        complete=banner is not None,
+    )
     findings = () if vrfy is None else (Finding("vrfy", Status.OK, "", verdict=vrfy),)
     return ProbeReport(session, findings)
 
@@ -338,18 +375,25 @@ def test_alike_members_do_not_disagree() -> None:
     assert pool_disagreements([]) == []
 
 
-@pytest.mark.parametrize(("other", "key"), [
-    ({"banner": None}, "mx_pool_reachable"),
-    ({"banner": "554 mx1.example.test no service"}, "mx_pool_banner_code"),
-    ({"banner": "220 mx1b.example.test ESMTP"}, "mx_pool_banner_domain"),
-    ({"starttls": False}, "mx_pool_starttls"),
-    ({"vrfy": Verdict.DISCLOSING}, "mx_pool_vrfy"),
-    ({"subject": "other.example.test"}, "mx_pool_certificate"),
-    ({"subject": "mx1", "verified": False}, "mx_pool_tls_verified"),
-], ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    ("other", "key"),
+    [
+        ({"banner": None}, "mx_pool_reachable"),
+        ({"banner": "554 mx1.example.test no service"}, "mx_pool_banner_code"),
+        ({"banner": "220 mx1b.example.test ESMTP"}, "mx_pool_banner_domain"),
+        ({"starttls": False}, "mx_pool_starttls"),
+        ({"vrfy": Verdict.DISCLOSING}, "mx_pool_vrfy"),
+        ({"subject": "other.example.test"}, "mx_pool_certificate"),
+        ({"subject": "mx1", "verified": False}, "mx_pool_tls_verified"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
 def test_one_member_differs(other: dict[str, object], key: str) -> None:
-    reports = [member("127.0.0.2", subject="mx1"), member("127.0.0.3", subject="mx1"),
-               member("127.0.0.4", **{"subject": "mx1", **other})]  # type: ignore[arg-type]
+    reports = [
+        member("127.0.0.2", subject="mx1"),
+        member("127.0.0.3", subject="mx1"),
+        member("127.0.0.4", **{"subject": "mx1", **other}),
+    ]  # type: ignore[arg-type]
     assert pool_disagreements(reports) == [key]
 
 
@@ -369,8 +413,11 @@ def test_banner_domain_differs_only_as_information() -> None:
 
 def test_members_without_a_value_are_left_out() -> None:
     """Not tested, not reached, no TLS: missing evidence is not a disagreement."""
-    reports = [member("127.0.0.2", subject="mx1"), member("127.0.0.3", vrfy=Verdict.NOT_TESTED),
-               member("127.0.0.4", vrfy=None)]
+    reports = [
+        member("127.0.0.2", subject="mx1"),
+        member("127.0.0.3", vrfy=Verdict.NOT_TESTED),
+        member("127.0.0.4", vrfy=None),
+    ]
     assert pool_disagreements(reports) == []
     unreached = [member("127.0.0.2"), member("127.0.0.3", banner=None, vrfy=None)]
     assert pool_disagreements(unreached) == ["mx_pool_reachable"]
@@ -396,6 +443,10 @@ def test_every_key_has_text(lang: str, key: str) -> None:
     reason = "note-" + key.removeprefix("mx_pool_" if check == "pool" else "mx_").replace("_", "-")
     text = load(lang).finding_words(check, reason).get("summary", key)
     assert text != key
-    filled = text.format(domain="example.test", host="mx1.example.test", port=2525,
-                         values="127.0.0.2: a; 127.0.0.3: b")
+    filled = text.format(
+        domain="example.test",
+        host="mx1.example.test",
+        port=2525,
+        values="127.0.0.2: a; 127.0.0.3: b",
+    )
     assert "{" not in filled

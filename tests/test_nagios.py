@@ -18,8 +18,10 @@ from tests.builders import ex, greeting, real_and_control, report, tls
 KB = load("en")
 
 # Plugin guidelines: 'label'=value[UOM];[warn];[crit];[min];[max]
-PERF = re.compile(r"(?:'[^'=]+'|[^'= ]+)=-?[0-9.]+(?:s|%|B|KB|MB|TB|c|us|ms)?"
-                  r"(?:;-?[0-9.]*){0,4}")
+PERF = re.compile(
+    r"(?:'[^'=]+'|[^'= ]+)=-?[0-9.]+(?:s|%|B|KB|MB|TB|c|us|ms)?"
+    r"(?:;-?[0-9.]*){0,4}"
+)
 ITEM = re.compile(r"(?:'[^']*'|[^'\s=]+)=\S*")
 LINE = re.compile(r"SMTP (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]*)(?: \| (.*))?")
 
@@ -36,8 +38,9 @@ def parse(output: str) -> tuple[str, str, list[str]]:
 
 
 def test_the_example_shape_from_the_issue() -> None:
-    base = report(*greeting(), *real_and_control("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84),
-                  elapsed=0.012)
+    base = report(
+        *greeting(), *real_and_control("252 2.0.0 x", "252 2.0.0 x"), tls=tls(84), elapsed=0.012
+    )
     checked = apply_policy(base, Policy(time_warning=1, time_critical=5))
     line = render_report(OutputFormat.NAGIOS, checked, KB)
     assert line.endswith("\n") and line.count("\n") == 1
@@ -48,8 +51,9 @@ def test_the_example_shape_from_the_issue() -> None:
 
 
 def test_problems_follow_the_facts_worst_first() -> None:
-    base = report(*greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"),
-                  tls=tls(10))
+    base = report(
+        *greeting(), *real_and_control("250 2.1.5 <postmaster>", "550 5.1.1 unknown"), tls=tls(10)
+    )
     checked = apply_policy(base, Policy(expect_vrfy=Expectation.HIDDEN))
     line = render_report(OutputFormat.NAGIOS, checked, KB)
     status, text, perf = parse(line)
@@ -85,19 +89,25 @@ def test_an_unresolved_target_is_unknown_without_perfdata() -> None:
     note = Finding("connection", Status.UNKNOWN, "not-probed", cause=error)
     result = TargetResult(Target("nope.test", 25), None, error, (note,))
     assert nagios_output([result], KB) == (
-        "SMTP UNKNOWN - nope.test:25 Not probed: nope.test does not exist (NXDOMAIN)\n")
+        "SMTP UNKNOWN - nope.test:25 Not probed: nope.test does not exist (NXDOMAIN)\n"
+    )
 
 
 def test_several_targets_summary_line_then_one_line_each() -> None:
     ok = report(*greeting(), *real_and_control("252 x", "252 x"))
-    bad = report(*greeting(), *real_and_control("250 yes", "550 no"),
-                 target=Target("mx2.example.org", 25, "192.0.2.26"))
+    bad = report(
+        *greeting(),
+        *real_and_control("250 yes", "550 no"),
+        target=Target("mx2.example.org", 25, "192.0.2.26"),
+    )
     results = [TargetResult(r.target, r) for r in (ok, bad)]
     lines = nagios_output(results, KB).splitlines()
     status, text, perf = parse(lines[0])
     assert status == "WARNING" and text == "2 targets: 1 WARNING, 1 OK (mx2.example.org:25)"
-    assert {p.split("=")[0] for p in perf} >= {"'mx.example.org:25 time'",
-                                               "'mx2.example.org:25 time'"}
+    assert {p.split("=")[0] for p in perf} >= {
+        "'mx.example.org:25 time'",
+        "'mx2.example.org:25 time'",
+    }
     assert lines[1].startswith("OK: mx.example.org:25 220 in")
     assert lines[2].startswith("WARNING: mx2.example.org:25 ") and "VRFY disclosing" in lines[2]
     assert len(lines) == 3
@@ -108,8 +118,10 @@ def test_same_target_twice_gets_distinct_labels() -> None:
     other = report(*greeting(), target=Target("mx.example.org", 25, "192.0.2.99"))
     perf = parse(nagios_output([TargetResult(r.target, r) for r in (one, other, one)], KB))[2]
     assert [p.split("=")[0] for p in perf if "time" in p] == [
-        "'mx.example.org:25 #1 time'", "'mx.example.org:25 192.0.2.99 time'",
-        "'mx.example.org:25 #3 time'"]
+        "'mx.example.org:25 #1 time'",
+        "'mx.example.org:25 192.0.2.99 time'",
+        "'mx.example.org:25 #3 time'",
+    ]
 
 
 def test_indonesian_words_status_stays_english() -> None:

@@ -87,6 +87,7 @@ def test_bare_postmaster_is_accepted_even_when_unqualified_names_are_not(
 
 # --- the whole probe CLI against the real MTA ---------------------------------------------
 
+
 def _probe_json(
     instance: PostfixInstance, capsys: pytest.CaptureFixture[str], *extra: str
 ) -> tuple[int, dict[str, Any]]:

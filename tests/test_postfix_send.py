@@ -15,8 +15,10 @@ import pytest
 from tests.cli import run_main, set_plain_english
 from tests.postfix import DELIVERING, DELIVERY_DOMAIN, PostfixInstance
 
-pytestmark = [pytest.mark.postfix,
-              pytest.mark.parametrize("postfix_server", [DELIVERING], indirect=True)]
+pytestmark = [
+    pytest.mark.postfix,
+    pytest.mark.parametrize("postfix_server", [DELIVERING], indirect=True),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +29,9 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
 def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     # Generous: past smtpd_soft_error_limit (10) Postfix waits a second before each error
     # reply, and the relay check collects fourteen of them.
-    code, out, _err = run_main(capsys, *argv, "--format", "json", "--timeout", "90",
-                               "--command-timeout", "20")
+    code, out, _err = run_main(
+        capsys, *argv, "--format", "json", "--timeout", "90", "--command-timeout", "20"
+    )
     return code, json.loads(out)
 
 
@@ -45,12 +48,24 @@ def _mailbox(postfix: PostfixInstance, subject: str, within: float = 30.0) -> st
 
 @pytest.mark.slow
 def test_send_reaches_the_mailbox_with_the_announced_queue_id(
-        capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance) -> None:
+    capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance
+) -> None:
     subject = f"smtpprobe-it-{time.time_ns()}"
-    code, doc = _json(capsys, "send", f"{postfix_server.host}:{postfix_server.port}",
-                      "--tls", "none", "--from", "tester@client.test",
-                      "--to", f"bob@{DELIVERY_DOMAIN}", "--subject", subject,
-                      "--body", ".a line that starts with a dot\nend\n")
+    code, doc = _json(
+        capsys,
+        "send",
+        f"{postfix_server.host}:{postfix_server.port}",
+        "--tls",
+        "none",
+        "--from",
+        "tester@client.test",
+        "--to",
+        f"bob@{DELIVERY_DOMAIN}",
+        "--subject",
+        subject,
+        "--body",
+        ".a line that starts with a dot\nend\n",
+    )
     delivery = doc["findings"]["delivery"]
     assert code == 0 and delivery["verdict"] == "accepted", delivery
     queue_id = delivery["queue_id"]
@@ -62,10 +77,21 @@ def test_send_reaches_the_mailbox_with_the_announced_queue_id(
 
 
 def test_unknown_mailbox_and_foreign_domain_are_refused(
-        capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance) -> None:
-    code, doc = _json(capsys, "send", f"{postfix_server.host}:{postfix_server.port}",
-                      "--tls", "none", "--from", "tester@client.test",
-                      "--to", f"nobody@{DELIVERY_DOMAIN}", "--to", "someone@example.net")
+    capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance
+) -> None:
+    code, doc = _json(
+        capsys,
+        "send",
+        f"{postfix_server.host}:{postfix_server.port}",
+        "--tls",
+        "none",
+        "--from",
+        "tester@client.test",
+        "--to",
+        f"nobody@{DELIVERY_DOMAIN}",
+        "--to",
+        "someone@example.net",
+    )
     delivery = doc["findings"]["delivery"]
     codes = [r["code"] for r in delivery["recipients"]]
     assert delivery["reason"] == "no-recipient" and codes[0] == 550 and codes[1] in (454, 554)
@@ -74,15 +100,28 @@ def test_unknown_mailbox_and_foreign_domain_are_refused(
 
 
 @pytest.mark.slow
-def test_relay_is_closed(capsys: pytest.CaptureFixture[str],
-                         postfix_server: PostfixInstance) -> None:
-    code, doc = _json(capsys, "probe", f"{postfix_server.host}:{postfix_server.port}",
-                      "--tls", "none", "--only", "quit", "--relay-check",
-                      "--expect-relay", "closed")
+def test_relay_is_closed(
+    capsys: pytest.CaptureFixture[str], postfix_server: PostfixInstance
+) -> None:
+    code, doc = _json(
+        capsys,
+        "probe",
+        f"{postfix_server.host}:{postfix_server.port}",
+        "--tls",
+        "none",
+        "--only",
+        "quit",
+        "--relay-check",
+        "--expect-relay",
+        "closed",
+    )
     relay = doc["findings"]["relay"]
     assert relay["verdict"] == "closed", relay["tests"]
     assert relay["accepted"] == [] and doc["findings"]["expect-relay"]["status"] == "ok"
-    assert any("Relay access denied" in " ".join(ex["reply"]["lines"])
-               for ex in doc["exchanges"] if ex["phase"] == "RELAY" and ex["reply"])
+    assert any(
+        "Relay access denied" in " ".join(ex["reply"]["lines"])
+        for ex in doc["exchanges"]
+        if ex["phase"] == "RELAY" and ex["reply"]
+    )
     assert relay["trusted_source"] is True  # loopback, though this Postfix does not trust it
     assert code == 0

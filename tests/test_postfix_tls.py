@@ -22,6 +22,7 @@ from tests.postfix import PostfixInstance
 
 pytestmark = pytest.mark.postfix
 
+
 def _tls_settings(protocols: str) -> dict[str, str]:
     ca = trustme.CA()
     leaf = ca.issue_cert("mx.postfix.test", "127.0.0.1")
@@ -51,24 +52,47 @@ MODERN_ONLY = _tls_settings(">=TLSv1.2")
 
 
 def _scan(capsys: pytest.CaptureFixture[str], server: PostfixInstance) -> tuple[int, dict]:  # type: ignore[type-arg]
-    code, out, err = run_main(capsys, "probe", f"{server.host}:{server.port}", "--tls-scan",
-                              "--insecure", "--format", "json", "--timeout", "60",
-                              "--only", "starttls", "--only", "quit")
+    code, out, err = run_main(
+        capsys,
+        "probe",
+        f"{server.host}:{server.port}",
+        "--tls-scan",
+        "--insecure",
+        "--format",
+        "json",
+        "--timeout",
+        "60",
+        "--only",
+        "starttls",
+        "--only",
+        "quit",
+    )
     assert out, err + server.log_tail()
     return code, json.loads(out)["findings"]["tls"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("postfix_server", "old"), [(OLD_ALLOWED, True), (MODERN_ONLY, False)],
-                         indirect=["postfix_server"], ids=["tls1.0-allowed", "tls1.2-and-up"])
+@pytest.mark.parametrize(
+    ("postfix_server", "old"),
+    [(OLD_ALLOWED, True), (MODERN_ONLY, False)],
+    indirect=["postfix_server"],
+    ids=["tls1.0-allowed", "tls1.2-and-up"],
+)
 def test_postfix_protocols_and_anonymous_suites(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    postfix_server: PostfixInstance, old: bool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    postfix_server: PostfixInstance,
+    old: bool,
 ) -> None:
     set_plain_english(monkeypatch)
     code, tls = _scan(capsys, postfix_server)
-    assert tls["protocols"] == {"SSLv3": False, "TLSv1": old, "TLSv1.1": old,
-                                "TLSv1.2": True, "TLSv1.3": True}, postfix_server.log_tail()
+    assert tls["protocols"] == {
+        "SSLv3": False,
+        "TLSv1": old,
+        "TLSv1.1": old,
+        "TLSv1.2": True,
+        "TLSv1.3": True,
+    }, postfix_server.log_tail()
     assert tls["scan"]["errors"] == []
     # Postfix offers anonymous suites with smtpd_tls_security_level = may (its default
     # smtpd_tls_exclude_ciphers is empty): testssl.sh found the same in the lab.

@@ -75,7 +75,8 @@ async def test_554_greeting_gets_a_quit_and_nothing_else(scripted_server: Start)
     server = await scripted_server([b"554 5.3.2 mx.test No SMTP service here\r\n", b"221 Bye\r\n"])
     session = await run(server.host, server.port, deadline=5.0)
     assert [(e.command, e.reply.code if e.reply else None) for e in session.exchanges] == [
-        (b"", 554), (b"QUIT", 221)
+        (b"", 554),
+        (b"QUIT", 221),
     ]
     assert not session.complete and session.error is None
 
@@ -147,6 +148,7 @@ async def test_bad_host_is_a_usage_error(host: str) -> None:
 
 async def test_bracketed_ipv4_literal_is_accepted(smtp_server: Start) -> None:
     server = await smtp_server("hidden")
-    session = (await probe(f"[{server.host}]",
-                           options=ProbeOptions(port=server.port, tls=TlsMode.NONE))).session
+    session = (
+        await probe(f"[{server.host}]", options=ProbeOptions(port=server.port, tls=TlsMode.NONE))
+    ).session
     assert session.complete and session.target.host == "127.0.0.1"

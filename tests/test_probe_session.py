@@ -45,17 +45,38 @@ async def test_every_exchange_keeps_the_bytes_sent_and_the_whole_reply(smtp_serv
     server = await smtp_server("hidden")
     session = await run(server, control_address="nobody-here")
     assert commands(session) == [
-        b"", b"EHLO smtpprobe.invalid", b"HELP", b"HELP VRFY", b"VRFY postmaster",
-        b"VRFY nobody-here", b"EXPN postmaster", b"EXPN nobody-here", b"NOOP", b"RSET", b"QUIT",
+        b"",
+        b"EHLO smtpprobe.invalid",
+        b"HELP",
+        b"HELP VRFY",
+        b"VRFY postmaster",
+        b"VRFY nobody-here",
+        b"EXPN postmaster",
+        b"EXPN nobody-here",
+        b"NOOP",
+        b"RSET",
+        b"QUIT",
     ]
     assert [e.phase for e in session.exchanges] == [
-        "banner", "EHLO", "HELP", "HELP", "VRFY", "VRFY", "EXPN", "EXPN", "NOOP", "RSET", "QUIT",
+        "banner",
+        "EHLO",
+        "HELP",
+        "HELP",
+        "VRFY",
+        "VRFY",
+        "EXPN",
+        "EXPN",
+        "NOOP",
+        "RSET",
+        "QUIT",
     ]
     banner, ehlo = session.exchanges[0].reply, session.exchanges[1].reply
     assert banner is not None and banner.raw == b"220 mx.test Python SMTP 1.4.6\r\n"
     assert ehlo is not None and ehlo.lines == ("mx.test", "SIZE 33554432", "8BITMIME", "HELP")
     assert ehlo.raw == b"250-mx.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250 HELP\r\n"
-    assert reply_of(session, b"VRFY nobody-here").reply == reply_of(session, b"VRFY postmaster").reply
+    assert (
+        reply_of(session, b"VRFY nobody-here").reply == reply_of(session, b"VRFY postmaster").reply
+    )
     assert str(reply_of(session, b"EXPN postmaster").reply) == "502 EXPN not implemented"
     assert str(reply_of(session, b"QUIT").reply) == "221 Bye"
     assert session.complete and session.error is None
@@ -86,14 +107,20 @@ async def test_postfix_bare_local_part_is_asked_again_with_the_domain(smtp_serve
     assert vrfys == [
         (b"VRFY postmaster", "501 5.1.3 Bad recipient address syntax"),
         (b"VRFY postmaster@mx.test", "252 2.0.0 postmaster@mx.test"),
-        (f"VRFY {control}@mx.test".encode(),
-         f"550 5.1.1 <{control}@mx.test>: Recipient address rejected: "
-         "User unknown in local recipient table"),
+        (
+            f"VRFY {control}@mx.test".encode(),
+            f"550 5.1.1 <{control}@mx.test>: Recipient address rejected: "
+            "User unknown in local recipient table",
+        ),
     ]
     assert session.qualified_users == {
-        "postmaster": "postmaster@mx.test", control: f"{control}@mx.test"
+        "postmaster": "postmaster@mx.test",
+        control: f"{control}@mx.test",
     }
-    assert [e.reply.code for e in session.exchanges_for("VRFY", "postmaster") if e.reply] == [501, 252]
+    assert [e.reply.code for e in session.exchanges_for("VRFY", "postmaster") if e.reply] == [
+        501,
+        252,
+    ]
 
 
 async def test_domain_option_overrides_the_greeting_name(smtp_server: Start) -> None:
@@ -105,22 +132,47 @@ async def test_domain_option_overrides_the_greeting_name(smtp_server: Start) -> 
 @pytest.mark.parametrize(
     ("persona", "vrfy", "expn", "help_lines"),
     [
-        pytest.param("postfix-novrfy", "502 5.5.1 VRFY command is disabled",
-                     "500 5.5.2 Error: command not recognized",
-                     ("2.0.0 Commands: AUTH BDAT DATA EHLO ETRN HELO HELP MAIL NOOP QUIT RCPT "
-                      "RSET STARTTLS VRFY XCLIENT XFORWARD",), id="postfix-novrfy"),
-        pytest.param("exim", "252 Administrative prohibition", "550 Administrative prohibition",
-                     ("Commands supported:", "AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP "
-                      "QUIT RSET HELP"), id="exim"),
-        pytest.param("disabled", "502 5.5.1 Command not implemented",
-                     "502 5.5.1 Command not implemented",
-                     ("5.3.0 Sendmail 8.17.2 -- HELP not implemented",), id="disabled"),
-        pytest.param("auth-required", "530 5.7.0 Authentication required",
-                     "502 EXPN not implemented", ("5.7.0 Authentication required",),
-                     id="auth-required"),
-        pytest.param("hmailserver", "252 Cannot VRFY user, but will accept message and attempt "
-                     "delivery", "502 EXPN not implemented",
-                     ("DATA HELO EHLO MAIL NOOP QUIT RCPT RSET SAML TURN VRFY",), id="hmailserver"),
+        pytest.param(
+            "postfix-novrfy",
+            "502 5.5.1 VRFY command is disabled",
+            "500 5.5.2 Error: command not recognized",
+            (
+                "2.0.0 Commands: AUTH BDAT DATA EHLO ETRN HELO HELP MAIL NOOP QUIT RCPT "
+                "RSET STARTTLS VRFY XCLIENT XFORWARD",
+            ),
+            id="postfix-novrfy",
+        ),
+        pytest.param(
+            "exim",
+            "252 Administrative prohibition",
+            "550 Administrative prohibition",
+            (
+                "Commands supported:",
+                "AUTH STARTTLS HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP",
+            ),
+            id="exim",
+        ),
+        pytest.param(
+            "disabled",
+            "502 5.5.1 Command not implemented",
+            "502 5.5.1 Command not implemented",
+            ("5.3.0 Sendmail 8.17.2 -- HELP not implemented",),
+            id="disabled",
+        ),
+        pytest.param(
+            "auth-required",
+            "530 5.7.0 Authentication required",
+            "502 EXPN not implemented",
+            ("5.7.0 Authentication required",),
+            id="auth-required",
+        ),
+        pytest.param(
+            "hmailserver",
+            "252 Cannot VRFY user, but will accept message and attempt delivery",
+            "502 EXPN not implemented",
+            ("DATA HELO EHLO MAIL NOOP QUIT RCPT RSET SAML TURN VRFY",),
+            id="hmailserver",
+        ),
     ],
 )
 async def test_personas_replies_are_recorded_verbatim(
@@ -148,7 +200,9 @@ async def test_expn_multiline_list_is_kept_whole(smtp_server: Start) -> None:
     assert staff is not None and staff.code == 250
     assert staff.raw == b"250-2.1.5 Alice <alice@mx.test>\r\n250 2.1.5 Bob <bob@mx.test>\r\n"
     assert [e.argument for e in session.exchanges if e.phase == "EXPN"] == [
-        "staff", "nolist", session.control_address,
+        "staff",
+        "nolist",
+        session.control_address,
     ]
 
 
@@ -207,8 +261,9 @@ async def test_events_report_each_phase_and_exchange_in_order(smtp_server: Start
 
 
 # "silent" waits out the deadline: slow, unlike the others.
-@pytest.mark.parametrize("persona", [pytest.param(p, marks=pytest.mark.slow) if p == "silent" else p
-                                     for p in PERSONAS])
+@pytest.mark.parametrize(
+    "persona", [pytest.param(p, marks=pytest.mark.slow) if p == "silent" else p for p in PERSONAS]
+)
 async def test_no_exception_but_a_report_whatever_the_persona(
     smtp_server: Start, persona: str
 ) -> None:

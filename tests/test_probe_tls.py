@@ -1,4 +1,5 @@
-"""STARTTLS and implicit TLS against personas with trustme certificates: verified or not, and why."""
+"""STARTTLS and implicit TLS against personas with trustme certificates: verified or not,
+and why."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.worded import english
-
 from smtpprobe.errors import ProbeTLSError, UsageError
 from smtpprobe.probe import probe
 from smtpprobe.report import ProbeOptions, Session, TlsMode
 from tests.conftest import ServerAddress
+from tests.worded import english
 
 Start = Callable[..., Awaitable[ServerAddress]]
 
@@ -28,7 +28,9 @@ async def test_starttls_upgrade_verifies_against_the_given_ca(
     session = await run(await smtp_server("hidden", tls="starttls"), mode, cafile=cafile)
     assert session.complete, session.error
     tls = session.tls
-    assert tls is not None and tls.mode is TlsMode.STARTTLS and tls.verified and not tls.verify_error
+    assert (
+        tls is not None and tls.mode is TlsMode.STARTTLS and tls.verified and not tls.verify_error
+    )
     assert tls.version in ("TLSv1.2", "TLSv1.3") and tls.cipher
     assert tls.handshake_elapsed is not None and tls.handshake_elapsed > 0
     cert = tls.certificate
@@ -50,7 +52,9 @@ async def test_tls_none_never_sends_starttls(smtp_server: Start, cafile: str) ->
     assert session.tls is None and session.ehlo_before_tls is None
 
 
-async def test_auto_without_starttls_offered_stays_in_clear(smtp_server: Start, cafile: str) -> None:
+async def test_auto_without_starttls_offered_stays_in_clear(
+    smtp_server: Start, cafile: str
+) -> None:
     session = await run(await smtp_server("hidden"), TlsMode.AUTO, cafile=cafile)
     assert session.complete and session.tls is None
     assert all(e.command != b"STARTTLS" for e in session.exchanges)
@@ -73,8 +77,9 @@ async def test_bad_certificate_with_starttls_asked_fails_closed_with_the_facts(
     smtp_server: Start, cafile: str, cert: str, reason: str
 ) -> None:
     """--tls starttls without --insecure: stop, but say why and what the certificate is."""
-    session = await run(await smtp_server("hidden", tls="starttls", cert=cert),
-                        TlsMode.STARTTLS, cafile=cafile)
+    session = await run(
+        await smtp_server("hidden", tls="starttls", cert=cert), TlsMode.STARTTLS, cafile=cafile
+    )
     assert not session.complete
     assert isinstance(session.error, ProbeTLSError) and session.error.phase == "tls"
     assert reason in english(session.error)[0]
@@ -92,8 +97,9 @@ async def test_opportunistic_tls_goes_on_past_a_bad_certificate(
     smtp_server: Start, cafile: str, cert: str, reason: str
 ) -> None:
     """--tls auto (RFC 7435, as MTAs do on port 25): record the failure, keep probing."""
-    session = await run(await smtp_server("disclosing", tls="starttls", cert=cert),
-                        TlsMode.AUTO, cafile=cafile)
+    session = await run(
+        await smtp_server("disclosing", tls="starttls", cert=cert), TlsMode.AUTO, cafile=cafile
+    )
     assert session.complete and session.error is None
     tls = session.tls
     assert tls is not None and not tls.verified and reason in tls.verify_error
@@ -131,14 +137,16 @@ async def test_insecure_goes_on_and_says_why_the_certificate_did_not_verify(
 async def test_insecure_with_a_valid_certificate_still_reports_it_verified(
     smtp_server: Start, cafile: str
 ) -> None:
-    session = await run(await smtp_server("hidden", tls="starttls"), TlsMode.STARTTLS,
-                        cafile=cafile, insecure=True)
+    session = await run(
+        await smtp_server("hidden", tls="starttls"), TlsMode.STARTTLS, cafile=cafile, insecure=True
+    )
     assert session.tls is not None and session.tls.verified and session.tls.verify_error == ""
 
 
 async def test_implicit_tls_handshakes_before_the_banner(smtp_server: Start, cafile: str) -> None:
-    session = await run(await smtp_server("hidden", tls="implicit"), TlsMode.IMPLICIT,
-                        cafile=cafile)
+    session = await run(
+        await smtp_server("hidden", tls="implicit"), TlsMode.IMPLICIT, cafile=cafile
+    )
     assert session.complete, session.error
     tls = session.tls
     assert tls is not None and tls.mode is TlsMode.IMPLICIT and tls.verified
@@ -168,8 +176,9 @@ async def test_plaintext_injected_after_220_is_discarded_and_kept_as_evidence(
     smtp_server: Start, cafile: str
 ) -> None:
     """RFC 3207 §4.2 / CVE-2011-0411: nothing sent before the handshake is read inside TLS."""
-    session = await run(await smtp_server("stray-after-starttls", tls="starttls"),
-                        TlsMode.STARTTLS, cafile=cafile)
+    session = await run(
+        await smtp_server("stray-after-starttls", tls="starttls"), TlsMode.STARTTLS, cafile=cafile
+    )
     assert session.complete, session.error
     assert session.stray == b"250 2.0.0 injected before the handshake\r\n"
     after_tls = session.exchanges[3]

@@ -11,9 +11,11 @@ import smtpprobe
 ROOT = Path(__file__).resolve().parent.parent
 FINDINGS = Path(smtpprobe.__file__).parent / "kb" / "data" / "en" / "findings"
 # Words files shared by several checks, named in the table by the checks that use them.
-FAMILY = {"verdict": "vrfy, expn, rcpt",
-          "expect": "expect-vrfy, expect-expn, expect-rcpt, expect-smuggling, expect-relay",
-          "policy": "every policy"}
+FAMILY = {
+    "verdict": "vrfy, expn, rcpt",
+    "expect": "expect-vrfy, expect-expn, expect-rcpt, expect-smuggling, expect-relay",
+    "policy": "every policy",
+}
 
 
 def test_every_reason_key_is_in_the_readme_table() -> None:

@@ -21,11 +21,24 @@ def _english(monkeypatch: pytest.MonkeyPatch) -> None:
     set_plain_english(monkeypatch)
 
 
-def relay_json(capsys: pytest.CaptureFixture[str], server: ServerAddress,
-               *extra: str) -> tuple[int, dict[str, Any]]:
-    code, out, _err = run_main(capsys, "probe", f"{server.host}:{server.port}", "--tls", "none",
-                               "--format", "json", "--timeout", "20", "--command-timeout", "5",
-                               "--relay-check", *extra)
+def relay_json(
+    capsys: pytest.CaptureFixture[str], server: ServerAddress, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    code, out, _err = run_main(
+        capsys,
+        "probe",
+        f"{server.host}:{server.port}",
+        "--tls",
+        "none",
+        "--format",
+        "json",
+        "--timeout",
+        "20",
+        "--command-timeout",
+        "5",
+        "--relay-check",
+        *extra,
+    )
     return code, json.loads(out)
 
 
@@ -48,8 +61,7 @@ def test_the_tests_cover_the_standard_tricks() -> None:
 
 
 def test_closed_relay(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve) -> None:
-    code, doc = relay_json(capsys, threaded_smtp_server("closed-relay"), "--expect-relay",
-                           "closed")
+    code, doc = relay_json(capsys, threaded_smtp_server("closed-relay"), "--expect-relay", "closed")
     relay = doc["findings"]["relay"]
     assert code == 0 and relay["verdict"] == "closed" and relay["status"] == "ok"
     assert relay["accepted"] == [] and len(relay["tests"]) == 14
@@ -63,32 +75,43 @@ def test_closed_relay(capsys: pytest.CaptureFixture[str], threaded_smtp_server: 
     assert doc["findings"]["rcpt"]["verdict"] == "not-tested"
 
 
-def test_percent_hack_hole_is_an_open_relay(capsys: pytest.CaptureFixture[str],
-                                            threaded_smtp_server: Serve) -> None:
-    code, doc = relay_json(capsys, threaded_smtp_server("percent-hack"), "--expect-relay",
-                           "closed", "--relay-to", "victim@example.net")
+def test_percent_hack_hole_is_an_open_relay(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
+    code, doc = relay_json(
+        capsys,
+        threaded_smtp_server("percent-hack"),
+        "--expect-relay",
+        "closed",
+        "--relay-to",
+        "victim@example.net",
+    )
     relay = doc["findings"]["relay"]
     assert code == 2 and relay["verdict"] == "open" and relay["status"] == "critical"
     assert relay["accepted"] == ["percent-hack"]
     evidence = [ex["command"] for ex in relay["evidence"]]
-    assert evidence == ["MAIL FROM:<smtpprobe@mx.test>", "RCPT TO:<victim%example.net@mx.test>",
-                        "RSET"]
+    assert evidence == [
+        "MAIL FROM:<smtpprobe@mx.test>",
+        "RCPT TO:<victim%example.net@mx.test>",
+        "RSET",
+    ]
     assert doc["findings"]["expect-relay"]["status"] == "critical"
 
 
-def test_open_relay_text(capsys: pytest.CaptureFixture[str],
-                         threaded_smtp_server: Serve) -> None:
+def test_open_relay_text(capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve) -> None:
     server = threaded_smtp_server("open-relay")
-    code, out, _ = run_main(capsys, "probe", f"{server.host}:{server.port}", "--tls", "none",
-                            "--relay-check")
+    code, out, _ = run_main(
+        capsys, "probe", f"{server.host}:{server.port}", "--tls", "none", "--relay-check"
+    )
     assert code == 2
     text = " ".join(out.split())  # the table wraps the summary
     # aiosmtpd's own parser refuses the double-@ form (501); everything else goes through.
     assert "accepted 13 of 14 relay tests" in text and "mynetworks" in text
 
 
-def test_greylisting_is_inconclusive(capsys: pytest.CaptureFixture[str],
-                                     threaded_smtp_server: Serve) -> None:
+def test_greylisting_is_inconclusive(
+    capsys: pytest.CaptureFixture[str], threaded_smtp_server: Serve
+) -> None:
     code, doc = relay_json(capsys, threaded_smtp_server("greylist"), "--expect-relay", "closed")
     relay = doc["findings"]["relay"]
     assert relay["verdict"] == "inconclusive" and relay["status"] == "unknown"
@@ -100,9 +123,18 @@ def test_relay_to_must_be_an_address(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 3 and "relay-to" in err
 
 
-def test_relay_check_is_for_strangers(capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relay_check_is_for_strangers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", "x")
-    code, _out, err = run_main(capsys, "probe", "127.0.0.1:1", "--relay-check",
-                               "--auth-user", "alice", "--auth-password-env", "SMTP_PASSWORD")
+    code, _out, err = run_main(
+        capsys,
+        "probe",
+        "127.0.0.1:1",
+        "--relay-check",
+        "--auth-user",
+        "alice",
+        "--auth-password-env",
+        "SMTP_PASSWORD",
+    )
     assert code == 3 and "stranger" in err

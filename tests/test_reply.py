@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worded import english
-
 from smtpprobe.errors import MalformedReplyError, ServerDisconnectedError
 from smtpprobe.reply import (
     CLOSED,
@@ -20,6 +18,7 @@ from smtpprobe.reply import (
     parse_enhanced_code,
     parse_reply,
 )
+from tests.worded import english
 
 D = ReplyDefect
 
@@ -82,7 +81,8 @@ WELL_FORMED = [
     pytest.param(
         b"553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n",
         reply(
-            553, "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+            553,
+            "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
             enhanced="5.7.1",
         ),
         id="qmail-hash-suffix",
@@ -105,10 +105,16 @@ WELL_FORMED = [
     pytest.param(b"334 \r\n", reply(334, "", defects=(D.NO_TEXT,)), id="auth-empty-challenge"),
     pytest.param(b"250  two spaces\r\n", reply(250, " two spaces"), id="text-keeps-spaces"),
     pytest.param(b"220 caf\xc3\xa9\r\n", reply(220, "café"), id="utf8-text"),
-    pytest.param(b"250 a\rb\r\n", reply(250, "a\rb", defects=(D.CONTROL_CHARACTER,)),
-                 id="bare-cr-inside-text"),
-    pytest.param(b"220 a\x1b[2Jb\r\n", reply(220, "a\x1b[2Jb", defects=(D.CONTROL_CHARACTER,)),
-                 id="escape-sequence-in-text"),
+    pytest.param(
+        b"250 a\rb\r\n",
+        reply(250, "a\rb", defects=(D.CONTROL_CHARACTER,)),
+        id="bare-cr-inside-text",
+    ),
+    pytest.param(
+        b"220 a\x1b[2Jb\r\n",
+        reply(220, "a\x1b[2Jb", defects=(D.CONTROL_CHARACTER,)),
+        id="escape-sequence-in-text",
+    ),
 ]
 
 
@@ -164,9 +170,7 @@ DEFECTS = [
     pytest.param(
         b"199 x\r\n", reply(199, "x", defects=(D.CODE_OUT_OF_RANGE,)), id="code-out-of-range-199"
     ),
-    pytest.param(
-        b"250 caf\xff\r\n", reply(250, "caf\\xff", defects=(D.NON_UTF8,)), id="non-utf8"
-    ),
+    pytest.param(b"250 caf\xff\r\n", reply(250, "caf\\xff", defects=(D.NON_UTF8,)), id="non-utf8"),
     pytest.param(b"250 a\x00b\r\n", reply(250, "a\x00b", defects=(D.NUL_BYTE,)), id="nul-byte"),
     pytest.param(b"250\r\n", reply(250, "", defects=(D.NO_TEXT,)), id="no-text-bare-code"),
     pytest.param(b"250 \r\n", reply(250, "", defects=(D.NO_TEXT,)), id="no-text-trailing-space"),

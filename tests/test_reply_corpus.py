@@ -30,11 +30,19 @@ def test_corpus_is_large_distinct_and_sourced() -> None:
     texts = {" ".join(entry.text.split()) for entry in REAL}
     assert len(texts) == len(REAL) >= 200
     assert all(entry.source.strip() for entry in ENTRIES)
-    assert all(entry.advice or entry.expect.startswith("enhanced:") or entry.command == "VRFY"
-               for entry in REAL)
+    assert all(
+        entry.advice or entry.expect.startswith("enhanced:") or entry.command == "VRFY"
+        for entry in REAL
+    )
     families = {entry.file for entry in REAL}
-    assert {"gmail.toml", "microsoft.toml", "yahoo.toml", "postfix.toml", "exim.toml",
-            "sendmail.toml"} <= families
+    assert {
+        "gmail.toml",
+        "microsoft.toml",
+        "yahoo.toml",
+        "postfix.toml",
+        "exim.toml",
+        "sendmail.toml",
+    } <= families
 
 
 @pytest.mark.parametrize("entry", REAL, ids=_id)
@@ -71,12 +79,15 @@ def test_annotate_cli_reads_the_whole_corpus(tmp_path, capsys: pytest.CaptureFix
     assert code in (0, 1, 2) and "Traceback" not in err
     records = [json.loads(line) for line in out.splitlines() if line.strip()]
     bases = [record["basis"] for record in records if record["type"] == "reply"]
-    expected = [f"pattern:{e.expect}" if not e.expect.startswith("enhanced:") else "enhanced"
-                for e in REAL]
+    expected = [
+        f"pattern:{e.expect}" if not e.expect.startswith("enhanced:") else "enhanced" for e in REAL
+    ]
     assert bases == expected
 
 
-def test_explain_cli_reads_wrapped_gmail_and_postfix_forms(capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_cli_reads_wrapped_gmail_and_postfix_forms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     wrapped = next(e for e in REAL if e.expect == "gmail-dmarc" and e.text.count("\n") > 3)
     for text in (wrapped.text, " ".join(wrapped.text.splitlines()), wrapped.text.splitlines()[0]):
         code, out, err = run_main(capsys, "explain", "--format", "json", text)

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 SETTINGS = settings(max_examples=200, deadline=None)
 
 # Reply text: anything but line endings (and lone surrogates, which UTF-8 cannot carry).
-line_text = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=40
-)
+line_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=40)
 codes = st.integers(min_value=200, max_value=599)
 
 
@@ -26,8 +24,9 @@ def wire_replies(draw: st.DrawFn) -> bytes:
     """One well-formed reply on the wire: ``NNN-`` lines, a final ``NNN `` line, CRLF or LF."""
     code = draw(codes)
     texts = draw(st.lists(line_text, min_size=1, max_size=4))
-    endings = draw(st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=len(texts),
-                            max_size=len(texts)))
+    endings = draw(
+        st.lists(st.sampled_from([b"\r\n", b"\n"]), min_size=len(texts), max_size=len(texts))
+    )
     enhanced = draw(st.sampled_from(["", f"{code // 100}.1.1 ", "5.7.26 ", "2.0.0 "]))
     last = len(texts) - 1
     out = b""
@@ -44,7 +43,7 @@ def split_points(data: bytes) -> st.SearchStrategy[list[int]]:
 
 def chunks_of(data: bytes, points: list[int]) -> list[bytes]:
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def read_all(chunks: list[bytes]) -> list[Reply]:
@@ -76,8 +75,21 @@ def test_any_split_gives_the_same_replies(data: st.DataObject, replies: list[byt
 garbage_piece = st.one_of(
     st.binary(max_size=30),
     st.sampled_from(
-        [b"250-", b"250 ", b"550 5.1.1 ", b"999", b"25", b"\r\n", b"\n", b"\r", b"\xff", b"\x00",
-         b"(#5.1.1)", b"250-" + b"x" * 3000 + b"\r\n", b"x" * 9000]
+        [
+            b"250-",
+            b"250 ",
+            b"550 5.1.1 ",
+            b"999",
+            b"25",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"\xff",
+            b"\x00",
+            b"(#5.1.1)",
+            b"250-" + b"x" * 3000 + b"\r\n",
+            b"x" * 9000,
+        ]
     ),
 )
 
@@ -131,7 +143,9 @@ def test_parse_reply_raises_only_malformed(text: bytes | str) -> None:
 
 
 @SETTINGS
-@given(codes, st.lists(line_text, min_size=1, max_size=4), st.sampled_from(["", "5.1.1 ", "2.0.0 "]))
+@given(
+    codes, st.lists(line_text, min_size=1, max_size=4), st.sampled_from(["", "5.1.1 ", "2.0.0 "])
+)
 def test_round_trip(code: int, texts: list[str], enhanced: str) -> None:
     """``parse_reply(str(r)) == r``, as aiosmtplib checks ``eval(repr(response))``."""
     last = len(texts) - 1

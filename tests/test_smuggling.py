@@ -34,6 +34,7 @@ END_CANDIDATES = [c for c in CANDIDATES if c.ends_data]
 
 # -- the bytes ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("test", CANDIDATES, ids=lambda c: c.name)
 def test_trial_bytes_hold_the_candidate_once_and_smuggle_only_to_the_recipient(test: Any) -> None:
     made = trial_bytes(test, marker="M1", sender="", recipient=TO)
@@ -51,8 +52,12 @@ def test_trial_bytes_hold_the_candidate_once_and_smuggle_only_to_the_recipient(t
 
 def test_addresses_cannot_write_lines_into_the_content() -> None:
     with pytest.raises(ValueError):
-        trial_bytes(candidate("lf-dot-lf"), marker="M", sender="",
-                    recipient="a@mx.test\r\nRCPT TO:<b@example.net>")
+        trial_bytes(
+            candidate("lf-dot-lf"),
+            marker="M",
+            sender="",
+            recipient="a@mx.test\r\nRCPT TO:<b@example.net>",
+        )
 
 
 def test_labels_and_bare_lf() -> None:
@@ -63,6 +68,7 @@ def test_labels_and_bare_lf() -> None:
 
 # -- the judgement (pure) -----------------------------------------------------------------
 
+
 def _ex(phase: str, reply: str | None, command: bytes = b"x") -> Exchange:
     return Exchange(phase, command, parse_reply(reply) if reply else None, 0.0, 0.0)
 
@@ -72,29 +78,46 @@ def _trial(name: str, *exchanges: Exchange, skipped: str = "") -> Trial:
 
 
 def test_an_early_reply_and_replies_to_hidden_lines_mean_ended_early() -> None:
-    trial = _trial("lf-dot-lf", _ex("DATA", "354 go"), _ex(CONTENT, "250 queued"),
-                   _ex(SMUGGLED, "250 ok"), _ex(DATA_END, "250 queued"))
+    trial = _trial(
+        "lf-dot-lf",
+        _ex("DATA", "354 go"),
+        _ex(CONTENT, "250 queued"),
+        _ex(SMUGGLED, "250 ok"),
+        _ex(DATA_END, "250 queued"),
+    )
     outcome = judge_trial(trial)
     assert outcome.outcome is Outcome.ENDED_EARLY and not outcome.late
 
 
 def test_several_replies_after_the_end_mean_ended_early_late() -> None:
-    trial = _trial("lf-dot-lf", _ex(CONTENT, None), _ex(DATA_END, "250 queued"),
-                   _ex(SMUGGLED, "250 ok"), _ex(SMUGGLED, "250 ok"), _ex(SMUGGLED, "354 go"),
-                   _ex(SMUGGLED, "250 queued"))
+    trial = _trial(
+        "lf-dot-lf",
+        _ex(CONTENT, None),
+        _ex(DATA_END, "250 queued"),
+        _ex(SMUGGLED, "250 ok"),
+        _ex(SMUGGLED, "250 ok"),
+        _ex(SMUGGLED, "354 go"),
+        _ex(SMUGGLED, "250 queued"),
+    )
     outcome = judge_trial(trial)
     assert outcome.outcome is Outcome.ENDED_EARLY and outcome.late
 
 
-@pytest.mark.parametrize(("replies", "expected"), [
-    (("250 queued",), Outcome.CONTENT),
-    (("550 5.5.2 Error: bare <LF> received",), Outcome.REJECTED),
-    (("250 queued", "421 closing"), Outcome.CONTENT),  # 421 is the server closing
-    ((), Outcome.UNTESTED),
-])
+@pytest.mark.parametrize(
+    ("replies", "expected"),
+    [
+        (("250 queued",), Outcome.CONTENT),
+        (("550 5.5.2 Error: bare <LF> received",), Outcome.REJECTED),
+        (("250 queued", "421 closing"), Outcome.CONTENT),  # 421 is the server closing
+        ((), Outcome.UNTESTED),
+    ],
+)
 def test_one_reply_after_the_end(replies: tuple[str, ...], expected: Outcome) -> None:
-    trial = _trial("lf-dot-lf", _ex(CONTENT, None),
-                   *(_ex(DATA_END if n == 0 else SMUGGLED, r) for n, r in enumerate(replies)))
+    trial = _trial(
+        "lf-dot-lf",
+        _ex(CONTENT, None),
+        *(_ex(DATA_END if n == 0 else SMUGGLED, r) for n, r in enumerate(replies)),
+    )
     assert judge_trial(trial).outcome is expected
 
 
@@ -105,23 +128,27 @@ def test_an_early_refusal_alone_is_a_rejection() -> None:
 
 # -- aiosmtpd personas --------------------------------------------------------------------
 
+
 @pytest.fixture
-def persona(smtp_server: Callable[..., Awaitable[ServerAddress]]
-            ) -> Callable[[str], Awaitable[ServerAddress]]:
+def persona(
+    smtp_server: Callable[..., Awaitable[ServerAddress]],
+) -> Callable[[str], Awaitable[ServerAddress]]:
     return lambda name: smtp_server(name)
 
 
 async def _check(address: ServerAddress, **options: Any) -> Any:
-    run = await run_smuggling_check(address.host, recipient=TO,
-                                    options=_options(address.port, **options))
+    run = await run_smuggling_check(
+        address.host, recipient=TO, options=_options(address.port, **options)
+    )
     return run, judge(run)
 
 
 def _options(port: int, **changes: Any) -> ProbeOptions:
     import dataclasses
 
-    return dataclasses.replace(OPTIONS, port=port,
-                               steps=frozenset({"ehlo", "starttls", "quit"}), **changes)
+    return dataclasses.replace(
+        OPTIONS, port=port, steps=frozenset({"ehlo", "starttls", "quit"}), **changes
+    )
 
 
 @pytest.mark.slow
@@ -138,8 +165,9 @@ async def test_a_persona_that_ends_data_on_one_candidate_is_vulnerable_on_that_o
     expected = [c.name for c in END_CANDIDATES if test.sequence in c.sequence]
     assert ended == expected
     # The smuggled message arrived as a message of its own, to the same recipient.
-    smuggled = [body for _, body in RECEIVED if b"SMUGGLED second message" in body.split(
-        b"\r\n\r\n")[0]]
+    smuggled = [
+        body for _, body in RECEIVED if b"SMUGGLED second message" in body.split(b"\r\n\r\n")[0]
+    ]
     assert len(smuggled) == len(expected)
     assert any(f"[{run.marker}] {test.name}".encode() in body for body in smuggled)
     assert run.session.exchanges[-1].phase == "QUIT"
@@ -147,7 +175,7 @@ async def test_a_persona_that_ends_data_on_one_candidate_is_vulnerable_on_that_o
 
 @pytest.mark.slow
 async def test_strict_aiosmtpd_is_not_vulnerable(
-    persona: Callable[[str], Awaitable[ServerAddress]]
+    persona: Callable[[str], Awaitable[ServerAddress]],
 ) -> None:
     run, judgement = await _check(await persona("smuggle-strict"))
     assert judgement.verdict is Verdict.NOT_VULNERABLE
@@ -157,7 +185,7 @@ async def test_strict_aiosmtpd_is_not_vulnerable(
 
 @pytest.mark.slow
 async def test_a_persona_refusing_bare_lf_rejects_bare_lf(
-    persona: Callable[[str], Awaitable[ServerAddress]]
+    persona: Callable[[str], Awaitable[ServerAddress]],
 ) -> None:
     _, judgement = await _check(await persona("smuggle-rejects-bare-lf"))
     assert judgement.verdict is Verdict.REJECTS_BARE_LF
@@ -168,8 +196,10 @@ async def test_a_persona_refusing_bare_lf_rejects_bare_lf(
 
 # -- servers that stall or hang up mid-check ---------------------------------------------
 
-def _script(mode: str, commands: list[bytes],
-            writers: list[asyncio.StreamWriter]) -> Callable[..., Awaitable[None]]:
+
+def _script(
+    mode: str, commands: list[bytes], writers: list[asyncio.StreamWriter]
+) -> Callable[..., Awaitable[None]]:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writers.append(writer)
         writer.write(b"220 mx.test ESMTP\r\n")
@@ -192,6 +222,7 @@ def _script(mode: str, commands: list[bytes],
                 return
             else:
                 writer.write(b"250 ok\r\n")
+
     return serve
 
 
@@ -205,8 +236,11 @@ async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
     deadline = 12.0
     started = time.monotonic()
     try:
-        run = await run_smuggling_check("127.0.0.1", recipient=TO, options=_options(
-            port, deadline=deadline, command_timeout=1.0))
+        run = await run_smuggling_check(
+            "127.0.0.1",
+            recipient=TO,
+            options=_options(port, deadline=deadline, command_timeout=1.0),
+        )
     finally:
         await close_servers([server], writers)
     took = time.monotonic() - started
@@ -219,28 +253,34 @@ async def test_stalled_or_vanished_servers_cost_bounded_time(mode: str) -> None:
         assert judgement.verdict is Verdict.INCONCLUSIVE
         assert judgement.status is Status.UNKNOWN
         # Never RSET or QUIT written into DATA that did not end: the connection is dropped.
-        assert not any(ex.phase in ("RSET", "QUIT") and ex.started > 0
-                       for ex in run.session.exchanges if ex.error is not None)
+        assert not any(
+            ex.phase in ("RSET", "QUIT") and ex.started > 0
+            for ex in run.session.exchanges
+            if ex.error is not None
+        )
     assert all(t.exchanges or t.skipped for t in run.trials)
 
 
 # -- the CLI ------------------------------------------------------------------------------
 
+
 def test_the_check_refuses_to_run_without_to(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "send", "127.0.0.1:1", "--smuggling-check",
-                              "--tls", "none")
+    code, out, err = run_main(capsys, "send", "127.0.0.1:1", "--smuggling-check", "--tls", "none")
     assert code == 3 and out == ""
     assert "--to" in err and "servers you operate" in err
 
 
-@pytest.mark.parametrize(("argv", "words"), [
-    (("--to", "a@mx.test", "--to", "b@mx.test"), "--to once"),
-    (("--to", "a@mx.test", "--subject", "x"), "--subject shapes a message"),
-    (("--to", "a@mx.test", "--data", "-"), "--data shapes a message"),
-    (("--to", "a@mx.test\r\nRCPT TO:<b@example.net>"), "--to"),
-    (("--to", "postmaster"), "not an address"),
-    (("--to", "a@mx.test", "--from", "x y@mx.test"), "--from"),
-])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (("--to", "a@mx.test", "--to", "b@mx.test"), "--to once"),
+        (("--to", "a@mx.test", "--subject", "x"), "--subject shapes a message"),
+        (("--to", "a@mx.test", "--data", "-"), "--data shapes a message"),
+        (("--to", "a@mx.test\r\nRCPT TO:<b@example.net>"), "--to"),
+        (("--to", "postmaster"), "not an address"),
+        (("--to", "a@mx.test", "--from", "x y@mx.test"), "--from"),
+    ],
+)
 def test_the_check_sends_to_one_address_and_no_message_of_its_own(
     capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], words: str
 ) -> None:
@@ -249,42 +289,74 @@ def test_the_check_sends_to_one_address_and_no_message_of_its_own(
 
 
 def test_expect_smuggling_needs_the_check(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, "send", "127.0.0.1:1", "--to", "a@mx.test",
-                            "--from", "", "--expect-smuggling", "not-vulnerable")
+    code, _, err = run_main(
+        capsys,
+        "send",
+        "127.0.0.1:1",
+        "--to",
+        "a@mx.test",
+        "--from",
+        "",
+        "--expect-smuggling",
+        "not-vulnerable",
+    )
     assert code == 3 and "--smuggling-check" in err
 
 
 # -- the private Postfix ------------------------------------------------------------------
 
+
 def _knows_forbid_bare_newline() -> bool:
     try:
-        found = subprocess.run(["postconf", "-d", "smtpd_forbid_bare_newline"],
-                               capture_output=True, text=True, check=False)
+        found = subprocess.run(
+            ["postconf", "-d", "smtpd_forbid_bare_newline"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except OSError:
         return False
     return found.returncode == 0 and "=" in found.stdout
 
 
-needs_option = pytest.mark.skipif(not _knows_forbid_bare_newline(),
-                                  reason="this Postfix has no smtpd_forbid_bare_newline")
+needs_option = pytest.mark.skipif(
+    not _knows_forbid_bare_newline(), reason="this Postfix has no smtpd_forbid_bare_newline"
+)
 
 
 @pytest.mark.slow
 @needs_option
 @pytest.mark.postfix
-@pytest.mark.parametrize(("postfix_server", "verdict", "code"), [
-    pytest.param({"smtpd_forbid_bare_newline": "no"}, "vulnerable", 2, id="no"),
-    pytest.param({"smtpd_forbid_bare_newline": "yes"}, "not-vulnerable", 0, id="yes"),
-    pytest.param({"smtpd_forbid_bare_newline": "reject"}, "rejects-bare-lf", 0, id="reject"),
-], indirect=["postfix_server"])
+@pytest.mark.parametrize(
+    ("postfix_server", "verdict", "code"),
+    [
+        pytest.param({"smtpd_forbid_bare_newline": "no"}, "vulnerable", 2, id="no"),
+        pytest.param({"smtpd_forbid_bare_newline": "yes"}, "not-vulnerable", 0, id="yes"),
+        pytest.param({"smtpd_forbid_bare_newline": "reject"}, "rejects-bare-lf", 0, id="reject"),
+    ],
+    indirect=["postfix_server"],
+)
 def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
-    postfix_server: PostfixInstance, verdict: str, code: int,
+    postfix_server: PostfixInstance,
+    verdict: str,
+    code: int,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     target = f"{postfix_server.host}:{postfix_server.port}"
-    status, out, _ = run_main(capsys, "send", target, "--smuggling-check",
-                              "--to", "alice@postfix.test", "--tls", "none", "--format", "json",
-                              "--expect-smuggling", "not-vulnerable")
+    status, out, _ = run_main(
+        capsys,
+        "send",
+        target,
+        "--smuggling-check",
+        "--to",
+        "alice@postfix.test",
+        "--tls",
+        "none",
+        "--format",
+        "json",
+        "--expect-smuggling",
+        "not-vulnerable",
+    )
     found = json.loads(out)["findings"]
     assert found["smuggling"]["verdict"] == verdict, postfix_server.log_tail()
     assert status == code
@@ -305,13 +377,23 @@ def test_postfix_verdicts_follow_smtpd_forbid_bare_newline(
 @pytest.mark.slow
 @needs_option
 @pytest.mark.postfix
-@pytest.mark.parametrize("postfix_server", [{"smtpd_forbid_bare_newline": "no"}],
-                         indirect=True)
-def test_the_transcript_shows_bare_cr_and_lf(postfix_server: PostfixInstance,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("postfix_server", [{"smtpd_forbid_bare_newline": "no"}], indirect=True)
+def test_the_transcript_shows_bare_cr_and_lf(
+    postfix_server: PostfixInstance, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = f"{postfix_server.host}:{postfix_server.port}"
-    status, out, _ = run_main(capsys, "send", target, "--smuggling-check",
-                              "--to", "alice@postfix.test", "--tls", "none", "--lang", "id")
+    status, out, _ = run_main(
+        capsys,
+        "send",
+        target,
+        "--smuggling-check",
+        "--to",
+        "alice@postfix.test",
+        "--tls",
+        "none",
+        "--lang",
+        "id",
+    )
     assert status == 2
     assert "\\n.\\nMAIL FROM:<>\\r\\n" in out  # the bytes as sent, visibly
     assert "rentan" in out and "smtpd_forbid_bare_newline" in out

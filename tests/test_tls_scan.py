@@ -49,8 +49,9 @@ def reasons(finding: Finding) -> set[str]:
 
 
 async def scan(server: ServerAddress, tls: TlsMode = TlsMode.STARTTLS) -> Session:
-    options = ProbeOptions(port=server.port, tls=tls, deadline=20.0, insecure=True,
-                           tls_scan=True, steps=SCAN_STEPS)
+    options = ProbeOptions(
+        port=server.port, tls=tls, deadline=20.0, insecure=True, tls_scan=True, steps=SCAN_STEPS
+    )
     return (await probe(server.host, options=options)).session
 
 
@@ -65,37 +66,47 @@ def leaf() -> Built:
 async def test_old_protocols_allowed_are_found(
     tls_persona: Start, leaf: Built, tmp_path: Path, tls: str
 ) -> None:
-    context = server_context(leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_2,
-                             ciphers="ALL:@SECLEVEL=0")
+    context = server_context(
+        leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_2, ciphers="ALL:@SECLEVEL=0"
+    )
     mode = TlsMode.STARTTLS if tls == "starttls" else TlsMode.IMPLICIT
     session = await scan(await tls_persona(context, tls=tls), mode)
     result = session.tls_scan
     assert result is not None, session.error
-    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": True, "TLSv1.1": True,
-                                      "TLSv1.2": True, "TLSv1.3": False}
+    assert dict(result.protocols) == {
+        "SSLv3": False,
+        "TLSv1": True,
+        "TLSv1.1": True,
+        "TLSv1.2": True,
+        "TLSv1.3": False,
+    }
     assert "SSLv2" in result.untested
-    report_data = (await probe(
-        "127.0.0.1", options=session.options)).finding("tls")
+    report_data = (await probe("127.0.0.1", options=session.options)).finding("tls")
     assert report_data is not None and report_data.status.value == "warning"
     assert report_data.data["protocols"]["TLSv1"] is True
 
 
 @pytest.mark.slow
-async def test_tls13_only_server(tls_persona: Start, leaf: Built,
-                                 tmp_path: Path) -> None:
+async def test_tls13_only_server(tls_persona: Start, leaf: Built, tmp_path: Path) -> None:
     context = server_context(leaf, tmp_path, minimum=V.TLSv1_3)
     result = (await scan(await tls_persona(context))).tls_scan
     assert result is not None
-    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
-                                      "TLSv1.2": False, "TLSv1.3": True}
+    assert dict(result.protocols) == {
+        "SSLv3": False,
+        "TLSv1": False,
+        "TLSv1.1": False,
+        "TLSv1.2": False,
+        "TLSv1.3": True,
+    }
     # Every TLS 1.2 class is refused: no suite at all, so no CBC-only nor weak suite.
     assert all(result.weak_ciphers[name] == "" for name in ("aNULL", "NULL", "CBC", "FS"))
     for name in ("RC4", "3DES", "EXPORT"):  # asked for with a hand-built ClientHello
         assert result.weak_ciphers[name] == "" and name not in result.untested
 
 
-async def test_anonymous_null_and_cbc_only_suites(tls_persona: Start, leaf: Built,
-                                                  tmp_path: Path) -> None:
+async def test_anonymous_null_and_cbc_only_suites(
+    tls_persona: Start, leaf: Built, tmp_path: Path
+) -> None:
     ciphers = "aNULL:eNULL:AES128-SHA:@SECLEVEL=0"
     context = server_context(leaf, tmp_path, maximum=V.TLSv1_2, ciphers=ciphers)
     session = await scan(await tls_persona(context))
@@ -116,8 +127,7 @@ async def test_anonymous_null_and_cbc_only_suites(tls_persona: Start, leaf: Buil
     assert classes["aNULL"] in finding.data["weak_ciphers"]
 
 
-async def test_no_forward_secrecy(tls_persona: Start, leaf: Built,
-                                  tmp_path: Path) -> None:
+async def test_no_forward_secrecy(tls_persona: Start, leaf: Built, tmp_path: Path) -> None:
     context = server_context(leaf, tmp_path, maximum=V.TLSv1_2, ciphers="kRSA:!eNULL")
     session = await scan(await tls_persona(context))
     assert session.tls_scan is not None
@@ -128,25 +138,35 @@ async def test_no_forward_secrecy(tls_persona: Start, leaf: Built,
     assert "forward secrecy" in summary_text(finding, load("en"))
 
 
-async def test_good_server_is_ok(tls_persona: Start, leaf: Built,
-                                 tmp_path: Path) -> None:
-    context = server_context(leaf, tmp_path, minimum=V.TLSv1_2,
-                             ciphers="ECDHE+AESGCM:ECDHE+CHACHA20")
+async def test_good_server_is_ok(tls_persona: Start, leaf: Built, tmp_path: Path) -> None:
+    context = server_context(
+        leaf, tmp_path, minimum=V.TLSv1_2, ciphers="ECDHE+AESGCM:ECDHE+CHACHA20"
+    )
     server = await tls_persona(context)
-    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
-                           insecure=True, tls_scan=True, steps=SCAN_STEPS)
+    options = ProbeOptions(
+        port=server.port,
+        tls=TlsMode.STARTTLS,
+        deadline=20.0,
+        insecure=True,
+        tls_scan=True,
+        steps=SCAN_STEPS,
+    )
     report = await probe(server.host, options=options)
     finding = report.finding("tls")
     assert finding is not None
-    assert finding.data["protocols"] == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
-                                         "TLSv1.2": True, "TLSv1.3": True}
+    assert finding.data["protocols"] == {
+        "SSLv3": False,
+        "TLSv1": False,
+        "TLSv1.1": False,
+        "TLSv1.2": True,
+        "TLSv1.3": True,
+    }
     assert finding.data["weak_ciphers"] == []
     assert finding.data["scan"]["errors"] == []
 
 
 def _server_hello(version: int, suite: int) -> bytes:
-    body = (version.to_bytes(2, "big") + bytes(32) + b"\x00" + suite.to_bytes(2, "big")
-            + b"\x00")
+    body = version.to_bytes(2, "big") + bytes(32) + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
     handshake = b"\x02" + len(body).to_bytes(3, "big") + body
     return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
 
@@ -166,6 +186,7 @@ async def legacy_server() -> AsyncIterator[ServerAddress]:
     """A scripted server from before OpenSSL 3: STARTTLS, then a ServerHello choosing
     DES-CBC3-SHA when it is offered (TLS 1.0), an SSLv3 ServerHello to an SSLv3 hello,
     and a handshake_failure alert to anything else."""
+
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await scripted_starttls(reader, writer, "legacy.test")
@@ -233,8 +254,13 @@ async def test_a_rate_limiting_server_is_asked_again_politely(
     result = await scan_directly(limited_server)
     # Whatever was turned away at first was asked again alone and answered.
     assert result.errors == (), result.errors
-    assert dict(result.protocols) == {"SSLv3": False, "TLSv1": False, "TLSv1.1": False,
-                                      "TLSv1.2": True, "TLSv1.3": True}
+    assert dict(result.protocols) == {
+        "SSLv3": False,
+        "TLSv1": False,
+        "TLSv1.1": False,
+        "TLSv1.2": True,
+        "TLSv1.3": True,
+    }
     assert result.weak_ciphers["AEAD"] and result.weak_ciphers["FS"]
 
 
@@ -244,8 +270,9 @@ async def test_a_failed_verification_keeps_the_chain(
     # A self-signed certificate (as DANE-EE servers have) and no --insecure: the probe
     # fails closed, yet the chain it was shown is recorded (DANE matches against it).
     server = await tls_persona(server_context(leaf, tmp_path))
-    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
-                           tls_scan=True, steps=SCAN_STEPS)
+    options = ProbeOptions(
+        port=server.port, tls=TlsMode.STARTTLS, deadline=20.0, tls_scan=True, steps=SCAN_STEPS
+    )
     report = await probe(server.host, options=options)
     assert report.session.error is not None and report.status.value == "critical"
     finding = report.finding("tls")
@@ -255,13 +282,21 @@ async def test_a_failed_verification_keeps_the_chain(
     assert len(finding.data["chain"]) == 1 and "chain_source" not in finding.data
 
 
-async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
-                                              tmp_path: Path) -> None:
-    context = server_context(leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_1,
-                             ciphers="ALL:@SECLEVEL=0")
+async def test_only_old_protocols_is_critical(
+    tls_persona: Start, leaf: Built, tmp_path: Path
+) -> None:
+    context = server_context(
+        leaf, tmp_path, minimum=V.TLSv1, maximum=V.TLSv1_1, ciphers="ALL:@SECLEVEL=0"
+    )
     server = await tls_persona(context)
-    options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, deadline=20.0, insecure=True,
-                           tls_scan=True, steps=SCAN_STEPS)
+    options = ProbeOptions(
+        port=server.port,
+        tls=TlsMode.AUTO,
+        deadline=20.0,
+        insecure=True,
+        tls_scan=True,
+        steps=SCAN_STEPS,
+    )
     report = await probe(server.host, options=options)
     # Python's default context will not speak TLS 1.1: the probe's own handshake fails,
     # the scan says why and still reads the certificate.
@@ -276,8 +311,14 @@ async def test_only_old_protocols_is_critical(tls_persona: Start, leaf: Built,
 async def test_weak_key_and_sha1_signature_warn(tls_persona: Start, tmp_path: Path) -> None:
     weak = build_certificate("localhost", rsa_bits=1024, sha1_label=True)
     server = await tls_persona(server_context(weak, tmp_path, ciphers="ALL:@SECLEVEL=0"))
-    options = ProbeOptions(port=server.port, tls=TlsMode.STARTTLS, deadline=20.0,
-                           insecure=True, tls_scan=True, steps=SCAN_STEPS)
+    options = ProbeOptions(
+        port=server.port,
+        tls=TlsMode.STARTTLS,
+        deadline=20.0,
+        insecure=True,
+        tls_scan=True,
+        steps=SCAN_STEPS,
+    )
     finding = (await probe(server.host, options=options)).finding("tls")
     assert finding is not None and finding.status.value == "warning"
     assert finding.data["certificate"]["key_bits"] == 1024

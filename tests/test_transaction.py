@@ -28,8 +28,9 @@ Start = Callable[..., Awaitable[ServerAddress]]
 # Bodies built from the characters that matter to the framing: dots, CR, LF, text.
 _BODIES = st.one_of(
     st.binary(max_size=300),
-    st.lists(st.sampled_from([b".", b"\r", b"\n", b"\r\n", b".\r\n", b"a", b"..", b" "]),
-             max_size=60).map(b"".join),
+    st.lists(
+        st.sampled_from([b".", b"\r", b"\n", b"\r\n", b".\r\n", b"a", b"..", b" "]), max_size=60
+    ).map(b"".join),
 )
 
 
@@ -43,13 +44,16 @@ def test_dot_stuffing_round_trips_any_body(body: bytes) -> None:
     assert payload.count(b"\n") == payload.count(b"\r\n") == payload.count(b"\r")
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (b"", b".\r\n"),
-    (b"one", b"one\r\n.\r\n"),
-    (b".", b"..\r\n.\r\n"),
-    (b"a\n.\nb\r.x", b"a\r\n..\r\nb\r\n..x\r\n.\r\n"),
-    (b"a\r\n\r\n", b"a\r\n\r\n.\r\n"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", b".\r\n"),
+        (b"one", b"one\r\n.\r\n"),
+        (b".", b"..\r\n.\r\n"),
+        (b"a\n.\nb\r.x", b"a\r\n..\r\nb\r\n..x\r\n.\r\n"),
+        (b"a\r\n\r\n", b"a\r\n\r\n.\r\n"),
+    ],
+)
 def test_data_payload_examples(body: bytes, expected: bytes) -> None:
     assert data_payload(body) == expected
     assert dot_stuff(body) + b".\r\n" == expected
@@ -61,9 +65,12 @@ def test_unstuff_needs_the_terminator() -> None:
 
 
 async def _session(address: ServerAddress) -> Recorder:
-    rec = Recorder(deadline=asyncio.get_running_loop().time() + 20, started=time.perf_counter(),
-                   command_timeout=10,
-                   on_event=None)
+    rec = Recorder(
+        deadline=asyncio.get_running_loop().time() + 20,
+        started=time.perf_counter(),
+        command_timeout=10,
+        on_event=None,
+    )
     await rec.wire.connect(address.host, address.port, timeout=5)
     await rec.exchange("banner", b"")
     await rec.exchange("EHLO", b"EHLO client.test")
@@ -105,15 +112,19 @@ async def test_data_refused_sends_no_message(smtp_server: Start) -> None:
 
 @pytest.mark.slow
 def test_any_body_arrives_unchanged_at_a_real_server(
-        start_controller: Callable[..., ServerAddress]) -> None:
+    start_controller: Callable[..., ServerAddress],
+) -> None:
     """The property again, read back by aiosmtpd's own DATA reader over a socket."""
     from hypothesis import settings
 
     from tests.conftest import PersonaController
     from tests.ports import free_port
 
-    server = start_controller(PersonaController("accept", starttls=None, hostname="127.0.0.1",
-                                                port=free_port(), ready_timeout=5.0))
+    server = start_controller(
+        PersonaController(
+            "accept", starttls=None, hostname="127.0.0.1", port=free_port(), ready_timeout=5.0
+        )
+    )
 
     async def deliver(body: bytes) -> bytes:
         rec = await _session(server)

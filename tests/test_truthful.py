@@ -50,12 +50,14 @@ def probe_json(capsys: pytest.CaptureFixture[str], target: str, *argv: str) -> t
 
 # -- STARTTLS and TLS ---------------------------------------------------------------------------
 
+
 def test_starttls_asked_but_not_advertised_is_not_offered(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A 502 to STARTTLS from a server that never listed it is RFC 3207's right answer."""
-    with serve_in_thread(scripted(STARTTLS=b"502 5.5.1 Error: command not implemented\r\n")
-                         ) as server:
+    with serve_in_thread(
+        scripted(STARTTLS=b"502 5.5.1 Error: command not implemented\r\n")
+    ) as server:
         code, doc = probe_json(capsys, server.target, "--tls", "starttls")
     starttls = doc["findings"]["starttls"]
     assert starttls["reason"] == "not-offered" and starttls["status"] == "critical"
@@ -81,10 +83,8 @@ def test_a_silent_server_is_said_once_with_the_implicit_tls_hint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with serve_in_thread(silent) as server:
-        run = run_cli(capsys, "probe", server.target, "--timeout", "1.5", "--command-timeout",
-                      "1")
-        code, doc = probe_json(capsys, server.target, "--timeout", "1.5", "--command-timeout",
-                               "1")
+        run = run_cli(capsys, "probe", server.target, "--timeout", "1.5", "--command-timeout", "1")
+        code, doc = probe_json(capsys, server.target, "--timeout", "1.5", "--command-timeout", "1")
     assert run.code == code == 2
     connection = doc["findings"]["connection"]
     assert connection["reason"] == "silent" and "--tls implicit" in connection["advice"]
@@ -92,7 +92,8 @@ def test_a_silent_server_is_said_once_with_the_implicit_tls_hint(
 
 
 def test_a_bad_certificate_in_starttls_mode_keeps_the_certificate_facts(
-    capsys: pytest.CaptureFixture[str], tls_ca: trustme.CA,
+    capsys: pytest.CaptureFixture[str],
+    tls_ca: trustme.CA,
 ) -> None:
     """--tls starttls fails closed, but says what the certificate is and which flag to add."""
     leaf = tls_ca.issue_cert("wrong.example")
@@ -106,15 +107,26 @@ def test_a_bad_certificate_in_starttls_mode_keeps_the_certificate_facts(
 
 
 def test_opportunistic_tls_goes_on_and_never_sends_a_password(
-    capsys: pytest.CaptureFixture[str], tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tls_ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     leaf = tls_ca.issue_cert("wrong.example")
     monkeypatch.setenv("SMTPPROBE_TEST_PASSWORD", "hunter2-secret")
-    script = functools.partial(converse, starttls=server_context(leaf), replies={
-        b"EHLO": b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"})
+    script = functools.partial(
+        converse,
+        starttls=server_context(leaf),
+        replies={b"EHLO": b"250-mx.hostile.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"},
+    )
     with serve_in_thread(script) as server:
-        code, doc = probe_json(capsys, server.target, "--auth-user", "alice",
-                               "--auth-password-env", "SMTPPROBE_TEST_PASSWORD")
+        code, doc = probe_json(
+            capsys,
+            server.target,
+            "--auth-user",
+            "alice",
+            "--auth-password-env",
+            "SMTPPROBE_TEST_PASSWORD",
+        )
         heard = list(server.commands)
     found = doc["findings"]
     assert found["tls"]["reason"] == "unverified" and found["tls"]["status"] == "warning"
@@ -125,7 +137,9 @@ def test_opportunistic_tls_goes_on_and_never_sends_a_password(
 
 
 def test_ehlo_changes_inside_tls_have_no_placeholders(
-    capsys: pytest.CaptureFixture[str], tls_ca: trustme.CA, cafile: str,
+    capsys: pytest.CaptureFixture[str],
+    tls_ca: trustme.CA,
+    cafile: str,
 ) -> None:
     leaf = tls_ca.issue_cert("127.0.0.1")
     with serve_in_thread(functools.partial(converse, starttls=server_context(leaf))) as server:
@@ -136,11 +150,14 @@ def test_ehlo_changes_inside_tls_have_no_placeholders(
 
 # -- HELP, VRFY and the sequence of commands ---------------------------------------------------
 
+
 def test_help_prose_is_not_a_command_list(capsys: pytest.CaptureFixture[str]) -> None:
     """OpenSMTPD ends its HELP with "End of HELP info": no commands in that."""
-    help_text = (b"214-2.0.0 This is OpenSMTPD\r\n214-2.0.0 To report bugs in the "
-                 b"implementation, please contact bugs@openbsd.org\r\n"
-                 b"214 2.0.0 End of HELP info\r\n")
+    help_text = (
+        b"214-2.0.0 This is OpenSMTPD\r\n214-2.0.0 To report bugs in the "
+        b"implementation, please contact bugs@openbsd.org\r\n"
+        b"214 2.0.0 End of HELP info\r\n"
+    )
     with serve_in_thread(scripted(HELP=help_text)) as server:
         _code, doc = probe_json(capsys, server.target)
     helped = doc["findings"]["help"]
@@ -148,12 +165,13 @@ def test_help_prose_is_not_a_command_list(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_help_command_list_is_read(capsys: pytest.CaptureFixture[str]) -> None:
-    help_text = (b"214-2.0.0 Topics:\r\n214-2.0.0       HELO    EHLO    MAIL    RCPT    DATA\r\n"
-                 b"214-2.0.0       STARTTLS\r\n214 2.0.0 End of HELP info\r\n")
+    help_text = (
+        b"214-2.0.0 Topics:\r\n214-2.0.0       HELO    EHLO    MAIL    RCPT    DATA\r\n"
+        b"214-2.0.0       STARTTLS\r\n214 2.0.0 End of HELP info\r\n"
+    )
     with serve_in_thread(scripted(HELP=help_text)) as server:
         _code, doc = probe_json(capsys, server.target)
-    assert doc["findings"]["help"]["topics"] == ["HELO", "EHLO", "MAIL", "RCPT", "DATA",
-                                                 "STARTTLS"]
+    assert doc["findings"]["help"]["topics"] == ["HELO", "EHLO", "MAIL", "RCPT", "DATA", "STARTTLS"]
 
 
 def test_an_unknown_user_like_the_control_is_both_unknown(
@@ -195,8 +213,9 @@ def test_only_vrfy_still_greets_and_a_discloser_is_not_passed(
 ) -> None:
     """--only vrfy used to skip EHLO; Sendmail's 503 then read as "refused" (a false OK)."""
     with serve_in_thread(_sendmail_like) as server:
-        code, doc = probe_json(capsys, server.target, "--only", "vrfy",
-                               "--expect-vrfy", "not-disclosing")
+        code, doc = probe_json(
+            capsys, server.target, "--only", "vrfy", "--expect-vrfy", "not-disclosing"
+        )
         heard = [c.split(b" ")[0].upper() for c in server.commands]
     assert heard[0] == b"EHLO"
     assert doc["findings"]["vrfy"]["verdict"] == "disclosing"
@@ -214,6 +233,7 @@ def test_a_503_to_vrfy_is_inconclusive_never_refused(capsys: pytest.CaptureFixtu
 
 # -- AUTH wording -------------------------------------------------------------------------------
 
+
 def test_challenge_response_auth_in_clear_is_not_passwords_in_clear(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -226,21 +246,25 @@ def test_challenge_response_auth_in_clear_is_not_passwords_in_clear(
 
 # -- errors, Nagios, JUnit, plurals --------------------------------------------------------------
 
-def test_connection_refused_in_plain_words(capsys: pytest.CaptureFixture[str],
-                                           closed_port: int) -> None:
+
+def test_connection_refused_in_plain_words(
+    capsys: pytest.CaptureFixture[str], closed_port: int
+) -> None:
     run = run_cli(capsys, "probe", f"127.0.0.1:{closed_port}", "--timeout", "3")
     assert "Connection refused" in run.out and "Connect call failed" not in run.out + run.err
     assert re.search(r"^Address\s+127\.0\.0\.1$", run.out, re.MULTILINE)
 
 
-def test_nagios_names_one_cause_for_a_dead_server(capsys: pytest.CaptureFixture[str],
-                                                  closed_port: int) -> None:
+def test_nagios_names_one_cause_for_a_dead_server(
+    capsys: pytest.CaptureFixture[str], closed_port: int
+) -> None:
     run = run_cli(capsys, "probe", f"127.0.0.1:{closed_port}", "--format", "nagios")
     assert run.code == 2 and "not reached" not in run.out and "No connection" in run.out
 
 
-def test_junit_marks_checks_that_did_not_run_skipped(capsys: pytest.CaptureFixture[str],
-                                                      closed_port: int) -> None:
+def test_junit_marks_checks_that_did_not_run_skipped(
+    capsys: pytest.CaptureFixture[str], closed_port: int
+) -> None:
     run = run_cli(capsys, "probe", f"127.0.0.1:{closed_port}", "--format", "junit")
     assert '<testcase name="vrfy"' in run.out
     vrfy = run.out.split('<testcase name="vrfy"')[1].split("</testcase>")[0]
@@ -249,14 +273,16 @@ def test_junit_marks_checks_that_did_not_run_skipped(capsys: pytest.CaptureFixtu
 
 def test_one_of_anything_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
     ehlo = b"250-mx.hostile.test\r\n250 8BITMIME\r\n"
-    with serve_in_thread(scripted(EHLO=ehlo, HELP=b"214 HELP\r\n",
-                                  NOOP=b"250-ok\r\n251 mixed\r\n")) as server:
+    with serve_in_thread(
+        scripted(EHLO=ehlo, HELP=b"214 HELP\r\n", NOOP=b"250-ok\r\n251 mixed\r\n")
+    ) as server:
         run = run_cli(capsys, "probe", server.target, "--timeout", "5")
     assert not re.search(r"\b1 (extensions|commands|deviations)\b", run.out), run.out
     assert "1 extension:" in run.out and "1 command:" in run.out
 
 
 # -- outsiders ----------------------------------------------------------------------------------
+
 
 def test_source_binds_the_local_address_and_notes_trust(
     capsys: pytest.CaptureFixture[str],
@@ -299,18 +325,36 @@ def test_no_starttls_on_the_submission_port_is_a_warning(
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_ctrl_c_prints_what_was_learned(tmp_path: Path) -> None:
     """SIGINT mid-session: the partial report, complete false, exit 3, no 'deadline' lie."""
+
     async def slow_help(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await converse(reader, writer, replies={b"HELP": b""})
 
     with serve_in_thread(slow_help) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
         process = subprocess.Popen(
-            [sys.executable, "-m", "smtpprobe", "probe", server.target, "--format", "json",
-             "-v", "--timeout", "20", "--command-timeout", "20"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+            [
+                sys.executable,
+                "-m",
+                "smtpprobe",
+                "probe",
+                server.target,
+                "--format",
+                "json",
+                "-v",
+                "--timeout",
+                "20",
+                "--command-timeout",
+                "20",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         deadline = time.monotonic() + 20
         while b"HELP" not in b" ".join(server.commands) and time.monotonic() < deadline:
             time.sleep(0.05)

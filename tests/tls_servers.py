@@ -53,22 +53,31 @@ def build_certificate(
     algorithm of an RSA/SHA-256 certificate to sha1WithRSAEncryption (1.2.840.113549.1.1.5
     for …1.11, same length), as a server would send it; its signature no longer verifies.
     """
-    key: Any = (rsa.generate_private_key(65537, rsa_bits) if rsa_bits
-                else ec.generate_private_key(ec.SECP256R1()))
+    key: Any = (
+        rsa.generate_private_key(65537, rsa_bits)
+        if rsa_bits
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.now(UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(0xC0FFEE)
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=90))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(0xC0FFEE)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=90))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), False)
     )
     if must_staple:
-        builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]),
-                                        False)
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), False
+        )
     cert = builder.sign(key, hashes.SHA256())
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     if not sha1_label:
         return cert.public_bytes(serialization.Encoding.PEM), key_pem
     der = cert.public_bytes(serialization.Encoding.DER)
@@ -113,17 +122,23 @@ async def tls_persona() -> AsyncIterator[Callable[..., Awaitable[ServerAddress]]
     servers: list[asyncio.Server] = []
     protocols: list[Any] = []
 
-    async def start(context: ssl.SSLContext, *, tls: str = "starttls",
-                    persona: str = "hidden") -> ServerAddress:
+    async def start(
+        context: ssl.SSLContext, *, tls: str = "starttls", persona: str = "hidden"
+    ) -> ServerAddress:
         def factory() -> asyncio.Protocol:
-            protocol = make_persona(persona, loop=loop,
-                                    tls_context=context if tls == "starttls" else None)
+            protocol = make_persona(
+                persona, loop=loop, tls_context=context if tls == "starttls" else None
+            )
             protocols.append(protocol)
             return protocol
 
-        server = await loop.create_server(factory, host="127.0.0.1", port=0,
-                                          family=socket.AF_INET,
-                                          ssl=context if tls == "implicit" else None)
+        server = await loop.create_server(
+            factory,
+            host="127.0.0.1",
+            port=0,
+            family=socket.AF_INET,
+            ssl=context if tls == "implicit" else None,
+        )
         servers.append(server)
         return ServerAddress("127.0.0.1", server.sockets[0].getsockname()[1])
 
@@ -145,8 +160,9 @@ async def serving(serve: Serve) -> AsyncIterator[ServerAddress]:
         await server.wait_closed()
 
 
-async def scripted_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            name: str) -> None:
+async def scripted_starttls(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+) -> None:
     """Greet as *name*, answer EHLO with STARTTLS, and 220 to STARTTLS."""
     writer.write(f"220 {name} ESMTP\r\n".encode())
     while (line := await reader.readline()) and not line.startswith(b"STARTTLS"):

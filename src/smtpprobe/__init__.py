@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from smtpprobe.version import __version__
+
 __all__ = [
     "Exchange",
     "Finding",

@@ -20,22 +20,48 @@ _WANTS_DOMAIN = re.compile(r"domain|fully[- ]qualified|fqdn|address syntax", re.
 # Postfix "454 4.7.1 <u>: Relay access denied", Exim "550 relay not permitted", Sendmail
 # "550 5.7.1 <u>... Relaying denied": the address landed in a domain the server does not
 # serve (a bare name gets myorigin, often the MX host name rather than the mail domain).
-_RELAY_REFUSED = re.compile(r"relay(ing)? (access )?(denied|not permitted|prohibited)",
-                            re.IGNORECASE)
+_RELAY_REFUSED = re.compile(
+    r"relay(ing)? (access )?(denied|not permitted|prohibited)", re.IGNORECASE
+)
 
 
 # Syllables for control names that read like a person's (``maren.tovalik``): a fixed
 # prefix or a hex string would let a server answer the control differently from everyone
 # else (252 to it, 550 to real unknowns) and pass as "hidden".
-_ONSETS = ("b", "br", "d", "dr", "f", "g", "h", "j", "k", "kr", "l", "m", "n", "p", "r", "s",
-           "sh", "st", "t", "tr", "v", "w", "z")
+_ONSETS = (
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "sh",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "a", "e", "i", "o", "ia")
 _CODAS = ("", "", "", "", "n", "r", "l", "s", "k", "m")
 
 
 def _name_part(syllables: int) -> str:
-    return "".join(secrets.choice(_ONSETS) + secrets.choice(_VOWELS) + secrets.choice(_CODAS)
-                   for _ in range(syllables))
+    return "".join(
+        secrets.choice(_ONSETS) + secrets.choice(_VOWELS) + secrets.choice(_CODAS)
+        for _ in range(syllables)
+    )
 
 
 def control_local_part() -> str:

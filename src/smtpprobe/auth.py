@@ -69,8 +69,9 @@ _PREFERENCE = ("CRAM-MD5", "PLAIN", "LOGIN")
 SPOKEN = frozenset({"XOAUTH2", *_PREFERENCE})
 
 
-def choose_mechanism(requested: AuthMechanism, offered: tuple[str, ...], *,
-                     token: bool = False) -> str | None:
+def choose_mechanism(
+    requested: AuthMechanism, offered: tuple[str, ...], *, token: bool = False
+) -> str | None:
     """The mechanism asked for; for auto XOAUTH2 when there is a *token*, else the first of
     CRAM-MD5, PLAIN, LOGIN that is offered; None when auto finds none."""
     if requested is not AuthMechanism.AUTO:
@@ -94,8 +95,7 @@ async def authenticate(
     offered = offered_mechanisms(greeting)
     if not offered:
         return NOT_OFFERED
-    mechanism = choose_mechanism(AuthMechanism(options.auth_mechanism), offered,
-                                 token=bool(token))
+    mechanism = choose_mechanism(AuthMechanism(options.auth_mechanism), offered, token=bool(token))
     if mechanism is None:
         return NO_MECHANISM
     if not encrypted and not options.allow_plaintext_auth:
@@ -112,17 +112,20 @@ async def authenticate(
     redacted = REDACTED.encode()
 
     async def say(line: bytes, shown: bytes, extra: tuple[str, ...] = ()) -> Reply:
-        return await rec.exchange("AUTH", line, shown=shown, secrets=extra,
-                                  raw=line + b"\r\n" if not line else None)
+        return await rec.exchange(
+            "AUTH", line, shown=shown, secrets=extra, raw=line + b"\r\n" if not line else None
+        )
 
     steps: list[bytes] = []
     if mechanism == "PLAIN":
         # RFC 4954 §4 initial response; RFC 4616 §2: empty authzid, authcid, password.
-        reply = await say(b"AUTH PLAIN " + sasl.auth_plain_encode(user, password),
-                          b"AUTH PLAIN " + redacted)
+        reply = await say(
+            b"AUTH PLAIN " + sasl.auth_plain_encode(user, password), b"AUTH PLAIN " + redacted
+        )
     elif mechanism == "XOAUTH2":
-        reply = await say(b"AUTH XOAUTH2 " + sasl.auth_xoauth2_encode(user, token),
-                          b"AUTH XOAUTH2 " + redacted)
+        reply = await say(
+            b"AUTH XOAUTH2 " + sasl.auth_xoauth2_encode(user, token), b"AUTH XOAUTH2 " + redacted
+        )
         if reply.code == 334:
             # A failed XOAUTH2 sends its error as a 334 challenge (BASE64 JSON); the
             # client answers with an empty line to get the final 535.

@@ -56,8 +56,15 @@ def certificate_info(der: bytes) -> CertificateInfo:
     sha256 = hashlib.sha256(der).hexdigest()
     cert = _load(der, unreadable)
     if cert is None:
-        return CertificateInfo(subject="", issuer="", sans=(), not_after=None, days_left=None,
-                               sha256=sha256, unreadable=tuple(unreadable))
+        return CertificateInfo(
+            subject="",
+            issuer="",
+            sans=(),
+            not_after=None,
+            days_left=None,
+            sha256=sha256,
+            unreadable=tuple(unreadable),
+        )
     not_after = _read("not_after", lambda: cert.not_valid_after_utc, None, unreadable)
     days_left = None if not_after is None else (not_after - datetime.now(UTC)).days
     no_key: tuple[str, int | None] = ("", None)
@@ -70,8 +77,9 @@ def certificate_info(der: bytes) -> CertificateInfo:
         days_left=days_left,
         key_type=key_type,
         key_bits=key_bits,
-        signature_algorithm=_read("signature_algorithm", lambda: _signature_name(cert), "",
-                                  unreadable),
+        signature_algorithm=_read(
+            "signature_algorithm", lambda: _signature_name(cert), "", unreadable
+        ),
         sha256=sha256,
         serial=_read("serial", lambda: format(cert.serial_number, "x"), "", unreadable),
         not_before=_read("not_before", lambda: cert.not_valid_before_utc, None, unreadable),
@@ -150,9 +158,13 @@ def chain_certificate(der: bytes) -> ChainCertificate:
         return ChainCertificate(der=der, subject="", issuer="", self_issued=False)
     subject = _read("subject", lambda: cert.subject.rfc4514_string(), "", unreadable)
     issuer = _read("issuer", lambda: cert.issuer.rfc4514_string(), "", unreadable)
-    return ChainCertificate(der=der, subject=subject, issuer=issuer,
-                            self_issued=bool(subject) and subject == issuer,
-                            is_ca=_read("ca", lambda: _is_ca(cert), None, unreadable))
+    return ChainCertificate(
+        der=der,
+        subject=subject,
+        issuer=issuer,
+        self_issued=bool(subject) and subject == issuer,
+        is_ca=_read("ca", lambda: _is_ca(cert), None, unreadable),
+    )
 
 
 def _is_ca(cert: x509.Certificate) -> bool | None:

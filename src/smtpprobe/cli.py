@@ -49,11 +49,13 @@ COMMANDS = {
     "exporter": "smtpprobe.commands.exporter:exporter_command",
 }
 
-EPILOG = N_("Exit codes (monitoring-plugin convention):\n"
-            "  0  OK        explained, or the probe found nothing wrong\n"
-            "  1  WARNING   e.g. VRFY/EXPN/RCPT discloses users, STARTTLS fails\n"
-            "  2  CRITICAL  no connection, no usable greeting, TLS failure\n"
-            "  3  UNKNOWN   bad arguments or input, name does not resolve, internal error")
+EPILOG = N_(
+    "Exit codes (monitoring-plugin convention):\n"
+    "  0  OK        explained, or the probe found nothing wrong\n"
+    "  1  WARNING   e.g. VRFY/EXPN/RCPT discloses users, STARTTLS fails\n"
+    "  2  CRITICAL  no connection, no usable greeting, TLS failure\n"
+    "  3  UNKNOWN   bad arguments or input, name does not resolve, internal error"
+)
 
 
 class _OutputError(Exception):
@@ -96,16 +98,24 @@ class LazyGroup(LocalizedGroup):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    help=N_("Probe a live SMTP server and explain every reply it gives.\n"
-            "\n"
-            "Start with:  smtpprobe demo            (a local server, no network needed)\n"
-            "             smtpprobe probe mx.example.org\n"
-            "             smtpprobe explain 252     smtpprobe compare 211 252"),
+    help=N_(
+        "Probe a live SMTP server and explain every reply it gives.\n"
+        "\n"
+        "Start with:  smtpprobe demo            (a local server, no network needed)\n"
+        "             smtpprobe probe mx.example.org\n"
+        "             smtpprobe explain 252     smtpprobe compare 211 252"
+    ),
     epilog=EPILOG,
 )
-@option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
-        callback=lambda ctx, _param, value: _show_version(ctx, value),
-        help=N_("Show the version and exit."))
+@option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _show_version(ctx, value),
+    help=N_("Show the version and exit."),
+)
 @option("--debug", is_flag=True, help=N_("Show the full traceback of an internal error."))
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -117,8 +127,9 @@ def _show_version(ctx: click.Context, wanted: bool) -> None:
     """click's ``--version`` line, worded when it is shown (click's own is worded once)."""
     if not wanted:
         return
-    click.echo(translate("%(prog)s, version %(version)s")
-               % {"prog": "smtpprobe", "version": __version__})
+    click.echo(
+        translate("%(prog)s, version %(version)s") % {"prog": "smtpprobe", "version": __version__}
+    )
     ctx.exit()
 
 
@@ -231,13 +242,15 @@ def _run(args: list[str]) -> int:
 
 
 # Write errors of an output stream (the command's own file errors are usage errors).
-_OUTPUT_ERRORS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT,
-                            errno.EFBIG})
+_OUTPUT_ERRORS = frozenset(
+    {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
+)
 
 
 def _internal(exc: Exception, debug: bool) -> int:
     if debug:
         raise exc
-    _error_line(text("error_internal", kind=type(exc).__name__, detail=exc),
-                text("error_internal_hint"))
+    _error_line(
+        text("error_internal", kind=type(exc).__name__, detail=exc), text("error_internal_hint")
+    )
     return EXIT_UNKNOWN

@@ -25,17 +25,35 @@ SSL3 = 0x0300
 TLS12 = 0x0303
 # IANA TLS cipher suite registry: code point -> OpenSSL name.
 RAW_CLASSES: Mapping[str, Mapping[int, str]] = {
-    "RC4": {0x0005: "RC4-SHA", 0x0004: "RC4-MD5", 0xC011: "ECDHE-RSA-RC4-SHA",
-            0xC007: "ECDHE-ECDSA-RC4-SHA"},
-    "3DES": {0x000A: "DES-CBC3-SHA", 0xC012: "ECDHE-RSA-DES-CBC3-SHA",
-             0xC008: "ECDHE-ECDSA-DES-CBC3-SHA", 0x0016: "EDH-RSA-DES-CBC3-SHA"},
-    "EXPORT": {0x0003: "EXP-RC4-MD5", 0x0006: "EXP-RC2-CBC-MD5", 0x0008: "EXP-DES-CBC-SHA",
-               0x0014: "EXP-EDH-RSA-DES-CBC-SHA", 0x0062: "EXP1024-DES-CBC-SHA",
-               0x0064: "EXP1024-RC4-SHA"},
+    "RC4": {
+        0x0005: "RC4-SHA",
+        0x0004: "RC4-MD5",
+        0xC011: "ECDHE-RSA-RC4-SHA",
+        0xC007: "ECDHE-ECDSA-RC4-SHA",
+    },
+    "3DES": {
+        0x000A: "DES-CBC3-SHA",
+        0xC012: "ECDHE-RSA-DES-CBC3-SHA",
+        0xC008: "ECDHE-ECDSA-DES-CBC3-SHA",
+        0x0016: "EDH-RSA-DES-CBC3-SHA",
+    },
+    "EXPORT": {
+        0x0003: "EXP-RC4-MD5",
+        0x0006: "EXP-RC2-CBC-MD5",
+        0x0008: "EXP-DES-CBC-SHA",
+        0x0014: "EXP-EDH-RSA-DES-CBC-SHA",
+        0x0062: "EXP1024-DES-CBC-SHA",
+        0x0064: "EXP1024-RC4-SHA",
+    },
     # For the SSLv3 test: what an SSLv3 server would have.
-    "SSLv3": {0x002F: "AES128-SHA", 0x0035: "AES256-SHA", 0x000A: "DES-CBC3-SHA",
-              0x0005: "RC4-SHA", 0xC013: "ECDHE-RSA-AES128-SHA",
-              0xC009: "ECDHE-ECDSA-AES128-SHA"},
+    "SSLv3": {
+        0x002F: "AES128-SHA",
+        0x0035: "AES256-SHA",
+        0x000A: "DES-CBC3-SHA",
+        0x0005: "RC4-SHA",
+        0xC013: "ECDHE-RSA-AES128-SHA",
+        0xC009: "ECDHE-ECDSA-AES128-SHA",
+    },
 }
 _SCSV = 0x00FF  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 §3.3)
 _GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
@@ -64,7 +82,9 @@ def client_hello(suites: list[int], *, version: int = TLS12, sni: str | None = N
         signatures = b"".join(struct.pack("!H", sig) for sig in _SIGNATURES)
         extensions += _extension(0x000D, _vector(signatures, 2))
     body = (
-        struct.pack("!H", version) + os.urandom(32) + b"\x00"
+        struct.pack("!H", version)
+        + os.urandom(32)
+        + b"\x00"
         + _vector(b"".join(struct.pack("!H", suite) for suite in [*suites, _SCSV]), 2)
         + b"\x01\x00"  # compression: null only
         + (_vector(extensions, 2) if extensions else b"")
@@ -88,7 +108,7 @@ def server_choice(received: bytes) -> tuple[int, int] | None:
     if not record_complete(received) or received[0] != 0x16:
         return None
     length = int.from_bytes(received[3:5], "big")
-    body = received[5:5 + length]
+    body = received[5 : 5 + length]
     # handshake type 2 (ServerHello), 3-byte length, version, 32-byte random, session id
     if len(body) < 39 or body[0] != 0x02:
         return None
@@ -97,4 +117,4 @@ def server_choice(received: bytes) -> tuple[int, int] | None:
     at = 39 + session_id_length
     if len(body) < at + 2:
         return None
-    return version, int.from_bytes(body[at:at + 2], "big")
+    return version, int.from_bytes(body[at : at + 2], "big")

@@ -25,8 +25,11 @@ DANE_TA, DANE_EE = 2, 3
 
 def usable(record: Tlsa) -> bool:
     """RFC 7672 §3.1.3: PKIX-TA(0)/PKIX-EE(1) are unusable for SMTP, as are unknown values."""
-    return record.usage in (DANE_TA, DANE_EE) and record.selector in (0, 1) \
+    return (
+        record.usage in (DANE_TA, DANE_EE)
+        and record.selector in (0, 1)
         and record.mtype in (0, 1, 2)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +64,9 @@ def _matches(record: Tlsa, cert: x509.Certificate, der: bytes) -> bool:
     return _digest(_selected(cert, der, record.selector), record.mtype) == record.data
 
 
-def match_chain(records: Sequence[Tlsa], chain: Sequence[bytes], host: str,
-                next_hop: str | None = None) -> DaneMatch:
+def match_chain(
+    records: Sequence[Tlsa], chain: Sequence[bytes], host: str, next_hop: str | None = None
+) -> DaneMatch:
     """Does a usable record of *records* authenticate *chain* (DER, leaf first) for *host*?
 
     DANE-EE matches the leaf only, with no name or expiry check (RFC 7672 §3.1.1).
@@ -90,8 +94,13 @@ def match_chain(records: Sequence[Tlsa], chain: Sequence[bytes], host: str,
         for depth in range(1, len(certs)):
             if not _matches(record, certs[depth], chain[depth]):
                 continue
-            problem = ("chain-broken" if not _chains(certs[: depth + 1])
-                       else "" if _names_any(certs[0], (host, next_hop)) else "name-mismatch")
+            problem = (
+                "chain-broken"
+                if not _chains(certs[: depth + 1])
+                else ""
+                if _names_any(certs[0], (host, next_hop))
+                else "name-mismatch"
+            )
             if not problem:
                 return DaneMatch(record, depth)
             near_miss = near_miss or DaneMatch(None, depth, problem)
@@ -119,11 +128,14 @@ def _names_any(cert: x509.Certificate, wanted: Sequence[str | None]) -> bool:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = [n.lower() for n in sans.value.get_values_for_type(x509.DNSName)]
     except x509.ExtensionNotFound:
-        names = [str(a.value).lower() for a in cert.subject.get_attributes_for_oid(
-            x509.oid.NameOID.COMMON_NAME)]
+        names = [
+            str(a.value).lower()
+            for a in cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        ]
     for reference in (w.lower().rstrip(".") for w in wanted if w):
         for candidate in names:
             if candidate == reference or (
-                    candidate.startswith("*.") and reference.partition(".")[2] == candidate[2:]):
+                candidate.startswith("*.") and reference.partition(".")[2] == candidate[2:]
+            ):
                 return True
     return False

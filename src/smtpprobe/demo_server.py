@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,8 +39,9 @@ def _postfix_vrfy(address: str) -> str:
     # Postfix with disable_vrfy_command = no: 252 for what passes the recipient checks.
     if _local(address) in _KNOWN:
         return f"252 2.0.0 {address}"
-    return (f"550 5.1.1 <{address}>: Recipient address rejected: "
-            "User unknown in local recipient table")
+    return (
+        f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +66,43 @@ _AUTH = "530 5.7.0 Authentication required"
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
-        Profile("well-run", "ESMTP ready", _HELP_214,
-                lambda a: "252 2.1.5 Cannot VRFY user, but will accept message and attempt "
-                          "delivery",
-                lambda a: "502 5.5.1 EXPN command is disabled"),
-        Profile("disclosing", "ESMTP Postfix", (f"214 2.0.0 Commands: {_COMMANDS}",),
-                _postfix_vrfy, lambda a: "502 5.5.2 Error: command not recognized",
-                lambda a: _postfix_vrfy(a).replace("252 2.0.0", "250 2.1.5", 1)),
-        Profile("disabled", "ESMTP ready", _HELP_214,
-                lambda a: "502 5.5.1 VRFY command is disabled",
-                lambda a: "502 5.5.1 EXPN command is disabled"),
-        Profile("auth-required", "ESMTP ready", (_AUTH,), lambda a: _AUTH, lambda a: _AUTH,
-                lambda a: _AUTH),
-        Profile("status-211", "ESMTP ready",
-                ("211-2.0.0 mx.demo.test smtpprobe demo", f"211 2.0.0 {_COMMANDS}"),
-                lambda a: "252 2.1.5 Cannot VRFY user, but will accept message and attempt "
-                          "delivery",
-                lambda a: "502 5.5.1 EXPN command is disabled"),
+        Profile(
+            "well-run",
+            "ESMTP ready",
+            _HELP_214,
+            lambda a: "252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery",
+            lambda a: "502 5.5.1 EXPN command is disabled",
+        ),
+        Profile(
+            "disclosing",
+            "ESMTP Postfix",
+            (f"214 2.0.0 Commands: {_COMMANDS}",),
+            _postfix_vrfy,
+            lambda a: "502 5.5.2 Error: command not recognized",
+            lambda a: _postfix_vrfy(a).replace("252 2.0.0", "250 2.1.5", 1),
+        ),
+        Profile(
+            "disabled",
+            "ESMTP ready",
+            _HELP_214,
+            lambda a: "502 5.5.1 VRFY command is disabled",
+            lambda a: "502 5.5.1 EXPN command is disabled",
+        ),
+        Profile(
+            "auth-required",
+            "ESMTP ready",
+            (_AUTH,),
+            lambda a: _AUTH,
+            lambda a: _AUTH,
+            lambda a: _AUTH,
+        ),
+        Profile(
+            "status-211",
+            "ESMTP ready",
+            ("211-2.0.0 mx.demo.test smtpprobe demo", f"211 2.0.0 {_COMMANDS}"),
+            lambda a: "252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery",
+            lambda a: "502 5.5.1 EXPN command is disabled",
+        ),
     )
 }
 """Every demo profile by name; ``well-run`` is the default."""
@@ -109,8 +130,14 @@ class _Handler:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         reply = self.profile.rcpt(address)
         if reply.startswith("2"):
             envelope.rcpt_tos.append(address)
@@ -155,10 +182,14 @@ class DemoServer:
         ca = trustme.CA(organization_name="smtpprobe demo CA")
         # A 90-day certificate, like the ones real MTAs get from ACME CAs, so the TLS
         # finding shows a realistic "days left" instead of trustme's year-3000 default.
-        now = datetime.now(timezone.utc)
-        leaf = ca.issue_cert(DEMO_HOSTNAME, self.host, common_name=DEMO_HOSTNAME,
-                             not_before=now - timedelta(days=1),
-                             not_after=now + timedelta(days=DEMO_CERT_DAYS))
+        now = datetime.now(UTC)
+        leaf = ca.issue_cert(
+            DEMO_HOSTNAME,
+            self.host,
+            common_name=DEMO_HOSTNAME,
+            not_before=now - timedelta(days=1),
+            not_after=now + timedelta(days=DEMO_CERT_DAYS),
+        )
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(context)
         self._tmp = tempfile.mkdtemp(prefix="smtpprobe-demo-")
@@ -166,9 +197,13 @@ class DemoServer:
         ca.cert_pem.write_to_path(self.cafile)
         self.port = _free_port()
         self._controller = _Controller(
-            self.profile, hostname=self.host, port=self.port, server_hostname=DEMO_HOSTNAME,
+            self.profile,
+            hostname=self.host,
+            port=self.port,
+            server_hostname=DEMO_HOSTNAME,
             ident=f"{self.profile.ident} (smtpprobe demo: {self.profile.name})",
-            tls_context=context, ready_timeout=5.0,
+            tls_context=context,
+            ready_timeout=5.0,
         )
         try:
             self._controller.start()
@@ -177,8 +212,12 @@ class DemoServer:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._controller is not None:
             with suppress(AssertionError):
                 self._controller.stop(no_assert=True)

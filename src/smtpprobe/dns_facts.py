@@ -26,8 +26,9 @@ class Answer:
     failed: str = ""
 
 
-def _asking(given: dns.asyncresolver.Resolver | None,
-            timeout: float) -> dns.asyncresolver.Resolver | None:
+def _asking(
+    given: dns.asyncresolver.Resolver | None, timeout: float
+) -> dns.asyncresolver.Resolver | None:
     """A resolver like *given* (or the system's) that sets AD in its queries; None when
     the system has no resolver configured."""
     import dns.asyncresolver
@@ -46,8 +47,9 @@ def _asking(given: dns.asyncresolver.Resolver | None,
     return resolver
 
 
-async def query(name: str, rdtype: str, given: dns.asyncresolver.Resolver | None,
-                timeout: float) -> Answer:
+async def query(
+    name: str, rdtype: str, given: dns.asyncresolver.Resolver | None, timeout: float
+) -> Answer:
     """Ask for *rdtype* at *name* (absolute, no search list)."""
     import dns.exception
     import dns.flags
@@ -58,7 +60,8 @@ async def query(name: str, rdtype: str, given: dns.asyncresolver.Resolver | None
         return Answer(failed="no-resolver")
     try:
         answer: dns.resolver.Answer = await resolver.resolve(
-            name.rstrip(".") + ".", rdtype, search=False)
+            name.rstrip(".") + ".", rdtype, search=False
+        )
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return Answer()
     except dns.exception.Timeout:
@@ -81,17 +84,18 @@ class TxtLookup:
     failed: str = ""
 
 
-async def txt(name: str, resolver: dns.asyncresolver.Resolver | None,
-              timeout: float) -> TxtLookup:
+async def txt(name: str, resolver: dns.asyncresolver.Resolver | None, timeout: float) -> TxtLookup:
     """The TXT records at *name*, each record's strings joined."""
     found = await query(name, "TXT", resolver, timeout)
-    texts = tuple(b"".join(getattr(r, "strings", ())).decode("utf-8", "replace")
-                  for r in found.records)
+    texts = tuple(
+        b"".join(getattr(r, "strings", ())).decode("utf-8", "replace") for r in found.records
+    )
     return TxtLookup(name, texts, found.failed)
 
 
-async def addresses(name: str, resolver: dns.asyncresolver.Resolver | None,
-                    timeout: float) -> tuple[str, ...]:
+async def addresses(
+    name: str, resolver: dns.asyncresolver.Resolver | None, timeout: float
+) -> tuple[str, ...]:
     """IPv4 then IPv6 addresses of *name*; () when there are none or DNS failed."""
     found: list[str] = []
     for rdtype in ("A", "AAAA"):
@@ -124,12 +128,19 @@ class TlsaLookup:
     failed: str = ""
 
 
-async def tlsa(host: str, port: int, resolver: dns.asyncresolver.Resolver | None,
-               timeout: float) -> TlsaLookup:
+async def tlsa(
+    host: str, port: int, resolver: dns.asyncresolver.Resolver | None, timeout: float
+) -> TlsaLookup:
     """The TLSA records for SMTP at *host*: ``_PORT._tcp.HOST`` (RFC 7672 §2.2.3)."""
     name = f"_{port}._tcp.{host.rstrip('.')}"
     found = await query(name, "TLSA", resolver, timeout)
-    records = tuple(Tlsa(int(getattr(r, "usage", -1)), int(getattr(r, "selector", -1)),
-                         int(getattr(r, "mtype", -1)), bytes(getattr(r, "cert", b"")))
-                    for r in found.records)
+    records = tuple(
+        Tlsa(
+            int(getattr(r, "usage", -1)),
+            int(getattr(r, "selector", -1)),
+            int(getattr(r, "mtype", -1)),
+            bytes(getattr(r, "cert", b"")),
+        )
+        for r in found.records
+    )
     return TlsaLookup(name, records, found.authenticated, found.failed)

@@ -80,9 +80,15 @@ class SMTPProbeError(Exception):
 
     kind: ClassVar[str] = "error"
 
-    def __init__(self, message: str = "", *, key: str = "",
-                 params: Mapping[str, object] | None = None, phase: str = "",
-                 hint: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        key: str = "",
+        params: Mapping[str, object] | None = None,
+        phase: str = "",
+        hint: str = "",
+    ) -> None:
         super().__init__(message or key)
         self.key = key
         self.params: dict[str, object] = dict(params or {})
@@ -157,9 +163,16 @@ class ServerDisconnectedError(RemoteError, ConnectionError):
 
     kind = "disconnected"
 
-    def __init__(self, message: str = "", *, raw: bytes = b"", key: str = "",
-                 params: Mapping[str, object] | None = None, phase: str = "",
-                 hint: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        raw: bytes = b"",
+        key: str = "",
+        params: Mapping[str, object] | None = None,
+        phase: str = "",
+        hint: str = "",
+    ) -> None:
         super().__init__(message, key=key, params=params, phase=phase, hint=hint)
         self.raw = raw
 
@@ -190,8 +203,15 @@ class MalformedReplyError(ServerProtocolError):
 
     kind = "malformed-reply"
 
-    def __init__(self, message: str = "", *, raw: bytes = b"", key: str = "",
-                 params: Mapping[str, object] | None = None, phase: str = "",
-                 hint: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        raw: bytes = b"",
+        key: str = "",
+        params: Mapping[str, object] | None = None,
+        phase: str = "",
+        hint: str = "",
+    ) -> None:
         super().__init__(message, key=key, params=params, phase=phase, hint=hint)
         self.raw = raw

@@ -15,8 +15,8 @@ import asyncio
 import dataclasses
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smtpprobe.errors import ResolveError, SMTPProbeError
@@ -25,13 +25,13 @@ from smtpprobe.policy import Policy, apply_policy
 from smtpprobe.probe import ProbeInterrupted
 from smtpprobe.report import (
     Finding,
+    Fleet,
     Note,
     ProbeEvent,
     ProbeOptions,
     ProbeReport,
     Status,
     Target,
-    Fleet,
     TargetResult,
     TlsMode,
 )
@@ -41,8 +41,7 @@ if TYPE_CHECKING:
 
     from smtpprobe.report import MxHost, MxPlan
 
-__all__ = ["Fleet", "FleetInterrupted", "FleetOptions", "TargetResult", "TargetSpec",
-           "run_fleet"]
+__all__ = ["Fleet", "FleetInterrupted", "FleetOptions", "TargetResult", "TargetSpec", "run_fleet"]
 
 # Notes that say the DNS set-up breaks a rule (RFC 7505 §3, RFC 2181 §10.3), not just a fact.
 _MX_WARNINGS = frozenset({"mx_null_mixed", "mx_host_cname"})
@@ -136,17 +135,24 @@ async def run_fleet(
     plans: tuple[MxPlan, ...] = ()
     try:
         if fleet.expands:
-            plans, slots = await _run_expanded(list(specs), options, policy, fleet, guard,
-                                               on_event, on_done, finish)
+            plans, slots = await _run_expanded(
+                list(specs), options, policy, fleet, guard, on_event, on_done, finish
+            )
         else:
-            await _run_streaming(specs, options, policy, fleet, guard, on_event, on_done,
-                                 finish)
+            await _run_streaming(specs, options, policy, fleet, guard, on_event, on_done, finish)
     except asyncio.CancelledError:
         # Ctrl-C: every target that finished, and the interrupted ones as they stood.
         kept.sort(key=lambda pair: pair[0])
-        raise FleetInterrupted(Fleet(tuple(r for _i, r in kept), plans, dict(tally),
-                                     guard.out_of_files, guard.internal,
-                                     guard.timed_out)) from None
+        raise FleetInterrupted(
+            Fleet(
+                tuple(r for _i, r in kept),
+                plans,
+                dict(tally),
+                guard.out_of_files,
+                guard.internal,
+                guard.timed_out,
+            )
+        ) from None
     kept.sort(key=lambda pair: pair[0])
     results = [result for _index, result in kept]
     if fleet.all_addresses:  # keep_results holds here: every result, in slot order
@@ -154,8 +160,9 @@ async def run_fleet(
         for index, result in enumerate(results):
             if on_result is not None:
                 on_result(index, result)
-    return Fleet(tuple(results), plans, dict(tally), guard.out_of_files, guard.internal,
-                 guard.timed_out)
+    return Fleet(
+        tuple(results), plans, dict(tally), guard.out_of_files, guard.internal, guard.timed_out
+    )
 
 
 class _InOrder:
@@ -172,11 +179,16 @@ class _InOrder:
             self.next += 1
 
 
-async def _run_streaming(specs: Iterable[TargetSpec], options: ProbeOptions,
-                         policy: Policy | None, fleet: FleetOptions, guard: RunGuard,
-                         on_event: Callable[[ProbeEvent], None] | None,
-                         on_done: Callable[[int, int], None] | None,
-                         finish: Callable[[int, TargetResult], None]) -> None:
+async def _run_streaming(
+    specs: Iterable[TargetSpec],
+    options: ProbeOptions,
+    policy: Policy | None,
+    fleet: FleetOptions,
+    guard: RunGuard,
+    on_event: Callable[[ProbeEvent], None] | None,
+    on_done: Callable[[int, int], None] | None,
+    finish: Callable[[int, TargetResult], None],
+) -> None:
     """``concurrency`` workers, each taking the next target when its last one is done."""
     source = enumerate(specs)
     total = len(specs) if isinstance(specs, Sequence) else 0
@@ -213,12 +225,16 @@ async def _run_streaming(specs: Iterable[TargetSpec], options: ProbeOptions,
         raise failure
 
 
-async def _run_expanded(specs: list[TargetSpec], options: ProbeOptions, policy: Policy | None,
-                        fleet: FleetOptions, guard: RunGuard,
-                        on_event: Callable[[ProbeEvent], None] | None,
-                        on_done: Callable[[int, int], None] | None,
-                        finish: Callable[[int, TargetResult], None],
-                        ) -> tuple[tuple[MxPlan, ...], list[_Slot]]:
+async def _run_expanded(
+    specs: list[TargetSpec],
+    options: ProbeOptions,
+    policy: Policy | None,
+    fleet: FleetOptions,
+    guard: RunGuard,
+    on_event: Callable[[ProbeEvent], None] | None,
+    on_done: Callable[[int, int], None] | None,
+    finish: Callable[[int, TargetResult], None],
+) -> tuple[tuple[MxPlan, ...], list[_Slot]]:
     """DNS first for every target (MX, every address), then every job under one limit."""
     limit = asyncio.Semaphore(fleet.concurrency)
     expanded = await asyncio.gather(*(_expand(spec, options, fleet, limit) for spec in specs))
@@ -244,9 +260,14 @@ async def _run_expanded(specs: list[TargetSpec], options: ProbeOptions, policy: 
     return plans, slots
 
 
-async def _interruptible(index: int, job: _Job, policy: Policy | None,
-                         on_event: Callable[[ProbeEvent], None] | None, guard: RunGuard,
-                         finish: Callable[[int, TargetResult], None]) -> TargetResult:
+async def _interruptible(
+    index: int,
+    job: _Job,
+    policy: Policy | None,
+    on_event: Callable[[ProbeEvent], None] | None,
+    guard: RunGuard,
+    finish: Callable[[int, TargetResult], None],
+) -> TargetResult:
     """`_guarded`; on Ctrl-C the probe's partial report is finished first, then it stops."""
     try:
         return await _guarded(job, policy, on_event, guard)
@@ -255,14 +276,16 @@ async def _interruptible(index: int, job: _Job, policy: Policy | None,
         raise
 
 
-async def _guarded(job: _Job, policy: Policy | None,
-                   on_event: Callable[[ProbeEvent], None] | None,
-                   guard: RunGuard) -> TargetResult:
+async def _guarded(
+    job: _Job, policy: Policy | None, on_event: Callable[[ProbeEvent], None] | None, guard: RunGuard
+) -> TargetResult:
     """`_probe`, with whatever goes wrong kept to this one target (`RunGuard.run`)."""
     port = job.options.port or (465 if job.options.tls is TlsMode.IMPLICIT else 25)
     target = Target(job.host, port, None, job.options.tls)
-    result = await guard.run(lambda: _probe(job, policy, on_event),
-                             lambda error: _unresolved(job.host, port, job.options, error))
+    result = await guard.run(
+        lambda: _probe(job, policy, on_event),
+        lambda error: _unresolved(job.host, port, job.options, error),
+    )
     session_error = result.report.session.error if result.report is not None else result.error
     if is_out_of_files(session_error):
         guard.out_of_files += 1
@@ -283,10 +306,15 @@ def _port(spec: TargetSpec, options: ProbeOptions) -> int:
     return spec.port or options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
 
 
-def _unresolved(host: str, port: int, options: ProbeOptions,
-                error: SMTPProbeError) -> TargetResult:
-    finding = Finding("connection", Status.UNKNOWN, "not-probed", {"host": host, "port": port},
-                      cause=error, data={"complete": False, "phase": error.phase or "resolve"})
+def _unresolved(host: str, port: int, options: ProbeOptions, error: SMTPProbeError) -> TargetResult:
+    finding = Finding(
+        "connection",
+        Status.UNKNOWN,
+        "not-probed",
+        {"host": host, "port": port},
+        cause=error,
+        data={"complete": False, "phase": error.phase or "resolve"},
+    )
     return TargetResult(Target(host, port, None, options.tls), None, error, (finding,))
 
 
@@ -298,8 +326,9 @@ def _expand_plain(spec: TargetSpec, options: ProbeOptions) -> _Job:
     return _Job(spec.host, job_options)
 
 
-async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
-                  limit: asyncio.Semaphore) -> tuple[MxPlan | None, list[_Slot]]:
+async def _expand(
+    spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions, limit: asyncio.Semaphore
+) -> tuple[MxPlan | None, list[_Slot]]:
     """The jobs (and results known without probing) of one target, in probe order."""
     port = _port(spec, options)
     job_options = dataclasses.replace(options, port=spec.port or options.port)
@@ -309,34 +338,60 @@ async def _expand(spec: TargetSpec, options: ProbeOptions, fleet: FleetOptions,
         async with limit:
             # Addresses are always looked up, so that an MX host without one is reported
             # from DNS, and a probe connects to exactly what DNS said.
-            plan = await resolve_targets(spec.host, mx=fleet.mx, all_addresses=True, port=port,
-                                         family=options.family, resolver=fleet.resolver,
-                                         timeout=fleet.dns_timeout)
+            plan = await resolve_targets(
+                spec.host,
+                mx=fleet.mx,
+                all_addresses=True,
+                port=port,
+                family=options.family,
+                resolver=fleet.resolver,
+                timeout=fleet.dns_timeout,
+            )
     except ResolveError as exc:
         return None, [_unresolved(spec.host, port, options, exc)]
     if plan.source == "null-mx":
-        return plan, [TargetResult(Target(plan.domain, port, None, options.tls),
-                                   notes=(_mx_finding(plan, None, Status.UNKNOWN),))]
+        return plan, [
+            TargetResult(
+                Target(plan.domain, port, None, options.tls),
+                notes=(_mx_finding(plan, None, Status.UNKNOWN),),
+            )
+        ]
     slots: list[_Slot] = []
     for pool, host in enumerate(plan.hosts):
         if not host.addresses:
             status = Status.CRITICAL if "mx_none_usable" in plan.notes else Status.WARNING
-            slots.append(TargetResult(Target(host.name, port, None, options.tls),
-                                      notes=(_mx_finding(plan, host, status),)))
+            slots.append(
+                TargetResult(
+                    Target(host.name, port, None, options.tls),
+                    notes=(_mx_finding(plan, host, status),),
+                )
+            )
         elif fleet.all_addresses:
             slots.extend(
-                _Job(host.name, dataclasses.replace(job_options, connect_to=(address,)),
-                     plan, host, pool if len(host.addresses) > 1 else None)
-                for address in host.addresses)
+                _Job(
+                    host.name,
+                    dataclasses.replace(job_options, connect_to=(address,)),
+                    plan,
+                    host,
+                    pool if len(host.addresses) > 1 else None,
+                )
+                for address in host.addresses
+            )
         else:
-            slots.append(_Job(host.name, dataclasses.replace(job_options,
-                                                             connect_to=host.addresses),
-                              plan, host))
+            slots.append(
+                _Job(
+                    host.name,
+                    dataclasses.replace(job_options, connect_to=host.addresses),
+                    plan,
+                    host,
+                )
+            )
     return plan, slots
 
 
-async def _probe(job: _Job, policy: Policy | None,
-                 on_event: Callable[[ProbeEvent], None] | None) -> TargetResult:
+async def _probe(
+    job: _Job, policy: Policy | None, on_event: Callable[[ProbeEvent], None] | None
+) -> TargetResult:
     from smtpprobe.probe import probe
 
     try:
@@ -358,18 +413,31 @@ def _with(report: ProbeReport, *findings: Finding) -> ProbeReport:
 def _mx_finding(plan: MxPlan, host: MxHost | None, status: Status | None) -> Finding:
     """Where this host comes from (MX preference, fallback, null MX) and the DNS notes."""
     notes = [*plan.notes, *(host.notes if host is not None else ())]
-    params = {"domain": plan.domain, "host": host.name if host else plan.domain,
-              "port": plan.port, "preference": host.preference if host else None}
+    params = {
+        "domain": plan.domain,
+        "host": host.name if host else plan.domain,
+        "port": plan.port,
+        "preference": host.preference if host else None,
+    }
     if status is None:
         status = Status.WARNING if _MX_WARNINGS & set(notes) else Status.OK
-    data: dict[str, Any] = {"domain": plan.domain, "source": plan.source,
-                            "host": host.name if host else None,
-                            "preference": host.preference if host else None,
-                            "addresses": list(host.addresses) if host else [], "notes": notes}
+    data: dict[str, Any] = {
+        "domain": plan.domain,
+        "source": plan.source,
+        "host": host.name if host else None,
+        "preference": host.preference if host else None,
+        "addresses": list(host.addresses) if host else [],
+        "notes": notes,
+    }
     # mx.py names its notes "mx_<what>"; the words are the "note-<what>" tables.
-    return Finding("mx", status, plan.source, params, data=data,
-                   notes=tuple(Note("note-" + note.removeprefix("mx_").replace("_", "-"))
-                               for note in notes))
+    return Finding(
+        "mx",
+        status,
+        plan.source,
+        params,
+        data=data,
+        notes=tuple(Note("note-" + note.removeprefix("mx_").replace("_", "-")) for note in notes),
+    )
 
 
 def _add_pool_findings(results: list[TargetResult], slots: list[_Slot]) -> None:
@@ -384,17 +452,29 @@ def _add_pool_findings(results: list[TargetResult], slots: list[_Slot]) -> None:
         from smtpprobe.pool import compare_pool
 
         found = compare_pool(reports)
-        notes = tuple(Note("note-" + d.key.removeprefix("mx_pool_").replace("_", "-"),
-                           {"values": [[member, value] for member, value in d.values]})
-                      for d in found)
+        notes = tuple(
+            Note(
+                "note-" + d.key.removeprefix("mx_pool_").replace("_", "-"),
+                {"values": [[member, value] for member, value in d.values]},
+            )
+            for d in found
+        )
         finding = Finding(
-            "pool", Status.worst(d.status for d in found), "differ" if found else "alike",
-            {"host": host}, notes=notes,
-            data={"host": host, "members": [r.target.address for r in reports],
-                  "disagreements": [{"key": d.key, "status": d.status.value,
-                                     "values": {m: v for m, v in d.values}} for d in found]})
+            "pool",
+            Status.worst(d.status for d in found),
+            "differ" if found else "alike",
+            {"host": host},
+            notes=notes,
+            data={
+                "host": host,
+                "members": [r.target.address for r in reports],
+                "disagreements": [
+                    {"key": d.key, "status": d.status.value, "values": {m: v for m, v in d.values}}
+                    for d in found
+                ],
+            },
+        )
         for index in members:
             result = results[index]
             if result.report is not None:
-                results[index] = dataclasses.replace(result, report=_with(result.report,
-                                                                           finding))
+                results[index] = dataclasses.replace(result, report=_with(result.report, finding))

@@ -45,9 +45,16 @@ class FetchError(Exception):
         self.reason, self.detail = reason, detail
 
 
-async def fetch(host: str, path: str, *, port: int = 443, connect_to: tuple[str, ...] = (),
-                cafile: str | None = None, timeout: float = 10.0,
-                max_body: int = MAX_BODY) -> HttpsResponse:
+async def fetch(
+    host: str,
+    path: str,
+    *,
+    port: int = 443,
+    connect_to: tuple[str, ...] = (),
+    cafile: str | None = None,
+    timeout: float = 10.0,
+    max_body: int = MAX_BODY,
+) -> HttpsResponse:
     """GET ``https://host:port/path`` with the certificate verified for *host*.
 
     *connect_to* are addresses to try instead of resolving *host* (an answer from the
@@ -70,13 +77,15 @@ async def fetch(host: str, path: str, *, port: int = 443, connect_to: tuple[str,
         raise FetchError("timeout", f"{timeout:g} s") from None
 
 
-async def _connect(host: str, port: int, connect_to: tuple[str, ...],
-                   context: ssl.SSLContext) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _connect(
+    host: str, port: int, connect_to: tuple[str, ...], context: ssl.SSLContext
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     last = FetchError("unreachable", host)
     for address in connect_to or (host,):
         try:
-            return await asyncio.open_connection(address, port, ssl=context,
-                                                 server_hostname=host, limit=_MAX_HEAD)
+            return await asyncio.open_connection(
+                address, port, ssl=context, server_hostname=host, limit=_MAX_HEAD
+            )
         except ssl.SSLCertVerificationError as exc:
             raise FetchError("tls", str(exc.verify_message or exc.reason)) from None
         except ssl.SSLError as exc:
@@ -88,12 +97,19 @@ async def _connect(host: str, port: int, connect_to: tuple[str, ...],
     raise last
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                    path: str, max_body: int, loop: asyncio.AbstractEventLoop,
-                    started: float) -> HttpsResponse:
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    path: str,
+    max_body: int,
+    loop: asyncio.AbstractEventLoop,
+    started: float,
+) -> HttpsResponse:
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: smtpprobe/{__version__}\r\n"
-        "Accept: text/plain\r\nConnection: close\r\n\r\n".encode("ascii"))
+        "Accept: text/plain\r\nConnection: close\r\n\r\n".encode("ascii")
+    )
     await writer.drain()
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -107,8 +123,9 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     if status == 200:
         body = await _body(reader, headers, max_body)
     # Header values are shown in findings: cap them (a Location can be kilobytes).
-    return HttpsResponse(status, media_type[:100], body, headers.get("location", "")[:300],
-                         loop.time() - started)
+    return HttpsResponse(
+        status, media_type[:100], body, headers.get("location", "")[:300], loop.time() - started
+    )
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:

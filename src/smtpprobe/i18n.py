@@ -64,11 +64,33 @@ def translate(message: str) -> str:
 # The upper-case placeholders the usage lines and option lists show: click's own
 # ([OPTIONS], COMMAND [ARGS]..., the names of its types) and our options' metavars.
 METAVAR_WORDS = (
-    N_("OPTIONS"), N_("COMMAND"), N_("ARGS"), N_("TARGET"), N_("DOMAIN"), N_("FILE"),
-    N_("CODE"), N_("REPLY"), N_("VERB"), N_("DIGIT"), N_("TEXT"), N_("USER"), N_("VAR"),
-    N_("SECONDS"), N_("REGEX"), N_("NAME"), N_("PORT"), N_("WARN"), N_("CRIT"), N_("HOST"),
-    N_("INTEGER"), N_("INTEGER RANGE"), N_("FLOAT"), N_("FLOAT RANGE"), N_("ADDRESS"),
-    N_("VALUE"), N_("LINE"),
+    N_("OPTIONS"),
+    N_("COMMAND"),
+    N_("ARGS"),
+    N_("TARGET"),
+    N_("DOMAIN"),
+    N_("FILE"),
+    N_("CODE"),
+    N_("REPLY"),
+    N_("VERB"),
+    N_("DIGIT"),
+    N_("TEXT"),
+    N_("USER"),
+    N_("VAR"),
+    N_("SECONDS"),
+    N_("REGEX"),
+    N_("NAME"),
+    N_("PORT"),
+    N_("WARN"),
+    N_("CRIT"),
+    N_("HOST"),
+    N_("INTEGER"),
+    N_("INTEGER RANGE"),
+    N_("FLOAT"),
+    N_("FLOAT RANGE"),
+    N_("ADDRESS"),
+    N_("VALUE"),
+    N_("LINE"),
 )
 
 
@@ -91,7 +113,7 @@ def lang_from_argv(args: Sequence[str]) -> str | None:
     for n, arg in enumerate(args):
         if arg == "--":
             break
-        value = arg[len("--lang="):] if arg.startswith("--lang=") else None
+        value = arg[len("--lang=") :] if arg.startswith("--lang=") else None
         if arg == "--lang" and n + 1 < len(args):
             value = args[n + 1]
         if value in LANGUAGES:
@@ -147,8 +169,10 @@ def _shown(msgid: str | None) -> str | None:
     """
     if not msgid:
         return msgid
-    return "\n\n".join("\b\n" + paragraph if "\n" in paragraph else paragraph
-                       for paragraph in translate(msgid).split("\n\n"))
+    return "\n\n".join(
+        "\b\n" + paragraph if "\n" in paragraph else paragraph
+        for paragraph in translate(msgid).split("\n\n")
+    )
 
 
 def _metavar(metavar: str) -> str:
@@ -213,9 +237,14 @@ class _Worded(click.Command):
         if not names or not self.add_help_option:
             return None
         if self._help_flag is None:
-            self._help_flag = Option(names, is_flag=True, is_eager=True, expose_value=False,
-                                     callback=_show_help,
-                                     help=N_("Show this message and exit."))
+            self._help_flag = Option(
+                names,
+                is_flag=True,
+                is_eager=True,
+                expose_value=False,
+                callback=_show_help,
+                help=N_("Show this message and exit."),
+            )
         return self._help_flag
 
 

@@ -15,15 +15,24 @@ from typing import TypeVar
 
 from smtpprobe.errors import SMTPProbeError
 
-__all__ = ["FD_RESERVE", "SAID_ONCE", "InternalError", "LocalResourceError", "RunGuard",
-           "TotalTimeoutError", "fd_budget", "is_out_of_files"]
+__all__ = [
+    "FD_RESERVE",
+    "SAID_ONCE",
+    "InternalError",
+    "LocalResourceError",
+    "RunGuard",
+    "TotalTimeoutError",
+    "fd_budget",
+    "is_out_of_files",
+]
 
 # Descriptors kept back for what is not a probe socket: stdio, the event loop's selector
 # and self-pipe, the --junit file, a resolver's sockets, Python's own imports.
 FD_RESERVE = 64
 _OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE})
 T = TypeVar("T")
-# Error kinds told once for the whole run (`smtpprobe.views.summary_view.fleet_notices`), not per target.
+# Error kinds told once for the whole run (`smtpprobe.views.summary_view.fleet_notices`),
+# not per target.
 SAID_ONCE = frozenset({"internal", "local", "total-timeout"})
 
 
@@ -95,8 +104,9 @@ class RunGuard:
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    async def run(self, work: Callable[[], Awaitable[T]],
-                     on_error: Callable[[SMTPProbeError], T]) -> T:
+    async def run(
+        self, work: Callable[[], Awaitable[T]], on_error: Callable[[SMTPProbeError], T]
+    ) -> T:
         """Await *work()* within the deadline; any exception becomes ``on_error(error)``.
 
         An exception other than `SMTPProbeError` is a bug: it becomes an `InternalError`
@@ -104,8 +114,11 @@ class RunGuard:
         """
         if self.expired:
             return self._timed_out(on_error)
-        limit = None if self.deadline is None else asyncio.timeout(
-            max(0.0, self.deadline - time.monotonic()))
+        limit = (
+            None
+            if self.deadline is None
+            else asyncio.timeout(max(0.0, self.deadline - time.monotonic()))
+        )
         try:
             if limit is None:
                 return await work()
@@ -123,8 +136,9 @@ class RunGuard:
             if isinstance(exc, TimeoutError) and limit is not None and limit.expired():
                 return self._timed_out(on_error)
             self.internal += 1
-            return on_error(InternalError(key="fleet_internal",
-                                          params={"error": type(exc).__name__}))
+            return on_error(
+                InternalError(key="fleet_internal", params={"error": type(exc).__name__})
+            )
 
     def _timed_out(self, on_error: Callable[[SMTPProbeError], T]) -> T:
         self.timed_out += 1

@@ -28,8 +28,9 @@ class InputTooLong(Exception):
         self.limit = limit
 
 
-def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS,
-                  on_overlong: Callable[[int], None] | None = None) -> Iterator[str]:
+def bounded_lines(
+    handle: IO[str], limit: int = MAX_LINE_CHARS, on_overlong: Callable[[int], None] | None = None
+) -> Iterator[str]:
     """The lines of *handle* (with their endings); a line over *limit* characters is
     reported to *on_overlong* with its 1-based number (which may raise), read through to its
     end in *limit*-sized pieces, and yielded as ``""``."""

@@ -47,8 +47,10 @@ class Found(NamedTuple):
 
 # RFC 5321 §4.2: a reply starts with three digits and a space or hyphen; RFC 2034 §4 puts an
 # RFC 3463 class.subject.detail after it.
-_REPLY = re.compile(r"(?P<code>[2-5][0-9]{2})(?:[ -]|$)"
-                    r"(?:(?P<enh>[245]\.[0-9]{1,3}\.[0-9]{1,3})(?= |$))?")
+_REPLY = re.compile(
+    r"(?P<code>[2-5][0-9]{2})(?:[ -]|$)"
+    r"(?:(?P<enh>[245]\.[0-9]{1,3}\.[0-9]{1,3})(?= |$))?"
+)
 _ENHANCED = re.compile(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}")
 # The commonest line of all, a Postfix delivery answered by the remote server, in one match:
 # "dsn=5.1.1, status=bounced (host mx[ip] said: 550 5.1.1 … (in reply to RCPT TO command))".
@@ -61,8 +63,10 @@ _CONTINUED = re.compile(r" (?=[2-5][0-9]{2}[ -])")
 
 # Postfix smtp/lmtp delivery: "dsn=5.1.1, status=bounced (host x[ip] said: 550 …)".
 # Sendmail delivery: "dsn=5.1.1, stat=User unknown" (stat may hold "Deferred: 451 4.3.0 …").
-_DSN = re.compile(r"dsn=(?P<dsn>[245]\.[0-9]{1,3}\.[0-9]{1,3}), (?:status=\w+ \((?P<status>.*)\)"
-                  r"|stat=(?P<stat>.*))$")
+_DSN = re.compile(
+    r"dsn=(?P<dsn>[245]\.[0-9]{1,3}\.[0-9]{1,3}), (?:status=\w+ \((?P<status>.*)\)"
+    r"|stat=(?P<stat>.*))$"
+)
 # Postfix smtpd: "reject: RCPT from host[ip]: 554 5.7.1 <x>: Relay access denied; from=<a> …"
 _REJECT = re.compile(r"reject: (?P<verb>[\w-]+) from [^\[\s]*\[[^\]]*\](?::\d+)?: (?P<rest>.*)$")
 _REJECT_TRAILER = re.compile(r";(?: from=<[^>]*>)?(?: to=<[^>]*>)? proto=\S+(?: helo=<[^>]*>)?$")
@@ -71,14 +75,19 @@ _SM_REJECT = re.compile(r"reject=(?P<reply>[2-5][0-9]{2}[ -].*)$")
 _SM_RULESET = re.compile(r"ruleset=check_(?P<rule>\w+)")
 # Exim: "SMTP error from remote mail server after RCPT TO:<x>: 550 …" (older: "mailer",
 # and "host h [ip]: " before the reply).
-_EXIM = re.compile(r"SMTP error from remote mail(?:er| server| exchanger) after (?P<after>.+?): "
-                   r"(?:host \S+ \[[^\]]*\]: )?(?P<reply>[2-5][0-9]{2}[ -].*)$")
+_EXIM = re.compile(
+    r"SMTP error from remote mail(?:er| server| exchanger) after (?P<after>.+?): "
+    r"(?:host \S+ \[[^\]]*\]: )?(?P<reply>[2-5][0-9]{2}[ -].*)$"
+)
 # RFC 3464 §2.3.4 and §2.3.6: per-recipient fields of a delivery status notification.
 _STATUS_FIELD = re.compile(r"Status:[ \t]*(?P<enh>[245]\.[0-9]{1,3}\.[0-9]{1,3})", re.IGNORECASE)
-_DIAG_FIELD = re.compile(r"Diagnostic-Code:[ \t]*(?P<type>[\w-]+)[ \t]*;[ \t]*(?P<text>.*)$",
-                         re.IGNORECASE)
+_DIAG_FIELD = re.compile(
+    r"Diagnostic-Code:[ \t]*(?P<type>[\w-]+)[ \t]*;[ \t]*(?P<text>.*)$", re.IGNORECASE
+)
 # Transcripts: "S: 250 OK", "<<< 250 OK", "< 250 OK" or a bare "250 OK"; client lines likewise.
-_T_REPLY = re.compile(r"(?:(?:S:|<<<|<-|<)[ \t]?)?(?P<code>[2-5][0-9]{2})(?P<sep>[ -]|$)(?P<text>.*)$")
+_T_REPLY = re.compile(
+    r"(?:(?:S:|<<<|<-|<)[ \t]?)?(?P<code>[2-5][0-9]{2})(?P<sep>[ -]|$)(?P<text>.*)$"
+)
 _T_CLIENT = re.compile(r"(?:C:|>>>|->|>)[ \t]?(?P<verb>[A-Za-z]{4,8})\b")
 _T_SEP = frozenset(("", " ", "-", "\r", "\n"))
 _T_PREFIX, _T_DIGIT, _DSN_FIRST = frozenset("SC<>-"), frozenset("2345"), frozenset("SsDd")
@@ -93,12 +102,31 @@ _FIRST_CHAR = {" ": _INDENTED, "\t": _INDENTED} | {c: _SPECIAL for c in "2345SsC
 _NOTHING: tuple[Found, ...] = ()
 
 _VERBS = {
-    "RCPT": "RCPT", "MAIL": "MAIL", "DATA": "DATA", "EHLO": "EHLO", "HELO": "HELO",
-    "LHLO": "EHLO", "VRFY": "VRFY", "EXPN": "EXPN", "AUTH": "AUTH", "STARTTLS": "STARTTLS",
-    "BDAT": "DATA_END", "NOOP": "NOOP", "RSET": "RSET", "QUIT": "QUIT", "HELP": "HELP",
-    "ETRN": "ETRN", "CONNECT": "CONNECT", "END-OF-MESSAGE": "DATA_END", "HEADER": "DATA_END",
-    "BODY": "DATA_END", "END": "DATA_END", "INITIAL": "CONNECT", "SENDING": "DATA_END",
-    "RELAY": "CONNECT", "EOM": "DATA_END",
+    "RCPT": "RCPT",
+    "MAIL": "MAIL",
+    "DATA": "DATA",
+    "EHLO": "EHLO",
+    "HELO": "HELO",
+    "LHLO": "EHLO",
+    "VRFY": "VRFY",
+    "EXPN": "EXPN",
+    "AUTH": "AUTH",
+    "STARTTLS": "STARTTLS",
+    "BDAT": "DATA_END",
+    "NOOP": "NOOP",
+    "RSET": "RSET",
+    "QUIT": "QUIT",
+    "HELP": "HELP",
+    "ETRN": "ETRN",
+    "CONNECT": "CONNECT",
+    "END-OF-MESSAGE": "DATA_END",
+    "HEADER": "DATA_END",
+    "BODY": "DATA_END",
+    "END": "DATA_END",
+    "INITIAL": "CONNECT",
+    "SENDING": "DATA_END",
+    "RELAY": "CONNECT",
+    "EOM": "DATA_END",
 }
 
 
@@ -112,12 +140,13 @@ def _in_reply_to(text: str) -> tuple[str, str | None]:
 
 def _said_found(number: int, line: str, match: re.Match[str]) -> Found:
     """A `Found` from a `_POSTFIX_SAID` match in *line* (string operations for the rest)."""
-    text = line[match.start("code"):].rstrip()
+    text = line[match.start("code") :].rstrip()
     text, command = _in_reply_to(text.removesuffix(")"))
     if match["sep"] == "-":
         text = "\n".join(_CONTINUED.split(text))
-    return Found(number, "postfix", int(match["code"]), match["enh"] or match["dsn"],
-                 text.rstrip(), command)
+    return Found(
+        number, "postfix", int(match["code"]), match["enh"] or match["dsn"], text.rstrip(), command
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -132,15 +161,17 @@ def _verb(words: str) -> str | None:
     return _VERBS.get(word, word if word.isalpha() and len(word) == 4 else None)
 
 
-def _reply(line: int, source: str, text: str, command: str | None,
-           fallback_enhanced: str | None = None) -> Found | None:
+def _reply(
+    line: int, source: str, text: str, command: str | None, fallback_enhanced: str | None = None
+) -> Found | None:
     match = _REPLY.match(text)
     if match is None:
         return None
     if text[3:4] == "-":
         text = "\n".join(_CONTINUED.split(text))
-    return Found(line, source, int(match["code"]), match["enh"] or fallback_enhanced,
-                 text.rstrip(), command)
+    return Found(
+        line, source, int(match["code"]), match["enh"] or fallback_enhanced, text.rstrip(), command
+    )
 
 
 def _said(line: int, source: str, text: str, dsn: str | None) -> Found | None:
@@ -164,12 +195,16 @@ def _delivery(line: str, number: int) -> Found | None:
     if status is not None:
         found = _said(number, "postfix", status, dsn)
         # "status=sent (250 2.0.0 Ok: queued as …)": the reply to the end of the data.
-        return found or _reply(number, "postfix", status, "DATA_END", dsn) or Found(
-            number, "postfix", None, dsn, status)
+        return (
+            found
+            or _reply(number, "postfix", status, "DATA_END", dsn)
+            or Found(number, "postfix", None, dsn, status)
+        )
     stat = match["stat"]
     head, _, tail = stat.partition(": ")
     return _reply(number, "sendmail", tail or head, None, dsn) or Found(
-        number, "sendmail", None, dsn, stat)
+        number, "sendmail", None, dsn, stat
+    )
 
 
 def _reject(line: str, number: int) -> Found | None:
@@ -183,14 +218,16 @@ def _reject(line: str, number: int) -> Found | None:
         enhanced = _ENHANCED.match(rest)
         if enhanced is None:
             return None
-        return Found(number, "postfix-reject", None, enhanced.group(),
-                     rest[enhanced.end():].strip(), verb)
+        return Found(
+            number, "postfix-reject", None, enhanced.group(), rest[enhanced.end() :].strip(), verb
+        )
     sendmail = _SM_REJECT.search(line)
     if sendmail is None:
         return None
     rule = _SM_RULESET.search(line)
-    return _reply(number, "sendmail-reject", sendmail["reply"],
-                  _verb(rule["rule"]) if rule else None)
+    return _reply(
+        number, "sendmail-reject", sendmail["reply"], _verb(rule["rule"]) if rule else None
+    )
 
 
 def scan_line(line: str, number: int = 1) -> tuple[Found, ...]:
@@ -263,8 +300,11 @@ class LogScanner:
                 else:
                     yield from hit(start, logical)
                     held = self._held
-            elif "said:" in logical or ("j" in logical and "reject" in logical) \
-                    or "SMTP error" in logical:
+            elif (
+                "said:" in logical
+                or ("j" in logical and "reject" in logical)
+                or "SMTP error" in logical
+            ):
                 yield from hit(start, logical)
                 held = self._held
             elif special or held:
@@ -351,8 +391,14 @@ class LogScanner:
             if match is not None:
                 # The first reply of a session, before any command, is the greeting.
                 command = self._command or (None if self._replied else "CONNECT")
-                yield Found(self._multi_line, "transcript", int(match["code"]), match["enh"],
-                            "\n".join(lines).rstrip(), command)
+                yield Found(
+                    self._multi_line,
+                    "transcript",
+                    int(match["code"]),
+                    match["enh"],
+                    "\n".join(lines).rstrip(),
+                    command,
+                )
                 self._replied = True
             self._command = None
 

@@ -71,8 +71,9 @@ class MailPolicies:
         if not found:
             return result
         findings = tuple(finding(r) for r in found)
-        return dataclasses.replace(result, report=dataclasses.replace(
-            report, findings=report.findings + findings))
+        return dataclasses.replace(
+            result, report=dataclasses.replace(report, findings=report.findings + findings)
+        )
 
     def _domain(self, report: ProbeReport) -> str | None:
         if self.options.domain is not None:
@@ -99,9 +100,17 @@ class PolicyReader:
     records. Must be used inside the running event loop.
     """
 
-    def __init__(self, options: MailPolicyOptions, *, mx: bool,
-                 resolver: dns.asyncresolver.Resolver | None, timeout: float, port: int,
-                 family: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        options: MailPolicyOptions,
+        *,
+        mx: bool,
+        resolver: dns.asyncresolver.Resolver | None,
+        timeout: float,
+        port: int,
+        family: int,
+        concurrency: int,
+    ) -> None:
         self.policies = MailPolicies(options)
         self.mx, self.port, self.family = mx, port, family
         self.resolver, self.timeout = resolver, timeout
@@ -117,8 +126,12 @@ class PolicyReader:
             name = spec.host.lower().rstrip(".")
             if not is_address(name):  # an address has no _mta-sts or TLSA name
                 if self.mx:
-                    self._start(("domain", name), self._domain(
-                        name, options.mta_sts and options.domain is None, options.dane))
+                    self._start(
+                        ("domain", name),
+                        self._domain(
+                            name, options.mta_sts and options.domain is None, options.dane
+                        ),
+                    )
                 elif options.dane:
                     port = spec.port or self.port
                     self._start(("host", name, str(port)), self._host(name, port))
@@ -161,22 +174,35 @@ class PolicyReader:
         options = self.policies.options
         if sts:
             self.policies.domains[domain] = await _lookup_domain(
-                domain, resolver=self.resolver, timeout=self.timeout,
-                https_port=options.https_port, cafile=options.https_cafile)
+                domain,
+                resolver=self.resolver,
+                timeout=self.timeout,
+                https_port=options.https_port,
+                cafile=options.https_cafile,
+            )
         if mx_dane:
             hosts = await _mx_hosts(domain, self.resolver, self.timeout, self.family)
-            for host, found in zip(hosts, await asyncio.gather(
-                    *(tlsa(h, self.port, self.resolver, self.timeout) for h in hosts)),
-                    strict=True):
+            for host, found in zip(
+                hosts,
+                await asyncio.gather(
+                    *(tlsa(h, self.port, self.resolver, self.timeout) for h in hosts)
+                ),
+                strict=True,
+            ):
                 self.policies.tlsa[(host, self.port)] = found
 
     async def _host(self, host: str, port: int) -> None:
         self.policies.tlsa[(host, port)] = await tlsa(host, port, self.resolver, self.timeout)
 
 
-async def _lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | None,
-                        timeout: float, https_port: int = 443,
-                        cafile: str | None = None) -> DomainFacts:
+async def _lookup_domain(
+    domain: str,
+    *,
+    resolver: dns.asyncresolver.Resolver | None,
+    timeout: float,
+    https_port: int = 443,
+    cafile: str | None = None,
+) -> DomainFacts:
     """Read ``_mta-sts.DOMAIN`` and ``_smtp._tls.DOMAIN`` (TXT) and fetch the policy.
 
     The policy is fetched even without a TXT record, so that a policy senders never look
@@ -194,13 +220,20 @@ async def _lookup_domain(domain: str, *, resolver: dns.asyncresolver.Resolver | 
     if resolver is not None and not policy_addresses:
         return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
     try:
-        response = await fetch(host, POLICY_PATH, port=https_port, connect_to=policy_addresses,
-                               cafile=cafile, timeout=timeout)
+        response = await fetch(
+            host,
+            POLICY_PATH,
+            port=https_port,
+            connect_to=policy_addresses,
+            cafile=cafile,
+            timeout=timeout,
+        )
     except FetchError as exc:
         if exc.reason == "no-address":
             return DomainFacts(domain, sts_txt, tlsrpt_txt, None, None)
-        return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, None, exc.reason,
-                                                                    exc.detail), None)
+        return DomainFacts(
+            domain, sts_txt, tlsrpt_txt, PolicyFetch(url, None, exc.reason, exc.detail), None
+        )
     policy = parse_policy(response.body) if response.status == 200 else None
     return DomainFacts(domain, sts_txt, tlsrpt_txt, PolicyFetch(url, response), policy)
 
@@ -209,13 +242,21 @@ async def _none() -> tuple[str, ...]:
     return ()
 
 
-async def _mx_hosts(domain: str, resolver: dns.asyncresolver.Resolver | None,
-                    timeout: float, family: int) -> tuple[str, ...]:
+async def _mx_hosts(
+    domain: str, resolver: dns.asyncresolver.Resolver | None, timeout: float, family: int
+) -> tuple[str, ...]:
     from smtpprobe.mx import resolve_targets
 
     try:
-        plan = await resolve_targets(domain, mx=True, all_addresses=False, port=25,
-                                     family=family, resolver=resolver, timeout=timeout)
+        plan = await resolve_targets(
+            domain,
+            mx=True,
+            all_addresses=False,
+            port=25,
+            family=family,
+            resolver=resolver,
+            timeout=timeout,
+        )
     except SMTPProbeError:
         return ()  # the fleet reports the same failure for this domain
     return tuple(host.name.lower() for host in plan.hosts)
@@ -225,6 +266,12 @@ def finding(result: MailTlsResult) -> Finding:
     """*result* as a `Finding`: the worst issue is its reason, every other issue a note,
     so that each defect gets its sentence (words: ``findings/<check>.toml``)."""
     first, *others = result.issues
-    return Finding(result.check, result.status, first.reason, dict(first.params),
-                   result.verdict, notes=tuple(Note(i.reason, dict(i.params)) for i in others),
-                   data=dict(result.data))
+    return Finding(
+        result.check,
+        result.status,
+        first.reason,
+        dict(first.params),
+        result.verdict,
+        notes=tuple(Note(i.reason, dict(i.params)) for i in others),
+        data=dict(result.data),
+    )

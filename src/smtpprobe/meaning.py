@@ -31,7 +31,6 @@ class Tone(StrEnum):
     BAD = "bad"
 
 
-
 def tone_of_class(code: int) -> Tone:
     """The tone a reply has before any per-command knowledge: by its first digit."""
     return {2: Tone.OK, 3: Tone.NOTE, 4: Tone.WARN}.get(reply_class(code), Tone.BAD)
@@ -84,9 +83,11 @@ def annotate_reply(
     tone = Tone(context.tone) if context is not None else tone_of_class(reply.code)
     if (allowed is False or reply.defects) and tone is Tone.OK:
         tone = Tone.NOTE
-    found = kb.patterns_for(
-        reply.code, pattern_text(reply.lines), str(enhanced) if enhanced else None
-    ) if patterns else ()
+    found = (
+        kb.patterns_for(reply.code, pattern_text(reply.lines), str(enhanced) if enhanced else None)
+        if patterns
+        else ()
+    )
     enhanced_entry = kb.enhanced(enhanced.key) if enhanced else None
     if enhanced_entry is not None and found and found[0].overload:
         enhanced_entry = _vendor_entry(found[0], enhanced_entry)

@@ -20,6 +20,7 @@ from smtpprobe.report import DEFAULT_HELO
 
 __all__ = ["Draft", "Needs", "compose", "needs", "split_header"]
 
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """What the user asked to send. *raw* (``--data``) is sent as it is, the rest ignored."""
@@ -50,17 +51,24 @@ def split_header(text: str) -> tuple[str, str]:
     """
     name, colon, value = text.partition(":")
     # RFC 5322 §3.6.8: field-name = 1*(printable US-ASCII except ":")
-    if not colon or not name or any(not 33 <= ord(c) <= 126 for c in name) \
-            or "\r" in value or "\n" in value:
+    if (
+        not colon
+        or not name
+        or any(not 33 <= ord(c) <= 126 for c in name)
+        or "\r" in value
+        or "\n" in value
+    ):
         raise UsageError(key="error_send_header", params={"header": text})
     return name, value.strip()
 
 
 def _default_body(now: datetime, draft: Draft) -> str:
-    return (f"This is a test message from smtpprobe {__version__}, sent on "
-            f"{now.isoformat(timespec='seconds')} by the client that said "
-            f"EHLO {draft.helo},\nto check that mail is delivered. It needs no reply and "
-            f"can be deleted.\n")
+    return (
+        f"This is a test message from smtpprobe {__version__}, sent on "
+        f"{now.isoformat(timespec='seconds')} by the client that said "
+        f"EHLO {draft.helo},\nto check that mail is delivered. It needs no reply and "
+        f"can be deleted.\n"
+    )
 
 
 def compose(draft: Draft, *, utf8: bool = False, seven_bit: bool = False) -> bytes:
@@ -79,8 +87,11 @@ def compose(draft: Draft, *, utf8: bool = False, seven_bit: bool = False) -> byt
     message = EmailMessage()
     message["From"] = draft.sender or "<>"
     message["To"] = ", ".join(draft.recipients)
-    message["Subject"] = draft.subject if draft.subject is not None else (
-        f"smtpprobe test message {now:%Y-%m-%d %H:%M:%S} UTC")
+    message["Subject"] = (
+        draft.subject
+        if draft.subject is not None
+        else (f"smtpprobe test message {now:%Y-%m-%d %H:%M:%S} UTC")
+    )
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("smtpprobe", domain=draft.helo)
     message["X-Mailer"] = f"smtpprobe {__version__}"
@@ -99,8 +110,9 @@ def _attachment(path: str) -> tuple[bytes, str, str]:
         with open(path, "rb") as handle:
             content = handle.read()
     except OSError as exc:
-        raise UsageError(key="error_file_unreadable", params={"path": path, "reason": exc}
-                         ) from None
+        raise UsageError(
+            key="error_file_unreadable", params={"path": path, "reason": exc}
+        ) from None
     kind, _ = mimetypes.guess_type(path)
     maintype, _, subtype = (kind or "application/octet-stream").partition("/")
     return content, maintype, subtype

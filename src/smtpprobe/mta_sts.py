@@ -128,8 +128,17 @@ class StsPolicy:
 
 # Defects that make a sender discard the whole policy (RFC 8461 §3.2 grammar); the rest
 # (unknown fields, repeated fields) are ignored by senders and only noted.
-FATAL_PROBLEMS = frozenset({"policy-syntax", "bad-version", "bad-mode", "bad-max-age", "no-mx",
-                    "max-age-too-large", "policy-not-utf8"})
+FATAL_PROBLEMS = frozenset(
+    {
+        "policy-syntax",
+        "bad-version",
+        "bad-mode",
+        "bad-max-age",
+        "no-mx",
+        "max-age-too-large",
+        "policy-not-utf8",
+    }
+)
 
 
 def parse_policy(body: bytes) -> StsPolicy:

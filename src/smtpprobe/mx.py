@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from smtpprobe.errors import Alternatives, ResolveError, UsageError
 from smtpprobe.report import MxHost, MxPlan, Source
@@ -98,8 +98,9 @@ async def resolve_targets(
     if not mx and resolver is None:
         # A host's addresses as a plain probe finds them: the system resolver, which
         # reads /etc/hosts (`localhost`), not only DNS.
-        return ask.plan("direct", MxHost(name, None, await _system_addresses(
-            name, port, family, timeout)))
+        return ask.plan(
+            "direct", MxHost(name, None, await _system_addresses(name, port, family, timeout))
+        )
     lookup = _Lookup(_resolver(resolver), asyncio.get_running_loop().time() + timeout, timeout)
     qname = lookup.absolute(name)
     try:
@@ -110,13 +111,15 @@ async def resolve_targets(
     except TimeoutError:
         raise _timed_out(name, "MX" if mx else rdtypes[0], timeout) from None
     if not addresses:
-        raise ResolveError(key="error_resolve_no_record", phase="resolve",
-                           params={"name": name, "rdtypes": Alternatives(rdtypes)})
+        raise ResolveError(
+            key="error_resolve_no_record",
+            phase="resolve",
+            params={"name": name, "rdtypes": Alternatives(rdtypes)},
+        )
     return ask.plan("direct", MxHost(name, None, addresses))
 
 
-async def _system_addresses(name: str, port: int, family: int,
-                            timeout: float) -> tuple[str, ...]:
+async def _system_addresses(name: str, port: int, family: int, timeout: float) -> tuple[str, ...]:
     """Every address getaddrinfo gives for *name*, in its order, without repeats.
 
     :raises ResolveError: the name does not resolve, or not within *timeout*.
@@ -126,12 +129,14 @@ async def _system_addresses(name: str, port: int, family: int,
         async with asyncio.timeout(timeout):
             infos = await loop.getaddrinfo(name, port, family=family, type=socket.SOCK_STREAM)
     except TimeoutError:
-        raise ResolveError(key="error_resolve_slow", phase="resolve",
-                           params={"host": name}) from None
+        raise ResolveError(
+            key="error_resolve_slow", phase="resolve", params={"host": name}
+        ) from None
     except (OSError, UnicodeError) as exc:
         reason = exc if isinstance(exc, OSError) else str(exc)
-        raise ResolveError(key="error_resolve_host", phase="resolve",
-                           params={"host": name, "reason": reason}) from exc
+        raise ResolveError(
+            key="error_resolve_host", phase="resolve", params={"host": name, "reason": reason}
+        ) from exc
     return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -161,8 +166,11 @@ async def _mx_plan(lookup: _Lookup, qname: dns.name.Name, ask: _Ask) -> MxPlan:
         # RFC 5321 §5.1: no MX, so the domain itself is the implicit MX, preference 0.
         addresses, _ = await lookup.addresses(qname, ask.rdtypes, missing_ok=True)
         if not addresses:
-            raise ResolveError(key="error_resolve_no_mx", phase="resolve",
-                               params={"name": ask.domain, "rdtypes": Alternatives(ask.rdtypes)})
+            raise ResolveError(
+                key="error_resolve_no_mx",
+                phase="resolve",
+                params={"name": ask.domain, "rdtypes": Alternatives(ask.rdtypes)},
+            )
         host = MxHost(ask.domain, 0, addresses if ask.all_addresses else ())
         return ask.plan("fallback-address", host, notes=["mx_fallback", *notes])
     records = sorted((r.preference, r.exchange) for r in cast("Iterable[MX]", answer))
@@ -176,8 +184,9 @@ async def _mx_plan(lookup: _Lookup, qname: dns.name.Name, ask: _Ask) -> MxPlan:
     for pref, exchange in real:
         unique.setdefault(exchange, pref)  # one host twice: its lowest preference counts
     if not ask.all_addresses:
-        return ask.plan("mx", *(MxHost(_text(host), pref) for host, pref in unique.items()),
-                        notes=notes)
+        return ask.plan(
+            "mx", *(MxHost(_text(host), pref) for host, pref in unique.items()), notes=notes
+        )
     found = await _all(lookup.addresses(host, ask.rdtypes, missing_ok=True) for host in unique)
     hosts = [
         MxHost(_text(host), pref, addresses, tuple(host_notes))
@@ -215,8 +224,9 @@ class _Lookup:
         try:
             return dns.name.from_text(name)
         except (dns.exception.DNSException, UnicodeError) as exc:
-            raise UsageError(key="error_mx_bad_name",
-                             params={"name": name, "reason": str(exc)}) from None
+            raise UsageError(
+                key="error_mx_bad_name", params={"name": name, "reason": str(exc)}
+            ) from None
 
     async def query(self, qname: dns.name.Name, rdtype: str) -> dns.resolver.Answer | None:
         """The answer, or None for NODATA.
@@ -238,15 +248,21 @@ class _Lookup:
         except dns.exception.Timeout:
             raise _timed_out(name, rdtype, self.timeout) from None
         except dns.resolver.NoNameservers:
-            raise ResolveError(key="error_resolve_servfail", phase="resolve",
-                               params={"name": name, "rdtype": rdtype}) from None
+            raise ResolveError(
+                key="error_resolve_servfail",
+                phase="resolve",
+                params={"name": name, "rdtype": rdtype},
+            ) from None
         except dns.exception.DNSException as exc:
-            raise ResolveError(key="error_resolve_failed", phase="resolve",
-                               params={"name": name, "rdtype": rdtype, "reason": str(exc)}
-                               ) from None
+            raise ResolveError(
+                key="error_resolve_failed",
+                phase="resolve",
+                params={"name": name, "rdtype": rdtype, "reason": str(exc)},
+            ) from None
 
-    async def addresses(self, qname: dns.name.Name, rdtypes: tuple[str, ...], *,
-                        missing_ok: bool) -> tuple[tuple[str, ...], list[str]]:
+    async def addresses(
+        self, qname: dns.name.Name, rdtypes: tuple[str, ...], *, missing_ok: bool
+    ) -> tuple[tuple[str, ...], list[str]]:
         """Addresses of *qname* (IPv4 first, each family sorted) and host notes.
 
         :raises ResolveError: NXDOMAIN unless *missing_ok*; otherwise as `query`.
@@ -297,8 +313,11 @@ def _nxdomain(name: str) -> ResolveError:
 
 
 def _timed_out(name: str, rdtype: str, timeout: float) -> ResolveError:
-    return ResolveError(key="error_resolve_dns_timeout", phase="resolve",
-                        params={"name": name, "rdtype": rdtype, "timeout": timeout})
+    return ResolveError(
+        key="error_resolve_dns_timeout",
+        phase="resolve",
+        params={"name": name, "rdtype": rdtype, "timeout": timeout},
+    )
 
 
 def is_address(name: str) -> bool:

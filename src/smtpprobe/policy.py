@@ -20,8 +20,15 @@ from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import Exchange, Finding, ProbeReport, Session, Status, Verdict
 from smtpprobe.transcript import banner, exchanges_for
 
-__all__ = ["MATCH_SECONDS", "POLICY_CHECKS", "Expectation", "Policy", "SmugglingExpectation",
-           "apply_policy", "search_within"]
+__all__ = [
+    "MATCH_SECONDS",
+    "POLICY_CHECKS",
+    "Expectation",
+    "Policy",
+    "SmugglingExpectation",
+    "apply_policy",
+    "search_within",
+]
 
 
 class Expectation(StrEnum):
@@ -83,32 +90,39 @@ _COMMAND_NAMES = {"smuggling": "SMTP smuggling"}
 _Check = Callable[[Session, ProbeReport, Policy], Finding | None]
 
 
-def _finding(check: str, status: Status, reason: str, params: _Values, data: _Values, *,
-             evidence: tuple[Exchange, ...] = ()) -> Finding:
+def _finding(
+    check: str,
+    status: Status,
+    reason: str,
+    params: _Values,
+    data: _Values,
+    *,
+    evidence: tuple[Exchange, ...] = (),
+) -> Finding:
     """A policy finding; its words (and advice, for a violation) come from the views."""
-    return Finding(check, status, reason, params, evidence=evidence,
-                   data={"policy": True, **data})
+    return Finding(check, status, reason, params, evidence=evidence, data={"policy": True, **data})
 
 
 def _not_reached(check: str, option: str) -> Finding:
-    return Finding(check, Status.UNKNOWN, "not-reached", {"option": option},
-                   data={"policy": True})
+    return Finding(check, Status.UNKNOWN, "not-reached", {"option": option}, data={"policy": True})
 
 
 def _expectation(command: str) -> _Check:
     check = f"expect-{command}"
 
     def judge(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
-        expected: Expectation | SmugglingExpectation | None = getattr(
-            policy, f"expect_{command}")
+        expected: Expectation | SmugglingExpectation | None = getattr(policy, f"expect_{command}")
         if expected is None:
             return None
         found = report.finding(command)
         verdict = found.verdict if found is not None else None
         verdict = verdict or Verdict.NOT_TESTED
-        text = {"command": _COMMAND_NAMES.get(command, command.upper()),
-                "expected": expected.value,
-                "actual": verdict.value, "option": check}
+        text = {
+            "command": _COMMAND_NAMES.get(command, command.upper()),
+            "expected": expected.value,
+            "actual": verdict.value,
+            "option": check,
+        }
         data = {"expected": expected.value, "actual": verdict.value}
         evidence = found.evidence if found is not None else ()
         if verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_TESTED):
@@ -131,45 +145,62 @@ def _require_starttls(session: Session, report: ProbeReport, policy: Policy) -> 
     tls = session.tls
     if tls is not None:
         text = {"mode": tls.mode.value, "version": tls.version or "-"}
-        return _finding(check, Status.OK, "ok", text,
-                        {"encrypted": True, "mode": tls.mode.value}, evidence=evidence)
+        return _finding(
+            check,
+            Status.OK,
+            "ok",
+            text,
+            {"encrypted": True, "mode": tls.mode.value},
+            evidence=evidence,
+        )
     if banner(session) is None and not _tls_failed(session):
         return _not_reached(check, "--require-starttls")
     found = report.finding("starttls")
     params = {"starttls": found.reason if found is not None else None}
-    return _finding(check, Status.CRITICAL, "violated", params,
-                    {"encrypted": False}, evidence=evidence)
+    return _finding(
+        check, Status.CRITICAL, "violated", params, {"encrypted": False}, evidence=evidence
+    )
 
 
 def _tls_failed(session: Session) -> bool:
     return session.error is not None and session.error.kind == "tls"
 
 
-def _require_valid_cert(session: Session, report: ProbeReport,
-                        policy: Policy) -> Finding | None:
+def _require_valid_cert(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     if not policy.require_valid_cert:
         return None
     check, tls = "require-valid-cert", session.tls
     evidence = tuple(exchanges_for(session, "STARTTLS"))
     if tls is not None and tls.verified:
-        return _finding(check, Status.OK, "ok", {}, {"verified": True},
-                        evidence=evidence)
+        return _finding(check, Status.OK, "ok", {}, {"verified": True}, evidence=evidence)
     why = tls.verify_error if tls is not None else ""
     if why:
         key = "violated"
     elif _tls_failed(session):
         # The handshake failed (no --insecure): the reason is the session's error.
-        return Finding(check, Status.CRITICAL, "handshake-failed", {}, evidence=evidence,
-                       cause=session.error, data={"policy": True, "verified": False,
-                                                  "why": None})
+        return Finding(
+            check,
+            Status.CRITICAL,
+            "handshake-failed",
+            {},
+            evidence=evidence,
+            cause=session.error,
+            data={"policy": True, "verified": False, "why": None},
+        )
     elif tls is not None:
         key = "unchecked"
     elif banner(session) is None:
         return _not_reached(check, "--require-valid-cert")
     else:
         key = "no-tls"
-    return _finding(check, Status.CRITICAL, key, {"why": why or None},
-                    {"verified": False, "why": why or None}, evidence=evidence)
+    return _finding(
+        check,
+        Status.CRITICAL,
+        key,
+        {"why": why or None},
+        {"verified": False, "why": why or None},
+        evidence=evidence,
+    )
 
 
 def _cert_days(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
@@ -190,8 +221,9 @@ def _cert_days(session: Session, report: ProbeReport, policy: Policy) -> Finding
         status, key = Status.OK, "ok"
     text = {"days": days, "ago": -days, "warning": warning, "critical": critical}
     data = {"days_left": days, "warning": warning, "critical": critical}
-    return _finding("cert-days", status, key, text, data,
-                    evidence=tuple(exchanges_for(session, "STARTTLS")))
+    return _finding(
+        "cert-days", status, key, text, data, evidence=tuple(exchanges_for(session, "STARTTLS"))
+    )
 
 
 def _time(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
@@ -203,12 +235,13 @@ def _time(session: Session, report: ProbeReport, policy: Policy) -> Finding | No
     evidence = (slowest,) if slowest is not None else ()
     data = {"elapsed_s": round(elapsed, 6), "warning": warning, "critical": critical}
     text: _Values = {"seconds": f"{elapsed:.3f}"}
-    for status, limit, option in ((Status.CRITICAL, critical, "critical"),
-                                  (Status.WARNING, warning, "warning")):
+    for status, limit, option in (
+        (Status.CRITICAL, critical, "critical"),
+        (Status.WARNING, warning, "warning"),
+    ):
         if limit is not None and elapsed > limit:
             text.update(limit=f"{limit:g}", option=option)
-            return _finding("time", status, "violated", text, data,
-                            evidence=evidence)
+            return _finding("time", status, "violated", text, data, evidence=evidence)
     text["limit"] = f"{warning if warning is not None else critical:g}"
     return _finding("time", Status.OK, "ok", text, data, evidence=evidence)
 
@@ -224,10 +257,8 @@ def _banner_delay(session: Session, report: ProbeReport, policy: Policy) -> Find
     text = {"seconds": f"{found.elapsed:.3f}", "limit": f"{limit:g}"}
     data = {"delay_s": round(found.elapsed, 6), "limit": limit}
     if found.elapsed > limit:
-        return _finding("banner-delay", Status.CRITICAL, "violated",
-                        text, data, evidence=(found,))
-    return _finding("banner-delay", Status.OK, "ok", text, data,
-                    evidence=(found,))
+        return _finding("banner-delay", Status.CRITICAL, "violated", text, data, evidence=(found,))
+    return _finding("banner-delay", Status.OK, "ok", text, data, evidence=(found,))
 
 
 # ``--expect-banner`` runs the user's regex on server text: ``(a+)+$`` against 40 a's and a
@@ -277,44 +308,71 @@ def _expect_banner(session: Session, report: ProbeReport, policy: Policy) -> Fin
         return _not_reached("expect-banner", "--expect-banner")
     matched = search_within(pattern, "\n".join(found.reply.wire_lines()), MATCH_SECONDS)
     if matched is None:  # the user's pattern backtracked past the bound: no verdict
-        return _finding("expect-banner", Status.UNKNOWN, "timeout",
-                        {"pattern": pattern.pattern, "seconds": MATCH_SECONDS},
-                        {"pattern": pattern.pattern, "matched": None}, evidence=(found,))
-    status, key = (Status.OK, "ok") if matched else (
-        Status.CRITICAL, "violated")
-    return _finding("expect-banner", status, key, {"pattern": pattern.pattern},
-                    {"pattern": pattern.pattern, "matched": matched}, evidence=(found,))
+        return _finding(
+            "expect-banner",
+            Status.UNKNOWN,
+            "timeout",
+            {"pattern": pattern.pattern, "seconds": MATCH_SECONDS},
+            {"pattern": pattern.pattern, "matched": None},
+            evidence=(found,),
+        )
+    status, key = (Status.OK, "ok") if matched else (Status.CRITICAL, "violated")
+    return _finding(
+        "expect-banner",
+        status,
+        key,
+        {"pattern": pattern.pattern},
+        {"pattern": pattern.pattern, "matched": matched},
+        evidence=(found,),
+    )
 
 
 def _expect_replies(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
     """Each ``--command``'s reply against its ``--expect-reply`` (searched in the reply
     as received): CRITICAL on the first that does not match, UNKNOWN when none came."""
-    wanted = [(line, pattern) for line, pattern in
-              zip(session.options.commands, policy.expect_replies, strict=False) if pattern]
+    wanted = [
+        (line, pattern)
+        for line, pattern in zip(session.options.commands, policy.expect_replies, strict=False)
+        if pattern
+    ]
     if not wanted:
         return None
     results: list[dict[str, Any]] = []
     evidence: list[Exchange] = []
     worst: tuple[Status, str, dict[str, Any]] = (Status.OK, "ok", {"count": len(wanted)})
     for line, pattern in wanted:
-        exchange = next((ex for ex in session.exchanges
-                         if ex.command.decode("latin-1") == line), None)
+        exchange = next(
+            (ex for ex in session.exchanges if ex.command.decode("latin-1") == line), None
+        )
         reply = exchange.reply if exchange is not None else None
-        matched = None if reply is None else search_within(
-            pattern, "\n".join(reply.wire_lines()), MATCH_SECONDS)
-        results.append({"command": line, "pattern": pattern.pattern, "matched": matched,
-                        "code": reply.code if reply is not None else None})
+        matched = (
+            None
+            if reply is None
+            else search_within(pattern, "\n".join(reply.wire_lines()), MATCH_SECONDS)
+        )
+        results.append(
+            {
+                "command": line,
+                "pattern": pattern.pattern,
+                "matched": matched,
+                "code": reply.code if reply is not None else None,
+            }
+        )
         if exchange is not None:
             evidence.append(exchange)
-        params = {"command": line, "pattern": pattern.pattern,
-                  "code": reply.code if reply is not None else None}
+        params = {
+            "command": line,
+            "pattern": pattern.pattern,
+            "code": reply.code if reply is not None else None,
+        }
         if matched is False and worst[0] is not Status.CRITICAL:
             worst = (Status.CRITICAL, "violated", params)
         elif matched is None and worst[0] is Status.OK:
             worst = (Status.UNKNOWN, "not-reached" if reply is None else "timeout", params)
     status, reason, params = worst
-    return _finding("expect-reply", status, reason, params, {"results": results},
-                    evidence=tuple(evidence))
+    return _finding(
+        "expect-reply", status, reason, params, {"results": results}, evidence=tuple(evidence)
+    )
 
 
 def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
@@ -323,8 +381,9 @@ def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) ->
         return None
     # Before and inside TLS: STARTTLS is listed only before (RFC 3207 §4.2), AUTH often
     # only inside, so an extension counts when any accepted EHLO of the session lists it.
-    ehlos = tuple(ex for ex in exchanges_for(session, "EHLO")
-                  if ex.reply is not None and ex.reply.code == 250)
+    ehlos = tuple(
+        ex for ex in exchanges_for(session, "EHLO") if ex.reply is not None and ex.reply.code == 250
+    )
     replies = [ex.reply for ex in ehlos if ex.reply is not None]
     if session.ehlo_before_tls is not None and session.ehlo_before_tls.code == 250:
         replies.append(session.ehlo_before_tls)
@@ -335,10 +394,8 @@ def _expect_extensions(session: Session, report: ProbeReport, policy: Policy) ->
     text = {"names": " ".join(wanted), "missing": " ".join(missing)}
     data = {"expected": list(wanted), "missing": missing}
     if missing:
-        return _finding("expect-extension", Status.CRITICAL, "violated",
-                        text, data, evidence=ehlos)
-    return _finding("expect-extension", Status.OK, "ok", text, data,
-                    evidence=ehlos)
+        return _finding("expect-extension", Status.CRITICAL, "violated", text, data, evidence=ehlos)
+    return _finding("expect-extension", Status.OK, "ok", text, data, evidence=ehlos)
 
 
 def _expect_relay(session: Session, report: ProbeReport, policy: Policy) -> Finding | None:
@@ -347,8 +404,12 @@ def _expect_relay(session: Session, report: ProbeReport, policy: Policy) -> Find
         return None
     found = report.finding("relay")
     actual = found.verdict if found is not None and found.verdict else Verdict.NOT_TESTED
-    text = {"command": "relay", "expected": expected, "actual": actual.value,
-            "option": "expect-relay"}
+    text = {
+        "command": "relay",
+        "expected": expected,
+        "actual": actual.value,
+        "option": "expect-relay",
+    }
     evidence = found.evidence if found is not None else ()
     if actual in (Verdict.INCONCLUSIVE, Verdict.NOT_TESTED):
         status, key = Status.UNKNOWN, "undecided"
@@ -356,8 +417,14 @@ def _expect_relay(session: Session, report: ProbeReport, policy: Policy) -> Find
         status, key = Status.OK, "ok"
     else:
         status, key = Status.CRITICAL, "violated"
-    return _finding("expect-relay", status, key, text,
-                    {"expected": expected, "actual": actual.value}, evidence=evidence)
+    return _finding(
+        "expect-relay",
+        status,
+        key,
+        text,
+        {"expected": expected, "actual": actual.value},
+        evidence=evidence,
+    )
 
 
 _CHECKS: dict[str, _Check] = {
@@ -382,7 +449,8 @@ POLICY_CHECKS = tuple(_CHECKS)
 def apply_policy(report: ProbeReport, policy: Policy) -> ProbeReport:
     """*report* with one finding added per policy that is set (after the interpreter's)."""
     added = tuple(
-        found for judge in _CHECKS.values()
+        found
+        for judge in _CHECKS.values()
         if (found := judge(report.session, report, policy)) is not None
     )
     return dataclasses.replace(report, findings=report.findings + added) if added else report

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from smtpprobe.transcript import banner, exchanges_for
 from smtpprobe.interpret.ehlo import parse_ehlo
 from smtpprobe.report import ProbeReport, Status, Verdict
+from smtpprobe.transcript import banner, exchanges_for
 
 __all__ = ["POOL_KEYS", "PoolDisagreement", "PoolValue", "compare_pool", "pool_disagreements"]
 

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from time import perf_counter
 
 from smtpprobe.addresses import Addresses, control_address
@@ -121,8 +121,12 @@ class _Run:
         self.own_name_check = self.verify_name != self.sni
         if options.tls is not TlsMode.NONE:
             self.verify_ctx = client_context(
-                cafile=options.cafile, verify=True, cert=options.client_cert,
-                key=options.client_key, check_name=not self.own_name_check)
+                cafile=options.cafile,
+                verify=True,
+                cert=options.client_cert,
+                key=options.client_key,
+                check_name=not self.own_name_check,
+            )
         # Set when the certificate failed and TLS was asked for explicitly without
         # --insecure: the probe looks at the certificate, then stops (fails closed).
         self.fail_closed: ProbeTLSError | None = None
@@ -149,12 +153,15 @@ class _Run:
         self.auth_skipped = ""
 
     async def execute(self) -> Session:
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         # The recorder is made here, on the running loop whose clock the deadline uses.
         self.rec = rec = Recorder(
             deadline=asyncio.get_running_loop().time() + self.options.deadline,
-            started=perf_counter(), command_timeout=self.options.command_timeout,
-            on_event=self.on_event, foreign_reply=_foreign_reply())
+            started=perf_counter(),
+            command_timeout=self.options.command_timeout,
+            on_event=self.on_event,
+            foreign_reply=_foreign_reply(),
+        )
         error: SMTPProbeError | None = None
         ended = False
         try:
@@ -177,16 +184,24 @@ class _Run:
             error = exc
             error.phase = error.phase or rec.phase
         except TimeoutError:
-            error = ProbeTimeoutError(key="error_session_deadline", phase=rec.phase,
-                                      params={"deadline": self.options.deadline})
+            error = ProbeTimeoutError(
+                key="error_session_deadline",
+                phase=rec.phase,
+                params={"deadline": self.options.deadline},
+            )
         finally:
             rec.wire.close()
             await rec.wire.wait_closed()
         tls_scan = await self._tls_scan() if self.options.tls_scan else None
         return Session(
-            target=Target(self.host, self.port, self.address or _literal(self.host) or (
-                self.options.connect_to[0] if len(self.options.connect_to) == 1 else None),
-                          self.options.tls),
+            target=Target(
+                self.host,
+                self.port,
+                self.address
+                or _literal(self.host)
+                or (self.options.connect_to[0] if len(self.options.connect_to) == 1 else None),
+                self.options.tls,
+            ),
             options=self.options,
             exchanges=tuple(rec.exchanges),
             started_at=started_at,
@@ -217,30 +232,43 @@ class _Run:
             return None  # no STARTTLS to scan through
         self.rec.enter("tls-scan", f"{self.address} port {self.port}")
         target = ScanTarget(
-            address=self.address, port=self.port, implicit=self.implicit, sni=self.sni,
+            address=self.address,
+            port=self.port,
+            implicit=self.implicit,
+            sni=self.sni,
             family=socket.AF_INET6 if ":" in self.address else socket.AF_INET,
-            helo=self.options.helo, client_cert=self.options.client_cert,
+            helo=self.options.helo,
+            client_cert=self.options.client_cert,
             client_key=self.options.client_key,
         )
-        return await scan(target, deadline=self.rec.deadline,
-                          concurrency=self.options.scan_concurrency,
-                          step_timeout=self.options.command_timeout)
+        return await scan(
+            target,
+            deadline=self.rec.deadline,
+            concurrency=self.options.scan_concurrency,
+            step_timeout=self.options.command_timeout,
+        )
 
     async def _resolve(self) -> list[tuple[int, str]]:
         self.rec.enter("resolve", self.host)
         if self.options.connect_to:
-            return [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
-                    for address in self.options.connect_to]
+            return [
+                (socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+                for address in self.options.connect_to
+            ]
         try:
             async with asyncio.timeout_at(self.rec.deadline):
                 infos = await _getaddrinfo(self.host, self.port, self.options.family)
         except TimeoutError:
-            raise ResolveError(key="error_resolve_slow", phase="resolve",
-                               params={"host": self.host}) from None
+            raise ResolveError(
+                key="error_resolve_slow", phase="resolve", params={"host": self.host}
+            ) from None
         except (OSError, UnicodeError) as exc:
             reason = exc if isinstance(exc, OSError) else str(exc)
-            raise ResolveError(key="error_resolve_host", phase="resolve",
-                               params={"host": self.host, "reason": reason}) from exc
+            raise ResolveError(
+                key="error_resolve_host",
+                phase="resolve",
+                params={"host": self.host, "reason": reason},
+            ) from exc
         return list(dict.fromkeys((family, str(addr[0])) for family, _, _, _, addr in infos))
 
     async def _converse(self, addresses: list[tuple[int, str]]) -> None:
@@ -263,8 +291,11 @@ class _Run:
             if self.options.tls is not TlsMode.AUTO and not self.options.insecure:
                 self.fail_closed = exc
             self._context = client_context(
-                cafile=None, verify=False, cert=self.options.client_cert,
-                key=self.options.client_key)
+                cafile=None,
+                verify=False,
+                cert=self.options.client_cert,
+                key=self.options.client_key,
+            )
             await self._open(addresses, self._context)
         await self._dialogue()
 
@@ -315,8 +346,13 @@ class _Run:
             self.rec.enter("connect", f"{address} port {self.port}")
             wire = self.rec.new_wire()
             try:
-                await wire.connect(address, self.port, family=family, timeout=self.rec.left(),
-                                   source=self.options.source)
+                await wire.connect(
+                    address,
+                    self.port,
+                    family=family,
+                    timeout=self.rec.left(),
+                    source=self.options.source,
+                )
             except SMTPProbeError as exc:  # refused or timed out: try the next address
                 exc.phase, last = "connect", exc
                 continue
@@ -336,8 +372,9 @@ class _Run:
             self.address = address
             return
         if last is None:
-            raise ResolveError(key="error_resolve_no_address", phase="resolve",
-                               params={"host": self.host})
+            raise ResolveError(
+                key="error_resolve_no_address", phase="resolve", params={"host": self.host}
+            )
         raise last
 
     async def _greet(self) -> None:
@@ -394,17 +431,22 @@ class _Run:
             f"Hostname mismatch, certificate is not valid for '{self.verify_name}'."
         )
         self.rec.wire.close()
-        raise ProbeTLSError(key="error_tls_verify",
-                            params={"reason": cause.verify_message}) from cause
+        raise ProbeTLSError(
+            key="error_tls_verify", params={"reason": cause.verify_message}
+        ) from cause
 
     def _record_tls(self, mode: TlsMode, ctx: ssl.SSLContext | None) -> None:
         verified = ctx is not None and ctx is self.verify_ctx
         ssl_object = self.rec.wire.ssl_object()
         if ssl_object is not None:
             self.tls = describe(
-                ssl_object, mode, verified=verified, verify_error=self.verify_error,
+                ssl_object,
+                mode,
+                verified=verified,
+                verify_error=self.verify_error,
                 handshake_elapsed=self.rec.wire.handshake_elapsed,
-                sni=self.sni, verify_name=self.verify_name,
+                sni=self.sni,
+                verify_name=self.verify_name,
                 client_certificate=self.options.client_cert is not None,
             )
         if self.fail_closed is not None:
@@ -442,8 +484,10 @@ class _Run:
         # Postfix and kin want user@domain, or refuse to "relay" to a domain they do not
         # serve: ask again; from now on every address (the control one too) uses that form.
         for _attempt in range(2):
-            if not (self.addresses.asks_for_domain(reply, sent)
-                    or self.addresses.move_past_relay_refusal(reply, sent)):
+            if not (
+                self.addresses.asks_for_domain(reply, sent)
+                or self.addresses.move_past_relay_refusal(reply, sent)
+            ):
                 break
             qualified = self.addresses.for_vrfy(address)
             if qualified == sent:
@@ -467,8 +511,7 @@ class _Run:
         line = f"RCPT TO:<{sent}>" if verb == "RCPT" else f"{verb} {sent}"
         await self._pause()
         try:
-            return await self.rec.exchange(verb, line.encode(), argument=sent, role=role,
-                                           name=name)
+            return await self.rec.exchange(verb, line.encode(), argument=sent, role=role, name=name)
         except (ServerEnded, ServerDisconnectedError):
             if not self.options.reconnect or self.rec.left() <= 0:
                 raise
@@ -517,8 +560,9 @@ class _Run:
         except (SMTPProbeError, ServerEnded):
             return  # recorded on the exchange; a missing 221 does not spoil the session
         if reply.code != 221:  # RFC 5321 §4.1.1.10: the reply to QUIT is 221, nothing else
-            self.rec.out_of_step("quit-reply", code=reply.code,
-                                 exchange=len(self.rec.exchanges) - 1)
+            self.rec.out_of_step(
+                "quit-reply", code=reply.code, exchange=len(self.rec.exchanges) - 1
+            )
 
     async def _check_leftover(self) -> None:
         """Bytes never read as a reply when the session ends: one reply more than commands.
@@ -574,8 +618,7 @@ async def _getaddrinfo(host: str, port: int, family: int) -> _AddrInfo:
     Here the deadline abandons the thread, and it ends whenever the resolver gives up.
     """
     try:  # an address literal needs no resolver (and no thread: a fleet has thousands)
-        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,
-                                  socket.AI_NUMERICHOST)
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     except (OSError, UnicodeError):
         pass  # a name, or a literal of the other family: the resolver's answer decides
     loop = asyncio.get_running_loop()

@@ -79,8 +79,14 @@ class Recorder:
         """A TLS handshake restarted the stream: a stray from before cannot shift what follows."""
         self._in_step = len(self.exchanges)
 
-    def out_of_step(self, reason: str, *, code: int | None = None, data: bytes = b"",
-                    exchange: int | None = None) -> None:
+    def out_of_step(
+        self,
+        reason: str,
+        *,
+        code: int | None = None,
+        data: bytes = b"",
+        exchange: int | None = None,
+    ) -> None:
         """Record evidence that replies fell out of step; the first evidence is kept."""
         if self.desync is None:
             where = len(self.exchanges) if exchange is None else exchange
@@ -150,8 +156,7 @@ class Recorder:
         except asyncio.CancelledError:
             # The session deadline, or the user (Ctrl-C): only the clock can tell them apart.
             if asyncio.get_running_loop().time() >= self.deadline:
-                late: SMTPProbeError = ProbeTimeoutError(key="error_deadline_ran_out",
-                                                         phase=phase)
+                late: SMTPProbeError = ProbeTimeoutError(key="error_deadline_ran_out", phase=phase)
             else:
                 late = ProbeInterruptedError(key="error_probe_interrupted", phase=phase)
             self._record(phase, recorded, None, started, argument, late, (role, name))
@@ -163,8 +168,9 @@ class Recorder:
             raise ServerEnded(polite=False)
         return reply
 
-    def _check_step(self, waiting_before: int, phase: str, command: bytes,
-                    reply: Reply | None) -> None:
+    def _check_step(
+        self, waiting_before: int, phase: str, command: bytes, reply: Reply | None
+    ) -> None:
         """Evidence of a shifted transcript in the exchange just recorded.
 
         Bytes that were waiting before the command: the reply read before them may have
@@ -173,12 +179,14 @@ class Recorder:
         """
         index = len(self.exchanges) - 1
         if len(self.wire.unsolicited) > waiting_before:
-            self.out_of_step("unsolicited-bytes", exchange=index,
-                             data=self.wire.unsolicited[-1][1])
+            self.out_of_step("unsolicited-bytes", exchange=index, data=self.wire.unsolicited[-1][1])
         if reply is None or not command or self.foreign_reply is None:
             return
-        verb = "AUTH" if phase == "AUTH" else command.split(b" ", 1)[0].decode(
-            "ascii", "replace").upper()
+        verb = (
+            "AUTH"
+            if phase == "AUTH"
+            else command.split(b" ", 1)[0].decode("ascii", "replace").upper()
+        )
         if self.foreign_reply(reply.code, verb):
             self.out_of_step("unexpected-code", exchange=index, code=reply.code)
 
@@ -208,8 +216,15 @@ class Recorder:
         if self.on_event is not None:
             self.on_event(ProbeEvent(ProbeEventKind.EXCHANGE, phase, exchange=exchange))
 
-    async def write(self, phase: str, data: bytes, *, wait: float,
-                    shown: bytes | None = None, record_silence: bool = True) -> Reply | None:
+    async def write(
+        self,
+        phase: str,
+        data: bytes,
+        *,
+        wait: float,
+        shown: bytes | None = None,
+        record_silence: bool = True,
+    ) -> Reply | None:
         """Write *data* as it is (nothing when empty), then take the reply that comes
         within *wait* seconds, if one does; record the exchange either way.
 

@@ -148,8 +148,10 @@ class Redactor:
 
     def values(self, items: Iterable[object]) -> list[object]:
         """Text and bytes in *items* redacted; anything else unchanged."""
-        return [self.text(v) if isinstance(v, str) else self.data(v) if isinstance(v, bytes)
-                else v for v in items]
+        return [
+            self.text(v) if isinstance(v, str) else self.data(v) if isinstance(v, bytes) else v
+            for v in items
+        ]
 
 
 def _redact(pieces: list[str], forms: _Forms, *, code_prefixes: bool) -> list[str]:
@@ -215,7 +217,7 @@ def _widen(piece: str, mask: bytearray, index: int) -> None:
     right = index
     while right + 1 < len(piece) and piece[right + 1] in _BASE64_CHARS:
         right += 1
-    mask[left:right + 1] = b"\x01" * (right + 1 - left)
+    mask[left : right + 1] = b"\x01" * (right + 1 - left)
 
 
 def _replace(piece: str, mask: bytearray) -> str:

@@ -15,7 +15,14 @@ from smtpprobe.transaction import Transaction
 if TYPE_CHECKING:
     from smtpprobe.recorder import Recorder
 
-__all__ = ["DEFAULT_OUTSIDE", "FOREIGN_SENDER", "RELAY", "RelayTest", "relay_tests", "run_relay_tests"]
+__all__ = [
+    "DEFAULT_OUTSIDE",
+    "FOREIGN_SENDER",
+    "RELAY",
+    "RelayTest",
+    "relay_tests",
+    "run_relay_tests",
+]
 
 # The phase of every relay-test exchange: apart from the probe's own MAIL/RCPT.
 RELAY = "RELAY"
@@ -32,8 +39,9 @@ class RelayTest:
     recipient: str
 
 
-def relay_tests(domain: str, address: str | None, outside: str = DEFAULT_OUTSIDE
-                ) -> tuple[RelayTest, ...]:
+def relay_tests(
+    domain: str, address: str | None, outside: str = DEFAULT_OUTSIDE
+) -> tuple[RelayTest, ...]:
     """The tests for a server calling itself *domain* at IP *address*, relaying to *outside*."""
     user, _, far = outside.rpartition("@")
     literal = f"[IPv6:{address}]" if address and ":" in address else f"[{address}]"

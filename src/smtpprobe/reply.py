@@ -87,7 +87,6 @@ class ReplyDefect(StrEnum):
     ENHANCED_CLASS_MISMATCH = "enhanced-class-mismatch"
 
 
-
 @dataclass(frozen=True, slots=True)
 class EnhancedCode:
     """An RFC 3463 status code ``class.subject.detail``."""
@@ -180,7 +179,7 @@ def _strip_enhanced(line: str, enhanced: EnhancedCode) -> str:
     match = _ENHANCED_PREFIX.match(line)
     if match is None or parse_enhanced_code(match["code"]) != enhanced:
         return line
-    return line[match.end():].lstrip(" \t")
+    return line[match.end() :].lstrip(" \t")
 
 
 def _decode(data: bytes) -> tuple[str, bool]:
@@ -278,8 +277,9 @@ class ReplyParser:
                     raise self._fail("error_reply_line_too_long", head, MAX_LINE_OCTETS)
                 if self._eof and (self._buffer or self._pending):
                     evidence = self.discard_buffered()
-                    raise ServerDisconnectedError(key="error_reply_closed_mid_reply",
-                                                  raw=evidence[:200])
+                    raise ServerDisconnectedError(
+                        key="error_reply_closed_mid_reply", raw=evidence[:200]
+                    )
                 return CLOSED if self._eof else NEED_DATA
             raw_line = bytes(self._buffer[: newline + 1])
             del self._buffer[: newline + 1]
@@ -371,7 +371,7 @@ def parse_reply(text: str | bytes) -> Reply:
     if not body:
         raise MalformedReplyError(key="error_reply_empty")
     # Keep the evidence of how the last line ended (bare LF); supply CRLF when it did not.
-    bare_lf = strict and leading[len(body):].startswith(b"\n")
+    bare_lf = strict and leading[len(body) :].startswith(b"\n")
     data = body + (b"\n" if bare_lf or not strict else b"\r\n")
     parser = ReplyParser(strict_line_endings=strict)
     parser.receive_data(data)

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from smtpprobe.errors import SMTPProbeError
 from smtpprobe.reply import Reply
 
-
 __all__ = [
     "DEFAULT_HELO",
     "STEPS",
@@ -103,7 +102,6 @@ class Verdict(StrEnum):
     NOT_VALIDATED = "not-validated"
 
 
-
 class TlsMode(StrEnum):
     """How to use TLS: never, STARTTLS, implicit (port 465), or STARTTLS when offered."""
 
@@ -111,7 +109,6 @@ class TlsMode(StrEnum):
     STARTTLS = "starttls"
     IMPLICIT = "implicit"
     AUTO = "auto"
-
 
 
 class AuthMechanism(StrEnum):
@@ -122,7 +119,6 @@ class AuthMechanism(StrEnum):
     LOGIN = "login"
     CRAM_MD5 = "cram-md5"
     XOAUTH2 = "xoauth2"
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,9 +331,10 @@ class Session:
     ``qualified_users`` maps an address to the form with a domain that was sent instead
     (VRFY after the server asked for a domain with a 501, RCPT always). Use
     `exchanges_for` to find the exchanges of one address; the last one is the answer.
-    ``source`` is the local ``address:port`` the connection came from. ``auth_skipped`` says why the auth step sent nothing (``plaintext``, ``not-offered``,
-    ``no-mechanism``; ``""`` when it ran or was not asked for). Lines carrying
-    credentials are recorded as ``<redacted>``. ``desync`` is the first evidence that
+    ``source`` is the local ``address:port`` the connection came from. ``auth_skipped``
+    says why the auth step sent nothing (``plaintext``, ``not-offered``, ``no-mechanism``;
+    ``""`` when it ran or was not asked for). Lines carrying credentials are recorded as
+    ``<redacted>``. ``desync`` is the first evidence that
     replies fell out of step with commands (`Desync`); verdicts resting on exchanges from
     ``desync.since`` on are inconclusive.
     When ``--insecure`` made the probe reconnect after a failed verification, only the
@@ -375,7 +372,6 @@ class ProbeEventKind(StrEnum):
 
     PHASE = "phase"
     EXCHANGE = "exchange"
-
 
 
 @dataclass(frozen=True, slots=True)

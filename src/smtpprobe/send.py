@@ -58,8 +58,14 @@ class SendOptions:
     chunking: bool = False
 
 
-async def send(host: str, /, *, options: ProbeOptions, mail: SendOptions,
-               on_event: Callable[[ProbeEvent], None] | None = None) -> ProbeReport:
+async def send(
+    host: str,
+    /,
+    *,
+    options: ProbeOptions,
+    mail: SendOptions,
+    on_event: Callable[[ProbeEvent], None] | None = None,
+) -> ProbeReport:
     """Connect to *host* as the probe does, then deliver *mail*'s message.
 
     Returns the report with the probe's connection findings and ``delivery``.
@@ -87,14 +93,25 @@ def delivery_finding(session: Session, mail: SendOptions, octets: int) -> Findin
 
     quit_after = str(mail.quit_after) if mail.quit_after else None
     judged = judge_delivery(session, quit_after=quit_after, octets=octets)
-    return Finding("delivery", judged.status, judged.reason, judged.params,
-                   verdict=judged.verdict, evidence=judged.evidence,
-                   data={"reason": judged.reason, **judged.data})
+    return Finding(
+        "delivery",
+        judged.status,
+        judged.reason,
+        judged.params,
+        verdict=judged.verdict,
+        evidence=judged.evidence,
+        data={"reason": judged.reason, **judged.data},
+    )
 
 
 class _SendRun(_Run):
-    def __init__(self, host: str, options: ProbeOptions, mail: SendOptions,
-                 on_event: Callable[[ProbeEvent], None] | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        options: ProbeOptions,
+        mail: SendOptions,
+        on_event: Callable[[ProbeEvent], None] | None,
+    ) -> None:
         super().__init__(host, options, on_event)
         self.mail = mail
         self.octets = 0
@@ -123,17 +140,24 @@ class _SendRun(_Run):
         message = compose(draft, utf8=ehlo.has("SMTPUTF8"), seven_bit=not ehlo.has("8BITMIME"))
         self.octets = len(message)
         need = needs(message, (draft.sender, *draft.recipients))
-        missing = [name for name, wanted in (("SMTPUTF8", need.smtputf8),
-                                             ("8BITMIME", need.eightbit))
-                   if wanted and not ehlo.has(name)]
+        missing = [
+            name
+            for name, wanted in (("SMTPUTF8", need.smtputf8), ("8BITMIME", need.eightbit))
+            if wanted and not ehlo.has(name)
+        ]
         if missing:
             # RFC 6531 §3.4, RFC 6152 §3: never send what the server did not agree to.
             await super()._quit()
-            raise UsageError(key="error_send_needs_extension", phase="MAIL",
-                             params={"extension": " ".join(missing)})
-        parameters = [*(["SMTPUTF8"] if need.smtputf8 else []),
-                      *(["BODY=8BITMIME"] if need.eightbit else []),
-                      *([f"SIZE={len(message)}"] if ehlo.has("SIZE") else [])]
+            raise UsageError(
+                key="error_send_needs_extension",
+                phase="MAIL",
+                params={"extension": " ".join(missing)},
+            )
+        parameters = [
+            *(["SMTPUTF8"] if need.smtputf8 else []),
+            *(["BODY=8BITMIME"] if need.eightbit else []),
+            *([f"SIZE={len(message)}"] if ehlo.has("SIZE") else []),
+        ]
         tx = Transaction(self.rec)
         mail = await tx.mail(draft.sender, parameters)
         if mail.klass != 2 or stop is QuitAfter.MAIL:

@@ -43,8 +43,9 @@ class Candidate:
     @property
     def has_bare_lf(self) -> bool:
         """Whether the bytes hold an LF without a CR before it (RFC 5321 §2.3.8)."""
-        return any(b == 10 and (i == 0 or self.sequence[i - 1] != 13)
-                   for i, b in enumerate(self.sequence))
+        return any(
+            b == 10 and (i == 0 or self.sequence[i - 1] != 13) for i, b in enumerate(self.sequence)
+        )
 
 
 # The six sequences of the SEC Consult research and the smtpsmug/SMTP-Smuggling-Tools
@@ -93,8 +94,9 @@ class TrialBytes:
 
 
 def _headers(sender: str, recipient: str, subject: str) -> bytes:
-    return (f"From: <{sender or 'postmaster'}>\r\nTo: <{recipient}>\r\n"
-            f"Subject: {subject}\r\n\r\n").encode()
+    return (
+        f"From: <{sender or 'postmaster'}>\r\nTo: <{recipient}>\r\nSubject: {subject}\r\n\r\n"
+    ).encode()
 
 
 def trial_bytes(test: Candidate, *, marker: str, sender: str, recipient: str) -> TrialBytes:
@@ -109,15 +111,19 @@ def trial_bytes(test: Candidate, *, marker: str, sender: str, recipient: str) ->
     if any(c in address for address in (sender, recipient) for c in "\r\n<>"):
         raise ValueError("an address with CR, LF or <> cannot go into the test content")
     outer = _headers(sender, recipient, f"[{marker}] {test.name}: outer test message")
-    text = (f"smtpprobe SMTP smuggling check {marker}: this message tests how the "
-            f"server reads {test.label}.").encode()
+    text = (
+        f"smtpprobe SMTP smuggling check {marker}: this message tests how the "
+        f"server reads {test.label}."
+    ).encode()
     if not test.ends_data:
         # Mid-line: "before<CR>after" is one line to a conforming server.
         body = text + b" before" + test.sequence + b"after\r\n"
         return TrialBytes(outer + body, ())
     smuggled = (f"MAIL FROM:<{sender}>".encode(), f"RCPT TO:<{recipient}>".encode(), b"DATA")
     inner = _headers(sender, recipient, f"[{marker}] {test.name}: SMUGGLED second message")
-    inner += (f"If this arrived as a message of its own, the server ended DATA on "
-              f"{test.label}: it is open to SMTP smuggling ({marker}).\r\n").encode()
+    inner += (
+        f"If this arrived as a message of its own, the server ended DATA on "
+        f"{test.label}: it is open to SMTP smuggling ({marker}).\r\n"
+    ).encode()
     payload = outer + text + test.sequence + b"".join(line + b"\r\n" for line in smuggled)
     return TrialBytes(payload + inner, smuggled)

@@ -60,14 +60,20 @@ class Trial:
     def early(self) -> tuple[Exchange, ...]:
         """Replies that came before the real end of data was sent: the content's own
         reply (none from a conforming server), then replies to lines hidden in it."""
-        return tuple(ex for ex in self._content() if ex.phase in (CONTENT, SMUGGLED)
-                     and ex.reply is not None and not self._after(ex))
+        return tuple(
+            ex
+            for ex in self._content()
+            if ex.phase in (CONTENT, SMUGGLED) and ex.reply is not None and not self._after(ex)
+        )
 
     @property
     def after(self) -> tuple[Exchange, ...]:
         """Replies after the real end of data: normally exactly one, to the message."""
-        return tuple(ex for ex in self._content() if self._after(ex) and ex.reply is not None
-                     and ex.phase in (DATA_END, SMUGGLED))
+        return tuple(
+            ex
+            for ex in self._content()
+            if self._after(ex) and ex.reply is not None and ex.phase in (DATA_END, SMUGGLED)
+        )
 
     def _content(self) -> tuple[Exchange, ...]:
         first = next((n for n, ex in enumerate(self.exchanges) if ex.phase == CONTENT), None)
@@ -110,20 +116,27 @@ async def run_smuggling_check(
     """
     options = options or ProbeOptions()
     host = check_options(host, options)
-    run = _CheckRun(host, options, on_event, recipient=recipient, sender=sender,
-                    candidates=candidates)
+    run = _CheckRun(
+        host, options, on_event, recipient=recipient, sender=sender, candidates=candidates
+    )
     session = await run.execute()
-    return SmugglingRun(session, tuple(run.trials), run.marker, recipient, sender,
-                        candidates)
+    return SmugglingRun(session, tuple(run.trials), run.marker, recipient, sender, candidates)
 
 
 class _CheckRun(_Run):
     """The probe's session flow (connect, greeting, EHLO, TLS, QUIT) with the tests as its
     only step."""
 
-    def __init__(self, host: str, options: ProbeOptions,
-                 on_event: Callable[[ProbeEvent], None] | None, *, recipient: str,
-                 sender: str, candidates: tuple[Candidate, ...]) -> None:
+    def __init__(
+        self,
+        host: str,
+        options: ProbeOptions,
+        on_event: Callable[[ProbeEvent], None] | None,
+        *,
+        recipient: str,
+        sender: str,
+        candidates: tuple[Candidate, ...],
+    ) -> None:
         super().__init__(host, options, on_event)
         self.recipient, self.sender, self.candidates = recipient, sender, candidates
         self.marker = new_marker()
@@ -151,8 +164,7 @@ class _CheckRun(_Run):
     async def _reopen(self) -> bool:
         """A new connection after the last one broke; False when that failed too."""
         # The first connection's verdict on the certificate stands (probe._converse).
-        ctx = (client_context(cafile=None, verify=False) if self.verify_error
-               else self.verify_ctx)
+        ctx = client_context(cafile=None, verify=False) if self.verify_error else self.verify_ctx
         self.rec.enter("reconnect", "smuggling")
         try:
             await self._open(self.addresses_seen, ctx)
@@ -170,8 +182,7 @@ class _CheckRun(_Run):
 
     async def _trial(self, test: Candidate) -> Trial:
         start = len(self.rec.exchanges)
-        made = trial_bytes(test, marker=self.marker, sender=self.sender,
-                           recipient=self.recipient)
+        made = trial_bytes(test, marker=self.marker, sender=self.sender, recipient=self.recipient)
         sent, skipped, broken = b"", "", False
         try:
             skipped = await self._open_transaction()
@@ -189,14 +200,16 @@ class _CheckRun(_Run):
                 sent += made.terminator
                 # Time for RSET and QUIT stays in hand, whatever the server does now.
                 loop = asyncio.get_running_loop()
-                wait = max(0.1, min(self.options.command_timeout,
-                                    self.rec.deadline - loop.time() - RESERVE))
+                wait = max(
+                    0.1,
+                    min(self.options.command_timeout, self.rec.deadline - loop.time() - RESERVE),
+                )
                 end = await self.rec.write(DATA_END, made.terminator, wait=wait, shown=b".")
                 if end is None:  # stalled: the server may still be inside DATA
                     self._drop()
                     broken = True
                 else:
-                    await self._replies(labels if early is None else labels[early + 1:], drain)
+                    await self._replies(labels if early is None else labels[early + 1 :], drain)
                     await self.rec.exchange("RSET", b"RSET")
         except ServerEnded:
             self._drop()
@@ -230,8 +243,10 @@ class _CheckRun(_Run):
         for number in range(MAX_EXTRA_REPLIES):
             shown = labels[number] if number < len(labels) else b"?"
             # The silence that ends the list is no exchange: not recorded.
-            if await self.rec.write(SMUGGLED, b"", wait=wait, shown=shown,
-                                    record_silence=False) is None:
+            if (
+                await self.rec.write(SMUGGLED, b"", wait=wait, shown=shown, record_silence=False)
+                is None
+            ):
                 return number
         return MAX_EXTRA_REPLIES
 

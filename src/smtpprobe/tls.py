@@ -47,13 +47,15 @@ def client_context(
 
 
 @functools.lru_cache(maxsize=8)
-def _client_context(cafile: str | None, verify: bool, check_name: bool, cert: str | None,
-                    key: str | None) -> ssl.SSLContext:
+def _client_context(
+    cafile: str | None, verify: bool, check_name: bool, cert: str | None, key: str | None
+) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=cafile)
     except OSError as exc:  # FileNotFoundError, or ssl.SSLError for a file that is not PEM
-        raise UsageError(key="error_cafile", params={"cafile": cafile, "reason": exc},
-                         phase="tls") from exc
+        raise UsageError(
+            key="error_cafile", params={"cafile": cafile, "reason": exc}, phase="tls"
+        ) from exc
     context.check_hostname = check_name
     if not verify:
         context.verify_mode = ssl.CERT_NONE
@@ -71,8 +73,9 @@ def load_client_certificate(context: ssl.SSLContext, cert: str, key: str | None)
     try:
         context.load_cert_chain(cert, key)
     except OSError as exc:  # ssl.SSLError is an OSError too
-        raise UsageError(key="error_client_cert", params={"cert": cert, "reason": exc},
-                         phase="tls") from exc
+        raise UsageError(
+            key="error_client_cert", params={"cert": cert, "reason": exc}, phase="tls"
+        ) from exc
 
 
 def describe(
@@ -105,8 +108,11 @@ def describe(
         chain=tuple(chain_certificate(element) for element in presented_chain(ssl_object)),
         sni=sni,
         verify_name=verify_name,
-        name_matches=(name_matches(certificate, verify_name)
-                      if certificate is not None and verify_name else None),
+        name_matches=(
+            name_matches(certificate, verify_name)
+            if certificate is not None and verify_name
+            else None
+        ),
         client_certificate=client_certificate,
     )
 

@@ -92,8 +92,9 @@ class _NoStartTls(Exception):
     5xx) or a greeting other than 220 or 4xx."""
 
 
-def _context(target: ScanTarget, version: ssl.TLSVersion | None,
-             ciphers: str | None) -> ssl.SSLContext | None:
+def _context(
+    target: ScanTarget, version: ssl.TLSVersion | None, ciphers: str | None
+) -> ssl.SSLContext | None:
     """A non-verifying client context offering one version or one TLS 1.2 class; None
     when this OpenSSL cannot offer it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -143,8 +144,9 @@ async def _open(target: ScanTarget, timeout: float) -> SMTPWire:
     return wire
 
 
-async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeout: float
-                     ) -> tuple[str, str, tuple[bytes, ...]]:
+async def _handshake(
+    target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeout: float
+) -> tuple[str, str, tuple[bytes, ...]]:
     """(version, cipher, chain as sent) the server chose for *offer* on a fresh connection
     (no chain from a hand-built hello).
 
@@ -170,8 +172,9 @@ async def _handshake(target: ScanTarget, offer: ssl.SSLContext | RawOffer, timeo
         await wire.wait_closed()
 
 
-async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
-               step_timeout: float = 10.0) -> TlsScan:
+async def scan(
+    target: ScanTarget, *, deadline: float, concurrency: int = 4, step_timeout: float = 10.0
+) -> TlsScan:
     """Run every test against *target*, at most *concurrency* connections at once, each
     step (connect, reply, handshake) within *step_timeout*, and stop by the loop time
     *deadline* (what did not finish is neither accepted nor refused)."""
@@ -186,7 +189,8 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
             tests[name] = context
     for name, ciphers in CIPHER_CLASSES.items():
         offer = _context(target, None, ciphers) or (
-            RawOffer(RAW_CLASSES[name]) if name in RAW_CLASSES else None)
+            RawOffer(RAW_CLASSES[name]) if name in RAW_CLASSES else None
+        )
         if offer is None:
             untested.append(name)
         else:
@@ -204,8 +208,7 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
             if left <= 0:
                 return True
             try:
-                version, cipher, sent = await _handshake(target, offer,
-                                                         min(left, step_timeout))
+                version, cipher, sent = await _handshake(target, offer, min(left, step_timeout))
             except ProbeTLSError:
                 results[name] = False
             except _Throttled as exc:
@@ -225,14 +228,18 @@ async def scan(target: ScanTarget, *, deadline: float, concurrency: int = 4,
     try:
         async with asyncio.timeout_at(deadline):
             done = await asyncio.gather(*(run(n, c, False) for n, c in tests.items()))
-            throttled = [(name, offer) for (name, offer), finished
-                         in zip(tests.items(), done, strict=True) if not finished]
+            throttled = [
+                (name, offer)
+                for (name, offer), finished in zip(tests.items(), done, strict=True)
+                if not finished
+            ]
             if throttled:  # after a pause, one at a time
                 await asyncio.sleep(RETRY_PAUSE)
             for index, (name, offer) in enumerate(throttled):
                 if not await run(name, offer, True):  # turned away again: stop asking
-                    errors.extend(f"{rest}: not asked (turned away)"
-                                  for rest, _ in throttled[index + 1:])
+                    errors.extend(
+                        f"{rest}: not asked (turned away)" for rest, _ in throttled[index + 1 :]
+                    )
                     break
     except TimeoutError:
         errors.append("deadline")

@@ -94,19 +94,22 @@ class Transaction:
         self.rec = rec
         self.phase = phase
 
-    async def mail(self, sender: str, parameters: Iterable[str] = (), *,
-                   argument: str | None = None) -> Reply:
+    async def mail(
+        self, sender: str, parameters: Iterable[str] = (), *, argument: str | None = None
+    ) -> Reply:
         """``MAIL FROM:<sender>`` with ESMTP *parameters* (``SMTPUTF8``, ``BODY=8BITMIME``);
         *argument* is recorded instead of the sender (a test's name)."""
-        return await self.rec.exchange(self.phase or "MAIL",
-                                       _line(b"MAIL FROM", sender, parameters),
-                                       argument=sender if argument is None else argument)
+        return await self.rec.exchange(
+            self.phase or "MAIL",
+            _line(b"MAIL FROM", sender, parameters),
+            argument=sender if argument is None else argument,
+        )
 
     async def rcpt(self, recipient: str, parameters: Iterable[str] = ()) -> Reply:
         """``RCPT TO:<recipient>``."""
-        return await self.rec.exchange(self.phase or "RCPT",
-                                       _line(b"RCPT TO", recipient, parameters),
-                                       argument=recipient)
+        return await self.rec.exchange(
+            self.phase or "RCPT", _line(b"RCPT TO", recipient, parameters), argument=recipient
+        )
 
     async def data(self, message: bytes, *, raw: bool = False) -> Reply:
         """``DATA``; on ``354`` the message and its ``.`` line. Returns the last reply.
@@ -120,11 +123,13 @@ class Transaction:
         if reply.code != 354:
             return reply
         payload = message if raw else data_payload(message)
-        return await self.rec.exchange(DATA_END, b".", argument=f"{len(payload)} octets",
-                                       raw=payload)
+        return await self.rec.exchange(
+            DATA_END, b".", argument=f"{len(payload)} octets", raw=payload
+        )
 
-    async def bdat(self, message: bytes, *, chunk_size: int = BDAT_CHUNK,
-                   raw: bool = False) -> Reply:
+    async def bdat(
+        self, message: bytes, *, chunk_size: int = BDAT_CHUNK, raw: bool = False
+    ) -> Reply:
         """The message in BDAT chunks (RFC 3030 §2), the last marked ``LAST``.
 
         No dot-stuffing (BDAT counts octets); line endings are normalised unless *raw*.
@@ -132,14 +137,15 @@ class Transaction:
         chunk is recorded as `DATA_END`.
         """
         body = message if raw else normalize_crlf(message)
-        chunks = [body[i:i + chunk_size] for i in range(0, len(body), chunk_size)] or [b""]
+        chunks = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)] or [b""]
         reply: Reply | None = None
         for number, chunk in enumerate(chunks, 1):
             last = number == len(chunks)
             line = b"BDAT %d" % len(chunk) + (b" LAST" if last else b"")
             phase = DATA_END if last else "BDAT"
-            reply = await self.rec.exchange(phase, line, argument=f"{len(chunk)} octets",
-                                            raw=line + b"\r\n" + chunk)
+            reply = await self.rec.exchange(
+                phase, line, argument=f"{len(chunk)} octets", raw=line + b"\r\n" + chunk
+            )
             if reply.klass != 2:
                 break
         assert reply is not None

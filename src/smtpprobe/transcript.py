@@ -30,8 +30,9 @@ def verb(exchange: Exchange) -> str:
         return exchange.phase
     # The smuggling check: a reply to hand-made DATA content, or to the "." it hid, is
     # the server ending a message, whatever the content's first word.
-    if exchange.phase == "DATA_CONTENT" or (exchange.phase == "SMUGGLED"
-                                            and exchange.command == b"."):
+    if exchange.phase == "DATA_CONTENT" or (
+        exchange.phase == "SMUGGLED" and exchange.command == b"."
+    ):
         return "DATA_END"
     words = command_text(exchange.command).split(None, 1)
     return words[0].upper() if words else "CONNECT"
@@ -63,6 +64,4 @@ def milliseconds(seconds: float | None) -> float | None:
 
 def reply_text(exchanges: Iterable[Exchange]) -> str:
     """All reply lines of *exchanges*, for recognising a server's software by its words."""
-    return "\n".join(
-        line for ex in exchanges if ex.reply is not None for line in ex.reply.lines
-    )
+    return "\n".join(line for ex in exchanges if ex.reply is not None for line in ex.reply.lines)

@@ -14,8 +14,14 @@ from smtpprobe.errors import Term, UsageError
 from smtpprobe.numbers import ascii_number, finite_seconds
 from smtpprobe.report import STEPS, AuthMechanism, ProbeOptions
 
-__all__ = ["ascii_number", "check_credentials", "check_options", "check_token",
-           "finite_seconds", "parse_host_port"]
+__all__ = [
+    "ascii_number",
+    "check_credentials",
+    "check_options",
+    "check_token",
+    "finite_seconds",
+    "parse_host_port",
+]
 
 
 # Cc controls (CR, LF, NUL, ESC …), Cf format (zero-width, bidi overrides), line and
@@ -37,9 +43,15 @@ def check_token(what: str, value: str, *, limit: int = 320) -> None:
     if len(value) > limit:
         raise UsageError(key="error_token_too_long", params={"what": term, "limit": limit})
     for char in value:
-        if char in _BAD_CHARACTERS or char.isspace() or unicodedata.category(char) in _BAD_CATEGORIES:
-            raise UsageError(key="error_token_bad_character",
-                             params={"what": term, "value": value, "character": char})
+        if (
+            char in _BAD_CHARACTERS
+            or char.isspace()
+            or unicodedata.category(char) in _BAD_CATEGORIES
+        ):
+            raise UsageError(
+                key="error_token_bad_character",
+                params={"what": term, "value": value, "character": char},
+            )
 
 
 def check_options(host: str, options: ProbeOptions) -> str:
@@ -67,8 +79,10 @@ def check_options(host: str, options: ProbeOptions) -> str:
     # "ehlo" was a step once; EHLO is always sent now, so it is accepted and ignored.
     unknown = sorted(set(options.steps) - set(STEPS) - {"ehlo"})
     if unknown:
-        raise UsageError(key="error_unknown_steps",
-                         params={"steps": ", ".join(unknown), "choices": ", ".join(STEPS)})
+        raise UsageError(
+            key="error_unknown_steps",
+            params={"steps": ", ".join(unknown), "choices": ", ".join(STEPS)},
+        )
     if options.auth_user is not None:
         check_credentials(options)
     return host
@@ -100,8 +114,9 @@ def check_credentials(options: ProbeOptions) -> None:
     try:
         AuthMechanism(options.auth_mechanism)
     except ValueError:
-        raise UsageError(key="error_auth_mechanism",
-                         params={"mechanism": options.auth_mechanism}) from None
+        raise UsageError(
+            key="error_auth_mechanism", params={"mechanism": options.auth_mechanism}
+        ) from None
 
 
 def parse_host_port(value: str) -> tuple[str, int | None]:

@@ -118,22 +118,27 @@ class SMTPWire:
         try:
             async with asyncio.timeout(timeout):
                 self._transport, _ = await loop.create_connection(
-                    lambda: protocol, host, port, family=family,
+                    lambda: protocol,
+                    host,
+                    port,
+                    family=family,
                     local_addr=(source, 0) if source else None,
                 )
         except TimeoutError:
-            raise ProbeTimeoutError(key="error_connect_timeout",
-                                    params={"host": host, "port": port, "timeout": timeout}
-                                    ) from None
+            raise ProbeTimeoutError(
+                key="error_connect_timeout", params={"host": host, "port": port, "timeout": timeout}
+            ) from None
         except OSError as exc:
-            raise ProbeConnectError(key="error_connect_failed",
-                                    params={"host": host, "port": port, "reason": exc}) from exc
+            raise ProbeConnectError(
+                key="error_connect_failed", params={"host": host, "port": port, "reason": exc}
+            ) from exc
         self.connect_elapsed = perf_counter() - started
         local = self._transport.get_extra_info("sockname")
         if isinstance(local, tuple) and len(local) >= 2:
             address = str(local[0])
-            self.source_address = f"[{address}]:{local[1]}" if ":" in address else (
-                f"{address}:{local[1]}")
+            self.source_address = (
+                f"[{address}]:{local[1]}" if ":" in address else (f"{address}:{local[1]}")
+            )
         if ssl_context is not None:
             await self.upgrade(ssl_context, server_hostname, timeout)
 
@@ -157,8 +162,9 @@ class SMTPWire:
                         raise ServerDisconnectedError(key="error_server_closed")
                     await protocol.wait_data()
         except TimeoutError:
-            raise ProbeTimeoutError(key="error_reply_timeout", params={"timeout": timeout}
-                                    ) from None
+            raise ProbeTimeoutError(
+                key="error_reply_timeout", params={"timeout": timeout}
+            ) from None
 
     @property
     def partial(self) -> bytes:
@@ -257,11 +263,11 @@ class SMTPWire:
                     ssl_handshake_timeout=timeout + 1.0,
                 )
         except TimeoutError:
-            raise ProbeTimeoutError(key="error_tls_timeout", params={"timeout": timeout}
-                                    ) from None
+            raise ProbeTimeoutError(key="error_tls_timeout", params={"timeout": timeout}) from None
         except ssl.SSLCertVerificationError as exc:
-            raise ProbeTLSError(key="error_tls_verify",
-                                params={"reason": exc.verify_message or exc.reason}) from exc
+            raise ProbeTLSError(
+                key="error_tls_verify", params={"reason": exc.verify_message or exc.reason}
+            ) from exc
         except (ssl.SSLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc.strerror or str(exc) or type(exc).__name__
             raise ProbeTLSError(key="error_tls_failed", params={"reason": reason}) from exc
@@ -270,8 +276,9 @@ class SMTPWire:
         self._transport = tls_transport
         self.handshake_elapsed = perf_counter() - started
 
-    async def raw_exchange(self, data: bytes, done: Callable[[bytes], bool], timeout: float,
-                           limit: int = 65536) -> bytes:
+    async def raw_exchange(
+        self, data: bytes, done: Callable[[bytes], bool], timeout: float, limit: int = 65536
+    ) -> bytes:
         """Write *data* as is, then return what arrives until ``done(received)``, EOF,
         *limit* octets or *timeout* — for a hand-built ClientHello (clienthello.py) after
         ``220`` to STARTTLS. Bytes waiting before are dropped into ``stray`` as in

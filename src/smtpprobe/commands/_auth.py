@@ -28,23 +28,54 @@ _HINT = "export the password in a variable and pass its name: --auth-password-en
 def auth_options(function: F) -> F:
     """``--auth-user``, ``--auth-password-env``, ``--auth-token-env``, ``--auth-mechanism``
     and ``--allow-plaintext-auth``."""
-    for decorate in reversed((
-        option("--auth-user", metavar="USER", help=N_("Log in with AUTH as USER (after "
-               "STARTTLS); the password comes from --auth-password-env or a prompt.")),
-        option("--auth-password-env", metavar="VAR", help=N_("Name of the environment "
-               "variable holding the password (there is no option for the password "
-               "itself).")),
-        option("--auth-token-env", metavar="VAR", help=N_("Name of the environment "
-               "variable holding an OAuth2 access token: log in with XOAUTH2 instead of "
-               "a password.")),
-        option("--auth-mechanism", "--auth-mech", "auth_mechanism",
-               type=click.Choice([m.value for m in AuthMechanism]), default="auto",
-               show_default=True, help=N_("SASL mechanism; auto: the strongest offered "
-               "(CRAM-MD5, PLAIN, LOGIN; XOAUTH2 with a token). DIGEST-MD5 is obsolete "
-               "(RFC 6331) and not spoken.")),
-        option("--allow-plaintext-auth", is_flag=True, help=N_("Send the credentials even "
-               "without TLS (test servers only).")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--auth-user",
+                metavar="USER",
+                help=N_(
+                    "Log in with AUTH as USER (after "
+                    "STARTTLS); the password comes from --auth-password-env or a prompt."
+                ),
+            ),
+            option(
+                "--auth-password-env",
+                metavar="VAR",
+                help=N_(
+                    "Name of the environment "
+                    "variable holding the password (there is no option for the password "
+                    "itself)."
+                ),
+            ),
+            option(
+                "--auth-token-env",
+                metavar="VAR",
+                help=N_(
+                    "Name of the environment "
+                    "variable holding an OAuth2 access token: log in with XOAUTH2 instead of "
+                    "a password."
+                ),
+            ),
+            option(
+                "--auth-mechanism",
+                "--auth-mech",
+                "auth_mechanism",
+                type=click.Choice([m.value for m in AuthMechanism]),
+                default="auto",
+                show_default=True,
+                help=N_(
+                    "SASL mechanism; auto: the strongest offered "
+                    "(CRAM-MD5, PLAIN, LOGIN; XOAUTH2 with a token). DIGEST-MD5 is obsolete "
+                    "(RFC 6331) and not spoken."
+                ),
+            ),
+            option(
+                "--allow-plaintext-auth",
+                is_flag=True,
+                help=N_("Send the credentials even without TLS (test servers only)."),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 
@@ -66,16 +97,21 @@ def with_auth(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
         return options
     mechanism = AuthMechanism(params["auth_mechanism"])
     if mechanism is AuthMechanism.XOAUTH2 and token_variable is None:
-        raise UsageError("--auth-mechanism xoauth2 needs --auth-token-env",
-                         hint="export the access token in a variable and pass its name: "
-                         "--auth-token-env SMTP_TOKEN")
+        raise UsageError(
+            "--auth-mechanism xoauth2 needs --auth-token-env",
+            hint="export the access token in a variable and pass its name: "
+            "--auth-token-env SMTP_TOKEN",
+        )
     if "auth" in params["skip"]:
         raise UsageError("--auth-user needs the step that --skip auth leaves out")
     return dataclasses.replace(
         options,
         auth_user=user,
-        auth_password=(None if token_variable is not None and variable is None
-                       else _password(user, variable, params["lang"] or current_lang())),
+        auth_password=(
+            None
+            if token_variable is not None and variable is None
+            else _password(user, variable, params["lang"] or current_lang())
+        ),
         auth_token=_secret(token_variable) if token_variable is not None else None,
         auth_mechanism=mechanism,
         allow_plaintext_auth=params["allow_plaintext_auth"],

@@ -40,8 +40,7 @@ class WholeNumber(click.IntRange):
     """click's ``IntRange`` for ASCII digits only (`smtpprobe.validate.ascii_number`):
     ``int()`` alone reads ``٣٩٩٩`` as 3999."""
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
             from smtpprobe.numbers import ascii_number
 
@@ -63,8 +62,7 @@ class Seconds(click.FloatRange):
     def __init__(self) -> None:
         super().__init__(0, min_open=True)
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from smtpprobe.numbers import finite_seconds
 
         if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
@@ -81,13 +79,16 @@ def lang_option(function: F) -> F:
         "--lang",
         type=click.Choice(list(LANGUAGES)),
         default=None,
-        help=N_("Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
-        "Bahasa Indonesia)."),
+        help=N_(
+            "Language of the explanations (default: from LC_ALL/LC_MESSAGES/LANG; id for "
+            "Bahasa Indonesia)."
+        ),
     )(function)
 
 
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     """``--format`` with the given choices."""
+
     def decorate(function: F) -> F:
         return option(
             "--format",

@@ -35,8 +35,9 @@ _REFUSED_VERBS = frozenset({"DATA", "BDAT", "STARTTLS", "AUTH", "QUIT"})
 _NAME_CHARS = 320
 
 
-def _check_command(ctx: click.Context, param: click.Parameter,
-                   values: tuple[str, ...]) -> tuple[str, ...]:
+def _check_command(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
     for value in values:
         line = value.strip()
         if not line or len(line) > _COMMAND_CHARS or not line.isascii() or not line.isprintable():
@@ -47,16 +48,18 @@ def _check_command(ctx: click.Context, param: click.Parameter,
     return tuple(value.strip() for value in values)
 
 
-def _check_patterns(ctx: click.Context, param: click.Parameter,
-                    values: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+def _check_patterns(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[re.Pattern[str], ...]:
     compiled = []
     for value in values:
         try:
             compiled.append(re.compile(value))
         except re.error as exc:
-            raise UsageError(key="error_not_a_regex_option",
-                             params={"option": "--expect-reply", "value": value,
-                                     "reason": str(exc)}) from None
+            raise UsageError(
+                key="error_not_a_regex_option",
+                params={"option": "--expect-reply", "value": value, "reason": str(exc)},
+            ) from None
     return tuple(compiled)
 
 
@@ -65,6 +68,7 @@ def _read_names(handle: IO[str]) -> tuple[str, ...]:
 
     :raises UsageError: a line that is no name (spaces, control characters, too long).
     """
+
     def overlong(number: int) -> None:
         raise UsageError(key="error_users_line", params={"number": number, "value": "…"})
 
@@ -76,8 +80,9 @@ def _read_names(handle: IO[str]) -> tuple[str, ...]:
         try:
             check_token("--users-file", name)
         except UsageError:
-            raise UsageError(key="error_users_line",
-                             params={"number": number, "value": name}) from None
+            raise UsageError(
+                key="error_users_line", params={"number": number, "value": name}
+            ) from None
         names.append(name)
     if not names:
         raise UsageError(key="error_users_empty")
@@ -86,20 +91,48 @@ def _read_names(handle: IO[str]) -> tuple[str, ...]:
 
 def list_options(function: F) -> F:
     """The options of this module, as one decorator."""
-    for decorate in reversed((
-        option("--users-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
-               help=N_("Check every name in FILE (one per line, # comments; - for stdin) "
-               "with VRFY, and with EXPN and RCPT when those run. Enumerate only "
-               "servers you run or have permission to test.")),
-        option("--delay", type=Seconds(), metavar="SECONDS",
-               help=N_("Wait this long before each name, to be polite (default 0).")),
-        option("--command", "commands", multiple=True, callback=_check_command,
-               metavar="LINE", help=N_("Send LINE after the standard steps and explain "
-               "its reply (repeatable, e.g. 'ETRN example.org').")),
-        option("--expect-reply", "expect_replies", multiple=True, metavar="REGEX",
-               callback=_check_patterns, help=N_("CRITICAL unless the reply to the "
-               "--command in the same position matches REGEX (repeatable).")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--users-file",
+                type=click.File("r", encoding="utf-8"),
+                metavar="FILE",
+                help=N_(
+                    "Check every name in FILE (one per line, # comments; - for stdin) "
+                    "with VRFY, and with EXPN and RCPT when those run. Enumerate only "
+                    "servers you run or have permission to test."
+                ),
+            ),
+            option(
+                "--delay",
+                type=Seconds(),
+                metavar="SECONDS",
+                help=N_("Wait this long before each name, to be polite (default 0)."),
+            ),
+            option(
+                "--command",
+                "commands",
+                multiple=True,
+                callback=_check_command,
+                metavar="LINE",
+                help=N_(
+                    "Send LINE after the standard steps and explain "
+                    "its reply (repeatable, e.g. 'ETRN example.org')."
+                ),
+            ),
+            option(
+                "--expect-reply",
+                "expect_replies",
+                multiple=True,
+                metavar="REGEX",
+                callback=_check_patterns,
+                help=N_(
+                    "CRITICAL unless the reply to the "
+                    "--command in the same position matches REGEX (repeatable)."
+                ),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 
@@ -123,8 +156,9 @@ def with_lists(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
     finally:
         if getattr(handle, "name", "") != "<stdin>":
             handle.close()
-    return dataclasses.replace(options, users=users, reconnect=True, commands=commands,
-                               delay=params.get("delay") or 0.0)
+    return dataclasses.replace(
+        options, users=users, reconnect=True, commands=commands, delay=params.get("delay") or 0.0
+    )
 
 
 def with_expected_replies(policy: Policy, params: dict[str, Any]) -> Policy:

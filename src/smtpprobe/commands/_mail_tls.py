@@ -32,8 +32,10 @@ __all__ = ["mail_policy_options", "mail_targets", "mail_tls_options", "with_mail
 OnResult = Callable[[int, "TargetResult"], None]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-                     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?")
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?"
+)
 
 
 def _domain(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -44,26 +46,57 @@ def _domain(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 def mail_tls_options(function: F) -> F:
     """The mail TLS policy options, and the hidden ones the loopback tests need."""
-    for decorate in reversed((
-        option("--mta-sts", "mta_sts", metavar="DOMAIN", callback=_domain,
-               help=N_("Check DOMAIN's MTA-STS policy and TLS-RPT record against the hosts "
-               "probed (no TARGET: DOMAIN's MX hosts). On by default with --mx.")),
-        option("--no-mta-sts", is_flag=True, help=N_("With --mx: do not check MTA-STS "
-               "and TLS-RPT (--mta-sts DOMAIN still does).")),
-        option("--dane/--no-dane", "dane", default=None, help=N_("Match the hosts' "
-               "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
-               "on by default with --mx or --mta-sts).")),
-        option("--policy-port", type=WholeNumber(1, 65535), default=443,
-               hidden=True, help=N_("HTTPS port of the MTA-STS policy host: for tests.")),
-        option("--policy-cafile", type=click.Path(exists=True, dir_okay=False),
-               hidden=True, help=N_("CA file for the MTA-STS policy host: for tests.")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--mta-sts",
+                "mta_sts",
+                metavar="DOMAIN",
+                callback=_domain,
+                help=N_(
+                    "Check DOMAIN's MTA-STS policy and TLS-RPT record against the hosts "
+                    "probed (no TARGET: DOMAIN's MX hosts). On by default with --mx."
+                ),
+            ),
+            option(
+                "--no-mta-sts",
+                is_flag=True,
+                help=N_(
+                    "With --mx: do not check MTA-STS and TLS-RPT (--mta-sts DOMAIN still does)."
+                ),
+            ),
+            option(
+                "--dane/--no-dane",
+                "dane",
+                default=None,
+                help=N_(
+                    "Match the hosts' "
+                    "DNSSEC-validated TLSA records against their certificates (RFC 7672; "
+                    "on by default with --mx or --mta-sts)."
+                ),
+            ),
+            option(
+                "--policy-port",
+                type=WholeNumber(1, 65535),
+                default=443,
+                hidden=True,
+                help=N_("HTTPS port of the MTA-STS policy host: for tests."),
+            ),
+            option(
+                "--policy-cafile",
+                type=click.Path(exists=True, dir_okay=False),
+                hidden=True,
+                help=N_("CA file for the MTA-STS policy host: for tests."),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 
 
-def mail_targets(targets: tuple[tuple[str, int | None], ...],
-                 params: dict[str, Any]) -> tuple[tuple[str, int | None], ...]:
+def mail_targets(
+    targets: tuple[tuple[str, int | None], ...], params: dict[str, Any]
+) -> tuple[tuple[str, int | None], ...]:
     """``--mta-sts DOMAIN`` without any target probes DOMAIN's MX hosts (sets ``mx``)."""
     if params["mta_sts"] and not targets and params["targets_file"] is None:
         params["mx"] = True
@@ -81,16 +114,26 @@ def mail_policy_options(params: dict[str, Any]) -> MailPolicyOptions | None:
         return None
     from smtpprobe.mail_policies import MailPolicyOptions  # only when asked for
 
-    return MailPolicyOptions(mta_sts=mta_sts, dane=dane, domain=params["mta_sts"],
-                             https_port=params["policy_port"],
-                             https_cafile=params["policy_cafile"])
+    return MailPolicyOptions(
+        mta_sts=mta_sts,
+        dane=dane,
+        domain=params["mta_sts"],
+        https_port=params["policy_port"],
+        https_cafile=params["policy_cafile"],
+    )
 
 
 async def with_mail_policies(
-        specs: Iterable[TargetSpec], options: ProbeOptions,
-        chosen: MailPolicyOptions | None, *, mx: bool, concurrency: int,
-        resolver: dns.asyncresolver.Resolver | None, stream: OnResult | None,
-        run: Callable[[Iterable[TargetSpec], OnResult | None], Awaitable[Fleet]]) -> Fleet:
+    specs: Iterable[TargetSpec],
+    options: ProbeOptions,
+    chosen: MailPolicyOptions | None,
+    *,
+    mx: bool,
+    concurrency: int,
+    resolver: dns.asyncresolver.Resolver | None,
+    stream: OnResult | None,
+    run: Callable[[Iterable[TargetSpec], OnResult | None], Awaitable[Fleet]],
+) -> Fleet:
     """``run(specs, on_result)`` (the fleet) while the policies are read, judging each result.
 
     The look-ups start as each target is taken; a result whose look-ups are still under
@@ -103,9 +146,15 @@ async def with_mail_policies(
 
     # The port each probe uses (fleet's rule), so each TLSA name is _PORT._tcp.HOST.
     port = options.port or (465 if options.tls is TlsMode.IMPLICIT else 25)
-    reader = PolicyReader(chosen, mx=mx, resolver=resolver,
-                          timeout=min(options.deadline, 10.0), port=port,
-                          family=options.family, concurrency=concurrency)
+    reader = PolicyReader(
+        chosen,
+        mx=mx,
+        resolver=resolver,
+        timeout=min(options.deadline, 10.0),
+        port=port,
+        family=options.family,
+        concurrency=concurrency,
+    )
     waiting: deque[tuple[int, TargetResult]] = deque()
     # The fleet counted each status before the policies were judged (its exit code).
     shift: Counter[Status] = Counter()
@@ -138,5 +187,6 @@ async def with_mail_policies(
     results = tuple(map(judge if stream is None else reader.policies.add, fleet.results))
     counts = Counter(fleet.counts)
     counts.update(shift)
-    return dataclasses.replace(fleet, results=results,
-                               counts={status: n for status, n in counts.items() if n > 0})
+    return dataclasses.replace(
+        fleet, results=results, counts={status: n for status, n in counts.items() if n > 0}
+    )

@@ -20,15 +20,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def relay_options(function: F) -> F:
     """``--relay-check``, ``--relay-to`` and ``--expect-relay``."""
-    for decorate in reversed((
-        option("--relay-check", is_flag=True, help=N_("Also test whether the server "
-               "relays for strangers: the standard relay tricks, MAIL and RCPT only "
-               "(never DATA), RSET between them.")),
-        option("--relay-to", metavar="ADDRESS", help=N_("The outside address the relay "
-               "tests try to reach (default relay-test@example.net).")),
-        option("--expect-relay", type=click.Choice(["closed"]), help=N_("CRITICAL "
-               "unless the relay verdict is this (turns on --relay-check).")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--relay-check",
+                is_flag=True,
+                help=N_(
+                    "Also test whether the server "
+                    "relays for strangers: the standard relay tricks, MAIL and RCPT only "
+                    "(never DATA), RSET between them."
+                ),
+            ),
+            option(
+                "--relay-to",
+                metavar="ADDRESS",
+                help=N_(
+                    "The outside address the relay "
+                    "tests try to reach (default relay-test@example.net)."
+                ),
+            ),
+            option(
+                "--expect-relay",
+                type=click.Choice(["closed"]),
+                help=N_("CRITICAL unless the relay verdict is this (turns on --relay-check)."),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 
@@ -44,8 +61,9 @@ def with_relay(options: ProbeOptions, params: dict[str, Any]) -> ProbeOptions:
         check_token("--relay-to", relay_to)
         local, at, domain = relay_to.rpartition("@")
         if not (local and at and domain) or '"' in relay_to:
-            raise UsageError(key="error_not_an_address",
-                             params={"option": "relay-to", "value": relay_to})
+            raise UsageError(
+                key="error_not_an_address", params={"option": "relay-to", "value": relay_to}
+            )
     wanted = params["relay_check"] or params["expect_relay"] is not None or relay_to is not None
     if not wanted:
         return options

@@ -33,26 +33,54 @@ def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -
         ipaddress.ip_address(value)
     except ValueError:
         if not value.isascii() or not _HOST_NAME.fullmatch(value):
-            raise click.BadParameter(f"{value!r} is not a host name or an IP address",
-                                     ctx, param) from None
+            raise click.BadParameter(
+                f"{value!r} is not a host name or an IP address", ctx, param
+            ) from None
     return value
 
 
 def tls_options(function: F) -> F:
     """``--tls-scan``, ``--sni``, ``--verify-name``, ``--cert`` and ``--key``."""
-    for decorate in reversed((
-        option("--tls-scan", is_flag=True, help=N_("Also test which TLS versions (1.0 to "
-               "1.3) and weak cipher classes the server accepts, in a few extra "
-               "connections.")),
-        option("--sni", metavar="NAME", callback=_check_name, help=N_("Name to send in "
-               "SNI (default: the host probed; useful when probing an address).")),
-        option("--verify-name", metavar="NAME", callback=_check_name, help=N_("Name the "
-               "certificate must be valid for (default: the SNI name).")),
-        option("--cert", "client_cert", type=click.Path(exists=True, dir_okay=False),
-               help=N_("Client certificate (PEM) to present, with its key unless --key.")),
-        option("--key", "client_key", type=click.Path(exists=True, dir_okay=False),
-               help=N_("Private key (PEM) of the --cert client certificate.")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--tls-scan",
+                is_flag=True,
+                help=N_(
+                    "Also test which TLS versions (1.0 to "
+                    "1.3) and weak cipher classes the server accepts, in a few extra "
+                    "connections."
+                ),
+            ),
+            option(
+                "--sni",
+                metavar="NAME",
+                callback=_check_name,
+                help=N_(
+                    "Name to send in "
+                    "SNI (default: the host probed; useful when probing an address)."
+                ),
+            ),
+            option(
+                "--verify-name",
+                metavar="NAME",
+                callback=_check_name,
+                help=N_("Name the certificate must be valid for (default: the SNI name)."),
+            ),
+            option(
+                "--cert",
+                "client_cert",
+                type=click.Path(exists=True, dir_okay=False),
+                help=N_("Client certificate (PEM) to present, with its key unless --key."),
+            ),
+            option(
+                "--key",
+                "client_key",
+                type=click.Path(exists=True, dir_okay=False),
+                help=N_("Private key (PEM) of the --cert client certificate."),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 

@@ -61,8 +61,9 @@ def _open(source: str) -> Iterator[IO[str]]:
     try:
         handle = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
     except OSError as exc:
-        raise UsageError(key="error_annotate_unreadable",
-                         params={"source": source, "reason": exc}) from None
+        raise UsageError(
+            key="error_annotate_unreadable", params={"source": source, "reason": exc}
+        ) from None
     with handle:
         yield handle
 
@@ -98,10 +99,15 @@ class _Counts:
 
     def tallies(self, kb: KnowledgeBase) -> tuple[list[Tally], list[Tally]]:
         def tally(counts: Counter[str]) -> list[Tally]:
-            return [Tally(code, (kb.enhanced("X" + code[1:]) if "." in code
-                                 else kb.basic(int(code))).title, count,
-                          tone_of_class(int(code[0]) * 100))
-                    for code, count in counts.most_common()]
+            return [
+                Tally(
+                    code,
+                    (kb.enhanced("X" + code[1:]) if "." in code else kb.basic(int(code))).title,
+                    count,
+                    tone_of_class(int(code[0]) * 100),
+                )
+                for code, count in counts.most_common()
+            ]
 
         return tally(self.codes), tally(self.enhanced)
 
@@ -120,11 +126,14 @@ class _JsonOut:
             from smtpprobe.views.offline_json import record_tail
 
             seen.tail = record_tail(found, seen.reading) + "\n"
-        self._write(f'{{"schema_version": 1, "type": "reply", "line": {found.line}, '
-                    f'"text": {self._quote(found.text)}, {seen.tail}')
+        self._write(
+            f'{{"schema_version": 1, "type": "reply", "line": {found.line}, '
+            f'"text": {self._quote(found.text)}, {seen.tail}'
+        )
 
-    def summary(self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase,
-                skipped: int) -> None:
+    def summary(
+        self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase, skipped: int
+    ) -> None:
         from smtpprobe.render.json_text import json_text
         from smtpprobe.views.offline_json import summary_json
 
@@ -163,26 +172,33 @@ class _TextOut:
             return
         # The explanation under a reply is the same for every reply of that wording.
         if not seen.tail:
-            seen.tail = self._plain(Doc(reading_tail(found, seen.reading, self._kb)),
-                                    width=self._width)
+            seen.tail = self._plain(
+                Doc(reading_tail(found, seen.reading, self._kb)), width=self._width
+            )
         sys.stdout.write(self._plain(Doc(reply_blocks(found)), width=self._width) + seen.tail)
 
-    def summary(self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase,
-                skipped: int) -> None:
+    def summary(
+        self, name: str, lines: int, counts: _Counts, kb: KnowledgeBase, skipped: int
+    ) -> None:
         codes, _ = counts.tallies(kb)
         self.blocks(summary_blocks(codes, lines, sum(t.count for t in codes), name, kb))
 
 
-@click.command("annotate", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]},
-               help=N_("Find the SMTP replies in a mail log, a bounce or a transcript and explain "
-                       "each.\n\n"
-                       "Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error "
-                       "from remote\n"
-                       "mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) "
-                       "and saved\n"
-                       "transcripts (S: 250 OK). FILE defaults to - (stdin).\n"
-                       "Example:  smtpprobe annotate /var/log/mail.log --format json | jq ."))
+@click.command(
+    "annotate",
+    cls=LocalizedCommand,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_(
+        "Find the SMTP replies in a mail log, a bounce or a transcript and explain "
+        "each.\n\n"
+        "Reads Postfix, Exim and Sendmail logs (said: 550 …, dsn=5.1.1, SMTP error "
+        "from remote\n"
+        "mail server after RCPT TO …), bounces (Status:, Diagnostic-Code: smtp; …) "
+        "and saved\n"
+        "transcripts (S: 250 OK). FILE defaults to - (stdin).\n"
+        "Example:  smtpprobe annotate /var/log/mail.log --format json | jq ."
+    ),
+)
 @click.argument("source", default="-", metavar="[FILE|-]")
 @format_option("text", "json")
 @lang_option

@@ -28,13 +28,18 @@ def _code(text: str, kb: KnowledgeBase) -> Explanation:
     return explain_code(query, kb)
 
 
-@click.command("compare", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]},
-               help=N_("Compare two codes: description, when you see each, how to fix, key "
-                       "differences.\n\n"
-                       "A and B are reply codes (211, 252) or enhanced status codes "
-                       "(5.1.1, X.7.1).\n"
-                       "Example:  smtpprobe compare 211 252 --lang id"))
+@click.command(
+    "compare",
+    cls=LocalizedCommand,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_(
+        "Compare two codes: description, when you see each, how to fix, key "
+        "differences.\n\n"
+        "A and B are reply codes (211, 252) or enhanced status codes "
+        "(5.1.1, X.7.1).\n"
+        "Example:  smtpprobe compare 211 252 --lang id"
+    ),
+)
 @click.argument("first", metavar="A")
 @click.argument("second", metavar="B")
 @format_option("text", "json")

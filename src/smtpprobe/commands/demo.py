@@ -31,14 +31,24 @@ def _profiles_doc(lang: str) -> Doc:
     return Doc().add(Heading(kb.ui("probe_demo_profiles")), Fields(rows))
 
 
-@click.command("demo", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]},
-               help=N_("Probe an embedded SMTP server on 127.0.0.1 (no network needed).\n\n"
-                       "The server (aiosmtpd, STARTTLS with a throwaway CA) is started, probed "
-                       "exactly as `smtpprobe probe` would, and stopped. The exit code is the "
-                       "probe's status."))
-@option("--profile", type=click.Choice(PROFILE_NAMES), default="well-run",
-        show_default=True, help=N_("Which server behaviour to run."))
+@click.command(
+    "demo",
+    cls=LocalizedCommand,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_(
+        "Probe an embedded SMTP server on 127.0.0.1 (no network needed).\n\n"
+        "The server (aiosmtpd, STARTTLS with a throwaway CA) is started, probed "
+        "exactly as `smtpprobe probe` would, and stopped. The exit code is the "
+        "probe's status."
+    ),
+)
+@option(
+    "--profile",
+    type=click.Choice(PROFILE_NAMES),
+    default="well-run",
+    show_default=True,
+    help=N_("Which server behaviour to run."),
+)
 @option("--list-profiles", is_flag=True, help=N_("List the profiles and exit."))
 @output_options
 def demo_command(profile: str, list_profiles: bool, **params: Any) -> int:
@@ -46,19 +56,37 @@ def demo_command(profile: str, list_profiles: bool, **params: Any) -> int:
     if list_profiles:
         if params["output_format"] == OutputFormat.JSON.value:
             kb = load(lang)
-            emit_json({"schema_version": 1, "profiles": [
-                {"name": name, "description": kb.ui(f"probe_demo_profile_{name}")}
-                for name in PROFILE_NAMES]})
+            emit_json(
+                {
+                    "schema_version": 1,
+                    "profiles": [
+                        {"name": name, "description": kb.ui(f"probe_demo_profile_{name}")}
+                        for name in PROFILE_NAMES
+                    ],
+                }
+            )
         else:
             emit_doc(_profiles_doc(lang))
         return 0
     from smtpprobe.demo_server import DemoServer
 
     with DemoServer(profile) as server:
-        click.echo(load(lang).ui("probe_demo_started").format(
-            profile=profile, host=server.host, port=server.port), err=True)
-        options = ProbeOptions(port=server.port, tls=TlsMode.AUTO, cafile=server.cafile,
-                               deadline=15.0, command_timeout=5.0)
-        run = RunOptions(output_format=OutputFormat(params["output_format"]), lang=lang,
-                         verbose=params["verbose"])
+        click.echo(
+            load(lang)
+            .ui("probe_demo_started")
+            .format(profile=profile, host=server.host, port=server.port),
+            err=True,
+        )
+        options = ProbeOptions(
+            port=server.port,
+            tls=TlsMode.AUTO,
+            cafile=server.cafile,
+            deadline=15.0,
+            command_timeout=5.0,
+        )
+        run = RunOptions(
+            output_format=OutputFormat(params["output_format"]),
+            lang=lang,
+            verbose=params["verbose"],
+        )
         return run_targets(((server.host, server.port),), options, run)

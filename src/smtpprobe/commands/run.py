@@ -102,34 +102,42 @@ def read_targets(lines: Iterable[str]) -> Iterator[tuple[str, int | None]]:
         try:
             parsed = parse_host_port(target)
         except UsageError as exc:
-            raise UsageError(key="error_targets_line",
-                             params={"number": number, "reason": exc}) from None
+            raise UsageError(
+                key="error_targets_line", params={"number": number, "reason": exc}
+            ) from None
         yield parsed
 
 
 def _overlong_target(number: int) -> None:
-    raise UsageError(key="error_targets_line_too_long",
-                     params={"number": number, "limit": _TARGET_LINE_CHARS})
+    raise UsageError(
+        key="error_targets_line_too_long", params={"number": number, "limit": _TARGET_LINE_CHARS}
+    )
 
 
-def _specs(targets: tuple[tuple[str, int | None], ...], handle: IO[str] | None,
-           options: ProbeOptions) -> Iterator[TargetSpec]:
+def _specs(
+    targets: tuple[tuple[str, int | None], ...], handle: IO[str] | None, options: ProbeOptions
+) -> Iterator[TargetSpec]:
     """Every target, CLI ones first, checked as it is taken (`run_fleet` pulls them one by
     one, so a long ``--targets`` stream is never held in memory)."""
     from smtpprobe.fleet import TargetSpec
 
-    lines = () if handle is None else bounded_lines(handle, _TARGET_LINE_CHARS,
-                                                     on_overlong=_overlong_target)
+    lines = (
+        ()
+        if handle is None
+        else bounded_lines(handle, _TARGET_LINE_CHARS, on_overlong=_overlong_target)
+    )
     for host, port in itertools.chain(targets, read_targets(lines)):
         if port is not None and options.port is not None and port != options.port:
-            raise UsageError(key="error_port_conflict",
-                             params={"port": port, "option": options.port})
+            raise UsageError(
+                key="error_port_conflict", params={"port": port, "option": options.port}
+            )
         check_options(host, dataclasses.replace(options, port=port or options.port))
         yield TargetSpec(host, port)
 
 
-def _checked_specs(targets: tuple[tuple[str, int | None], ...], handle: IO[str] | None,
-                   options: ProbeOptions) -> Iterable[TargetSpec]:
+def _checked_specs(
+    targets: tuple[tuple[str, int | None], ...], handle: IO[str] | None, options: ProbeOptions
+) -> Iterable[TargetSpec]:
     """`_specs`, with every line checked before the first probe when the targets can be
     read twice (a regular file: a bad line 90,000 is a usage error before anything is
     sent); a stream (stdin) is checked as it goes and stops at its first bad line.
@@ -185,11 +193,16 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] 
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
@@ -203,8 +216,9 @@ def _say_errors(results: Iterable[TargetResult], kb: KnowledgeBase, *, hints: bo
             error_line(message, hint if hints else "", kb)
 
 
-def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptions,
-                run: RunOptions) -> int:
+def run_targets(
+    targets: tuple[tuple[str, int | None], ...], options: ProbeOptions, run: RunOptions
+) -> int:
     """Probe every target, print *run*'s format, write ``--junit``; the worst exit code.
 
     One target given on the command line (no ``--targets``, MX or pool) is a single run:
@@ -228,19 +242,35 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
     wanted = 1 if on_event is not None else run.concurrency
     concurrency, fd_limit = fd_budget(wanted, per_probe=2 if run.dns_server else 1)
     if concurrency < wanted:
-        click.echo("smtpprobe: " + kb.ui("fleet_notice_clamped").format(
-            wanted=wanted, allowed=concurrency, limit=fd_limit), err=True)
+        click.echo(
+            "smtpprobe: "
+            + kb.ui("fleet_notice_clamped").format(
+                wanted=wanted, allowed=concurrency, limit=fd_limit
+            ),
+            err=True,
+        )
     lines = output_format is OutputFormat.JSON and not single
     fleet_options = FleetOptions(
-        concurrency=concurrency, mx=run.mx, all_addresses=run.all_addresses,
+        concurrency=concurrency,
+        mx=run.mx,
+        all_addresses=run.all_addresses,
         resolver=_resolver(run.dns_server, min(options.deadline, 10.0)),
-        dns_timeout=min(options.deadline, 10.0), total_timeout=run.total_timeout,
+        dns_timeout=min(options.deadline, 10.0),
+        total_timeout=run.total_timeout,
         # JSON Lines alone keep nothing: memory stays flat however many targets stream.
-        keep_results=not (lines and not run.junit_file))
-    bar = (output_format is OutputFormat.TEXT and on_event is None and not single
-           and sys.stderr.isatty())
-    stream = (result_stream(output_format, kb, click.echo, ascii_only=not stdout_utf8())
-              if lines else None)
+        keep_results=not (lines and not run.junit_file),
+    )
+    bar = (
+        output_format is OutputFormat.TEXT
+        and on_event is None
+        and not single
+        and sys.stderr.isatty()
+    )
+    stream = (
+        result_stream(output_format, kb, click.echo, ascii_only=not stdout_utf8())
+        if lines
+        else None
+    )
     done: list[Fleet] = []
     interrupted: list[bool] = []
 
@@ -249,12 +279,26 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         # the SIGINT handler, CPython builds the repr of the old one, and with it of the
         # task and its result: with a thousand reports, a good part of a second.
         try:
-            done.append(await with_mail_policies(  # MTA-STS, TLS-RPT, DANE beside the probes
-                specs, options, run.mail_policies, mx=run.mx, concurrency=run.concurrency,
-                resolver=fleet_options.resolver, stream=stream,
-                run=lambda watched, on_result: run_fleet(
-                    watched, options=options, policy=run.policy, fleet=fleet_options,
-                    on_event=on_event, on_done=on_done, on_result=on_result)))
+            done.append(
+                await with_mail_policies(  # MTA-STS, TLS-RPT, DANE beside the probes
+                    specs,
+                    options,
+                    run.mail_policies,
+                    mx=run.mx,
+                    concurrency=run.concurrency,
+                    resolver=fleet_options.resolver,
+                    stream=stream,
+                    run=lambda watched, on_result: run_fleet(
+                        watched,
+                        options=options,
+                        policy=run.policy,
+                        fleet=fleet_options,
+                        on_event=on_event,
+                        on_done=on_done,
+                        on_result=on_result,
+                    ),
+                )
+            )
         except FleetInterrupted as stop:  # Ctrl-C: report what was learned, exit 3
             done.append(stop.fleet)
             interrupted.append(True)
@@ -272,8 +316,12 @@ def run_targets(targets: tuple[tuple[str, int | None], ...], options: ProbeOptio
         # Before anything is printed: a run whose report could not be written must not
         # first say "SMTP OK".
         _write_junit(run.junit_file, lambda: render(OutputFormat.JUNIT, fleet, kb))
-    lone_error = (output_format is OutputFormat.TEXT and len(fleet.results) == 1
-                  and fleet.results[0].report is None and fleet.results[0].error is not None)
+    lone_error = (
+        output_format is OutputFormat.TEXT
+        and len(fleet.results) == 1
+        and fleet.results[0].report is None
+        and fleet.results[0].error is not None
+    )
     if not lines and not lone_error:  # JSON Lines were streamed; a lone error was said
         emit_output(render(output_format, fleet, kb))
     if interrupted:
@@ -297,8 +345,9 @@ def print_report(report: ProbeReport, run: RunOptions) -> int:
     return report.status.exit_code
 
 
-def print_unreachable(target: tuple[str, int | None], error: SMTPProbeError,
-                      options: ProbeOptions, run: RunOptions) -> int:
+def print_unreachable(
+    target: tuple[str, int | None], error: SMTPProbeError, options: ProbeOptions, run: RunOptions
+) -> int:
     """A target that did not resolve, as the runner reports one: the JSON document (for
     ``--format json``) and the error line; UNKNOWN."""
     from smtpprobe.report import Target
@@ -306,8 +355,9 @@ def print_unreachable(target: tuple[str, int | None], error: SMTPProbeError,
     kb = load(run.lang)
     host, port = target
     if run.output_format is OutputFormat.JSON:
-        result = TargetResult(Target(host, port or options.port or 25, None, options.tls),
-                              None, error)
+        result = TargetResult(
+            Target(host, port or options.port or 25, None, options.tls), None, error
+        )
         emit_output(render(OutputFormat.JSON, Fleet((result,)), kb))
     message, hint = localized(error, kb)
     error_line(message, hint, kb)
@@ -324,5 +374,6 @@ def _write_junit(path: str, document: Callable[[], Any] | None) -> None:
             if document is not None:
                 handle.write(document())
     except OSError as exc:
-        raise UsageError(key="error_junit_unwritable",
-                         params={"path": path, "reason": exc}) from None
+        raise UsageError(
+            key="error_junit_unwritable", params={"path": path, "reason": exc}
+        ) from None

@@ -26,31 +26,75 @@ __all__ = ["send_command"]
 
 
 def _message_options(function: Any) -> Any:
-    for decorate in reversed((
-        option("--from", "sender", metavar="ADDRESS", help=N_("Envelope sender (MAIL "
-               "FROM) and From: header; '' for the null sender.")),
-        option("--to", "recipients", multiple=True, metavar="ADDRESS",
-               help=N_("Recipient (RCPT TO and To: header; repeatable).")),
-        option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
-               help=N_("Add a header, or replace a default one (repeatable).")),
-        option("--subject", help=N_("Subject (default: a dated test subject).")),
-        option("--body", metavar="TEXT", help=N_("Body text (default: says what sent "
-               "the message and when).")),
-        option("--body-file", type=click.File("r", encoding="utf-8"), metavar="FILE",
-               help=N_("Read the body from FILE (- for stdin).")),
-        option("--attach", "attachments", multiple=True, metavar="FILE",
-               type=click.Path(exists=True, dir_okay=False),
-               help=N_("Attach FILE as a MIME part (repeatable).")),
-        option("--data", "data_file", type=click.File("rb"), metavar="FILE",
-               help=N_("Send FILE, a complete RFC 5322 message, as it is (- for stdin); "
-               "the envelope defaults to its From:/To:/Cc:.")),
-        option("--quit-after", type=click.Choice(["connect", "banner", "ehlo", "tls",
-                                                  "auth", "mail", "rcpt", "data"]),
-               help=N_("Stop after this step (then RSET/QUIT): test a server without "
-               "sending a message.")),
-        option("--chunking", is_flag=True, help=N_("Send with BDAT (RFC 3030) when the "
-               "server offers CHUNKING.")),
-    )):
+    for decorate in reversed(
+        (
+            option(
+                "--from",
+                "sender",
+                metavar="ADDRESS",
+                help=N_("Envelope sender (MAIL FROM) and From: header; '' for the null sender."),
+            ),
+            option(
+                "--to",
+                "recipients",
+                multiple=True,
+                metavar="ADDRESS",
+                help=N_("Recipient (RCPT TO and To: header; repeatable)."),
+            ),
+            option(
+                "--header",
+                "headers",
+                multiple=True,
+                metavar="'NAME: VALUE'",
+                help=N_("Add a header, or replace a default one (repeatable)."),
+            ),
+            option("--subject", help=N_("Subject (default: a dated test subject).")),
+            option(
+                "--body",
+                metavar="TEXT",
+                help=N_("Body text (default: says what sent the message and when)."),
+            ),
+            option(
+                "--body-file",
+                type=click.File("r", encoding="utf-8"),
+                metavar="FILE",
+                help=N_("Read the body from FILE (- for stdin)."),
+            ),
+            option(
+                "--attach",
+                "attachments",
+                multiple=True,
+                metavar="FILE",
+                type=click.Path(exists=True, dir_okay=False),
+                help=N_("Attach FILE as a MIME part (repeatable)."),
+            ),
+            option(
+                "--data",
+                "data_file",
+                type=click.File("rb"),
+                metavar="FILE",
+                help=N_(
+                    "Send FILE, a complete RFC 5322 message, as it is (- for stdin); "
+                    "the envelope defaults to its From:/To:/Cc:."
+                ),
+            ),
+            option(
+                "--quit-after",
+                type=click.Choice(
+                    ["connect", "banner", "ehlo", "tls", "auth", "mail", "rcpt", "data"]
+                ),
+                help=N_(
+                    "Stop after this step (then RSET/QUIT): test a server without "
+                    "sending a message."
+                ),
+            ),
+            option(
+                "--chunking",
+                is_flag=True,
+                help=N_("Send with BDAT (RFC 3030) when the server offers CHUNKING."),
+            ),
+        )
+    ):
         function = decorate(function)
     return function
 
@@ -73,25 +117,35 @@ def _draft(params: dict[str, Any]) -> Draft:
     if not recipients:
         raise UsageError(key="error_send_no_recipient")
     if sender is None:
-        raise UsageError("send needs --from ADDRESS (or --from '' for the null sender)",
-                         hint="the sender is the address bounces go to: use one you read")
+        raise UsageError(
+            "send needs --from ADDRESS (or --from '' for the null sender)",
+            hint="the sender is the address bounces go to: use one you read",
+        )
     for flag, values in (("--from", (sender,) if sender else ()), ("--to", recipients)):
         for value in values:
             check_token(flag, value)  # no space, control character, CR/LF or <>
             if "@" not in value.strip("@"):
-                raise UsageError(key="error_not_an_address",
-                                 params={"option": flag.lstrip("-"), "value": value})
+                raise UsageError(
+                    key="error_not_an_address", params={"option": flag.lstrip("-"), "value": value}
+                )
     if params["body"] is not None and params["body_file"] is not None:
         raise UsageError(key="error_send_body_twice")
     body_file: IO[str] | None = params["body_file"]
-    return Draft(sender=sender, recipients=recipients, subject=params["subject"],
-                 body=body_file.read() if body_file is not None else params["body"],
-                 headers=tuple(split_header(h) for h in params["headers"]),
-                 attachments=tuple(params["attachments"]), raw=raw, helo=params["helo"])
+    return Draft(
+        sender=sender,
+        recipients=recipients,
+        subject=params["subject"],
+        body=body_file.read() if body_file is not None else params["body"],
+        headers=tuple(split_header(h) for h in params["headers"]),
+        attachments=tuple(params["attachments"]),
+        raw=raw,
+        helo=params["helo"],
+    )
 
 
-def _envelope_from(raw: bytes, sender: str | None,
-                   recipients: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+def _envelope_from(
+    raw: bytes, sender: str | None, recipients: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...]]:
     """The envelope for a --data message: the options, else its headers (aiosmtplib)."""
     import email
     import email.policy
@@ -109,21 +163,33 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         raise UsageError(key="error_ipv4_and_ipv6")
     family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
     return ProbeOptions(
-        port=port, tls=TlsMode(params["tls"]), helo=params["helo"], family=family,
-        deadline=params["timeout"], command_timeout=params["command_timeout"],
-        cafile=params["cafile"], insecure=params["insecure"], source=params["source"])
+        port=port,
+        tls=TlsMode(params["tls"]),
+        helo=params["helo"],
+        family=family,
+        deadline=params["timeout"],
+        command_timeout=params["command_timeout"],
+        cafile=params["cafile"],
+        insecure=params["insecure"],
+        source=params["source"],
+    )
 
 
-@click.command("send", cls=LocalizedCommand,
-               context_settings={"help_option_names": ["-h", "--help"]},
-               help=N_("Send one test message to TARGET (host, host:port or [v6addr]:port) and "
-                       "show what became of it: every reply explained, the queue id, each "
-                       "recipient's answer.\n\n"
-                       "Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: "
-                       "--port 465. --smuggling-check --to ADDRESS tests for SMTP smuggling "
-                       "instead (servers you operate). Exit codes: 0 accepted, 1 deferred or "
-                       "partly accepted, 2 refused or no connection, 3 bad arguments or a message "
-                       "the server cannot take (SMTPUTF8, 8BITMIME)."))
+@click.command(
+    "send",
+    cls=LocalizedCommand,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_(
+        "Send one test message to TARGET (host, host:port or [v6addr]:port) and "
+        "show what became of it: every reply explained, the queue id, each "
+        "recipient's answer.\n\n"
+        "Submission: --port 587 --tls starttls --auth-user USER; implicit TLS: "
+        "--port 465. --smuggling-check --to ADDRESS tests for SMTP smuggling "
+        "instead (servers you operate). Exit codes: 0 accepted, 1 deferred or "
+        "partly accepted, 2 refused or no connection, 3 bad arguments or a message "
+        "the server cannot take (SMTPUTF8, 8BITMIME)."
+    ),
+)
 @click.argument("target", type=HostPort(), metavar="TARGET")
 @_message_options
 @smuggling_options
@@ -143,18 +209,27 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     if params["smuggling_check"]:
         from smtpprobe.commands.smuggle import run_smuggling
 
-        run = RunOptions(output_format=OutputFormat(params["output_format"]),
-                         lang=params["lang"], verbose=params["verbose"], policy=policy)
+        run = RunOptions(
+            output_format=OutputFormat(params["output_format"]),
+            lang=params["lang"],
+            verbose=params["verbose"],
+            policy=policy,
+        )
         return run_smuggling(target, options, run, params)
     if params["expect_smuggling"]:
         raise UsageError(key="error_smuggling_expect_without_check")
     quit_after = QuitAfter(params["quit_after"]) if params["quit_after"] else None
     mail = SendOptions(_draft(params), quit_after=quit_after, chunking=params["chunking"])
-    run = RunOptions(output_format=OutputFormat(params["output_format"]),
-                     lang=params["lang"], verbose=params["verbose"], policy=policy)
+    run = RunOptions(
+        output_format=OutputFormat(params["output_format"]),
+        lang=params["lang"],
+        verbose=params["verbose"],
+        policy=policy,
+    )
     try:
-        report = asyncio.run(send(host, options=options, mail=mail,
-                                  on_event=live if run.verbose else None))
+        report = asyncio.run(
+            send(host, options=options, mail=mail, on_event=live if run.verbose else None)
+        )
     except ResolveError as exc:
         return print_unreachable(target, exc, options, run)
     return print_report(apply_policy(report, policy), run)

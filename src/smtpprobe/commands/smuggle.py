@@ -34,25 +34,48 @@ SESSION_CHECKS = ("connection", "banner", "greeting", "ehlo", "starttls", "tls")
 # default --timeout (30 s, one probe) is raised to this unless given.
 DEFAULT_DEADLINE = 120.0
 # send's options that shape a message of their own: none of them fits the check.
-_MESSAGE_OPTIONS = ("subject", "body", "body_file", "data_file", "attachments", "headers",
-                    "quit_after", "chunking")
+_MESSAGE_OPTIONS = (
+    "subject",
+    "body",
+    "body_file",
+    "data_file",
+    "attachments",
+    "headers",
+    "quit_after",
+    "chunking",
+)
 
 
 def smuggling_options(function: F) -> F:
     """``--smuggling-check`` and ``--expect-smuggling``, for ``send``."""
     function = option(
-        "--expect-smuggling", type=click.Choice([e.value for e in SmugglingExpectation]),
-        help=N_("Policy for --smuggling-check: CRITICAL unless the verdict is this "
-        "(not-vulnerable accepts rejects-bare-lf too)."))(function)
+        "--expect-smuggling",
+        type=click.Choice([e.value for e in SmugglingExpectation]),
+        help=N_(
+            "Policy for --smuggling-check: CRITICAL unless the verdict is this "
+            "(not-vulnerable accepts rejects-bare-lf too)."
+        ),
+    )(function)
     return option(
-        "--smuggling-check", is_flag=True,
-        help=N_("Instead of one message, test for SMTP smuggling: eight transactions to the "
-        "one --to address, each hiding a second one behind an odd end-of-data sequence. "
-        "Only against servers you operate."))(function)
+        "--smuggling-check",
+        is_flag=True,
+        help=N_(
+            "Instead of one message, test for SMTP smuggling: eight transactions to the "
+            "one --to address, each hiding a second one behind an odd end-of-data sequence. "
+            "Only against servers you operate."
+        ),
+    )(function)
 
 
-def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender: str,
-                     policy: Policy, verbose: bool = False) -> ProbeReport:
+def smuggling_report(
+    host: str,
+    options: ProbeOptions,
+    *,
+    recipient: str,
+    sender: str,
+    policy: Policy,
+    verbose: bool = False,
+) -> ProbeReport:
     """Run the check against *host* and return the judged report (policy applied).
 
     :raises ResolveError: *host* does not resolve.
@@ -64,17 +87,24 @@ def smuggling_report(host: str, options: ProbeOptions, *, recipient: str, sender
 
     steps = {"ehlo", "starttls", "quit"} | ({"auth"} if options.auth_user else set())
     options = dataclasses.replace(options, steps=frozenset(steps))
-    run = asyncio.run(run_smuggling_check(host, recipient=recipient, sender=sender,
-                                          options=options,
-                                          on_event=live if verbose else None))
+    run = asyncio.run(
+        run_smuggling_check(
+            host,
+            recipient=recipient,
+            sender=sender,
+            options=options,
+            on_event=live if verbose else None,
+        )
+    )
     checks = (*SESSION_CHECKS, "auth") if options.auth_user else SESSION_CHECKS
     kept = tuple(f for f in interpret(run.session) if f.check in checks)
     report = ProbeReport(run.session, (*kept, smuggling_finding(judge(run))))
     return apply_policy(report, policy)
 
 
-def run_smuggling(target: tuple[str, int | None], options: ProbeOptions, run: RunOptions,
-                  params: dict[str, Any]) -> int:
+def run_smuggling(
+    target: tuple[str, int | None], options: ProbeOptions, run: RunOptions, params: dict[str, Any]
+) -> int:
     """``send --smuggling-check``: check, print the report, return the exit code.
 
     :raises UsageError: no ``--to``, more than one, or an option that shapes a message.
@@ -90,22 +120,31 @@ def run_smuggling(target: tuple[str, int | None], options: ProbeOptions, run: Ru
     for flag, value in (("--to", recipients[0]), *((("--from", sender),) if sender else ())):
         check_token(flag, value)
         if "@" not in value.strip("@"):
-            raise UsageError(key="error_not_an_address",
-                             params={"option": flag.lstrip("-"), "value": value})
+            raise UsageError(
+                key="error_not_an_address", params={"option": flag.lstrip("-"), "value": value}
+            )
     given = [name for name in _MESSAGE_OPTIONS if params.get(name)]
     if given:
         option = "--" + given[0].replace("_", "-").removesuffix("s")
-        raise UsageError(key="error_smuggling_message_option",
-                         params={"option": option.replace("-file", "").replace(
-                             "--attachment", "--attach")})
+        raise UsageError(
+            key="error_smuggling_message_option",
+            params={"option": option.replace("-file", "").replace("--attachment", "--attach")},
+        )
     expected = params.get("expect_smuggling")
     policy = dataclasses.replace(
-        run.policy, expect_smuggling=SmugglingExpectation(expected) if expected else None)
+        run.policy, expect_smuggling=SmugglingExpectation(expected) if expected else None
+    )
     if params["timeout"] == 30.0:  # the default: sized for one probe, not eight tests
         options = dataclasses.replace(options, deadline=DEFAULT_DEADLINE)
     try:
-        report = smuggling_report(target[0], options, recipient=recipients[0],
-                                  sender=sender, policy=policy, verbose=run.verbose)
+        report = smuggling_report(
+            target[0],
+            options,
+            recipient=recipients[0],
+            sender=sender,
+            policy=policy,
+            verbose=run.verbose,
+        )
     except ResolveError as exc:
         return print_unreachable(target, exc, options, run)
     return print_report(report, run)

@@ -42,8 +42,9 @@ class Module:
 
 
 def _fail(module: str, key: str, expected: str) -> UsageError:
-    return UsageError(key="exporter_config_value",
-                      params={"module": module, "key": key, "expected": expected})
+    return UsageError(
+        key="exporter_config_value", params={"module": module, "key": key, "expected": expected}
+    )
 
 
 def _seconds(value: Any) -> bool:
@@ -69,8 +70,11 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], bool]:
 _EXPECT = tuple(e.value for e in Expectation)
 # key -> (check, how the error words what was expected, the probe command's default)
 _KEYS: Mapping[str, tuple[Callable[[Any], bool], str, Any]] = {
-    "tls": (_choice(tuple(m.value for m in TlsMode)), "one of: none starttls implicit auto",
-            "auto"),
+    "tls": (
+        _choice(tuple(m.value for m in TlsMode)),
+        "one of: none starttls implicit auto",
+        "auto",
+    ),
     "helo": (lambda v: isinstance(v, str) and bool(v), "text", DEFAULT_HELO),
     "ipv4": (lambda v: isinstance(v, bool), "true or false", False),
     "ipv6": (lambda v: isinstance(v, bool), "true or false", False),
@@ -78,8 +82,7 @@ _KEYS: Mapping[str, tuple[Callable[[Any], bool], str, Any]] = {
     "command_timeout": (_seconds, "seconds > 0", 10.0),
     "cafile": (lambda v: isinstance(v, str) and bool(v), "a file name", None),
     "insecure": (lambda v: isinstance(v, bool), "true or false", False),
-    "source": (lambda v: isinstance(v, str) and _is_ip(v), "an IP address of this machine",
-               None),
+    "source": (lambda v: isinstance(v, str) and _is_ip(v), "an IP address of this machine", None),
     "users": (_texts, "a list of addresses", ["postmaster"]),
     "lists": (_texts, "a list of addresses", ["postmaster"]),
     "domain": (lambda v: isinstance(v, str) and bool(v), "a domain", None),
@@ -91,15 +94,25 @@ _KEYS: Mapping[str, tuple[Callable[[Any], bool], str, Any]] = {
     "expect_rcpt": (_choice(_EXPECT), "one of: " + " ".join(_EXPECT), None),
     "require_starttls": (lambda v: isinstance(v, bool), "true or false", False),
     "require_valid_cert": (lambda v: isinstance(v, bool), "true or false", False),
-    "cert_days": (lambda v: isinstance(v, list) and len(v) == 2 and all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v) and v[0] >= v[1],
-        "[WARN, CRIT] days, WARN >= CRIT >= 0", [21, 7]),
+    "cert_days": (
+        lambda v: (
+            isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v)
+            and v[0] >= v[1]
+        ),
+        "[WARN, CRIT] days, WARN >= CRIT >= 0",
+        [21, 7],
+    ),
     "warning": (_seconds, "seconds > 0", None),
     "critical": (_seconds, "seconds > 0", None),
     "max_banner_delay": (_seconds, "seconds > 0", None),
     "expect_banner": (lambda v: isinstance(v, str), "a regular expression", None),
-    "expect_extension": (lambda v: _texts(v) and all(
-        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", x) for x in v), "a list of EHLO keywords", []),
+    "expect_extension": (
+        lambda v: _texts(v) and all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", x) for x in v),
+        "a list of EHLO keywords",
+        [],
+    ),
 }
 # The probe command's parameter names where they differ from the module's keys.
 _PARAM_NAMES = {"warning": "time_warning", "critical": "time_critical"}
@@ -111,8 +124,8 @@ def _module(name: str, table: Mapping[str, Any]) -> Module:
     :raises UsageError: an unknown key, a value of the wrong kind, or options that
         contradict each other (the same errors ``probe`` gives for them).
     """
-    from smtpprobe.commands.probe_options import policy_from_params, steps_for
     from smtpprobe.commands.probe import _options
+    from smtpprobe.commands.probe_options import policy_from_params, steps_for
 
     params: dict[str, Any] = {_PARAM_NAMES.get(k, k): d for k, (_c, _e, d) in _KEYS.items()}
     for key, value in table.items():
@@ -153,8 +166,11 @@ def parse_modules(text: str) -> dict[str, Module]:
         raise UsageError(key="exporter_config_toml", params={"reason": str(exc)}) from None
     unknown = set(document) - {"modules"}
     tables = document.get("modules")
-    if unknown or not isinstance(tables, dict) or not all(
-            isinstance(t, dict) for t in tables.values()):
+    if (
+        unknown
+        or not isinstance(tables, dict)
+        or not all(isinstance(t, dict) for t in tables.values())
+    ):
         raise UsageError(key="exporter_config_shape")
     modules = default_modules()
     for name, table in tables.items():
@@ -175,6 +191,7 @@ def load_modules(path: str | None) -> dict[str, Module]:
         with open(path, encoding="utf-8") as handle:
             text = handle.read(1 << 20)  # a config file, not a data set: 1 MiB is plenty
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(key="error_file_unreadable", params={"path": path, "reason": exc}
-                         ) from None
+        raise UsageError(
+            key="error_file_unreadable", params={"path": path, "reason": exc}
+        ) from None
     return parse_modules(text)

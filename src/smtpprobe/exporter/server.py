@@ -63,16 +63,27 @@ class Exporter:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise here
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        self.probes = Counter("smtpprobe_exporter_probes", "Probes run, by module.",
-                              ["module"], registry=self.registry)
-        self.failures = Counter("smtpprobe_exporter_probe_failures",
-                                "Probes whose probe_success was 0, by module.", ["module"],
-                                registry=self.registry)
-        self.rejected = Counter("smtpprobe_exporter_rejected_requests",
-                                "Requests answered 400 (bad parameters) or 503 (too many "
-                                "probes waiting).", ["code"], registry=self.registry)
-        self.in_flight = Gauge("smtpprobe_exporter_probes_in_flight",
-                               "Probes running now.", registry=self.registry)
+        self.probes = Counter(
+            "smtpprobe_exporter_probes",
+            "Probes run, by module.",
+            ["module"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "smtpprobe_exporter_probe_failures",
+            "Probes whose probe_success was 0, by module.",
+            ["module"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "smtpprobe_exporter_rejected_requests",
+            "Requests answered 400 (bad parameters) or 503 (too many probes waiting).",
+            ["code"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "smtpprobe_exporter_probes_in_flight", "Probes running now.", registry=self.registry
+        )
         for name in self.modules:  # every module's series exists from the start
             self.probes.labels(name)
             self.failures.labels(name)
@@ -110,8 +121,10 @@ class Exporter:
         name = query.get("module", DEFAULT_MODULE)
         module = self.modules.get(name)
         if module is None:
-            raise UsageError(key="exporter_url_module",
-                             params={"module": name[:64], "known": " ".join(sorted(self.modules))})
+            raise UsageError(
+                key="exporter_url_module",
+                params={"module": name[:64], "known": " ".join(sorted(self.modules))},
+            )
         host, port = parse_host_port(query["target"])
         check_options(host, dataclasses.replace(module.options, port=port))
         return module, host, port
@@ -122,8 +135,9 @@ class Exporter:
             module, host, port = self._request(request)
         except SMTPProbeError as exc:
             return self._bad(exc)
-        deadline = self._deadline(module,
-                                  request.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
+        deadline = self._deadline(
+            module, request.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        )
         started = time.monotonic()
         if self.waiting >= self.limits.concurrency:  # as many waiting as running, no more
             self.rejected.labels("503").inc()
@@ -151,28 +165,41 @@ class Exporter:
             registry = registry_for([({}, result)], duration=time.monotonic() - started)
             body = generate_latest(registry)
         except Exception as exc:  # noqa: BLE001 - a bug here answers 500, never a traceback
-            return web.Response(status=500, text=_one_line(
-                InternalError(key="fleet_internal", params={"error": type(exc).__name__})) + "\n")
+            return web.Response(
+                status=500,
+                text=_one_line(
+                    InternalError(key="fleet_internal", params={"error": type(exc).__name__})
+                )
+                + "\n",
+            )
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def metrics(self, request: web.Request) -> web.Response:
         """``GET /metrics``: the exporter's own metrics."""
-        return web.Response(body=generate_latest(self.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def index(self, request: web.Request) -> web.Response:
-        return web.Response(text=_text("exporter_index").format(
-            modules=" ".join(sorted(self.modules))) + "\n")
+        return web.Response(
+            text=_text("exporter_index").format(modules=" ".join(sorted(self.modules))) + "\n"
+        )
 
 
-async def _probe_one(module: Module, host: str, port: int | None,
-                     deadline: float) -> TargetResult:
+async def _probe_one(module: Module, host: str, port: int | None, deadline: float) -> TargetResult:
     """One probe through `run_fleet`, so that it is isolated exactly as a fleet's target:
     a bug or EMFILE is this target's UNKNOWN, and the deadline holds whatever happens."""
-    options = dataclasses.replace(module.options, deadline=deadline,
-                                  command_timeout=min(module.options.command_timeout, deadline))
-    fleet = await run_fleet([TargetSpec(host, port)], options=options, policy=module.policy,
-                            fleet=FleetOptions(concurrency=1, total_timeout=deadline + 1.0))
+    options = dataclasses.replace(
+        module.options,
+        deadline=deadline,
+        command_timeout=min(module.options.command_timeout, deadline),
+    )
+    fleet = await run_fleet(
+        [TargetSpec(host, port)],
+        options=options,
+        policy=module.policy,
+        fleet=FleetOptions(concurrency=1, total_timeout=deadline + 1.0),
+    )
     return fleet.results[0]
 
 
@@ -189,6 +216,11 @@ def _one_line(error: SMTPProbeError) -> str:
 def make_app(exporter: Exporter) -> web.Application:
     """The aiohttp application: ``/``, ``/probe`` and ``/metrics``."""
     app = web.Application()
-    app.add_routes([web.get("/", exporter.index), web.get("/probe", exporter.probe),
-                    web.get("/metrics", exporter.metrics)])
+    app.add_routes(
+        [
+            web.get("/", exporter.index),
+            web.get("/probe", exporter.probe),
+            web.get("/metrics", exporter.metrics),
+        ]
+    )
     return app

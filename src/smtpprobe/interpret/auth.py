@@ -50,8 +50,11 @@ def decode_challenge(text: str) -> str:
 
 
 def _offered(session: Session) -> list[str]:
-    accepted = [ex.reply for ex in exchanges_for(session, "EHLO")
-                if ex.reply is not None and ex.reply.code == 250]
+    accepted = [
+        ex.reply
+        for ex in exchanges_for(session, "EHLO")
+        if ex.reply is not None and ex.reply.code == 250
+    ]
     return list(parse_ehlo(accepted[-1]).auth) if accepted else []
 
 
@@ -78,21 +81,41 @@ def auth_finding(session: Session) -> Finding:
         "code": None,
         "enhanced": None,
         "authenticated": False,
-        "challenges": [decode_challenge(ex.reply.lines[0]) for ex in sent
-                       if ex.reply is not None and ex.reply.code == 334],
+        "challenges": [
+            decode_challenge(ex.reply.lines[0])
+            for ex in sent
+            if ex.reply is not None and ex.reply.code == 334
+        ],
     }
-    params: dict[str, Any] = {"user": options.auth_user, "mechanism": data["mechanism"],
-                              "offered": offered, "code": None, "text": None}
+    params: dict[str, Any] = {
+        "user": options.auth_user,
+        "mechanism": data["mechanism"],
+        "offered": offered,
+        "code": None,
+        "text": None,
+    }
     reason, status, advice, cause = _judge(session, sent, data, params)
     # Explained, never spoken: a server that still offers an obsolete mechanism.
     data["obsolete"] = [name for name in offered if name in _OBSOLETE]
     notes = tuple(Note("digest-md5-obsolete") for _ in data["obsolete"][:1])
-    return Finding("auth", status, reason, params, evidence=tuple(sent), notes=notes,
-                   advice=advice, cause=cause, data=data)
+    return Finding(
+        "auth",
+        status,
+        reason,
+        params,
+        evidence=tuple(sent),
+        notes=notes,
+        advice=advice,
+        cause=cause,
+        data=data,
+    )
 
 
 def _judge(
-    session: Session, sent: list[Exchange], data: dict[str, Any], params: dict[str, Any],
+    session: Session,
+    sent: list[Exchange],
+    data: dict[str, Any],
+    params: dict[str, Any],
 ) -> tuple[str, Status, tuple[str, ...], SMTPProbeError | None]:
     if session.auth_skipped in _SKIPPED:
         reason, status = _SKIPPED[session.auth_skipped]
@@ -112,8 +135,9 @@ def _judge(
     data["enhanced"] = str(reply.enhanced) if reply.enhanced is not None else None
     params["code"] = reply.code
     params["text"] = reply.lines[-1] or None
-    patterns = facts().patterns_for(reply.code, " ".join(reply.lines),
-                                    str(reply.enhanced) if reply.enhanced else None)
+    patterns = facts().patterns_for(
+        reply.code, " ".join(reply.lines), str(reply.enhanced) if reply.enhanced else None
+    )
     advice = tuple(f"pattern:{p.id}" for p in patterns[:1])
     if reply.klass == 2:
         data["authenticated"] = True

@@ -57,8 +57,14 @@ _VERBS = frozenset(
 _ENHANCED_PREFIX = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\s+")
 _LABEL = re.compile(r"^[^:]{0,40}:\s*")
 # OpenSSL's words when the peer answered a ClientHello with plain text (an SMTP greeting).
-_PLAIN_PEER = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
-               "packet length too long", "unknown protocol", "http request")
+_PLAIN_PEER = (
+    "WRONG_VERSION_NUMBER",
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+    "unknown protocol",
+    "http request",
+)
 
 
 def greeted(session: Session) -> bool:
@@ -76,7 +82,8 @@ def _tls_asked(session: Session) -> bool:
 def _implicit(session: Session) -> bool:
     options = session.options
     return options.tls is TlsMode.IMPLICIT or (
-        options.tls is TlsMode.AUTO and session.target.port == 465)
+        options.tls is TlsMode.AUTO and session.target.port == 465
+    )
 
 
 def _usable_banner(session: Session) -> bool:
@@ -97,15 +104,17 @@ def tls_attempted(session: Session) -> bool:
         return True
     if session.error is not None and session.error.phase == "tls":
         return True
-    return any(ex.reply is not None and ex.reply.code == 220
-               for ex in exchanges_for(session, "STARTTLS"))
+    return any(
+        ex.reply is not None and ex.reply.code == 220 for ex in exchanges_for(session, "STARTTLS")
+    )
 
 
 def _plain_peer(error: ProbeTLSError) -> bool:
     """The handshake met a plain-text server: the port speaks SMTP without TLS first."""
     cause = error.__cause__
-    text = " ".join(str(part) for part in (getattr(cause, "reason", ""), cause,
-                                           *error.params.values()))
+    text = " ".join(
+        str(part) for part in (getattr(cause, "reason", ""), cause, *error.params.values())
+    )
     return any(word in text for word in _PLAIN_PEER)
 
 
@@ -122,8 +131,12 @@ def _connection_notes(session: Session) -> list[Note]:
 def _silent(session: Session) -> bool:
     """The server sent nothing at all before the command timeout (no partial line)."""
     first = banner(session)
-    return (isinstance(session.error, ProbeTimeoutError) and first is not None
-            and first.reply is None and not first.partial)
+    return (
+        isinstance(session.error, ProbeTimeoutError)
+        and first is not None
+        and first.reply is None
+        and not first.partial
+    )
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -165,8 +178,11 @@ def connection_finding(session: Session) -> Finding:
     }
     if error is None:
         params["message"] = _last_words(last)
-    data: dict[str, Any] = {"complete": session.complete, "phase": params["phase"],
-                            "source": session.source or None}
+    data: dict[str, Any] = {
+        "complete": session.complete,
+        "phase": params["phase"],
+        "source": session.source or None,
+    }
     if isinstance(error, ProbeInterruptedError):
         reason, status = "interrupted", Status.UNKNOWN
     elif isinstance(error, ResolveError):
@@ -190,8 +206,15 @@ def connection_finding(session: Session) -> Finding:
         reason, status = "incomplete", Status.WARNING
     else:
         reason, status = "ok", Status.OK
-    return Finding("connection", status, reason, params, cause=error,
-                   notes=tuple(_connection_notes(session)), data=data)
+    return Finding(
+        "connection",
+        status,
+        reason,
+        params,
+        cause=error,
+        notes=tuple(_connection_notes(session)),
+        data=data,
+    )
 
 
 def banner_finding(session: Session) -> Finding:
@@ -199,8 +222,9 @@ def banner_finding(session: Session) -> Finding:
     found = banner(session)
     if found is None or found.reply is None:
         # The connection finding says why; here, only that no greeting came.
-        unreached = isinstance(session.error, (ResolveError, ProbeConnectError,
-                                               ProbeInterruptedError))
+        unreached = isinstance(
+            session.error, (ResolveError, ProbeConnectError, ProbeInterruptedError)
+        )
         reason = "not-reached" if found is None else "no-greeting"
         status = Status.UNKNOWN if unreached or found is None else Status.CRITICAL
         return Finding("banner", status, reason, evidence=(found,) if found else ())
@@ -213,8 +237,15 @@ def banner_finding(session: Session) -> Finding:
     if reply.code == 220:
         return Finding("banner", Status.OK, "ok", params, evidence=(found,), data=data)
     reason = "refused" if reply.code in _REFUSALS else "unexpected"
-    return Finding("banner", Status.CRITICAL, reason, params, evidence=(found,),
-                   advice=(f"reply:{reply.code}@CONNECT",), data=data)
+    return Finding(
+        "banner",
+        Status.CRITICAL,
+        reason,
+        params,
+        evidence=(found,),
+        advice=(f"reply:{reply.code}@CONNECT",),
+        data=data,
+    )
 
 
 def help_topics(lines: tuple[str, ...]) -> list[str]:
@@ -223,8 +254,10 @@ def help_topics(lines: tuple[str, ...]) -> list[str]:
     for line in lines:
         text = _LABEL.sub("", _ENHANCED_PREFIX.sub("", line.strip()), count=1)
         words = text.replace(",", " ").split()
-        if not words or not all(w.upper() in _VERBS or (w.startswith("X") and w.isupper()
-                                                        and w.isalpha()) for w in words):
+        if not words or not all(
+            w.upper() in _VERBS or (w.startswith("X") and w.isupper() and w.isalpha())
+            for w in words
+        ):
             continue
         for word in words:
             if word.upper() not in topics:
@@ -240,8 +273,13 @@ def help_finding(session: Session) -> Finding:
         if is_skipped(session, "help"):
             return Finding("help", Status.OK, "skipped")
         if sent:
-            return Finding("help", Status.OK if session.complete else Status.UNKNOWN, "no-reply",
-                           evidence=tuple(sent), cause=sent[-1].error)
+            return Finding(
+                "help",
+                Status.OK if session.complete else Status.UNKNOWN,
+                "no-reply",
+                evidence=tuple(sent),
+                cause=sent[-1].error,
+            )
         return Finding("help", Status.OK if session.complete else Status.UNKNOWN, "not-reached")
     found = helps[0]
     assert found.reply is not None
@@ -275,15 +313,15 @@ def starttls_finding(session: Session) -> Finding:
     data: dict[str, Any] = {"advertised": advertised, "used": False, "mode": mode.value}
     if _implicit(session) and not sent:
         encrypted = session.tls is not None and session.tls.mode is TlsMode.IMPLICIT
-        return Finding("starttls", Status.OK, "implicit" if encrypted else "not-applicable",
-                       data=data)
+        return Finding(
+            "starttls", Status.OK, "implicit" if encrypted else "not-applicable", data=data
+        )
     reason, status, params = _starttls_outcome(session, advertised, sent[-1] if sent else None)
     data["used"] = reason == "used"
     cause = session.error if reason == "handshake-failed" else None
     if cause is None and reason == "handshake-failed" and sent:
         cause = sent[-1].error
-    return Finding("starttls", status, reason, params, evidence=tuple(sent), cause=cause,
-                   data=data)
+    return Finding("starttls", status, reason, params, evidence=tuple(sent), cause=cause, data=data)
 
 
 def _starttls_outcome(
@@ -299,8 +337,11 @@ def _starttls_outcome(
         # RFC 3207 §4: a server that does not list STARTTLS may answer it 502, correctly.
         # On the mail ports (relay 25, submission 587) mail then crosses in clear.
         mail_port = session.target.port in _MAIL_PORTS
-        return "not-offered", (Status.CRITICAL if asked else
-                               Status.WARNING if mail_port else Status.OK), params
+        return (
+            "not-offered",
+            (Status.CRITICAL if asked else Status.WARNING if mail_port else Status.OK),
+            params,
+        )
     if last is not None:
         if last.reply is not None and last.reply.code != 220:
             params["code"] = last.reply.code
@@ -333,14 +374,22 @@ def tls_finding(session: Session) -> Finding:
         if tls_attempted(session):
             asked = _tls_asked(session) or _implicit(session)
             error = session.error if isinstance(session.error, ProbeTLSError) else None
-            return with_tls_facts(Finding(
-                "tls", Status.CRITICAL if asked else Status.WARNING, "handshake-failed",
-                {"mode": session.options.tls.value}, cause=error or session.error,
-                data={"used": False, "attempted": True}), session)
+            return with_tls_facts(
+                Finding(
+                    "tls",
+                    Status.CRITICAL if asked else Status.WARNING,
+                    "handshake-failed",
+                    {"mode": session.options.tls.value},
+                    cause=error or session.error,
+                    data={"used": False, "attempted": True},
+                ),
+                session,
+            )
         reached = greeted(session) or session.complete
         reason = "none" if reached else "not-reached"
-        return with_tls_facts(Finding("tls", Status.OK, reason,
-                                      data={"used": False, "attempted": False}), session)
+        return with_tls_facts(
+            Finding("tls", Status.OK, reason, data={"used": False, "attempted": False}), session
+        )
     cert = tls.certificate
     data: dict[str, Any] = {
         "used": True,
@@ -373,8 +422,9 @@ def tls_finding(session: Session) -> Finding:
     return with_tls_facts(Finding("tls", status, reason, params, data=data), session)
 
 
-def _deviation(exchange: Exchange, kind: str, reply_code: int | None,
-               **params: Any) -> dict[str, Any]:
+def _deviation(
+    exchange: Exchange, kind: str, reply_code: int | None, **params: Any
+) -> dict[str, Any]:
     return {
         "phase": exchange.phase,
         "command": command_text(exchange.command),
@@ -401,11 +451,19 @@ def _desync_item(session: Session) -> dict[str, Any]:
     first = exchanges[desync.since] if desync.since < len(exchanges) else None
     command = verb(shown) if shown is not None else "-"
     item: dict[str, Any] = {
-        "phase": shown.phase if shown is not None else "end", "command": command,
-        "code": desync.code, "kind": "desynchronised", "reason": desync.reason,
+        "phase": shown.phase if shown is not None else "end",
+        "command": command,
+        "code": desync.code,
+        "kind": "desynchronised",
+        "reason": desync.reason,
         "since": desync.since,
-        "params": {"reason": desync.reason, "command": command, "code": desync.code,
-                   "count": len(desync.data), "since": verb(first) if first else "-"},
+        "params": {
+            "reason": desync.reason,
+            "command": command,
+            "code": desync.code,
+            "count": len(desync.data),
+            "since": verb(first) if first else "-",
+        },
     }
     if desync.data:
         item["bytes"] = desync.data[:200].decode("latin-1")
@@ -434,8 +492,11 @@ def deviations_finding(session: Session) -> Finding:
         command = verb(exchange)
         found = []
         if _code_allowed(session, reply.code, command) is False:
-            found.append(_deviation(exchange, "unexpected-code", reply.code,
-                                    code=reply.code, command=command))
+            found.append(
+                _deviation(
+                    exchange, "unexpected-code", reply.code, code=reply.code, command=command
+                )
+            )
         found += [_deviation(exchange, str(defect), reply.code) for defect in reply.defects]
         if found:
             items.extend(found)
@@ -443,24 +504,46 @@ def deviations_finding(session: Session) -> Finding:
     if not_smtp:
         notes.append(Note("not-smtp"))
     for command, waiting in session.unsolicited:
-        items.append({"phase": command, "command": command, "code": None,
-                      "kind": "unsolicited-bytes",
-                      "params": {"count": len(waiting), "command": command},
-                      "bytes": waiting[:200].decode("latin-1")})
+        items.append(
+            {
+                "phase": command,
+                "command": command,
+                "code": None,
+                "kind": "unsolicited-bytes",
+                "params": {"count": len(waiting), "command": command},
+                "bytes": waiting[:200].decode("latin-1"),
+            }
+        )
     if session.unsolicited:
         command, waiting = session.unsolicited[0]
         notes.append(Note("unsolicited", {"count": len(waiting), "command": command}))
     if session.stray:
-        items.append({"phase": "starttls", "command": "STARTTLS", "code": None,
-                      "kind": "stray-bytes", "params": {"count": len(session.stray)},
-                      "bytes": session.stray[:200].decode("latin-1")})
+        items.append(
+            {
+                "phase": "starttls",
+                "command": "STARTTLS",
+                "code": None,
+                "kind": "stray-bytes",
+                "params": {"count": len(session.stray)},
+                "bytes": session.stray[:200].decode("latin-1"),
+            }
+        )
         notes.append(Note("stray", {"count": len(session.stray)}))
     if session.desync is not None:
         items.append(_desync_item(session))
         notes.append(Note("desynchronised"))
-    status = Status.WARNING if (not_smtp or session.unsolicited or session.stray
-                                or session.desync) else Status.OK
+    status = (
+        Status.WARNING
+        if (not_smtp or session.unsolicited or session.stray or session.desync)
+        else Status.OK
+    )
     reason = "found" if items else "none"
-    return Finding("deviations", status, reason, {"count": len(items)},
-                   evidence=tuple(evidence), notes=tuple(notes),
-                   data={"count": len(items), "items": items})
+    return Finding(
+        "deviations",
+        status,
+        reason,
+        {"count": len(items)},
+        evidence=tuple(evidence),
+        notes=tuple(notes),
+        data={"count": len(items), "items": items},
+    )

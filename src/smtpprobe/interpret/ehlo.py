@@ -127,8 +127,13 @@ def ehlo_finding(session: Session) -> Finding:
     ehlo, helo = _accepted(ehlos), _accepted(helos)
     if not any(ex.reply is not None for ex in tried):
         # Timed out or cut off: the connection finding says so and how bad it is.
-        return Finding("ehlo", Status.UNKNOWN, "no-reply", evidence=tuple(tried),
-                       cause=tried[-1].error or session.error)
+        return Finding(
+            "ehlo",
+            Status.UNKNOWN,
+            "no-reply",
+            evidence=tuple(tried),
+            cause=tried[-1].error or session.error,
+        )
     if ehlo is None and helo is None:
         last = tried[-1]
         code = last.reply.code if last.reply is not None else None
@@ -137,8 +142,9 @@ def ehlo_finding(session: Session) -> Finding:
         assert helo is not None and helo.reply is not None
         first = ehlos[0].reply.code if ehlos and ehlos[0].reply is not None else None
         data = {"command": "HELO", "helo_fallback": True, **parse_ehlo(helo.reply).to_data()}
-        return Finding("ehlo", Status.OK, "helo-fallback", {"code": first},
-                       evidence=(*ehlos, helo), data=data)
+        return Finding(
+            "ehlo", Status.OK, "helo-fallback", {"code": first}, evidence=(*ehlos, helo), data=data
+        )
     assert ehlo.reply is not None
     info = parse_ehlo(ehlo.reply)
     data = {"command": "EHLO", "helo_fallback": False, **info.to_data()}
@@ -167,5 +173,6 @@ def ehlo_finding(session: Session) -> Finding:
             notes.append(Note("auth-plaintext", {"mechanisms": clear}))
         else:
             notes.append(Note("auth-challenge-only", {"mechanisms": list(info.auth)}))
-    return Finding("ehlo", Status.OK, "accepted", params, evidence=(ehlo,), notes=tuple(notes),
-                   data=data)
+    return Finding(
+        "ehlo", Status.OK, "accepted", params, evidence=(ehlo,), notes=tuple(notes), data=data
+    )

@@ -16,9 +16,14 @@ __all__ = ["Relay", "RelayOutcome", "judge_relay", "relay_finding", "trusted_sou
 
 _RELAY_DENIED = re.compile(
     r"relay(?:ing)?\b.{0,40}\b(?:denied|not (?:permitted|allowed)|prohibited|refused)"
-    r"|(?:not|never) (?:relay|permitted to relay)", re.IGNORECASE)
-_STATUS = {Verdict.OPEN: Status.CRITICAL, Verdict.CLOSED: Status.OK,
-           Verdict.INCONCLUSIVE: Status.UNKNOWN}
+    r"|(?:not|never) (?:relay|permitted to relay)",
+    re.IGNORECASE,
+)
+_STATUS = {
+    Verdict.OPEN: Status.CRITICAL,
+    Verdict.CLOSED: Status.OK,
+    Verdict.INCONCLUSIVE: Status.UNKNOWN,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +51,24 @@ class RelayOutcome:
         """Refused as a relay: a 5xx to MAIL or RCPT, or a 4xx that says relaying is denied
         (Postfix's default ``defer_unauth_destination`` answers ``454 4.7.1 … Relay access
         denied``: temporary only as a safety net for a mistaken configuration)."""
-        return any(reply is not None and (reply.klass == 5 or (
-            reply.klass == 4 and _RELAY_DENIED.search(" ".join(reply.lines)) is not None))
-            for reply in (self._reply(b"MAIL"), self._reply(b"RCPT")))
+        return any(
+            reply is not None
+            and (
+                reply.klass == 5
+                or (reply.klass == 4 and _RELAY_DENIED.search(" ".join(reply.lines)) is not None)
+            )
+            for reply in (self._reply(b"MAIL"), self._reply(b"RCPT"))
+        )
 
     def to_data(self) -> dict[str, Any]:
         rcpt = next((ex for ex in self.exchanges if ex.command.startswith(b"RCPT")), None)
-        return {"name": self.name, "accepted": self.accepted,
-                "recipient": rcpt.argument if rcpt is not None else None,
-                "mail_code": self._reply_code(b"MAIL"), "rcpt_code": self._reply_code(b"RCPT")}
+        return {
+            "name": self.name,
+            "accepted": self.accepted,
+            "recipient": rcpt.argument if rcpt is not None else None,
+            "mail_code": self._reply_code(b"MAIL"),
+            "rcpt_code": self._reply_code(b"RCPT"),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +108,13 @@ def judge_relay(session: Session) -> Relay:
     outcomes = _outcomes(session)
     accepted = [o for o in outcomes if o.accepted]
     trusted = trusted_source(session)
-    params: dict[str, Any] = {"count": len(accepted), "tests": len(outcomes),
-                              "names": ", ".join(o.name for o in accepted) or "-",
-                              "address": session.target.address or "-",
-                              "source": str(_ip(session.source) or session.source or "-")}
+    params: dict[str, Any] = {
+        "count": len(accepted),
+        "tests": len(outcomes),
+        "names": ", ".join(o.name for o in accepted) or "-",
+        "address": session.target.address or "-",
+        "source": str(_ip(session.source) or session.source or "-"),
+    }
     if accepted:
         verdict, reason = Verdict.OPEN, "open-trusted-source" if trusted else "open"
         evidence = tuple(ex for o in accepted for ex in o.exchanges)
@@ -107,15 +124,24 @@ def judge_relay(session: Session) -> Relay:
     else:
         verdict, reason = Verdict.INCONCLUSIVE, "inconclusive" if outcomes else "not-reached"
         evidence = tuple(ex for o in outcomes if not o.refused for ex in o.exchanges)
-    data = {"verdict": verdict.value, "trusted_source": trusted,
-            "accepted": [o.name for o in accepted],
-            "tests": [o.to_data() for o in outcomes]}
+    data = {
+        "verdict": verdict.value,
+        "trusted_source": trusted,
+        "accepted": [o.name for o in accepted],
+        "tests": [o.to_data() for o in outcomes],
+    }
     return Relay(_STATUS[verdict], verdict, reason, params, evidence, data)
 
 
 def relay_finding(session: Session) -> Finding:
     """The ``relay`` finding (its words in ``findings/relay.toml``)."""
     judged = judge_relay(session)
-    return Finding("relay", judged.status, judged.reason, judged.params,
-                   verdict=judged.verdict, evidence=judged.evidence,
-                   data={"reason": judged.reason, **judged.data})
+    return Finding(
+        "relay",
+        judged.status,
+        judged.reason,
+        judged.params,
+        verdict=judged.verdict,
+        evidence=judged.evidence,
+        data={"reason": judged.reason, **judged.data},
+    )

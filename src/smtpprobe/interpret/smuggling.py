@@ -2,9 +2,10 @@
 
 Pure: the trials of `smtpprobe.smuggling_run` in, a `SmugglingJudgement` out (verdict,
 reason key, params, evidence), then one language-neutral `Finding`; the views word it
-from ``findings/smuggling.toml`` (advice per ``vendor``: postfix, exim, sendmail). A reply before the real ``<CR><LF>.<CR><LF>``
-was sent, or more than one reply after it, means the server took a candidate for the
-end of the data (RFC 5321 §4.1.1.4): the hidden second transaction was read as commands.
+from ``findings/smuggling.toml`` (advice per ``vendor``: postfix, exim, sendmail). A reply
+before the real ``<CR><LF>.<CR><LF>`` was sent, or more than one reply after it, means
+the server took a candidate for the end of the data (RFC 5321 §4.1.1.4): the hidden
+second transaction was read as commands.
 """
 
 from __future__ import annotations
@@ -57,9 +58,15 @@ class CandidateOutcome:
 
     def as_data(self) -> dict[str, Any]:
         """JSON facts; ``sent`` is every byte written after 354 (latin-1, escaped by JSON)."""
-        return {"name": self.name, "label": self.label, "outcome": self.outcome.value,
-                "code": self.code or None, "detail": self.detail or None, "late": self.late,
-                "sent": self.sent.decode("latin-1")}
+        return {
+            "name": self.name,
+            "label": self.label,
+            "outcome": self.outcome.value,
+            "code": self.code or None,
+            "detail": self.detail or None,
+            "late": self.late,
+            "sent": self.sent.decode("latin-1"),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +82,11 @@ class SmugglingJudgement:
 
 
 # Server software named in the greeting or EHLO: the advice names its options.
-_SOFTWARE = (("postfix", re.compile(r"\bpostfix\b", re.IGNORECASE)),
-             ("exim", re.compile(r"\bexim\b", re.IGNORECASE)),
-             ("sendmail", re.compile(r"\bsendmail\b", re.IGNORECASE)))
+_SOFTWARE = (
+    ("postfix", re.compile(r"\bpostfix\b", re.IGNORECASE)),
+    ("exim", re.compile(r"\bexim\b", re.IGNORECASE)),
+    ("sendmail", re.compile(r"\bsendmail\b", re.IGNORECASE)),
+)
 
 
 def server_software(session: Session) -> str:
@@ -94,9 +103,14 @@ def _replies(exchanges: Iterable[Exchange]) -> list[Exchange]:
 def judge_trial(trial: Trial) -> CandidateOutcome:
     """The outcome of one test (see the module docstring for the rule)."""
     test = trial.candidate
-    base: dict[str, Any] = {"name": test.name, "label": test.label,
-                            "ends_data": test.ends_data, "bare_lf": test.has_bare_lf,
-                            "evidence": trial.exchanges, "sent": trial.sent}
+    base: dict[str, Any] = {
+        "name": test.name,
+        "label": test.label,
+        "ends_data": test.ends_data,
+        "bare_lf": test.has_bare_lf,
+        "evidence": trial.exchanges,
+        "sent": trial.sent,
+    }
     if trial.skipped:
         return CandidateOutcome(outcome=Outcome.UNTESTED, detail=trial.skipped, **base)
     early, after = list(trial.early), _replies(trial.after)
@@ -107,13 +121,13 @@ def judge_trial(trial: Trial) -> CandidateOutcome:
         # proves the message ended there. An early refusal alone is the server
         # refusing the bare line ending at once (and hanging up, typically).
         ended = first.klass == 2 or len(_replies(early)) > 1
-        return CandidateOutcome(outcome=Outcome.ENDED_EARLY if ended else Outcome.REJECTED,
-                                code=first.code, **base)
+        return CandidateOutcome(
+            outcome=Outcome.ENDED_EARLY if ended else Outcome.REJECTED, code=first.code, **base
+        )
     if len(after) > 1:
         first = after[0].reply
         assert first is not None
-        return CandidateOutcome(outcome=Outcome.ENDED_EARLY, code=first.code, late=True,
-                                **base)
+        return CandidateOutcome(outcome=Outcome.ENDED_EARLY, code=first.code, late=True, **base)
     if after:
         reply = after[0].reply
         assert reply is not None
@@ -144,11 +158,16 @@ def judge(run: SmugglingRun) -> SmugglingJudgement:
     software = server_software(run.session)
     not_run = [*(o.label for o in untested), *(c.label for c in missing)]
     params: dict[str, Any] = {
-        "ended": len(ended), "ended_labels": _labels(ended),
-        "tested": len(outcomes) - len(untested), "total": len(run.candidates),
-        "untested": len(not_run), "untested_labels": ", ".join(not_run) or "-",
-        "rejected_labels": _labels(rejected), "vendor": software or None,
-        "recipient": run.recipient, "marker": run.marker,
+        "ended": len(ended),
+        "ended_labels": _labels(ended),
+        "tested": len(outcomes) - len(untested),
+        "total": len(run.candidates),
+        "untested": len(not_run),
+        "untested_labels": ", ".join(not_run) or "-",
+        "rejected_labels": _labels(rejected),
+        "vendor": software or None,
+        "recipient": run.recipient,
+        "marker": run.marker,
     }
     if ended:
         verdict, status = Verdict.VULNERABLE, Status.CRITICAL
@@ -172,8 +191,11 @@ def smuggling_finding(judgement: SmugglingJudgement) -> Finding:
     tests it rests on, and every test's outcome in ``data``."""
     ended = [o.name for o in judgement.outcomes if o.outcome is Outcome.ENDED_EARLY]
     return Finding(
-        "smuggling", judgement.status, judgement.reason, judgement.params,
-        verdict=judgement.verdict, evidence=judgement.evidence,
-        data={"ended_early": ended,
-              "candidates": [o.as_data() for o in judgement.outcomes]},
+        "smuggling",
+        judgement.status,
+        judgement.reason,
+        judgement.params,
+        verdict=judgement.verdict,
+        evidence=judgement.evidence,
+        data={"ended_early": ended, "candidates": [o.as_data() for o in judgement.outcomes]},
     )

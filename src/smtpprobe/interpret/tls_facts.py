@@ -110,8 +110,12 @@ def tls_facts(session: Session) -> TlsFacts:
     return TlsFacts(data, tuple(reasons))
 
 
-def _chain(chain: tuple[ChainCertificate, ...], verify_error: str, data: dict[str, Any],
-           reasons: list[TlsReason]) -> None:
+def _chain(
+    chain: tuple[ChainCertificate, ...],
+    verify_error: str,
+    data: dict[str, Any],
+    reasons: list[TlsReason],
+) -> None:
     problems = chain_problems(chain, verify_error)
     data["chain"] = chain_data(chain)
     data["chain_problems"] = list(problems)
@@ -136,15 +140,20 @@ def _handshake(tls: TlsInfo, data: dict[str, Any], reasons: list[TlsReason]) -> 
 
 def _certificate_reasons(cert: CertificateInfo, reasons: list[TlsReason]) -> None:
     if cert.key_type == "RSA" and cert.key_bits is not None and cert.key_bits < MIN_RSA_BITS:
-        reasons.append(TlsReason("weak-key", Status.WARNING,
-                                 {"key_type": cert.key_type, "bits": cert.key_bits}))
+        reasons.append(
+            TlsReason(
+                "weak-key", Status.WARNING, {"key_type": cert.key_type, "bits": cert.key_bits}
+            )
+        )
     signature = cert.signature_algorithm.lower()
     if "sha1" in signature or "md5" in signature:
-        reasons.append(TlsReason("weak-signature", Status.WARNING,
-                                 {"algorithm": cert.signature_algorithm}))
+        reasons.append(
+            TlsReason("weak-signature", Status.WARNING, {"algorithm": cert.signature_algorithm})
+        )
     if cert.unreadable:
-        reasons.append(TlsReason("certificate-unreadable", Status.OK,
-                                 {"parts": ", ".join(cert.unreadable)}))
+        reasons.append(
+            TlsReason("certificate-unreadable", Status.OK, {"parts": ", ".join(cert.unreadable)})
+        )
 
 
 def _weak_suites(classes: Mapping[str, str | None]) -> dict[str, str]:
@@ -156,8 +165,9 @@ def _weak_suites(classes: Mapping[str, str | None]) -> dict[str, str]:
     return weak
 
 
-def _scanned_certificate(chain: tuple[ChainCertificate, ...], data: dict[str, Any],
-                         reasons: list[TlsReason]) -> None:
+def _scanned_certificate(
+    chain: tuple[ChainCertificate, ...], data: dict[str, Any], reasons: list[TlsReason]
+) -> None:
     """The certificate as the scan saw it, when the probe's own handshake gave none (it
     failed verification): facts without a verdict on the chain's trust."""
     leaf = certificate_info(chain[0].der)
@@ -184,11 +194,21 @@ def _scan(scan: TlsScan, data: dict[str, Any], reasons: list[TlsReason]) -> None
     if all(scan.protocols.get(name) is False for name in _GOOD_PROTOCOLS):
         reasons.append(TlsReason("no-modern-protocol", Status.CRITICAL, {}))
     if weak:
-        reasons.append(TlsReason("weak-ciphers", Status.WARNING, {
-            "classes": ", ".join(weak), "suites": ", ".join(data["weak_ciphers"])}))
+        reasons.append(
+            TlsReason(
+                "weak-ciphers",
+                Status.WARNING,
+                {"classes": ", ".join(weak), "suites": ", ".join(data["weak_ciphers"])},
+            )
+        )
     if scan.protocols.get("TLSv1.2") and scan.weak_ciphers.get("FS") == "":
-        reasons.append(TlsReason("no-forward-secrecy", Status.WARNING,
-                                 {"suite": scan.weak_ciphers.get("kRSA") or "-"}))
+        reasons.append(
+            TlsReason(
+                "no-forward-secrecy",
+                Status.WARNING,
+                {"suite": scan.weak_ciphers.get("kRSA") or "-"},
+            )
+        )
 
 
 def with_tls_facts(finding: Finding, session: Session) -> Finding:

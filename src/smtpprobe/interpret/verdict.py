@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtpprobe.interpret.facts import facts
-from smtpprobe.transcript import exchanges_for, is_skipped, reply_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, Session, Status, Verdict
+from smtpprobe.transcript import exchanges_for, is_skipped, reply_text
 
-__all__ = ["Pair", "combine", "desynchronised", "judge", "judge_alone", "pairs",
-           "verdict_finding"]
+__all__ = ["Pair", "combine", "desynchronised", "judge", "judge_alone", "pairs", "verdict_finding"]
 
 # RFC 5321 §4.2.4: 500/502/504 say the command (or parameter) is not implemented.
 _NOT_IMPLEMENTED = frozenset({500, 502, 504})
@@ -40,7 +39,9 @@ class Pair:
 _UNKNOWN_USER = re.compile(
     r"user unknown|unknown user|no such (user|mailbox|recipient)|not found|does ?n[o']t exist|"
     r"unrouteable|invalid (recipient|mailbox|user|address)|mailbox unavailable|"
-    r"recipient (address )?rejected: user|address rejected", re.IGNORECASE)
+    r"recipient (address )?rejected: user|address rejected",
+    re.IGNORECASE,
+)
 
 
 def _says_unknown(reply: Reply) -> bool:
@@ -74,8 +75,10 @@ def judge(real: Reply | None, control: Reply | None, command: str = "VRFY") -> t
     if real.code != control.code:
         # Postfix: `252 2.0.0 postmaster` for a real user, `550 5.1.1 ... User unknown` else.
         return Verdict.DISCLOSING, "differs"
-    if real.enhanced is not None and control.enhanced is not None and (
-        real.enhanced != control.enhanced
+    if (
+        real.enhanced is not None
+        and control.enhanced is not None
+        and (real.enhanced != control.enhanced)
     ):
         return Verdict.DISCLOSING, "differs"
     if real.klass == 2:
@@ -126,8 +129,11 @@ def pairs(exchanges: Sequence[Exchange]) -> list[Pair]:
         same_form = [ex for ex in controls if _domain(ex.argument) == _domain(real.argument)]
         position = exchanges.index(real)
         after = [ex for ex in same_form if exchanges.index(ex) > position]
-        control = after[0] if after else (same_form[-1] if same_form else
-                                          (controls[-1] if controls else None))
+        control = (
+            after[0]
+            if after
+            else (same_form[-1] if same_form else (controls[-1] if controls else None))
+        )
         found.append(_pair(name, real, control))
     return found
 
@@ -182,8 +188,9 @@ def _shifted(session: Session, exchanges: Sequence[Exchange]) -> bool:
     if session.desync is None:
         return False
     since = session.desync.since
-    return any(i >= since for i, ex in enumerate(session.exchanges)
-               if any(ex is e for e in exchanges))
+    return any(
+        i >= since for i, ex in enumerate(session.exchanges) if any(ex is e for e in exchanges)
+    )
 
 
 def _vendor(session: Session) -> str:
@@ -224,12 +231,22 @@ def verdict_finding(session: Session, check: str) -> Finding:
     }
     evidence = tuple(ex for p in found for ex in (p.real, p.control) if ex is not None)
     status = Status.WARNING if verdict is Verdict.DISCLOSING else Status.OK
-    return Finding(check, status, reason, params, verdict=verdict, evidence=evidence,
-                   data={"verdict": verdict.value, "vendor": vendor or None,
-                         "control": session.control_address or None,
-                         "pairs": [_pair_data(p) for p in found],
-                         "users": [_user(p, verdict) for p in found],
-                         "users_known": verdict is Verdict.DISCLOSING})
+    return Finding(
+        check,
+        status,
+        reason,
+        params,
+        verdict=verdict,
+        evidence=evidence,
+        data={
+            "verdict": verdict.value,
+            "vendor": vendor or None,
+            "control": session.control_address or None,
+            "pairs": [_pair_data(p) for p in found],
+            "users": [_user(p, verdict) for p in found],
+            "users_known": verdict is Verdict.DISCLOSING,
+        },
+    )
 
 
 def _user(pair: Pair, verdict: Verdict) -> dict[str, Any]:
@@ -238,8 +255,12 @@ def _user(pair: Pair, verdict: Verdict) -> dict[str, Any]:
     real, control = pair.real, pair.control
     reply = real.reply if real is not None else None
     exists: bool | None = None
-    if verdict is Verdict.DISCLOSING and reply is not None and control is not None and (
-            control.reply is not None):
+    if (
+        verdict is Verdict.DISCLOSING
+        and reply is not None
+        and control is not None
+        and (control.reply is not None)
+    ):
         if (reply.code, reply.enhanced) == (control.reply.code, control.reply.enhanced):
             exists = False  # answered like the random name
         elif reply.klass == 2 and control.reply.klass == 5:
@@ -248,8 +269,10 @@ def _user(pair: Pair, verdict: Verdict) -> dict[str, Any]:
         "name": pair.name,
         "exists": exists,
         "code": reply.code if reply is not None else None,
-        "evidence": {"command": real.command.decode("latin-1") if real else None,
-                     "reply": str(reply) if reply is not None else None},
+        "evidence": {
+            "command": real.command.decode("latin-1") if real else None,
+            "reply": str(reply) if reply is not None else None,
+        },
     }
 
 
@@ -265,19 +288,30 @@ def _pair_data(pair: Pair) -> dict[str, Any]:
     }
 
 
-def _not_tested(
-    session: Session, check: str, command: str, exchanges: list[Exchange]
-) -> Finding:
+def _not_tested(session: Session, check: str, command: str, exchanges: list[Exchange]) -> Finding:
     params = {"command": command}
     if exchanges:
         # Sent, but not for a name the probe stamped: nothing to compare.
-        return Finding(check, Status.OK, "no-control", params, verdict=Verdict.INCONCLUSIVE,
-                       evidence=tuple(exchanges), data={"verdict": "inconclusive", "pairs": []})
+        return Finding(
+            check,
+            Status.OK,
+            "no-control",
+            params,
+            verdict=Verdict.INCONCLUSIVE,
+            evidence=tuple(exchanges),
+            data={"verdict": "inconclusive", "pairs": []},
+        )
     skipped = is_skipped(session, check)
     reason = "skipped" if skipped else "not-reached"
     status = Status.OK if skipped or session.complete else Status.UNKNOWN
-    return Finding(check, status, reason, params, verdict=Verdict.NOT_TESTED,
-                   data={"verdict": "not-tested", "pairs": []})
+    return Finding(
+        check,
+        status,
+        reason,
+        params,
+        verdict=Verdict.NOT_TESTED,
+        data={"verdict": "not-tested", "pairs": []},
+    )
 
 
 def _rcpt_without_pairs(session: Session, exchanges: list[Exchange]) -> Finding:
@@ -288,6 +322,12 @@ def _rcpt_without_pairs(session: Session, exchanges: list[Exchange]) -> Finding:
         return _not_tested(session, "rcpt", "RCPT", exchanges)
     refused = mail.reply is not None and mail.reply.klass == 5 and not _shifted(session, [mail])
     verdict = Verdict.REFUSED if refused else Verdict.INCONCLUSIVE
-    return Finding("rcpt", Status.OK, "mail-refused", {"command": "RCPT", "code": _code(mail)},
-                   verdict=verdict, evidence=(mail,),
-                   data={"verdict": verdict.value, "pairs": [], "mail_code": _code(mail)})
+    return Finding(
+        "rcpt",
+        Status.OK,
+        "mail-refused",
+        {"command": "RCPT", "code": _code(mail)},
+        verdict=verdict,
+        evidence=(mail,),
+        data={"verdict": verdict.value, "pairs": [], "mail_code": _code(mail)},
+    )

@@ -144,7 +144,7 @@ def pattern_text(lines: tuple[str, ...] | list[str]) -> str:
     parts = [first]
     for text in lines[1:]:
         if repeated is not None and (text == repeated or text.startswith(repeated + " ")):
-            text = text[len(repeated):]
+            text = text[len(repeated) :]
         parts.append(text)
     return _SPACE.sub(" ", " ".join(parts)).strip()
 
@@ -213,6 +213,7 @@ class KnowledgeBase:
 
     def enhanced_entries(self) -> list[KBEntry]:
         """Every enhanced key of the IANA registry, in subject/detail order."""
+
         def order(entry: KBEntry) -> tuple[int, int]:
             _x, subject, detail = entry.key.split(".")
             return int(subject), int(detail)

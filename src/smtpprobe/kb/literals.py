@@ -74,8 +74,13 @@ def _branches(pattern: str) -> list[str] | None:
         if char == "\\":
             i += 2
             continue
-        after = (_skip_class(pattern, i) if char == "[" else
-                 _skip_group(pattern, i) if char == "(" else i + 1)
+        after = (
+            _skip_class(pattern, i)
+            if char == "["
+            else _skip_group(pattern, i)
+            if char == "("
+            else i + 1
+        )
         if after is None:
             return None
         if char == "|":
@@ -101,7 +106,7 @@ def _longest_run(branch: str) -> str | None:
     while i < len(branch):
         char = branch[i]
         if char == "\\":
-            escaped = branch[i + 1:i + 2]
+            escaped = branch[i + 1 : i + 2]
             if escaped in _ESCAPED_PUNCTUATION and escaped:
                 current.append(escaped)
             else:

@@ -35,8 +35,11 @@ def languages() -> tuple[str, ...]:
     """The languages there are words for: each ``data/<lang>/`` holding a ``basic.toml``,
     English first."""
     with os.scandir(DATA_DIR) as entries:
-        found = sorted(entry.name for entry in entries if entry.is_dir()
-                       and os.path.isfile(os.path.join(entry.path, "basic.toml")))
+        found = sorted(
+            entry.name
+            for entry in entries
+            if entry.is_dir() and os.path.isfile(os.path.join(entry.path, "basic.toml"))
+        )
     return tuple(sorted(found, key=lambda lang: lang != "en"))
 
 
@@ -80,8 +83,11 @@ def _private_folder(folder: str) -> bool:
         info = os.lstat(folder)
     except OSError:
         return False
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def _load(path: str, names: set[str]) -> dict[str, dict[str, Any]] | None:
@@ -98,8 +104,11 @@ def _load(path: str, names: set[str]) -> dict[str, dict[str, Any]] | None:
         return None
     try:
         info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() \
-                or info.st_size > _MAX_BLOB:
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_size > _MAX_BLOB
+        ):
             return None
         with os.fdopen(os.dup(descriptor), "rb") as handle:
             cached = marshal.loads(handle.read(_MAX_BLOB + 1))
@@ -109,8 +118,11 @@ def _load(path: str, names: set[str]) -> dict[str, dict[str, Any]] | None:
         os.close(descriptor)
     # A damaged or planted blob (``{}``, other files, non-table values) is not used: an
     # empty table would print the ui keys themselves ("synth_basic_title").
-    if not isinstance(cached, dict) or set(cached) != names \
-            or not all(isinstance(value, dict) for value in cached.values()):
+    if (
+        not isinstance(cached, dict)
+        or set(cached) != names
+        or not all(isinstance(value, dict) for value in cached.values())
+    ):
         return None
     return cached
 
@@ -127,8 +139,9 @@ def _store(path: str, data: dict[str, dict[str, Any]]) -> None:
         # a write that happens once per install; the rename replaces whatever is at *path*
         # (a symlink itself, not its target).
         temporary = os.path.join(folder, f".kb-{os.urandom(8).hex()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                             | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        descriptor = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(blob)
@@ -142,8 +155,12 @@ def _store(path: str, data: dict[str, dict[str, Any]]) -> None:
     # Blobs of other data or versions are stale now: one blob, not one per upgrade.
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith("kb-") and entry.name.endswith(".marshal") \
-                    and entry.name != own and entry.is_file(follow_symlinks=False):
+            if (
+                entry.name.startswith("kb-")
+                and entry.name.endswith(".marshal")
+                and entry.name != own
+                and entry.is_file(follow_symlinks=False)
+            ):
                 with contextlib.suppress(OSError):
                     os.remove(entry.path)
 

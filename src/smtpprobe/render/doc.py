@@ -30,8 +30,9 @@ __all__ = [
 # bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069, U+061C ALM),
 # zero-width characters and marks (U+200B-200F), the BOM (U+FEFF), and the line and
 # paragraph separators U+2028/2029 (a line break to many terminals and viewers).
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f"
-                      "\u2028-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def visible(text: str) -> str:

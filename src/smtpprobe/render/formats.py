@@ -20,8 +20,15 @@ from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import Doc
 from smtpprobe.report import Fleet, ProbeReport, TargetResult
 
-__all__ = ["OnResult", "Output", "OutputFormat", "Renderer", "render", "render_report",
-           "result_stream"]
+__all__ = [
+    "OnResult",
+    "Output",
+    "OutputFormat",
+    "Renderer",
+    "render",
+    "render_report",
+    "result_stream",
+]
 
 Output = Doc | dict[str, Any] | str
 Renderer = Callable[[Fleet, KnowledgeBase], Output]
@@ -59,12 +66,18 @@ _STREAMS: dict[OutputFormat, str] = {
 }
 
 
-def result_stream(output_format: OutputFormat, kb: KnowledgeBase, writer: Callable[[str], Any],
-                  *, ascii_only: bool) -> OnResult:
+def result_stream(
+    output_format: OutputFormat,
+    kb: KnowledgeBase,
+    writer: Callable[[str], Any],
+    *,
+    ascii_only: bool,
+) -> OnResult:
     """A writer of *output_format* that gives *writer* one record per finished target."""
     module, _, name = _STREAMS[output_format].partition(":")
     stream: OnResult = getattr(importlib.import_module(module), name)(
-        kb, writer, ascii_only=ascii_only)
+        kb, writer, ascii_only=ascii_only
+    )
     return stream
 
 

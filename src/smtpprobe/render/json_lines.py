@@ -30,13 +30,23 @@ def result_document(result: TargetResult, kb: KnowledgeBase) -> dict[str, Any]:
     if result.error is not None:
         return error_document(result.target, result.error, kb)
     target = result.target
-    return {"schema_version": SCHEMA_VERSION,
-            "target": {"host": target.host, "port": target.port, "address": None,
-                       "tls": target.tls.value},
-            "status": result.status.value, "started_at": None, "elapsed_ms": 0.0,
-            "complete": False, "lang": kb.lang, "exchanges": [],
-            "findings": {f.check: finding_dict(f, kb) for f in result.notes},
-            "error": error_dict(None)}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "target": {
+            "host": target.host,
+            "port": target.port,
+            "address": None,
+            "tls": target.tls.value,
+        },
+        "status": result.status.value,
+        "started_at": None,
+        "elapsed_ms": 0.0,
+        "complete": False,
+        "lang": kb.lang,
+        "exchanges": [],
+        "findings": {f.check: finding_dict(f, kb) for f in result.notes},
+        "error": error_dict(None),
+    }
 
 
 def run_document(fleet: Fleet, kb: KnowledgeBase) -> dict[str, Any] | str:
@@ -61,8 +71,9 @@ class JsonLines:
     error document, so one target never ends the stream.
     """
 
-    def __init__(self, kb: KnowledgeBase, writer: Callable[[str], Any], *,
-                 ascii_only: bool = False) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, writer: Callable[[str], Any], *, ascii_only: bool = False
+    ) -> None:
         self.kb, self.writer, self.ascii_only = kb, writer, ascii_only
 
     def __call__(self, index: int, result: TargetResult) -> None:

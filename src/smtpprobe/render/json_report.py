@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from smtpprobe.errors import SMTPProbeError
-from smtpprobe.views.errors import localized
-from smtpprobe.transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase, load
 from smtpprobe.meaning import annotate_reply
 from smtpprobe.render.json_text import json_text
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, Finding, ProbeReport, Status, Target
+from smtpprobe.transcript import command_text, milliseconds, verb
+from smtpprobe.views.errors import localized
 from smtpprobe.views.findings import word
 from smtpprobe.views.transcript_words import deviation_detail
 
@@ -34,8 +34,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-def error_dict(error: SMTPProbeError | None,
-               kb: KnowledgeBase | None = None) -> dict[str, str] | None:
+def error_dict(
+    error: SMTPProbeError | None, kb: KnowledgeBase | None = None
+) -> dict[str, str] | None:
     """The structured fields of an error, or None; message and hint in *kb*'s language
     (English without one)."""
     if error is None:
@@ -81,9 +82,12 @@ def exchange_dict(exchange: Exchange, kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def finding_dict(finding: Finding, kb: KnowledgeBase,
-                 known: dict[int, dict[str, Any]] | None = None,
-                 report_exchanges: tuple[Exchange, ...] = ()) -> dict[str, Any]:
+def finding_dict(
+    finding: Finding,
+    kb: KnowledgeBase,
+    known: dict[int, dict[str, Any]] | None = None,
+    report_exchanges: tuple[Exchange, ...] = (),
+) -> dict[str, Any]:
     """A finding: status, reason and params (language-neutral), summary and advice (in
     *kb*'s language), verdict, notes, evidence, and its facts at top level.
 
@@ -108,8 +112,9 @@ def finding_dict(finding: Finding, kb: KnowledgeBase,
     return {**data, **base}
 
 
-def _item(item: dict[str, Any], exchanges: tuple[Exchange, ...], kb: KnowledgeBase
-          ) -> dict[str, Any]:
+def _item(
+    item: dict[str, Any], exchanges: tuple[Exchange, ...], kb: KnowledgeBase
+) -> dict[str, Any]:
     """A deviation as JSON: its facts and its detail in *kb*'s language."""
     shown = {k: v for k, v in item.items() if k not in ("params", "at")}
     shown["detail"] = deviation_detail(item, exchanges, kb)
@@ -117,8 +122,12 @@ def _item(item: dict[str, Any], exchanges: tuple[Exchange, ...], kb: KnowledgeBa
 
 
 def _target_dict(target: Target) -> dict[str, Any]:
-    return {"host": target.host, "port": target.port, "address": target.address,
-            "tls": target.tls.value}
+    return {
+        "host": target.host,
+        "port": target.port,
+        "address": target.address,
+        "tls": target.tls.value,
+    }
 
 
 def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
@@ -138,14 +147,16 @@ def report_document(report: ProbeReport, kb: KnowledgeBase) -> dict[str, Any]:
         "control_address": session.control_address,
         "desynchronised": session.desync is not None,
         "exchanges": list(exchanges.values()),
-        "findings": {f.check: finding_dict(f, kb, exchanges, session.exchanges)
-                     for f in report.findings},
+        "findings": {
+            f.check: finding_dict(f, kb, exchanges, session.exchanges) for f in report.findings
+        },
         "error": error_dict(session.error, kb),
     }
 
 
-def error_document(target: Target, error: SMTPProbeError, kb: KnowledgeBase,
-                   started_at: datetime | None = None) -> dict[str, Any]:
+def error_document(
+    target: Target, error: SMTPProbeError, kb: KnowledgeBase, started_at: datetime | None = None
+) -> dict[str, Any]:
     """The document when no session could start at all (the name did not resolve)."""
     return {
         "schema_version": SCHEMA_VERSION,

@@ -20,8 +20,9 @@ __all__ = ["json_string", "json_text"]
 _UNSAFE = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
-def json_text(document: Any, *, indent: int | None = None, compact: bool = False,
-              ascii_only: bool = False) -> str:
+def json_text(
+    document: Any, *, indent: int | None = None, compact: bool = False, ascii_only: bool = False
+) -> str:
     """*document* as JSON text with no raw control, bidi, zero-width or separator character.
 
     *ascii_only* escapes every non-ASCII character (for an output that is not UTF-8);

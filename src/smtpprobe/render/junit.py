@@ -15,14 +15,13 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from smtpprobe.kb import KnowledgeBase
+from smtpprobe.render.doc import visible
+from smtpprobe.report import Exchange, Finding, Fleet, Status, TargetResult, Verdict
+from smtpprobe.transcript import command_text
 from smtpprobe.views.errors import error_text
 from smtpprobe.views.findings import summary_text, word
 from smtpprobe.views.probe_view import error_label
-from smtpprobe.report import Fleet, TargetResult
-from smtpprobe.transcript import command_text
-from smtpprobe.kb import KnowledgeBase
-from smtpprobe.render.doc import visible
-from smtpprobe.report import Exchange, Finding, Status, Verdict
 
 __all__ = ["junit_run", "junit_xml"]
 
@@ -59,8 +58,9 @@ def _body(finding: Finding, kb: KnowledgeBase) -> str:
     if evidence:
         parts.append(kb.ui("probe_transcript") + ":\n" + "\n".join(evidence))
     # Line by line: visible() spells out every control character, newlines included.
-    return _xml("\n\n".join("\n".join(visible(text) for text in part.split("\n"))
-                             for part in parts))
+    return _xml(
+        "\n\n".join("\n".join(visible(text) for text in part.split("\n")) for part in parts)
+    )
 
 
 # Reasons that say the check did not run (left out, or the session ended before it).
@@ -76,38 +76,51 @@ def _classname(result: TargetResult) -> str:
     return "smtpprobe." + str(result.target).replace(".", "_")
 
 
-def _testcase(suite: ET.Element, result: TargetResult, finding: Finding,
-              kb: KnowledgeBase) -> None:
+def _testcase(suite: ET.Element, result: TargetResult, finding: Finding, kb: KnowledgeBase) -> None:
     elapsed = sum(ex.elapsed for ex in finding.evidence)
-    case = ET.SubElement(suite, "testcase", name=finding.check, classname=_classname(result),
-                         time=_seconds(elapsed))
+    case = ET.SubElement(
+        suite, "testcase", name=finding.check, classname=_classname(result), time=_seconds(elapsed)
+    )
     if _not_run(finding):
         ET.SubElement(case, "skipped", message=_xml(visible(summary_text(finding, kb))))
         return
     if finding.status is Status.OK:
         return
     tag = "error" if finding.status is Status.UNKNOWN else "failure"
-    element = ET.SubElement(case, tag, message=_xml(visible(summary_text(finding, kb))),
-                            type=finding.status.value)
+    element = ET.SubElement(
+        case, tag, message=_xml(visible(summary_text(finding, kb))), type=finding.status.value
+    )
     element.text = _body(finding, kb)
 
 
 def _suite(root: ET.Element, result: TargetResult, kb: KnowledgeBase) -> tuple[int, int, int]:
     findings = result.findings
     skipped = sum(1 for f in findings if _not_run(f))
-    failures = sum(1 for f in findings
-                   if f.status in (Status.WARNING, Status.CRITICAL) and not _not_run(f))
+    failures = sum(
+        1 for f in findings if f.status in (Status.WARNING, Status.CRITICAL) and not _not_run(f)
+    )
     errors = sum(1 for f in findings if f.status is Status.UNKNOWN and not _not_run(f))
     report = result.report
     elapsed = report.session.elapsed if report is not None else 0.0
-    suite = ET.SubElement(root, "testsuite", name=_xml(str(result.target)),
-                          tests=str(len(findings)), failures=str(failures), errors=str(errors),
-                          skipped=str(skipped), time=_seconds(elapsed))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=_xml(str(result.target)),
+        tests=str(len(findings)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        time=_seconds(elapsed),
+    )
     if report is not None:
         suite.set("timestamp", report.session.started_at.isoformat(timespec="seconds"))
     properties = ET.SubElement(suite, "properties")
-    facts = {"host": result.target.host, "port": str(result.target.port),
-             "address": result.target.address or "", "status": result.status.value}
+    facts = {
+        "host": result.target.host,
+        "port": str(result.target.port),
+        "address": result.target.address or "",
+        "status": result.status.value,
+    }
     for name, value in facts.items():
         ET.SubElement(properties, "property", name=name, value=_xml(value))
     for finding in findings:

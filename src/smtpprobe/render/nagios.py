@@ -2,7 +2,10 @@
 
 Shape (Nagios plugin API, monitoring-plugins guidelines)::
 
-    SMTP OK - mx.example.org:25 220 in 0.012s, VRFY hidden, STARTTLS TLSv1.3, cert 84 days | time=0.012s;1;5;0 banner=0.002s connect=0.001s cert_days=84;21;7
+    SMTP OK - mx.example.org:25 220 in 0.012s, VRFY hidden, STARTTLS TLSv1.3, cert 84 days
+    | time=0.012s;1;5;0 banner=0.002s connect=0.001s cert_days=84;21;7
+
+(one line: the perfdata after ``|`` follows on the same line, wrapped here to be read).
 
 Several targets: the first line counts them and carries every target's perfdata, then
 one line per target follows (the plugin's long output). Server text can never break
@@ -15,12 +18,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from smtpprobe.report import Fleet, TargetResult
-from smtpprobe.transcript import banner
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.render.doc import visible
+from smtpprobe.report import Finding, Fleet, ProbeReport, Status, TargetResult, TlsMode, Verdict
+from smtpprobe.transcript import banner
 from smtpprobe.views.findings import summary_text
-from smtpprobe.report import Finding, ProbeReport, Status, TlsMode, Verdict
 
 __all__ = ["nagios_output", "nagios_run", "perfdata"]
 
@@ -65,8 +67,10 @@ def perfdata(report: ProbeReport, prefix: str = "") -> list[str]:
     connect and certificate days, with the thresholds the policy findings recorded."""
     session = report.session
     time = _policy(report, "time")
-    items = [f"{_label(prefix, 'time')}={_number(session.elapsed)}s;{_limit(time.get('warning'))};"
-             f"{_limit(time.get('critical'))};0"]
+    items = [
+        f"{_label(prefix, 'time')}={_number(session.elapsed)}s;{_limit(time.get('warning'))};"
+        f"{_limit(time.get('critical'))};0"
+    ]
     greeting = banner(session)
     if greeting is not None and greeting.reply is not None:
         delay = _policy(report, "banner-delay")
@@ -77,7 +81,7 @@ def perfdata(report: ProbeReport, prefix: str = "") -> list[str]:
     tls = session.tls
     if tls is not None and tls.certificate is not None and tls.certificate.days_left is not None:
         days = _policy(report, "cert-days")
-        limits = (f";{days['warning']};{days['critical']}" if "warning" in days else "")
+        limits = f";{days['warning']};{days['critical']}" if "warning" in days else ""
         items.append(f"{_label(prefix, 'cert_days')}={tls.certificate.days_left}{limits}")
     return items
 
@@ -100,8 +104,9 @@ def _facts(report: ProbeReport, kb: KnowledgeBase) -> list[str]:
     greeting = banner(session)
     if greeting is None or greeting.reply is None:
         return []
-    facts = [kb.ui("nagios_banner").format(code=greeting.reply.code,
-                                           seconds=f"{session.elapsed:.3f}")]
+    facts = [
+        kb.ui("nagios_banner").format(code=greeting.reply.code, seconds=f"{session.elapsed:.3f}")
+    ]
     facts += _verdicts(report)
     tls = session.tls
     if tls is not None:
@@ -174,14 +179,16 @@ def nagios_output(results: Sequence[TargetResult], kb: KnowledgeBase) -> str:
         if result.report is not None:
             perf += perfdata(result.report, _clean(prefix))
     counts = Counter(r.status for r in results)
-    tally = ", ".join(f"{counts[s]} {_status_word(s)}" for s in
-                      sorted(counts, key=lambda s: -s.rank))
+    tally = ", ".join(
+        f"{counts[s]} {_status_word(s)}" for s in sorted(counts, key=lambda s: -s.rank)
+    )
     failing = [str(r.target) for r in results if r.status is not Status.OK]
     shown = ", ".join(failing[:5]) + (", …" if len(failing) > 5 else "")
     head = kb.ui_count("nagios_targets", len(results)).format(count=len(results), tally=tally)
     if failing:
         head += f" ({shown})"
-    lines = [f"SMTP {_status_word(status)} - {_clean(head)}"
-             + (f" | {' '.join(perf)}" if perf else "")]
+    lines = [
+        f"SMTP {_status_word(status)} - {_clean(head)}" + (f" | {' '.join(perf)}" if perf else "")
+    ]
     lines += [f"{_status_word(r.status)}: {_text(r, kb)}" for r in results]
     return "\n".join(lines) + "\n"

@@ -18,43 +18,64 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from smtpprobe.report import Fleet, TargetResult
 from smtpprobe.kb import KnowledgeBase
-from smtpprobe.report import Finding, ProbeReport, Status, Verdict
+from smtpprobe.report import Finding, Fleet, ProbeReport, Status, TargetResult, Verdict
 
-__all__ = ["METRICS", "VERDICT_CHECKS", "collect", "prometheus_run", "prometheus_text",
-           "registry_for"]
+__all__ = [
+    "METRICS",
+    "VERDICT_CHECKS",
+    "collect",
+    "prometheus_run",
+    "prometheus_text",
+    "registry_for",
+]
 
 # The checks whose verdict is an enum metric; "relay" once a relay check exists.
 VERDICT_CHECKS = ("vrfy", "expn", "rcpt", "relay")
 # Phases a session can have (report.STEPS plus what the probe records around them).
-_PHASES = frozenset({"connect", "tls", "banner", "ehlo", "helo", "starttls", "auth", "help",
-                     "vrfy", "expn", "noop", "rset", "mail", "rcpt", "quit"})
+_PHASES = frozenset(
+    {
+        "connect",
+        "tls",
+        "banner",
+        "ehlo",
+        "helo",
+        "starttls",
+        "auth",
+        "help",
+        "vrfy",
+        "expn",
+        "noop",
+        "rset",
+        "mail",
+        "rcpt",
+        "quit",
+    }
+)
 _TLS_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"})
 _CHECK_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 # name -> help; every metric is a gauge (a probe's value now, not a running count).
 METRICS: Mapping[str, str] = {
     "probe_success": "1 when the server was reached and judged OK or WARNING, as "
-                     "blackbox_exporter's probe_success; 0 for CRITICAL or UNKNOWN.",
+    "blackbox_exporter's probe_success; 0 for CRITICAL or UNKNOWN.",
     "probe_duration_seconds": "How long the probe took, in seconds.",
     "smtpprobe_status": "The monitoring status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     "smtpprobe_phase_duration_seconds": "Seconds spent in each phase of the session "
-                                        "(connect, tls, banner, then each command).",
+    "(connect, tls, banner, then each command).",
     "smtpprobe_banner_code": "The greeting's reply code (220 when the server is ready).",
-    **{f"smtpprobe_{check}_verdict": f"The {check.upper()} verdict: 1 for the current one, "
-       "0 for the others (disclosing means outsiders can enumerate users)."
-       for check in VERDICT_CHECKS},
+    **{
+        f"smtpprobe_{check}_verdict": f"The {check.upper()} verdict: 1 for the current one, "
+        "0 for the others (disclosing means outsiders can enumerate users)."
+        for check in VERDICT_CHECKS
+    },
     "smtpprobe_starttls_offered": "1 when EHLO advertised STARTTLS.",
     "smtpprobe_starttls_used": "1 when the session was upgraded with STARTTLS.",
     "smtpprobe_tls_version_info": "The TLS version the session used (value always 1).",
     "smtpprobe_cert_verified": "1 when the server certificate verified.",
-    "smtpprobe_cert_expiry_timestamp_seconds": "When the server certificate expires "
-                                               "(Unix time).",
-    "smtpprobe_cert_days_left": "Days until the server certificate expires (negative: "
-                                "expired).",
-    "smtpprobe_finding_status": "Each check's status: 0 OK, 1 WARNING, 2 CRITICAL, "
-                                "3 UNKNOWN.",
+    "smtpprobe_cert_expiry_timestamp_seconds": "When the server certificate expires (Unix time).",
+    "smtpprobe_cert_days_left": "Days until the server certificate expires (negative: expired).",
+    "smtpprobe_finding_status": "Each check's status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     "smtpprobe_deviations": "Replies or bytes that break the SMTP RFCs.",
 }
 
@@ -83,16 +104,21 @@ def _phases(report: ProbeReport) -> dict[str, float]:
 def _verdict_samples(finding: Finding) -> Iterator[_Sample]:
     if finding.verdict is None or finding.check not in VERDICT_CHECKS:
         return
-    states = [v.value for v in type(finding.verdict)] if isinstance(finding.verdict, Verdict) \
+    states = (
+        [v.value for v in type(finding.verdict)]
+        if isinstance(finding.verdict, Verdict)
         else [finding.verdict.value]
+    )
     for state in states:
-        yield _Sample(f"smtpprobe_{finding.check}_verdict",
-                      1.0 if state == finding.verdict.value else 0.0, {"verdict": state})
+        yield _Sample(
+            f"smtpprobe_{finding.check}_verdict",
+            1.0 if state == finding.verdict.value else 0.0,
+            {"verdict": state},
+        )
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _report_samples(report: ProbeReport) -> Iterator[_Sample]:
@@ -112,8 +138,7 @@ def _report_samples(report: ProbeReport) -> Iterator[_Sample]:
         yield _Sample("smtpprobe_cert_verified", float(tls.verified), {})
         cert = tls.certificate
         if cert is not None and isinstance(cert.not_after, datetime):
-            yield _Sample("smtpprobe_cert_expiry_timestamp_seconds",
-                          cert.not_after.timestamp(), {})
+            yield _Sample("smtpprobe_cert_expiry_timestamp_seconds", cert.not_after.timestamp(), {})
         if cert is not None and cert.days_left is not None:
             yield _Sample("smtpprobe_cert_days_left", float(cert.days_left), {})
     deviations = report.finding("deviations")
@@ -134,20 +159,21 @@ def _samples(result: TargetResult, duration: float | None) -> Iterator[_Sample]:
         yield from _report_samples(report)
     for finding in result.findings:
         check = finding.check if _CHECK_NAME.fullmatch(finding.check) else "other"
-        yield _Sample("smtpprobe_finding_status", float(finding.status.exit_code),
-                      {"check": check})
+        yield _Sample("smtpprobe_finding_status", float(finding.status.exit_code), {"check": check})
         yield from _verdict_samples(finding)
 
 
-def collect(results: Sequence[tuple[Mapping[str, str], TargetResult]],
-            duration: float | None = None) -> list[Metric]:
+def collect(
+    results: Sequence[tuple[Mapping[str, str], TargetResult]], duration: float | None = None
+) -> list[Metric]:
     """The metric families of *results*, each result's samples carrying its own labels
     (``{}`` for the exporter, ``{"target": …}`` for several targets in one file)."""
     families: dict[str, list[_Sample]] = {name: [] for name in METRICS}
     for labels, result in results:
         for sample in _samples(result, duration):
             families[sample.name].append(
-                _Sample(sample.name, sample.value, {**labels, **sample.labels}))
+                _Sample(sample.name, sample.value, {**labels, **sample.labels})
+            )
     found: list[Metric] = []
     for name, samples in families.items():
         if not samples:
@@ -172,8 +198,9 @@ class _Fixed(Collector):
         return iter(self.metrics)
 
 
-def registry_for(results: Sequence[tuple[Mapping[str, str], TargetResult]],
-                 duration: float | None = None) -> CollectorRegistry:
+def registry_for(
+    results: Sequence[tuple[Mapping[str, str], TargetResult]], duration: float | None = None
+) -> CollectorRegistry:
     """A registry of its own holding *results*' metrics (one per probe in the exporter)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed(collect(results, duration)))

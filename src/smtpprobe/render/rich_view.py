@@ -60,9 +60,15 @@ def _block(block: object) -> RenderableType:
         return Padding(grid, (0, 0, 0, block.indent))
     if isinstance(block, Table):
         # No vertical rules: eight columns of facts still fit an 80-column terminal.
-        table = RichTable(title=visible(block.title) or None, box=box.SIMPLE_HEAD,
-                          pad_edge=False, padding=(0, 1), collapse_padding=True,
-                          show_lines=False, expand=False)
+        table = RichTable(
+            title=visible(block.title) or None,
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=(0, 1),
+            collapse_padding=True,
+            show_lines=False,
+            expand=False,
+        )
         last = len(block.columns) - 1
         for n, column in enumerate(block.columns):
             # Short facts stay whole; the last column (a summary, a meaning) takes the rest.

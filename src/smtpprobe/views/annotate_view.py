@@ -74,8 +74,9 @@ def reply_shape(text: str) -> str:
     # The variable characters become NUL, which str.isprintable rejects: the words that
     # held one are dropped by C code alone (latin-1 maps every byte to one character).
     masked = text.encode("utf-8", "surrogateescape").translate(_MASK).decode("latin-1")
-    return " ".join(word for word in masked.split()
-                    if word.isprintable() and not _ID_LIKE.search(word))
+    return " ".join(
+        word for word in masked.split() if word.isprintable() and not _ID_LIKE.search(word)
+    )
 
 
 # A word no wording repeats: a digit-free message or queue id ("qXbTzKpLmWnRvSaB", a
@@ -133,15 +134,20 @@ class Annotator:
             query = parse_code_query(found.enhanced or "X.0.0")
             assert query is not None and query.enhanced_key is not None
             enhanced = enhanced_reading(query, kb)
-            return Reading(f"{enhanced.code} {enhanced.entry.title}",
-                           first_sentence(enhanced.entry.description),
-                           first_sentence(enhanced.entry.fix), enhanced.tone, "enhanced")
+            return Reading(
+                f"{enhanced.code} {enhanced.entry.title}",
+                first_sentence(enhanced.entry.description),
+                first_sentence(enhanced.entry.fix),
+                enhanced.tone,
+                "enhanced",
+            )
         try:
             reply = parse_reply(found.text)
         except SMTPProbeError:
             # Over the parser's caps or malformed: read it by its code, its lines cut short.
-            reply = Reply(found.code, tuple(text[4:MAX_LINE_OCTETS]
-                                            for text in found.text.split("\n")))
+            reply = Reply(
+                found.code, tuple(text[4:MAX_LINE_OCTETS] for text in found.text.split("\n"))
+            )
         return reading(annotate_reply(reply, kb, found.command))
 
 
@@ -150,8 +156,10 @@ def reading_tail(found: Found, reading: Reading, kb: KnowledgeBase) -> list[Bloc
     head = [Span(reading.title, reading.tone.value)]
     if found.command:
         head.append(Span(" · " + kb.ui("in_reply_to").format(command=found.command), "dim"))
-    blocks: list[Block] = [Paragraph(tuple(head), indent=8), Paragraph(line(reading.meaning),
-                                                                      indent=8)]
+    blocks: list[Block] = [
+        Paragraph(tuple(head), indent=8),
+        Paragraph(line(reading.meaning), indent=8),
+    ]
     if reading.fix:
         blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), reading.fix), indent=8))
     blocks.append(Blank())
@@ -184,8 +192,9 @@ class Tally:
     tone: Tone
 
 
-def summary_blocks(tallies: Sequence[Tally], lines: int, found: int, source: str,
-                   kb: KnowledgeBase) -> list[Block]:
+def summary_blocks(
+    tallies: Sequence[Tally], lines: int, found: int, source: str, kb: KnowledgeBase
+) -> list[Block]:
     """The closing summary: totals, then a table of counts per code."""
     if not found:
         return [Paragraph(line(Span(kb.ui("annotate_none").format(source=source), "note")))]
@@ -193,8 +202,13 @@ def summary_blocks(tallies: Sequence[Tally], lines: int, found: int, source: str
         Heading(kb.ui("annotate_summary"), 2),
         Paragraph(line(kb.ui("annotate_totals").format(found=found, lines=lines, source=source))),
     ]
-    rows = tuple((Span(t.code, class_style(int(t.code[0]) * 100)), Span(str(t.count)),
-                  Span(t.title)) for t in tallies)
-    blocks.append(Table((kb.ui("codes_col_code"), kb.ui("annotate_col_count"),
-                         kb.ui("codes_col_title")), rows))
+    rows = tuple(
+        (Span(t.code, class_style(int(t.code[0]) * 100)), Span(str(t.count)), Span(t.title))
+        for t in tallies
+    )
+    blocks.append(
+        Table(
+            (kb.ui("codes_col_code"), kb.ui("annotate_col_count"), kb.ui("codes_col_title")), rows
+        )
+    )
     return blocks

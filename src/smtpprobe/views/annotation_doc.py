@@ -35,13 +35,16 @@ __all__ = [
     "references_blocks",
 ]
 
+
 @functools.cache
 def _sentence_end() -> re.Pattern[str]:
     # A sentence ends at . ! ? before a capital (or a backtick, quote, parenthesis); not
     # after the abbreviations that end with a full stop in the knowledge base's prose.
     # Compiled on first use: `explain` never needs it.
-    return re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bmis\.)(?<!\bdll\.)"
-                      r"[.!?](?=\s+[A-Z`\"(])")
+    return re.compile(
+        r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bmis\.)(?<!\bdll\.)"
+        r"[.!?](?=\s+[A-Z`\"(])"
+    )
 
 
 def first_sentence(text: str) -> str:
@@ -99,8 +102,12 @@ def _digit_row(label: str, mark: str, info: ClassInfo, style: str) -> tuple[str,
 def entry_blocks(entry: KBEntry, kb: KnowledgeBase, *, level: int = 3) -> list[Block]:
     """Description, when you see it, how to fix (and for the operator) of one entry."""
     blocks: list[Block] = []
-    for key, text in (("description", entry.description), ("when", entry.when),
-                      ("fix", entry.fix), ("fix_operator", entry.fix_operator)):
+    for key, text in (
+        ("description", entry.description),
+        ("when", entry.when),
+        ("fix", entry.fix),
+        ("fix_operator", entry.fix_operator),
+    ):
         if text:
             blocks += [Blank(), Heading(kb.ui(key), level), Paragraph(line(text), indent=2)]
     return blocks
@@ -125,11 +132,13 @@ def _context_blocks(annotation: Annotation, kb: KnowledgeBase) -> list[Block]:
     if context is not None:
         blocks.append(Paragraph(line(Span(context.meaning, context.tone)), indent=2))
         if context.fix:
-            blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), context.fix),
-                                    indent=2))
+            blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), context.fix), indent=2))
     else:
-        blocks.append(Paragraph(line(kb.ui("explain_no_context").format(
-            code=code, command=command)), indent=2))
+        blocks.append(
+            Paragraph(
+                line(kb.ui("explain_no_context").format(code=code, command=command)), indent=2
+            )
+        )
     if annotation.allowed is False:
         text = kb.ui("deviation").format(code=code, command=command)
         blocks.append(Paragraph(line(Span(text, "warn")), indent=2))
@@ -137,8 +146,9 @@ def _context_blocks(annotation: Annotation, kb: KnowledgeBase) -> list[Block]:
         text = kb.ui("explain_allowed").format(code=code, command=command)
         blocks.append(Paragraph(line(Span(text, "ok")), indent=2))
     else:
-        blocks.append(Paragraph(line(Span(kb.ui("explain_no_rule").format(command=command),
-                                          "dim")), indent=2))
+        blocks.append(
+            Paragraph(line(Span(kb.ui("explain_no_rule").format(command=command), "dim")), indent=2)
+        )
     return blocks
 
 
@@ -149,11 +159,13 @@ def _enhanced_blocks(annotation: Annotation, kb: KnowledgeBase) -> list[Block]:
     style = class_style(code.klass * 100)
     rows: list[tuple[str, Line]] = []
     if annotation.enhanced_class is not None:
-        rows.append(_digit_row(kb.ui("class"), f"{code.klass}.x.x", annotation.enhanced_class,
-                               style))
+        rows.append(
+            _digit_row(kb.ui("class"), f"{code.klass}.x.x", annotation.enhanced_class, style)
+        )
     if annotation.enhanced_subject is not None:
-        rows.append(_digit_row(kb.ui("subject"), f"x.{code.subject}.x",
-                               annotation.enhanced_subject, ""))
+        rows.append(
+            _digit_row(kb.ui("subject"), f"x.{code.subject}.x", annotation.enhanced_subject, "")
+        )
     return [
         Blank(),
         Heading(f"{kb.ui('enhanced')} {code}: {entry.title}", 3, style),
@@ -163,8 +175,9 @@ def _enhanced_blocks(annotation: Annotation, kb: KnowledgeBase) -> list[Block]:
     ]
 
 
-def annotation_doc(annotation: Annotation, kb: KnowledgeBase, *, show_reply: bool = True,
-                   heading: bool = True) -> list[Block]:
+def annotation_doc(
+    annotation: Annotation, kb: KnowledgeBase, *, show_reply: bool = True, heading: bool = True
+) -> list[Block]:
     """Everything the knowledge base says about one reply, as blocks.
 
     :param show_reply: print the reply's own lines first (off for a bare code).
@@ -188,19 +201,23 @@ def annotation_doc(annotation: Annotation, kb: KnowledgeBase, *, show_reply: boo
     blocks += _context_blocks(annotation, kb)
     blocks += _enhanced_blocks(annotation, kb)
     for pattern in annotation.patterns:
-        if pattern.overload and annotation.enhanced is not None \
-                and annotation.enhanced.description == pattern.meaning:
+        if (
+            pattern.overload
+            and annotation.enhanced is not None
+            and annotation.enhanced.description == pattern.meaning
+        ):
             continue  # already shown as the enhanced code's (vendor) meaning above
         blocks.append(Blank())
-        blocks.append(Heading(kb.ui("vendor_reading").format(vendor=pattern.vendor or "-"), 3,
-                              "note"))
+        blocks.append(
+            Heading(kb.ui("vendor_reading").format(vendor=pattern.vendor or "-"), 3, "note")
+        )
         blocks.append(Paragraph(line(pattern.meaning), indent=2))
         if pattern.fix:
-            blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), pattern.fix),
-                                    indent=2))
+            blocks.append(Paragraph(line(Span(f"{kb.ui('fix')}: ", "bold"), pattern.fix), indent=2))
     if annotation.defects:
         blocks += [Blank(), Heading(kb.ui("defects"), 3, "warn")]
-        blocks.append(Items(tuple(line(kb.ui(f"defect_{d.value}")) for d in annotation.defects),
-                            indent=2))
+        blocks.append(
+            Items(tuple(line(kb.ui(f"defect_{d.value}")) for d in annotation.defects), indent=2)
+        )
     blocks += references_blocks(basic, kb)
     return blocks

@@ -46,14 +46,22 @@ def context_json(context: ContextEntry | None) -> dict[str, Any] | None:
     """The per-command reading (``252@VRFY``), or None."""
     if context is None:
         return None
-    return {"command": context.command, "meaning": context.meaning, "fix": context.fix,
-            "tone": context.tone}
+    return {
+        "command": context.command,
+        "meaning": context.meaning,
+        "fix": context.fix,
+        "tone": context.tone,
+    }
 
 
 def pattern_json(pattern: PatternEntry) -> dict[str, Any]:
     """A vendor-specific reading recognised in the reply's text."""
-    return {"id": pattern.id, "vendor": pattern.vendor, "meaning": pattern.meaning,
-            "fix": pattern.fix}
+    return {
+        "id": pattern.id,
+        "vendor": pattern.vendor,
+        "meaning": pattern.meaning,
+        "fix": pattern.fix,
+    }
 
 
 def annotation_json(annotation: Annotation) -> dict[str, Any]:

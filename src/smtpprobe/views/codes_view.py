@@ -35,8 +35,13 @@ class CodeRow:
     """The class digit (None for an enhanced code listed as X.y.z)."""
 
 
-def code_rows(kb: KnowledgeBase, *, klass: int | None = None, enhanced: bool = False,
-              search: str | None = None) -> list[CodeRow]:
+def code_rows(
+    kb: KnowledgeBase,
+    *,
+    klass: int | None = None,
+    enhanced: bool = False,
+    search: str | None = None,
+) -> list[CodeRow]:
     """The entries of the basic (or, with *enhanced*, the X.y.z) registry that match.
 
     :param klass: keep basic codes of this class; for enhanced codes, write them with it
@@ -51,30 +56,54 @@ def code_rows(kb: KnowledgeBase, *, klass: int | None = None, enhanced: bool = F
         for entry in kb.enhanced_entries():
             subject = int(entry.key.split(".")[1])
             code = entry.key if klass is None else f"{klass}{entry.key[1:]}"
-            rows.append(CodeRow(code, entry.title, entry.description, subject,
-                                kb.enhanced_subject(subject), klass))
+            rows.append(
+                CodeRow(
+                    code,
+                    entry.title,
+                    entry.description,
+                    subject,
+                    kb.enhanced_subject(subject),
+                    klass,
+                )
+            )
             texts[code] = _entry_texts(entry)
     else:
         for entry in kb.basic_entries():
             digit = int(entry.key) // 100
             if klass is None or digit == klass:
-                rows.append(CodeRow(entry.key, entry.title, entry.description, digit,
-                                    kb.basic_class(digit), digit))
+                rows.append(
+                    CodeRow(
+                        entry.key,
+                        entry.title,
+                        entry.description,
+                        digit,
+                        kb.basic_class(digit),
+                        digit,
+                    )
+                )
                 texts[entry.key] = _entry_texts(entry)
     if search:
         needle = search.casefold()
         patterns = _pattern_texts(kb, enhanced=enhanced)
-        rows = [row for row in rows if needle in row.code.casefold()
-                or (enhanced and needle in ("x" + row.code[1:]).casefold())
-                or any(needle in text for text in texts[row.code])
-                or any(needle in text for text in patterns.get("X" + row.code[1:] if enhanced
-                                                               else row.code, ()))]
+        rows = [
+            row
+            for row in rows
+            if needle in row.code.casefold()
+            or (enhanced and needle in ("x" + row.code[1:]).casefold())
+            or any(needle in text for text in texts[row.code])
+            or any(
+                needle in text
+                for text in patterns.get("X" + row.code[1:] if enhanced else row.code, ())
+            )
+        ]
     return rows
 
 
 def _entry_texts(entry: KBEntry) -> list[str]:
-    return [text.casefold() for text in (entry.title, entry.description, entry.when, entry.fix,
-                                         entry.fix_operator)]
+    return [
+        text.casefold()
+        for text in (entry.title, entry.description, entry.when, entry.fix, entry.fix_operator)
+    ]
 
 
 def _pattern_texts(kb: KnowledgeBase, *, enhanced: bool) -> dict[str, list[str]]:
@@ -82,8 +111,10 @@ def _pattern_texts(kb: KnowledgeBase, *, enhanced: bool) -> dict[str, list[str]]
     ``"550"`` for basic codes, ``"X.1.1"`` for enhanced ones."""
     found: dict[str, list[str]] = {}
     for pattern in kb.pattern_entries():
-        words = [text.casefold() for text in (pattern.match, pattern.title, pattern.meaning,
-                                              pattern.fix, pattern.vendor)]
+        words = [
+            text.casefold()
+            for text in (pattern.match, pattern.title, pattern.meaning, pattern.fix, pattern.vendor)
+        ]
         if enhanced:
             keys = ["X" + key[1:] for key in pattern.enhanced_seen]
         else:
@@ -93,29 +124,44 @@ def _pattern_texts(kb: KnowledgeBase, *, enhanced: bool) -> dict[str, list[str]]
     return found
 
 
-def codes_doc(rows: Sequence[CodeRow], kb: KnowledgeBase, *, enhanced: bool = False,
-              search: str | None = None) -> Doc:
+def codes_doc(
+    rows: Sequence[CodeRow], kb: KnowledgeBase, *, enhanced: bool = False, search: str | None = None
+) -> Doc:
     """The rows as a table, with the class (or subject) names below it."""
     doc = Doc().add(Heading(kb.ui("codes_title_enhanced" if enhanced else "codes_title_basic"), 1))
     if not rows:
-        return doc.add(Paragraph(line(Span(kb.ui("codes_none").format(search=search or ""),
-                                           "warn"))))
+        return doc.add(
+            Paragraph(line(Span(kb.ui("codes_none").format(search=search or ""), "warn")))
+        )
     if enhanced:
-        table = Table((kb.ui("codes_col_code"), kb.ui("codes_col_title")), tuple(
-            (Span(row.code, class_style((row.klass or 0) * 100)), Span(row.title))
-            for row in rows))
+        table = Table(
+            (kb.ui("codes_col_code"), kb.ui("codes_col_title")),
+            tuple(
+                (Span(row.code, class_style((row.klass or 0) * 100)), Span(row.title))
+                for row in rows
+            ),
+        )
         legend_mark = "x.{digit}.x {name}"
     else:
-        table = Table((kb.ui("codes_col_code"), kb.ui("codes_col_class"), kb.ui("codes_col_title")),
-                      tuple((Span(row.code, class_style(int(row.code))),
-                             Span(f"{row.group}xx", class_style(int(row.code))), Span(row.title))
-                            for row in rows))
+        table = Table(
+            (kb.ui("codes_col_code"), kb.ui("codes_col_class"), kb.ui("codes_col_title")),
+            tuple(
+                (
+                    Span(row.code, class_style(int(row.code))),
+                    Span(f"{row.group}xx", class_style(int(row.code))),
+                    Span(row.title),
+                )
+                for row in rows
+            ),
+        )
         legend_mark = "{digit}xx {name}"
     groups: dict[int, ClassInfo] = {}
     for row in rows:
         groups.setdefault(row.group, row.group_info)
-    legend = tuple(line(legend_mark.format(digit=digit, name=info.name))
-                   for digit, info in sorted(groups.items()))
+    legend = tuple(
+        line(legend_mark.format(digit=digit, name=info.name))
+        for digit, info in sorted(groups.items())
+    )
     return doc.add(
         table,
         Blank(),

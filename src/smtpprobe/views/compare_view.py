@@ -56,9 +56,11 @@ def _group(explanation: Explanation, other: Explanation) -> str:
     reading = explanation.enhanced
     assert reading is not None
     peer = other.enhanced
-    by_subject = peer is not None and (reading.klass is None or peer.klass is None
-                                       or peer.klass != reading.klass) \
+    by_subject = (
+        peer is not None
+        and (reading.klass is None or peer.klass is None or peer.klass != reading.klass)
         and peer.subject == reading.subject
+    )
     if reading.klass_info is not None and not by_subject:
         return f"{reading.klass}.x.x {reading.klass_info.name}"
     return f"X.{reading.subject}.x {reading.subject_info.name}"
@@ -75,7 +77,8 @@ def _answers(explanation: Explanation, kb: KnowledgeBase) -> str:
         if not basic:
             return kb.ui("compare_carried_by_none").format(code=explanation.label)
         return kb.ui("compare_carried_by").format(
-            code=explanation.label, codes=", ".join(f"{code:03d}" for code in basic))
+            code=explanation.label, codes=", ".join(f"{code:03d}" for code in basic)
+        )
     code = explanation.annotation.reply.code
     commands = kb.commands_answered_by(code)
     if commands is None:
@@ -133,14 +136,14 @@ def compare(first: Explanation, second: Explanation, kb: KnowledgeBase) -> Compa
     if group_a == group_b:
         intro = kb.ui("compare_both").format(a=name_a, b=name_b, group=group_a)
     else:
-        intro = kb.ui("compare_each").format(a=name_a, b=name_b, group_a=group_a,
-                                             group_b=group_b)
+        intro = kb.ui("compare_each").format(a=name_a, b=name_b, group_a=group_a, group_b=group_b)
     differences = (
         f"{_answers(first, kb)} {_answers(second, kb)}",
         _outcomes(first, second, kb),
         _problem(first, second, kb),
-        kb.ui("compare_next").format(a=first.label, fix_a=_first(a.fix), b=second.label,
-                                     fix_b=_first(b.fix)),
+        kb.ui("compare_next").format(
+            a=first.label, fix_a=_first(a.fix), b=second.label, fix_b=_first(b.fix)
+        ),
     )
     when_to_use = tuple(
         kb.ui("compare_expect").format(code=x.label, when=_first(x.entry.when))
@@ -152,10 +155,18 @@ def compare(first: Explanation, second: Explanation, kb: KnowledgeBase) -> Compa
             codes = cited.setdefault(reference, [])
             if explanation.label not in codes:
                 codes.append(explanation.label)
-    title = kb.ui("compare_title").format(a=f"{first.label} {a.title}",
-                                          b=f"{second.label} {b.title}")
-    return Comparison(first, second, title, intro, differences, when_to_use,
-                      tuple((ref, tuple(codes)) for ref, codes in cited.items()))
+    title = kb.ui("compare_title").format(
+        a=f"{first.label} {a.title}", b=f"{second.label} {b.title}"
+    )
+    return Comparison(
+        first,
+        second,
+        title,
+        intro,
+        differences,
+        when_to_use,
+        tuple((ref, tuple(codes)) for ref, codes in cited.items()),
+    )
 
 
 def _code_section(explanation: Explanation, kb: KnowledgeBase) -> list[Block]:
@@ -163,10 +174,14 @@ def _code_section(explanation: Explanation, kb: KnowledgeBase) -> list[Block]:
     if explanation.annotation is not None:
         style = class_style(explanation.annotation.reply.code)
     else:
-        style = class_style((explanation.enhanced.klass or 0) * 100 if explanation.enhanced
-                            else None)
-    return [Blank(), Heading(f"{_label(explanation)} {entry.title}", 2, style),
-            *entry_blocks(entry, kb, level=3)]
+        style = class_style(
+            (explanation.enhanced.klass or 0) * 100 if explanation.enhanced else None
+        )
+    return [
+        Blank(),
+        Heading(f"{_label(explanation)} {entry.title}", 2, style),
+        *entry_blocks(entry, kb, level=3),
+    ]
 
 
 def compare_doc(comparison: Comparison, kb: KnowledgeBase) -> Doc:
@@ -189,5 +204,12 @@ def compare_doc(comparison: Comparison, kb: KnowledgeBase) -> Doc:
         Paragraph(line(" ".join(comparison.when_to_use))),
         Blank(),
         Heading(kb.ui("learn_more"), 2),
-        Items(learn + (line(Span(kb.ui("compare_explain_hint").format(a=first.label, b=second.label), "dim")),)),
+        Items(
+            learn
+            + (
+                line(
+                    Span(kb.ui("compare_explain_hint").format(a=first.label, b=second.label), "dim")
+                ),
+            )
+        ),
     )

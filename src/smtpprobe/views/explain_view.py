@@ -33,17 +33,32 @@ def enhanced_doc(reading: EnhancedReading, kb: KnowledgeBase) -> list[Block]:
     style = class_style((reading.klass or 0) * 100)
     rows: list[tuple[str, Line]] = []
     if reading.klass_info is not None:
-        rows.append((kb.ui("class"), line(Span(f"{reading.klass}.x.x {reading.klass_info.name}",
-                                                style), f": {reading.klass_info.meaning}")))
-    rows.append((kb.ui("subject"), line(Span(f"x.{reading.subject}.x "
-                                             f"{reading.subject_info.name}"),
-                                        f": {reading.subject_info.meaning}")))
+        rows.append(
+            (
+                kb.ui("class"),
+                line(
+                    Span(f"{reading.klass}.x.x {reading.klass_info.name}", style),
+                    f": {reading.klass_info.meaning}",
+                ),
+            )
+        )
+    rows.append(
+        (
+            kb.ui("subject"),
+            line(
+                Span(f"x.{reading.subject}.x {reading.subject_info.name}"),
+                f": {reading.subject_info.meaning}",
+            ),
+        )
+    )
     if entry.basic:
-        rows.append((kb.ui("explain_associated"),
-                     line(", ".join(f"{code:03d}" for code in entry.basic))))
+        rows.append(
+            (kb.ui("explain_associated"), line(", ".join(f"{code:03d}" for code in entry.basic)))
+        )
     blocks: list[Block] = [
-        Heading(kb.ui("explain_enhanced_title").format(code=reading.code, title=entry.title), 2,
-                style),
+        Heading(
+            kb.ui("explain_enhanced_title").format(code=reading.code, title=entry.title), 2, style
+        ),
         Fields(tuple(rows)),
     ]
     if entry.synthesized:
@@ -58,8 +73,9 @@ def explain_doc(explanations: Sequence[Explanation], kb: KnowledgeBase) -> Doc:
         if n:
             doc.add(Blank())
         if explanation.annotation is not None:
-            doc.add(*annotation_doc(explanation.annotation, kb,
-                                    show_reply=explanation.kind == "reply"))
+            doc.add(
+                *annotation_doc(explanation.annotation, kb, show_reply=explanation.kind == "reply")
+            )
         elif explanation.enhanced is not None:
             doc.add(*enhanced_doc(explanation.enhanced, kb))
     return doc

@@ -102,8 +102,9 @@ def enhanced_reading(query: CodeQuery, kb: KnowledgeBase) -> EnhancedReading:
     )
 
 
-def explain_code(query: CodeQuery, kb: KnowledgeBase, command: str | None = None,
-                 text: str | None = None) -> Explanation:
+def explain_code(
+    query: CodeQuery, kb: KnowledgeBase, command: str | None = None, text: str | None = None
+) -> Explanation:
     """A basic or enhanced code explained, optionally as the reply to *command*."""
     if query.basic is None:
         return Explanation(text or str(query), "enhanced", enhanced=enhanced_reading(query, kb))
@@ -135,15 +136,17 @@ def explain_argument(text: str, kb: KnowledgeBase, command: str | None = None) -
             annotation = annotate_reply(reply, kb, command or logged.command)
             return Explanation(text, "reply", annotation=annotation)
     digits = _LEADING_DIGITS.match(first)
-    if digits is not None and not (_STANDARD_CODE.fullmatch(digits.group())
-                                   and _REPLY_START.match(first)):
+    if digits is not None and not (
+        _STANDARD_CODE.fullmatch(digits.group()) and _REPLY_START.match(first)
+    ):
         # "999 what" or "999x" is no more a reply than "explain 999" is a code.
         raise UnknownCodeError(key="error_code_not_basic", params={"text": digits.group()[:12]})
     try:
         reply = parse_reply("\n".join(_unfolded(lines)) if lines else "")
     except MalformedReplyError as exc:
-        raise UnknownCodeError(key="error_explain_unreadable",
-                               params={"text": first[:60], "reason": exc}) from None
+        raise UnknownCodeError(
+            key="error_explain_unreadable", params={"text": first[:60], "reason": exc}
+        ) from None
     return Explanation(text, "reply", annotation=annotate_reply(reply, kb, command))
 
 

@@ -63,7 +63,8 @@ def _shown(value: Any, kb: KnowledgeBase) -> str:
     if isinstance(value, bool):
         return kb.ui("mx_yes" if value else "mx_no")
     if isinstance(value, (list, tuple)) and all(
-            isinstance(item, (list, tuple)) and len(item) == 2 for item in value):
+        isinstance(item, (list, tuple)) and len(item) == 2 for item in value
+    ):
         return ", ".join(f"{_shown(key, kb)}: {_shown(item, kb)}" for key, item in value)
     if isinstance(value, (list, tuple)):
         return " ".join(_shown(item, kb) for item in value)
@@ -112,8 +113,10 @@ def summary_text(finding: Finding, kb: KnowledgeBase) -> str:
     """The summary line: the reason's sentence, then one sentence per note."""
     params = _params(finding, kb)
     parts = [_summary(kb, finding.check, finding.reason, params)]
-    parts += [_summary(kb, finding.check, note.reason, {**params, **note.params})
-              for note in finding.notes]
+    parts += [
+        _summary(kb, finding.check, note.reason, {**params, **note.params})
+        for note in finding.notes
+    ]
     return " ".join(part for part in parts if part)
 
 
@@ -166,4 +169,3 @@ def advice_text(finding: Finding, kb: KnowledgeBase) -> str:
 def word(finding: Finding, kb: KnowledgeBase) -> Worded:
     """Both of *finding*'s texts in *kb*'s language."""
     return Worded(summary_text(finding, kb), advice_text(finding, kb))
-

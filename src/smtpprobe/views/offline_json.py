@@ -131,8 +131,10 @@ def explanation_json(explanation: Explanation) -> dict[str, Any]:
 
 def explain_json(explanations: Sequence[Explanation]) -> dict[str, Any]:
     """The ``explain`` document."""
-    return {"schema_version": SCHEMA_VERSION,
-            "explanations": [explanation_json(e) for e in explanations]}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "explanations": [explanation_json(e) for e in explanations],
+    }
 
 
 def compare_json(comparison: Comparison) -> dict[str, Any]:
@@ -144,13 +146,21 @@ def compare_json(comparison: Comparison) -> dict[str, Any]:
         "codes": [explanation_json(comparison.first), explanation_json(comparison.second)],
         "key_differences": list(comparison.differences),
         "when_to_use": list(comparison.when_to_use),
-        "learn_more": [{"reference": reference, "codes": list(codes)}
-                       for reference, codes in comparison.learn_more],
+        "learn_more": [
+            {"reference": reference, "codes": list(codes)}
+            for reference, codes in comparison.learn_more
+        ],
     }
 
 
-def codes_json(rows: Sequence[CodeRow], *, enhanced: bool, klass: int | None,
-               search: str | None, kb: KnowledgeBase) -> dict[str, Any]:
+def codes_json(
+    rows: Sequence[CodeRow],
+    *,
+    enhanced: bool,
+    klass: int | None,
+    search: str | None,
+    kb: KnowledgeBase,
+) -> dict[str, Any]:
     """The ``codes`` document."""
     codes = []
     for row in rows:
@@ -158,15 +168,23 @@ def codes_json(rows: Sequence[CodeRow], *, enhanced: bool, klass: int | None,
         if row.klass is not None:
             info = kb.enhanced_class(row.klass) if enhanced else row.group_info
             klass_info = digit_json(row.klass, info)
-        codes.append({
-            "code": row.code,
-            "title": row.title,
-            "description": row.description,
-            "class": klass_info,
-            "subject": digit_json(row.group, row.group_info) if enhanced else None,
-        })
-    return {"schema_version": SCHEMA_VERSION, "registry": "enhanced" if enhanced else "basic",
-            "class": klass, "search": search, "count": len(codes), "codes": codes}
+        codes.append(
+            {
+                "code": row.code,
+                "title": row.title,
+                "description": row.description,
+                "class": klass_info,
+                "subject": digit_json(row.group, row.group_info) if enhanced else None,
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "registry": "enhanced" if enhanced else "basic",
+        "class": klass,
+        "search": search,
+        "count": len(codes),
+        "codes": codes,
+    }
 
 
 def record_tail(found: Found, reading: Reading) -> str:
@@ -176,20 +194,39 @@ def record_tail(found: Found, reading: Reading) -> str:
     build one record per reply with a single string operation. ASCII only (``\\u`` escapes):
     a million records are written three times faster than as UTF-8.
     """
-    tail = json_text({
-        "source": found.source, "code": found.code, "enhanced": found.enhanced,
-        "command": found.command, "title": reading.title, "meaning": reading.meaning,
-        "fix": reading.fix, "tone": reading.tone.value, "basis": reading.basis,
-    }, ascii_only=True)
+    tail = json_text(
+        {
+            "source": found.source,
+            "code": found.code,
+            "enhanced": found.enhanced,
+            "command": found.command,
+            "title": reading.title,
+            "meaning": reading.meaning,
+            "fix": reading.fix,
+            "tone": reading.tone.value,
+            "basis": reading.basis,
+        },
+        ascii_only=True,
+    )
     return tail[1:]
 
 
-def summary_json(source: str, lines: int, found: int, replies: int,
-                 codes: Sequence[Tally], enhanced: Sequence[Tally]) -> dict[str, Any]:
+def summary_json(
+    source: str,
+    lines: int,
+    found: int,
+    replies: int,
+    codes: Sequence[Tally],
+    enhanced: Sequence[Tally],
+) -> dict[str, Any]:
     """The closing ``summary`` record."""
     return {
-        "schema_version": SCHEMA_VERSION, "type": "summary", "source": source,
-        "lines": lines, "found": found, "replies": replies,
+        "schema_version": SCHEMA_VERSION,
+        "type": "summary",
+        "source": source,
+        "lines": lines,
+        "found": found,
+        "replies": replies,
         "codes": [{"code": t.code, "count": t.count, "title": t.title} for t in codes],
         "enhanced": [{"code": t.code, "count": t.count, "title": t.title} for t in enhanced],
     }

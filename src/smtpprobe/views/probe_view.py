@@ -7,21 +7,35 @@ make it visible-safe (`smtpprobe.render.doc.visible`), so nothing here escapes b
 from __future__ import annotations
 
 from smtpprobe.errors import SMTPProbeError
-from smtpprobe.views.errors import localized
-from smtpprobe.transcript import command_text, milliseconds, verb
 from smtpprobe.kb import KnowledgeBase
 from smtpprobe.meaning import Annotation, Tone, annotate_reply
-from smtpprobe.render.doc import Blank, Block, Doc, Fields, Heading, Items, Paragraph, Span
-from smtpprobe.render.doc import Table, line
+from smtpprobe.render.doc import (
+    Blank,
+    Block,
+    Doc,
+    Fields,
+    Heading,
+    Items,
+    Paragraph,
+    Span,
+    Table,
+    line,
+)
 from smtpprobe.reply import Reply
 from smtpprobe.report import Exchange, ProbeReport, Status
+from smtpprobe.transcript import command_text, milliseconds, verb
+from smtpprobe.views.errors import localized
 from smtpprobe.views.findings import Worded, word
 from smtpprobe.views.transcript_words import deviation_detail
 
 __all__ = ["STATUS_STYLE", "error_label", "probe_doc", "server_lines", "status_line"]
 
-STATUS_STYLE = {Status.OK: "ok", Status.WARNING: "warn", Status.CRITICAL: "bad",
-                Status.UNKNOWN: "note"}
+STATUS_STYLE = {
+    Status.OK: "ok",
+    Status.WARNING: "warn",
+    Status.CRITICAL: "bad",
+    Status.UNKNOWN: "note",
+}
 _TONE_STYLE = {Tone.OK: "ok", Tone.NOTE: "note", Tone.WARN: "warn", Tone.BAD: "bad"}
 
 
@@ -45,11 +59,23 @@ def _meaning_blocks(annotation: Annotation, kb: KnowledgeBase, repeated: bool) -
     if reply.enhanced is not None and annotation.enhanced is not None:
         title += f" · {reply.enhanced} {annotation.enhanced.title}"
     if repeated:
-        return [Paragraph(line(Span("= ", "dim"), Span(title, style),
-                               Span(f" ({kb.ui('probe_as_above')})", "dim")), indent=4)]
+        return [
+            Paragraph(
+                line(
+                    Span("= ", "dim"),
+                    Span(title, style),
+                    Span(f" ({kb.ui('probe_as_above')})", "dim"),
+                ),
+                indent=4,
+            )
+        ]
     context = annotation.context.meaning if annotation.context else ""
-    blocks: list[Block] = [Paragraph(line(Span("= ", "dim"), Span(title, style),
-                                          Span(f": {context}" if context else "")), indent=4)]
+    blocks: list[Block] = [
+        Paragraph(
+            line(Span("= ", "dim"), Span(title, style), Span(f": {context}" if context else "")),
+            indent=4,
+        )
+    ]
     for pattern in annotation.patterns[:1]:
         reading = kb.ui("vendor_reading").format(vendor=pattern.vendor or "-")
         blocks.append(Paragraph(line(Span(f"{reading}: ", "dim"), pattern.meaning), indent=4))
@@ -90,26 +116,44 @@ def _exchange_blocks(exchange: Exchange, kb: KnowledgeBase, seen: set[str]) -> l
         style = f"c{reply.klass}" if 2 <= reply.klass <= 5 else "bad"
         texts = server_lines(reply)
         took = Span(f"  ({_duration(exchange.elapsed)})", "dim")
-        blocks.append(Fields(tuple(
-            ("S:", line(Span(text, style), *((took,) if n == len(texts) - 1 else ())))
-            for n, text in enumerate(texts)
-        )))
+        blocks.append(
+            Fields(
+                tuple(
+                    ("S:", line(Span(text, style), *((took,) if n == len(texts) - 1 else ())))
+                    for n, text in enumerate(texts)
+                )
+            )
+        )
         annotation = annotate_reply(reply, kb, verb(exchange))
-        key = "|".join((verb(exchange), str(reply.code), str(reply.enhanced),
-                        ",".join(p.id for p in annotation.patterns), str(reply.defects)))
+        key = "|".join(
+            (
+                verb(exchange),
+                str(reply.code),
+                str(reply.enhanced),
+                ",".join(p.id for p in annotation.patterns),
+                str(reply.defects),
+            )
+        )
         blocks.extend(_meaning_blocks(annotation, kb, repeated=key in seen))
         seen.add(key)
     error = exchange.error
     if error is not None:
         message, hint = localized(error, kb)
-        blocks.append(Paragraph(line(Span(f"!  {error_label(error, kb)}: ", "bad"), message),
-                                indent=0))
+        blocks.append(
+            Paragraph(line(Span(f"!  {error_label(error, kb)}: ", "bad"), message), indent=0)
+        )
         if hint:
-            blocks.append(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint),
-                                    indent=4))
+            blocks.append(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint), indent=4))
         if exchange.partial:
-            blocks.append(Paragraph(line(Span(f"{kb.ui('probe_partial')}: ", "dim"),
-                                         exchange.partial.decode("latin-1")), indent=4))
+            blocks.append(
+                Paragraph(
+                    line(
+                        Span(f"{kb.ui('probe_partial')}: ", "dim"),
+                        exchange.partial.decode("latin-1"),
+                    ),
+                    indent=4,
+                )
+            )
     return blocks
 
 
@@ -139,15 +183,23 @@ def _users_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
     if len(names) < 2:
         return []
     checks = [f.check for f in found]
-    rows = tuple((Span(name, "bold"), *(_user_cell(by_check.get(check), kb) for check in checks))
-                 for name, by_check in names.items())
+    rows = tuple(
+        (Span(name, "bold"), *(_user_cell(by_check.get(check), kb) for check in checks))
+        for name, by_check in names.items()
+    )
     columns = (kb.ui("probe_users_column_name"), *(check.upper() for check in checks))
-    blocks: list[Block] = [Blank(), Heading(kb.ui("probe_users_heading"), level=3),
-                           Table(columns=columns, rows=rows)]
+    blocks: list[Block] = [
+        Blank(),
+        Heading(kb.ui("probe_users_heading"), level=3),
+        Table(columns=columns, rows=rows),
+    ]
     silent = [f.check.upper() for f in found if not f.data.get("users_known")]
     if silent:
-        blocks.append(Paragraph(line(Span(kb.ui("probe_users_unknowable").format(
-            commands=" ".join(silent)), "dim"))))
+        blocks.append(
+            Paragraph(
+                line(Span(kb.ui("probe_users_unknowable").format(commands=" ".join(silent)), "dim"))
+            )
+        )
     return blocks
 
 
@@ -178,11 +230,15 @@ def _findings_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
         )
         for f, (_, words) in zip(report.findings, worded, strict=True)
     )
-    columns = tuple(kb.ui(f"probe_column_{name}") for name in ("check", "status", "verdict",
-                                                                "summary"))
+    columns = tuple(
+        kb.ui(f"probe_column_{name}") for name in ("check", "status", "verdict", "summary")
+    )
     blocks: list[Block] = [Table(columns=columns, rows=rows)]
-    advice = tuple(line(Span(f"{_label(kb, 'probe_check_', check)}: ", "bold"), words.advice)
-                   for check, words in worded if words.advice)
+    advice = tuple(
+        line(Span(f"{_label(kb, 'probe_check_', check)}: ", "bold"), words.advice)
+        for check, words in worded
+        if words.advice
+    )
     if advice:
         blocks += [Blank(), Heading(kb.ui("probe_advice_heading"), level=3), Items(advice)]
     blocks += _users_blocks(report, kb)
@@ -190,19 +246,23 @@ def _findings_blocks(report: ProbeReport, kb: KnowledgeBase) -> list[Block]:
     items = deviations.data.get("items", []) if deviations is not None else []
     if items:
         exchanges = report.session.exchanges
-        listed = tuple(line(Span(f"{i['command'] or i['phase']}: ", "dim"),
-                            deviation_detail(i, exchanges, kb)) for i in items)
+        listed = tuple(
+            line(Span(f"{i['command'] or i['phase']}: ", "dim"), deviation_detail(i, exchanges, kb))
+            for i in items
+        )
         blocks += [Blank(), Heading(kb.ui("probe_deviations_heading"), level=3), Items(listed)]
     return blocks
 
 
 def status_line(status: Status, kb: KnowledgeBase) -> Paragraph:
     """``Status: WARNING (exit code 1)``, styled by severity."""
-    return Paragraph(line(
-        Span(f"{kb.ui('probe_status')}: ", "bold"),
-        Span(_label(kb, "probe_status_", status.value).upper(), STATUS_STYLE[status]),
-        Span(" (" + kb.ui("probe_exit_code").format(code=status.exit_code) + ")", "dim"),
-    ))
+    return Paragraph(
+        line(
+            Span(f"{kb.ui('probe_status')}: ", "bold"),
+            Span(_label(kb, "probe_status_", status.value).upper(), STATUS_STYLE[status]),
+            Span(" (" + kb.ui("probe_exit_code").format(code=status.exit_code) + ")", "dim"),
+        )
+    )
 
 
 def probe_doc(report: ProbeReport, kb: KnowledgeBase) -> Doc:
@@ -216,8 +276,7 @@ def probe_doc(report: ProbeReport, kb: KnowledgeBase) -> Doc:
         (kb.ui("probe_field_elapsed"), line(_duration(session.elapsed))),
     ]
     if not session.complete:
-        facts.append((kb.ui("probe_field_complete"), line(Span(kb.ui("probe_incomplete"),
-                                                               "warn"))))
+        facts.append((kb.ui("probe_field_complete"), line(Span(kb.ui("probe_incomplete"), "warn"))))
     doc.add(Fields(tuple(facts)), Blank(), Heading(kb.ui("probe_transcript"), level=2))
     seen: set[str] = set()
     for exchange in session.exchanges:
@@ -232,7 +291,12 @@ def probe_doc(report: ProbeReport, kb: KnowledgeBase) -> Doc:
         if hint:
             doc.add(Paragraph(line(Span(f"{kb.ui('probe_hint')}: ", "bold"), hint), indent=4))
     if session.stray:
-        doc.add(Paragraph(line(Span(f"{kb.ui('probe_stray')}: ", "warn"),
-                               session.stray[:200].decode("latin-1"))))
+        doc.add(
+            Paragraph(
+                line(
+                    Span(f"{kb.ui('probe_stray')}: ", "warn"), session.stray[:200].decode("latin-1")
+                )
+            )
+        )
     doc.add(Blank(), Heading(kb.ui("probe_findings"), level=2), *_findings_blocks(report, kb))
     return doc.add(Blank(), status_line(report.status, kb))
