@@ -138,9 +138,26 @@ class ResolveError(SMTPProbeError):
 
 
 class RemoteError(SMTPProbeError):
-    """The server or the path to it failed."""
+    """The server or the path to it failed.
+
+    :param raw: the bytes that were received with it (an unfinished or unreadable reply,
+        bounded), kept as evidence; ``b""`` when there were none.
+    """
 
     kind = "remote"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        raw: bytes = b"",
+        key: str = "",
+        params: Mapping[str, object] | None = None,
+        phase: str = "",
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, key=key, params=params, phase=phase, hint=hint)
+        self.raw = raw
 
 
 class ProbeConnectError(RemoteError, ConnectionError):
@@ -156,25 +173,10 @@ class ProbeTimeoutError(RemoteError, TimeoutError):
 
 
 class ServerDisconnectedError(RemoteError, ConnectionError):
-    """The server closed the connection before its reply was complete.
-
-    :param raw: the bytes of the unfinished reply (bounded), kept as evidence.
-    """
+    """The server closed the connection before its reply was complete (``raw``: the bytes
+    of the unfinished reply)."""
 
     kind = "disconnected"
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        raw: bytes = b"",
-        key: str = "",
-        params: Mapping[str, object] | None = None,
-        phase: str = "",
-        hint: str = "",
-    ) -> None:
-        super().__init__(message, key=key, params=params, phase=phase, hint=hint)
-        self.raw = raw
 
 
 class ProbeInterruptedError(SMTPProbeError):
@@ -196,22 +198,6 @@ class ServerProtocolError(RemoteError):
 
 
 class MalformedReplyError(ServerProtocolError):
-    """Bytes that cannot be read as an SMTP reply at all.
-
-    :param raw: the offending bytes (bounded), kept as evidence.
-    """
+    """Bytes that cannot be read as an SMTP reply at all (``raw``: the offending bytes)."""
 
     kind = "malformed-reply"
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        raw: bytes = b"",
-        key: str = "",
-        params: Mapping[str, object] | None = None,
-        phase: str = "",
-        hint: str = "",
-    ) -> None:
-        super().__init__(message, key=key, params=params, phase=phase, hint=hint)
-        self.raw = raw

@@ -6,6 +6,7 @@ many, every format) is `smtpprobe.commands.run.run_targets`, which ``demo`` uses
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import socket
@@ -262,11 +263,14 @@ def _steps(skip: tuple[str, ...], only: tuple[str, ...], rcpt_check: bool) -> fr
     return steps | {"rcpt"} if rcpt_check else steps
 
 
-def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
+def connection_options_from(params: dict[str, Any], port: int | None) -> ProbeOptions:
+    """The connection part of a `ProbeOptions` (port, TLS, HELO name, family, timeouts,
+    trust, source), shared by ``probe`` and ``send``.
+
+    :raises UsageError: both ``-4`` and ``-6``.
+    """
     if params["ipv4"] and params["ipv6"]:
         raise UsageError(key="error_ipv4_and_ipv6")
-    if params["domain"] is not None and not _DOMAIN.fullmatch(params["domain"]):
-        raise UsageError(key="error_not_a_domain", params={"domain": params["domain"]})
     family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
     return ProbeOptions(
         port=port,
@@ -275,14 +279,22 @@ def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
         family=family,
         deadline=params["timeout"],
         command_timeout=params["command_timeout"],
+        cafile=params["cafile"],
+        insecure=params["insecure"],
+        source=params["source"],
+    )
+
+
+def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
+    if params["domain"] is not None and not _DOMAIN.fullmatch(params["domain"]):
+        raise UsageError(key="error_not_a_domain", params={"domain": params["domain"]})
+    return dataclasses.replace(
+        connection_options_from(params, port),
         users=params["users"],
         lists=params["lists"],
         domain=params["domain"],
         control_address=params.get("control"),  # the exporter has no --control
         steps=_steps(params["skip"], params["only"], params["rcpt_check"]),
-        cafile=params["cafile"],
-        insecure=params["insecure"],
-        source=params["source"],
     )
 
 

@@ -4,14 +4,18 @@ exit by what became of it (accepted 0, deferred or partly accepted 1, refused 2)
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import IO, Any
 
 import click
 
 from smtpprobe.commands._auth import auth_options, with_auth
 from smtpprobe.commands._common import lang_from_env
-from smtpprobe.commands.probe import HostPort, _connection_options, output_options
+from smtpprobe.commands.probe import (
+    HostPort,
+    _connection_options,
+    connection_options_from,
+    output_options,
+)
 from smtpprobe.commands.probe_options import policy_from_params, policy_options
 from smtpprobe.commands.run import RunOptions, live, print_report, print_unreachable
 from smtpprobe.commands.smuggle import smuggling_options
@@ -19,7 +23,6 @@ from smtpprobe.errors import ResolveError, UsageError
 from smtpprobe.i18n import N_, LocalizedCommand, option
 from smtpprobe.message import Draft, split_header
 from smtpprobe.render.formats import OutputFormat
-from smtpprobe.report import ProbeOptions, TlsMode
 from smtpprobe.validate import check_token
 
 __all__ = ["send_command"]
@@ -158,23 +161,6 @@ def _envelope_from(
     return sender, recipients or tuple(extract_recipients(message))
 
 
-def _options(params: dict[str, Any], port: int | None) -> ProbeOptions:
-    if params["ipv4"] and params["ipv6"]:
-        raise UsageError(key="error_ipv4_and_ipv6")
-    family = socket.AF_INET if params["ipv4"] else socket.AF_INET6 if params["ipv6"] else 0
-    return ProbeOptions(
-        port=port,
-        tls=TlsMode(params["tls"]),
-        helo=params["helo"],
-        family=family,
-        deadline=params["timeout"],
-        command_timeout=params["command_timeout"],
-        cafile=params["cafile"],
-        insecure=params["insecure"],
-        source=params["source"],
-    )
-
-
 @click.command(
     "send",
     cls=LocalizedCommand,
@@ -204,7 +190,7 @@ def send_command(target: tuple[str, int | None], **params: Any) -> int:
     params["lang"] = params["lang"] or lang_from_env()
     params.setdefault("skip", ())
     host, port = target
-    options = with_auth(_options(params, port or params["port"]), params)
+    options = with_auth(connection_options_from(params, port or params["port"]), params)
     policy = policy_from_params(params)
     if params["smuggling_check"]:
         from smtpprobe.commands.smuggle import run_smuggling
