@@ -300,6 +300,8 @@ def _auth(reason: str) -> Predicate:
             return not sent
         if reason == "no-reply":
             return bool(sent) and sent[-1].reply is None
+        if reason == "desynchronised":
+            return session.desync is not None and bool(sent)
         expected = {
             "ok": 235,
             "ok-plaintext": 235,

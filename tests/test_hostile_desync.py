@@ -349,3 +349,48 @@ def test_no_stray_reply_flips_the_verdict(
             assert doc["desynchronised"] and run.code != 0
     if disclosing:
         assert run.code != 0  # never a false OK for --expect-* not-disclosing
+
+
+async def _two_answers_to_auth(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """235 to AUTH, and 100 ms later a 535: one of them answers nothing."""
+    writer.write(b"220 mx.hostile.test ESMTP\r\n")
+    while (command := await read_command(reader)) is not None:
+        verb = command.split(b" ")[0].upper()
+        if verb == b"EHLO":
+            writer.write(b"250-mx.hostile.test\r\n250 AUTH PLAIN\r\n")
+        elif verb == b"AUTH":
+            writer.write(b"235 2.7.0 Authentication successful\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(b"535 5.7.8 Authentication credentials invalid\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 bye\r\n")
+            return
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+
+
+def test_a_stray_235_never_says_logged_in(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AUTH finding, like the verdicts, gives no answer from a session out of step."""
+    monkeypatch.setenv("SMTPPROBE_TEST_PASSWORD", "not-the-password")
+    with serve_in_thread(_two_answers_to_auth) as server:
+        run = run_cli(
+            capsys,
+            "probe",
+            server.target,
+            "--tls",
+            "none",
+            "--auth-user",
+            "alice",
+            "--auth-password-env",
+            "SMTPPROBE_TEST_PASSWORD",
+            "--allow-plaintext-auth",
+            "--format",
+            "json",
+        )
+    auth = run.json()["findings"]["auth"]
+    assert auth["reason"] == "desynchronised" and auth["status"] == "unknown"
+    assert run.json()["desynchronised"] is True

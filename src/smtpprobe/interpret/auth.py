@@ -41,6 +41,15 @@ _SKIPPED: dict[str, tuple[str, Status]] = {
 }
 
 
+def _out_of_step(session: Session, exchange: Exchange) -> bool:
+    """Whether the session fell out of step (`Session.desync`) at or before *exchange*,
+    so that its reply may answer another command."""
+    desync = session.desync
+    if desync is None:
+        return False
+    return any(i >= desync.since for i, ex in enumerate(session.exchanges) if ex is exchange)
+
+
 def decode_challenge(text: str) -> str:
     """A 334 challenge as text (``VXNlcm5hbWU6`` → ``Username:``), else *text* unchanged."""
     try:
@@ -127,6 +136,9 @@ def _judge(
     last = sent[-1]
     if last.reply is None:
         return "no-reply", Status.UNKNOWN, (), last.error
+    if _out_of_step(session, last):
+        # A stray 235 read as the answer would say "logged in" for a wrong password.
+        return "desynchronised", Status.UNKNOWN, (), None
     if command_text(last.command) == "*" and len(sent) > 1:
         last = sent[-2]  # the challenge that made the probe cancel is the news
     reply = last.reply
