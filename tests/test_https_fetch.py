@@ -81,6 +81,15 @@ async def test_a_good_answer(https: Callable[[Script], Awaitable[int]], cafile: 
         (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 40_000, "malformed"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "malformed"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "malformed"),
+        # Numbers that str.isdigit() takes and int() refuses or reads as something else.
+        ("HTTP/1.1 200 OK\r\nContent-Length: ²³\r\n\r\n".encode(), "malformed"),
+        ("HTTP/1.1 200 OK\r\nContent-Length: ٣\r\n\r\nabc".encode(), "malformed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", "malformed"),
+        ("HTTP/1.1 ²⁰⁰ OK\r\nContent-Length: 0\r\n\r\n".encode(), "malformed"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 5000 + b"\r\n",
+            "malformed",
+        ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", "too-large"),
         (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 70_000, "too-large"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed"),

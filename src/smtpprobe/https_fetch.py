@@ -12,8 +12,9 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from smtpprobe import __version__
+from smtpprobe.numbers import ascii_number
 from smtpprobe.tls import client_context
+from smtpprobe.version import __version__
 
 __all__ = ["MAX_BODY", "FetchError", "HttpsResponse", "fetch"]
 
@@ -131,14 +132,17 @@ async def _exchange(
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    # The server's numbers: ASCII digits only, short ("²" passes str.isdigit(), then
+    # int() raises; 5000 digits pass too, past Python's int-string limit).
+    status = ascii_number(parts[1], max_digits=3) if len(parts) >= 2 else None
+    if status is None or not parts[0].startswith("HTTP/1."):
         raise FetchError("malformed", lines[0][:80])
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         if colon:
             headers.setdefault(name.strip().lower(), value.strip())
-    return int(parts[1]), headers
+    return status, headers
 
 
 async def _body(reader: asyncio.StreamReader, headers: dict[str, str], max_body: int) -> bytes:
@@ -146,12 +150,13 @@ async def _body(reader: asyncio.StreamReader, headers: dict[str, str], max_body:
         return await _chunked(reader, max_body)
     length = headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
+        octets = ascii_number(length, max_digits=18)
+        if octets is None:
             raise FetchError("malformed", f"Content-Length {length[:40]}")
-        if int(length) > max_body:
-            raise FetchError("too-large", length)
+        if octets > max_body:
+            raise FetchError("too-large", length[:40])
         try:
-            return await reader.readexactly(int(length))
+            return await reader.readexactly(octets)
         except asyncio.IncompleteReadError as exc:
             raise FetchError("malformed", f"body ended after {len(exc.partial)} bytes") from None
     body = await reader.read(max_body + 1)
@@ -168,7 +173,10 @@ async def _chunked(reader: asyncio.StreamReader, max_body: int) -> bytes:
     while True:
         try:
             size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+            size_text = size_line.split(b";", 1)[0].strip()
+            if not size_text or len(size_text) > 16 or not size_text.isalnum():
+                raise ValueError(size_text[:40])
+            size = int(size_text, 16)
         except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
             raise FetchError("malformed", "bad chunk size") from None
         if size == 0:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from smtpprobe import __version__
 from smtpprobe.errors import UsageError
 from smtpprobe.report import DEFAULT_HELO
+from smtpprobe.version import __version__
 
 __all__ = ["Draft", "Needs", "compose", "needs", "split_header"]
 
