@@ -47,6 +47,8 @@ if [ "$MODE" = test ]; then
     missing=()
     command -v postfix >/dev/null || [ -x /usr/sbin/postfix ] || missing+=(postfix)
     command -v swaks >/dev/null || missing+=(swaks)
+    # ip netns for the resolver test (a DNS server of its own that never answers).
+    command -v ip >/dev/null || missing+=(iproute2)
     # localedef and its locale sources: tests/test_output_safety.py builds an ISO-8859-1 locale.
     { command -v localedef >/dev/null && [ -d /usr/share/i18n/locales ]; } || missing+=(locales)
     # testssl.sh only for bench/bench_tls_scan.py (it runs without it and says so).

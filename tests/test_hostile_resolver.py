@@ -1,59 +1,81 @@
 """A system resolver that never answers: ``--timeout`` still bounds the whole run.
 
-The machine's own resolver cannot be made to hang from a test, so ``socket.getaddrinfo``
-is replaced, for one name only, by a call that blocks until the test ends: the same
-shape as a resolver whose servers drop every query (glibc then waits 5 s per try).
+A real one: a network namespace of the test's own, whose resolv.conf names a DNS server on
+its loopback that takes every query and answers none (``options timeout:30``, so glibc
+waits 30 s). Before the fix the run waited out the resolver thread at exit: ``--timeout
+2`` took 30 s.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from tests.hostile import run_cli
+from tests.requirements import missing
 
 # Each test waits out a --timeout on purpose.
 pytestmark = pytest.mark.slow
 
-HANGING = "hangs.resolver.test"
-# Well past the deadline and the slack below: waiting for the thread would show.
-HANG = 30.0
+ROOT = Path(__file__).resolve().parent.parent
+HANGING = "mx.hangs.example"
 
 
 @pytest.fixture
-def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    release = threading.Event()
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        flags = args[4] if len(args) > 4 else kwargs.get("flags", 0)
-        if host == HANGING and flags & socket.AI_NUMERICHOST:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        if host == HANGING:
-            release.wait(HANG)
-            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield release
-    release.set()  # let the abandoned thread end
+def silent_resolver_namespace() -> Iterator[str]:
+    """A network namespace with loopback up and a resolv.conf naming 127.0.0.1 there."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        missing("needs root and iproute2 (ip netns) for a resolver of the test's own")
+    name = f"smtpprobe-dns-{os.getpid()}"
+    config = Path("/etc/netns") / name
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        config.mkdir(parents=True)
+        (config / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:30 attempts:1\n")
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        shutil.rmtree(config, ignore_errors=True)
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.mark.parametrize("output_format", ["text", "json"])
 def test_a_resolver_that_never_answers_ends_at_the_deadline(
-    capsys: pytest.CaptureFixture[str],
-    hanging_resolver: threading.Event,
-    output_format: str,
+    silent_resolver_namespace: str, output_format: str
 ) -> None:
-    run = run_cli(capsys, "probe", HANGING, "--timeout", "2", "--format", output_format)
-    assert run.code == 3, run.err
-    assert "Traceback" not in run.err and "internal error" not in run.err
-    # Generous for a loaded machine; waiting for the resolver thread took the full HANG.
-    assert run.elapsed < 2.0 + 8.0, f"took {run.elapsed:.1f} s"
-    assert HANGING in run.out + run.err
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            silent_resolver_namespace,
+            sys.executable,
+            str(ROOT / "tests" / "silent_dns.py"),
+            "probe",
+            HANGING,
+            "--timeout",
+            "2",
+            "--format",
+            output_format,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    run = json.loads(done.stdout)
+    assert run["code"] == 3, run["err"]
+    assert "Traceback" not in run["err"] and "internal error" not in run["err"]
+    # Generous for a loaded machine; waiting for the resolver thread took the full 30 s.
+    assert run["elapsed"] < 2.0 + 8.0, f"took {run['elapsed']:.1f} s"
+    assert HANGING in run["out"] + run["err"]
     if output_format == "json":
-        assert run.json()["error"]["kind"] == "resolve"
+        assert json.loads(run["out"])["error"]["kind"] == "resolve"

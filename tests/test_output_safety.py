@@ -25,6 +25,7 @@ from smtpprobe.render.json_text import json_text
 from tests import hostile
 from tests.cli import set_plain_english
 from tests.hostile import run_cli, serve_in_thread
+from tests.requirements import missing
 
 # Trojan Source (CVE-2021-42574) and friends: RLO, LRI/RLI/FSI/PDI, ZWSP…RLM, LS, PS, BOM.
 INVISIBLE = "\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f\u2028\u2029\ufeff\u061c"
@@ -110,7 +111,7 @@ def latin1(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of an ISO-8859-1 locale, built here with localedef."""
     localedef = shutil.which("localedef")
     if localedef is None:
-        pytest.skip("localedef is missing: run scripts/setup.sh test (Debian's locales)")
+        missing("localedef is missing: run scripts/setup.sh test (Debian's locales)")
     folder = tmp_path_factory.mktemp("locales")
     subprocess.run(
         [localedef, "-i", "en_US", "-f", "ISO-8859-1", str(folder / "en_US.ISO-8859-1")],

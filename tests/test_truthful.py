@@ -11,6 +11,7 @@ import functools
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from tests.hostile import (
     silent,
 )
 from tests.ports import ServerAddress
+from tests.requirements import missing
 
 Serve = Callable[..., ServerAddress]
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,16 +310,26 @@ def test_all_addresses_reads_etc_hosts_like_a_plain_probe(
     assert code in (0, 1)
 
 
+def _free_loopback(port: int) -> str:
+    """A loopback address (127.0.0.0/8: any of them) where *port* is free here."""
+    for last in range(3, 60):
+        address = f"127.0.0.{last}"
+        try:
+            socket.create_server((address, port)).close()
+        except OSError:
+            continue
+        return address
+    missing(f"port {port} is taken on every loopback address tried")
+
+
 def test_no_starttls_on_the_submission_port_is_a_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Port 587 is where a reviewer expects TLS: plain text there is a WARNING."""
-    try:
-        with serve_in_thread(scripted(), address=("127.0.0.3", 587)) as server:
-            code, doc = probe_json(capsys, server.target)
-            strict, strict_doc = probe_json(capsys, server.target, "--require-starttls")
-    except RuntimeError as exc:  # port 587 taken on this machine
-        pytest.skip(f"cannot listen on 127.0.0.3:587 here: {exc.__cause__}")
+    address = _free_loopback(587)
+    with serve_in_thread(scripted(), address=(address, 587)) as server:
+        code, doc = probe_json(capsys, server.target)
+        strict, strict_doc = probe_json(capsys, server.target, "--require-starttls")
     assert doc["findings"]["starttls"]["reason"] == "not-offered"
     assert doc["findings"]["starttls"]["status"] == "warning" and code == 1
     assert strict == 2 and strict_doc["findings"]["require-starttls"]["status"] == "critical"
